@@ -1,0 +1,141 @@
+"""Front matter, in one place: computed from a card, serialised in a stable order, read back.
+
+``compute`` gives the metadata a card's README carries; ``dump`` writes it as the YAML block;
+``split`` separates a README into its YAML block and body (the same rule as huggingface_hub's
+``REGEX_YAML_BLOCK``), keeping the line offset so that diagnostics point into the README.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from .model import Dataset, License
+from .resolve import Card
+
+KEY_ORDER = (
+    "language license license_name license_link library_name pipeline_tag tags datasets metrics "
+    "base_model base_model_relation new_version inference widget model-index model_creator model_name "
+    "model_type prompt_template quantized_by"
+).split()
+
+# where each front-matter key is written in a card source (for diagnostics)
+SOURCE_FIELD = {
+    "language": "language", "license": "license", "license_name": "license", "license_link": "license",
+    "library_name": "library_name", "pipeline_tag": "pipeline_tag", "tags": "tags", "datasets": "datasets",
+    "base_model": "base_model", "base_model_relation": "base_model_relation", "new_version": "new_version",
+    "inference": "inference", "model-index": "evaluation", "model_type": "model_type",
+    "prompt_template": "prompt", "model_creator": "creator", "quantized_by": "creator",
+}
+
+_YAML_BLOCK = re.compile(r"\A(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))")
+
+
+def compute(card: Card) -> dict[str, Any]:
+    """The README front matter of a card, as a plain dict in KEY_ORDER (extra keys after, sorted)."""
+    m = card.model
+    meta: dict[str, Any] = {}
+    if m.language:
+        meta["language"] = list(m.language)
+    lic: License | None = card.license.value if card.license else None
+    if lic:
+        meta["license"] = lic.id
+        if lic.name:
+            meta["license_name"] = lic.name
+        if lic.link:
+            meta["license_link"] = lic.link.replace("{repo_id}", card.repo_id)
+    for k in ("library_name", "pipeline_tag"):
+        if getattr(m, k):
+            meta[k] = getattr(m, k)
+    if m.tags:
+        meta["tags"] = list(m.tags)
+    ds = [r.value.id for r in card.datasets if isinstance(r.value, Dataset) and r.value.id and r.value.metadata]
+    if ds:
+        meta["datasets"] = ds
+    base = m.base_model or m.extends
+    if base:
+        meta["base_model"] = base if isinstance(base, str) else list(base)
+    if m.base_model_relation:
+        meta["base_model_relation"] = m.base_model_relation
+    if m.new_version:
+        meta["new_version"] = m.new_version
+    if m.inference is not None:
+        meta["inference"] = m.inference
+    if m.evaluation:
+        meta["model-index"] = model_index(card)
+    if m.base_model_relation == "quantized" and card.base is not None:
+        b = card.base
+        if b.creator:
+            meta["model_creator"] = b.creator.value.name
+        meta["model_name"] = b.repo_name
+        if m.model_type:
+            meta["model_type"] = m.model_type
+        if m.prompt:
+            meta["prompt_template"] = m.prompt.template
+        if card.creator:
+            meta["quantized_by"] = card.creator.value.name
+    for k, v in (m.metadata or {}).items():
+        meta[k] = v
+    return order(meta)
+
+
+def order(meta: dict[str, Any]) -> dict[str, Any]:
+    known = [k for k in KEY_ORDER if k in meta]
+    rest = sorted(k for k in meta if k not in KEY_ORDER)
+    return {k: meta[k] for k in known + rest}
+
+
+def model_index(card: Card) -> list[dict]:
+    results = []
+    for r in card.model.evaluation or []:
+        task = {"type": r.task_type}
+        if r.task_name:
+            task["name"] = r.task_name
+        dataset = {"type": r.dataset_type, "name": r.dataset_name}
+        if r.dataset_config:
+            dataset["config"] = r.dataset_config
+        if r.dataset_split:
+            dataset["split"] = r.dataset_split
+        metric = {"type": r.metric_type, "value": r.metric_value}
+        if r.metric_name:
+            metric["name"] = r.metric_name
+        res = {"task": task, "dataset": dataset, "metrics": [metric]}
+        if r.source_url:
+            res["source"] = {"url": r.source_url, **({"name": r.source_name} if r.source_name else {})}
+        results.append(res)
+    return [{"name": card.repo_name, "results": results}]
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, s: str):
+    style = "|" if "\n" in s and not s.endswith(" ") and "\t" not in s else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", s, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(meta: dict[str, Any]) -> str:
+    """The YAML block (without the `---` lines), deterministic."""
+    if not meta:
+        return ""
+    return yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000,
+                     default_flow_style=False)
+
+
+def join(meta: dict[str, Any], body: str) -> str:
+    return f"---\n{dump(meta)}---\n\n{body.lstrip(chr(10))}"
+
+
+def split(text: str) -> tuple[str | None, str, int]:
+    """(yaml_text or None, body, line number of the YAML's first line in the README)."""
+    m = _YAML_BLOCK.search(text)
+    if not m:
+        return None, text, 0
+    first_line = m.group(1).count("\n") + 1
+    return m.group(2), text[m.end():], first_line

@@ -1,0 +1,92 @@
+"""The Hub's vocabulary, carried as data (see data/hubspec/ORIGIN.md), and its rules.
+
+Everything here is offline: licence ids, pipeline tags, library names, language codes, the repo-id
+rule (delegated to ``huggingface_hub``'s own validator) and the known front-matter keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data" / "hubspec"
+
+#: front-matter keys the Hub knows for model cards, plus those quantisers commonly add
+KNOWN_METADATA_KEYS = (
+    "language license license_name license_link library_name tags datasets metrics base_model "
+    "base_model_relation new_version pipeline_tag inference widget thumbnail co2_eq_emissions "
+    "model-index model_creator model_name model_type prompt_template quantized_by extra_gated_prompt "
+    "extra_gated_fields"
+).split()
+BASE_MODEL_RELATIONS = ("adapter", "merge", "quantized", "finetune")
+LICENSE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt")
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text("utf-8"))
+
+
+def licenses() -> dict[str, str]:
+    return {x["id"]: x["name"] for x in _load("licenses")["licenses"]}
+
+
+def pipeline_tags() -> dict[str, str]:
+    return {x["id"]: x["name"] for x in _load("pipeline_tags")["pipeline_tags"]}
+
+
+def library_names() -> dict[str, str]:
+    return {x["id"]: x["name"] for x in _load("library_names")["library_names"]}
+
+
+@lru_cache(maxsize=None)
+def languages() -> dict[str, str]:
+    d = _load("languages")
+    out = {x["code"]: x["name"] for x in d["iso_639_3"]}
+    out.update({x["code"]: x["name"] for x in d["iso_639_1"]})
+    return out
+
+
+def sources() -> dict[str, str]:
+    return {n: _load(n)["source"] for n in ("licenses", "pipeline_tags", "library_names", "languages")}
+
+
+def suggest(word: str, choices, n: int = 1) -> str:
+    """' (did you mean `x`?)' or ''."""
+    m = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)
+    return f" (did you mean `{m[0]}`?)" if m else ""
+
+
+def repo_id_problem(repo_id: str, need_owner: bool = True) -> str | None:
+    """Why ``repo_id`` is not a valid Hub repo id, or None. Uses huggingface_hub's own rule."""
+    from huggingface_hub.utils._validators import HFValidationError, validate_repo_id
+
+    if not isinstance(repo_id, str):
+        return "a repo id must be a string"
+    if need_owner and repo_id.count("/") != 1:
+        return f"{repo_id!r} must be `owner/name`"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        return str(e)
+    return None
+
+
+_LEGACY_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+
+
+def dataset_id_problem(ds: str) -> str | None:
+    """Dataset ids are `owner/name`, or a legacy canonical name without owner."""
+    if isinstance(ds, str) and "/" not in ds:
+        return None if _LEGACY_DATASET.match(ds) and ".." not in ds and "--" not in ds else (
+            f"{ds!r} is not a valid dataset id")
+    return repo_id_problem(ds, need_owner=True)
+
+
+def license_link_problem(link: str) -> str | None:
+    if link in LICENSE_FILES or re.match(r"^https?://[^\s/]+\.[^\s]+$", link or ""):
+        return None
+    return f"license_link {link!r} must be a URL or one of {', '.join(LICENSE_FILES)}"

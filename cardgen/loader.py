@@ -1,0 +1,204 @@
+"""Load YAML keeping the line and column of every node, and refuse hostile input.
+
+pyyaml composes the node graph (libyaml when available); this module builds the Python values
+from it so that it can:
+
+* remember where every key and value is (``Document.pos`` / ``Document.key_pos``);
+* report duplicate keys, which pyyaml silently resolves to the last one;
+* bound the work: file size, nesting depth and the number of nodes built (an alias bomb such
+  as "billion laughs" composes to a small graph but expands exponentially when constructed);
+* reject tags other than the plain YAML scalars.
+
+Problems are returned as diagnostics, never raised.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .diagnostics import Diagnostic, error
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAG = "tag:yaml.org,2002:"
+_SCALAR = yaml.constructor.SafeConstructor()
+
+Path_ = tuple  # a path into the data: keys and list indexes
+
+
+@dataclass
+class Document:
+    """A parsed YAML file: its data and where each node came from (1-based line, column)."""
+
+    file: str
+    data: Any
+    positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+
+    def pos(self, path: tuple = ()) -> tuple[int, int]:
+        """Position of the value at ``path``, or of its nearest ancestor that exists."""
+        path = tuple(path)
+        while path not in self.positions and path:
+            path = path[:-1]
+        return self.positions.get(path, (1, 1))
+
+    def key_pos(self, path: tuple) -> tuple[int, int]:
+        """Position of the key that holds ``path`` (falls back to the value's)."""
+        path = tuple(path)
+        return self.key_positions.get(path) or self.pos(path)
+
+
+class _TooComplex(Exception):
+    def __init__(self, mark: yaml.Mark | None, why: str):
+        self.mark, self.why = mark, why
+
+
+class _Builder:
+    def __init__(self, file: str):
+        self.file = file
+        self.nodes = 0
+        self.diags: list[Diagnostic] = []
+        self.positions: dict[tuple, tuple[int, int]] = {}
+        self.key_positions: dict[tuple, tuple[int, int]] = {}
+
+    @staticmethod
+    def _p(mark: yaml.Mark) -> tuple[int, int]:
+        return (mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: tuple, depth: int, active: frozenset) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooComplex(node.start_mark, f"more than {MAX_NODES} nodes once aliases are expanded")
+        if depth > MAX_DEPTH:
+            raise _TooComplex(node.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+        if id(node) in active:
+            raise _TooComplex(node.start_mark, "recursive alias")
+        self.positions.setdefault(path, self._p(node.start_mark))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        active = active | {id(node)}
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(n, path + (i,), depth + 1, active) for i, n in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth, active)
+        raise _TooComplex(node.start_mark, f"unexpected node {type(node).__name__}")  # pragma: no cover
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _TAG + "str":
+            return node.value
+        if tag == _TAG + "int":
+            return _SCALAR.construct_yaml_int(node)
+        if tag == _TAG + "float":
+            return _SCALAR.construct_yaml_float(node)
+        if tag == _TAG + "bool":
+            return _SCALAR.construct_yaml_bool(node)
+        if tag == _TAG + "null":
+            return None
+        if tag == _TAG + "timestamp":
+            return node.value  # dates stay the text the author wrote
+        self.diags.append(error(self.file, self._p(node.start_mark), "CG007", f"unsupported tag {tag!r}"))
+        return node.value
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int, active: frozenset) -> dict:
+        out: dict = {}
+        seen: dict = {}
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        for knode, vnode in node.value:
+            if knode.tag == _TAG + "merge":
+                srcs = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+                for src in srcs:
+                    if isinstance(src, yaml.MappingNode):
+                        merged.extend(src.value)
+                continue
+            if not isinstance(knode, yaml.ScalarNode):
+                self.diags.append(error(self.file, self._p(knode.start_mark), "CG101",
+                                        "mapping keys must be plain scalars"))
+                continue
+            key = self._scalar(knode)
+            kpos = self._p(knode.start_mark)
+            if key in seen:
+                self.diags.append(error(self.file, kpos, "CG005",
+                                        f"duplicate key {key!r} (first at line {seen[key][0]}); "
+                                        "YAML would silently keep the last one"))
+                continue
+            seen[key] = kpos
+            self.key_positions[path + (key,)] = kpos
+            out[key] = self.build(vnode, path + (key,), depth + 1, active)
+        for knode, vnode in merged:  # explicit keys win over merged ones
+            if isinstance(knode, yaml.ScalarNode):
+                key = self._scalar(knode)
+                if key not in out:
+                    self.key_positions.setdefault(path + (key,), self._p(knode.start_mark))
+                    out[key] = self.build(vnode, path + (key,), depth + 1, active)
+        return out
+
+
+def loads(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse YAML text; returns the document (None when unusable) and the problems found."""
+    if not text.strip():
+        return None, [error(file, (1, 1), "CG003", "file is empty; expected a YAML mapping")]
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(x for x in (e.context, e.problem) if x) or "cannot parse"
+        return None, [error(file, pos, "CG004", what)]
+    except yaml.YAMLError as e:
+        return None, [error(file, (1, 1), "CG004", str(e).splitlines()[0])]
+    except RecursionError:
+        return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+    if node is None:
+        return None, [error(file, (1, 1), "CG003", "file holds no YAML document")]
+    b = _Builder(file)
+    try:
+        data = b.build(node, (), 0, frozenset())
+    except _TooComplex as e:
+        pos = (e.mark.line + 1, e.mark.column + 1) if e.mark else (1, 1)
+        return None, [error(file, pos, "CG006", f"document too complex: {e.why}")]
+    except RecursionError:
+        return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+    return Document(file, data, b.positions, b.key_positions), b.diags
+
+
+def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:
+    """Read a UTF-8 text file within a size bound, as a diagnostic on failure."""
+    try:
+        st = path.stat()
+        if not path.is_file():
+            return None, [error(file, (1, 1), "CG008", "not a regular file")]
+        if st.st_size > max_bytes:
+            return None, [error(file, (1, 1), "CG001",
+                                f"file is {st.st_size:,} bytes; the limit is {max_bytes:,}")]
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as e:
+        return None, [error(file, (1, 1), "CG008", f"cannot read: {os.strerror(e.errno or 0) or e}")]
+    if len(raw) > max_bytes:
+        return None, [error(file, (1, 1), "CG001", f"file exceeds the limit of {max_bytes:,} bytes")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        return None, [error(file, (line, col), "CG002",
+                            f"byte 0x{raw[e.start]:02x} is not valid UTF-8; save the file as UTF-8")]
+    return text.removeprefix("\ufeff"), []
+
+
+def load(path: Path, file: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
+    """Read and parse one YAML file."""
+    file = file or str(path)
+    text, diags = read_text(path, file)
+    if text is None:
+        return None, diags
+    return loads(text, file)

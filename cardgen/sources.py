@@ -1,0 +1,279 @@
+"""Find source files under `cards/`, load them (YAML with positions) and build the models.
+
+A card folder (`cards/<owner>/<name>/`) may split its card over several YAML files; their top-level
+keys are merged, and a key given in two files is a duplicate. Files in `cards/_shared/` are shared
+sources. Schema errors from pydantic are turned into diagnostics at the offending node, with a
+suggestion for unknown keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .diagnostics import Diagnostic, error
+from .loader import Document, load
+from .model import CardSource, SharedSource
+
+SHARED_DIR = "_shared"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def display(path: Path) -> str:
+    """A path as shown in diagnostics: relative to the working directory when below it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(path)
+
+
+@dataclass
+class Source:
+    """One card folder, or one shared file: merged data, the model, and where each key came from."""
+
+    folder: Path
+    docs: list[Document]
+    data: dict = field(default_factory=dict)
+    key_doc: dict[str, Document] = field(default_factory=dict)
+    model: Any = None
+
+    @property
+    def file(self) -> str:
+        return self.docs[0].file if self.docs else display(self.folder)
+
+    def doc_for(self, path: tuple) -> Document:
+        if path and path[0] in self.key_doc:
+            return self.key_doc[path[0]]
+        return self.docs[0]
+
+    def pos(self, path: tuple) -> tuple[str, tuple[int, int]]:
+        d = self.doc_for(path)
+        return d.file, d.pos(path)
+
+    def key_pos(self, path: tuple) -> tuple[str, tuple[int, int]]:
+        d = self.doc_for(path)
+        return d.file, d.key_pos(path)
+
+
+def find_root(path: Path) -> Path:
+    """The cards folder a path belongs to: the nearest ancestor named `cards` or holding `_shared`."""
+    path = path.resolve()
+    start = path if path.is_dir() else path.parent
+    for p in (start, *start.parents):
+        if p.name == "cards" or (p / SHARED_DIR).is_dir():
+            return p
+    return start
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+    except OSError:
+        return []
+
+
+def card_folders(root: Path, under: Path | None = None) -> list[Path]:
+    """Folders below ``under`` (default: root) holding card YAML, outside `_shared` and template folders."""
+    base = (under or root).resolve()
+    if base.is_file():
+        return [base.parent]
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d != SHARED_DIR and not d.startswith((".", "_")))
+        if any(f.endswith(YAML_SUFFIXES) for f in filenames) and Path(dirpath) != root.resolve():
+            out.append(Path(dirpath))
+    return out
+
+
+def load_source(folder: Path, files: list[Path], kind: type[BaseModel], root: Path) -> tuple[Source, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    src = Source(folder, [])
+    for f in files:
+        shown = display(f)
+        real = f.resolve()
+        if root.resolve() not in real.parents:
+            diags.append(error(shown, (1, 1), "CG304", f"{shown} resolves outside {display(root)}"))
+            continue
+        doc, d = load(f, shown)
+        diags += d
+        if doc is None:
+            continue
+        if not isinstance(doc.data, dict):
+            diags.append(error(shown, doc.pos(()), "CG101",
+                               f"the top level must be a mapping of keys, not a {_kind(doc.data)}"))
+            continue
+        src.docs.append(doc)
+        for k, v in doc.data.items():
+            if k in src.key_doc:
+                first = src.key_doc[k]
+                diags.append(error(shown, doc.key_pos((k,)), "CG005",
+                                   f"key {k!r} is also given in {first.file}:{first.key_pos((k,))[0]}"))
+                continue
+            src.key_doc[k] = doc
+            src.data[k] = v
+    if src.docs:
+        src.model, d = build_model(src, kind)
+        diags += d
+    return src, diags
+
+
+def build_model(src: Source, kind: type[BaseModel]) -> tuple[BaseModel | None, list[Diagnostic]]:
+    """Validate the merged data. On schema errors, report them all, then retry without the
+    offending top-level keys so that the later checks still see (and report on) the rest."""
+    data, diags = dict(src.data), []
+    for _ in range(3):
+        try:
+            return kind.model_validate(data), diags
+        except ValidationError as e:
+            if not diags:
+                diags = schema_diagnostics(e, src, kind)
+            bad = {err["loc"][0] for err in e.errors() if err["loc"]}
+            if not bad & set(data):
+                break
+            data = {k: v for k, v in data.items() if k not in bad}
+    return None, diags
+
+
+def _kind(v: Any) -> str:
+    return {list: "list", dict: "mapping", str: "string", int: "integer", float: "number",
+            bool: "boolean", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _data_path(data: Any, loc: tuple) -> tuple[tuple, bool]:
+    """Follow a pydantic loc through the data, skipping union tags; (path, whether a tag was skipped)."""
+    path, cur, tagged = [], data, False
+    for part in loc:
+        if isinstance(cur, dict) and part in cur:
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(cur, dict) and len(path) + 1 == len(loc) or part == "[key]":
+            path.append(part)  # a missing or extra key: the last element
+        else:
+            tagged = True
+    return tuple(path), tagged
+
+
+def _fields_at(model: type[BaseModel], data: Any, path: tuple) -> list[str]:
+    """Known keys of the model that sits at ``path`` (for 'did you mean')."""
+    ann: Any = model
+    for part in path:
+        ann = _descend(ann, part)
+        if ann is None:
+            return []
+    models = [a for a in _members(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return [n for m in models for n in m.model_fields]
+
+
+def _members(ann: Any) -> list:
+    origin = typing.get_origin(ann)
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(ann) for m in _members(a)]
+    return [ann]
+
+
+def _descend(ann: Any, part: Any) -> Any:
+    for a in _members(ann):
+        origin = typing.get_origin(a)
+        if isinstance(a, type) and issubclass(a, BaseModel) and isinstance(part, str) and part in a.model_fields:
+            return a.model_fields[part].annotation
+        if origin is list and isinstance(part, int):
+            return typing.get_args(a)[0]
+        if origin is dict and isinstance(part, str):
+            return typing.get_args(a)[1]
+    return None
+
+
+def schema_diagnostics(exc: ValidationError, src: Source, model: type[BaseModel]) -> list[Diagnostic]:
+    """Turn pydantic's errors into diagnostics at the node they concern, one per node."""
+    errs = exc.errors(include_url=False)
+    by_path: dict[tuple, list[tuple[dict, bool]]] = {}
+    for e in errs:
+        path, tagged = _data_path(src.data, tuple(e["loc"]))
+        by_path.setdefault(path, []).append((e, tagged))
+    out = []
+    deep = set(by_path)
+    for path, items in sorted(by_path.items(), key=lambda kv: str(kv[0])):
+        # a union branch that went deeper into the value explains it better than the shallow ones
+        if any(p[: len(path)] == path and len(p) > len(path) for p in deep) and all(t for _, t in items):
+            continue
+        e, _ = items[0]
+        where = ".".join(str(p) for p in path) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            key = path[-1]
+            known = _fields_at(model, src.data, path[:-1])
+            hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            msg = f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else
+                                             f"; known keys here: {', '.join(sorted(known)[:12])}")
+            f, p = src.key_pos(path)
+            out.append(error(f, p, "CG102", msg))
+        elif e["type"] == "missing":
+            f, p = src.pos(path[:-1])
+            out.append(error(f, p, "CG103", f"missing required key {path[-1]!r} in {'.'.join(map(str, path[:-1])) or 'the top level'}"))
+        else:
+            msgs = sorted({x["msg"] for x, _ in items})
+            got = _value_at(src.data, path)
+            msg = "; or ".join(msgs) if len(msgs) <= 3 else msgs[0]
+            f, p = src.pos(path)
+            out.append(error(f, p, "CG101", f"{where}: {msg} (got {_kind(got)}{_short(got)})"))
+    return out
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    cur = data
+    for p in path:
+        try:
+            cur = cur[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return cur
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, (dict, list)) or v is None:
+        return ""
+    s = repr(v)
+    return f" {s[:40]}{'…' if len(s) > 40 else ''}"
+
+
+@dataclass
+class Project:
+    """Every source loaded from one cards folder."""
+
+    root: Path
+    shared: list[Source] = field(default_factory=list)
+    cards: list[Source] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def load_project(root: Path, only: list[Path] | None = None) -> Project:
+    """Load the shared sources and the card folders (those under ``only``, else all)."""
+    proj = Project(root)
+    shared = root / SHARED_DIR
+    for f in yaml_files(shared):
+        src, d = load_source(shared, [f], SharedSource, root)
+        proj.diagnostics += d
+        if src.docs:
+            proj.shared.append(src)
+    folders: list[Path] = []
+    for p in only or [root]:
+        folders += card_folders(root, p)
+    seen = set()
+    for folder in folders:
+        if folder in seen:
+            continue
+        seen.add(folder)
+        src, d = load_source(folder, yaml_files(folder), CardSource, root)
+        proj.diagnostics += d
+        if src.docs:
+            proj.cards.append(src)
+    return proj
