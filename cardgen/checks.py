@@ -22,7 +22,7 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 #: section ids the default templates place; free sections anchor to these or to each other
 SLOTS = ("header", "title", "description", "usage", "prompt_format", "model_details", "variants",
-         "training", "evaluation", "risks", "citations", "footer", "base_card")
+         "training", "evaluation", "risks", "ethics", "citations", "footer", "base_card")
 
 
 def _as_list(v: Any) -> list:

@@ -1,0 +1,128 @@
+"""Lint rendered markdown with markdown-it-py: what a reader of the Hub page would trip over.
+
+Tables with inconsistent column counts, code fences left open or unlabelled, headings that skip a
+level, Jinja syntax or `None` leaking into the text, malformed links, unbalanced HTML.
+Each problem is ``(line, code, message)`` with the line in the README.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from html.parser import HTMLParser
+
+from markdown_it import MarkdownIt
+
+Problem = tuple[int, str, str]
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_JINJA = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_FILEISH = re.compile(r"^(\./|\.\./|/)|\.[A-Za-z0-9]{1,5}(#.*)?$|^#")
+
+
+@lru_cache(maxsize=1)
+def parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("table")
+
+
+def _cells(line: str) -> int:
+    s = line.strip()
+    s = s[1:] if s.startswith("|") else s
+    s = s[:-1] if s.endswith("|") and not s.endswith("\\|") else s
+    s = re.sub(r"`[^`]*`", "x", s)
+    return len(re.split(r"(?<!\\)\|", s))
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, int]] = []
+        self.problems: list[tuple[int, str]] = []
+        self.base = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in VOID:
+            self.stack.append((tag, self.base + self.getpos()[0]))
+
+    def handle_startendtag(self, tag, attrs):
+        pass
+
+    def handle_endtag(self, tag):
+        line = self.base + self.getpos()[0]
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1][0] != tag:
+            open_ = f"; <{self.stack[-1][0]}> from line {self.stack[-1][1]} is still open" if self.stack else ""
+            self.problems.append((line, f"</{tag}> closes nothing{open_}"))
+            if any(t == tag for t, _ in self.stack):
+                while self.stack and self.stack[-1][0] != tag:
+                    self.stack.pop()
+                self.stack.pop()
+            return
+        self.stack.pop()
+
+
+def lint(text: str) -> list[Problem]:
+    """Problems in a README (front matter included; lines are the README's)."""
+    from .frontmatter import split
+
+    _, body, _ = split(text)
+    offset = text[: len(text) - len(body)].count("\n")
+    lines = body.split("\n")
+    tokens = parser().parse(body)
+    out: list[Problem] = []
+    last_level = 0
+    tags = _Tags()
+    for i, tok in enumerate(tokens):
+        line = (tok.map[0] if tok.map else 0) + offset + 1
+        if tok.type == "heading_open":
+            level = int(tok.tag[1])
+            if last_level and level > last_level + 1:
+                out.append((line, "CG704", f"heading level {level} follows level {last_level}"))
+            last_level = level
+        elif tok.type == "table_open" and tok.map:
+            start, end = tok.map
+            want = _cells(lines[start])
+            for n in range(start + 1, end):
+                if lines[n].strip() and _cells(lines[n]) != want:
+                    out.append((n + offset + 1, "CG702", f"table row has {_cells(lines[n])} cells, the header {want}"))
+        elif tok.type == "fence":
+            if not tok.info.strip():
+                out.append((line, "CG703", "code fence has no language label (e.g. ```text)"))
+            end = tok.map[1] if tok.map else 0
+            closing = lines[end - 1].strip() if 0 < end <= len(lines) else ""
+            if end - (tok.map[0] if tok.map else 0) < 2 or not closing.startswith(tok.markup[0] * len(tok.markup)) \
+                    or closing.strip(tok.markup[0]):
+                out.append((line, "CG703", "code fence is never closed"))
+        elif tok.type == "html_block":
+            tags.base = line - 1
+            tags.feed(tok.content)
+        elif tok.type == "inline":
+            out += _inline(tok, line, tags)
+    tags.close()
+    out += [(ln, "CG707", msg) for ln, msg in tags.problems]
+    out += [(ln, "CG707", f"<{t}> is never closed") for t, ln in tags.stack]
+    return sorted(set(out))
+
+
+def _inline(tok, line: int, tags: _Tags) -> list[Problem]:
+    out = []
+    text = "".join(c.content for c in tok.children or [] if c.type == "text")
+    if _JINJA.search(text):
+        out.append((line, "CG705", f"template syntax leaked into the text: {text.strip()[:60]!r}"))
+    if text.strip() == "None" or text.rstrip().endswith(": None"):
+        out.append((line, "CG705", f"`None` leaked into the text: {text.strip()[:60]!r}"))
+    if "](" in text:
+        out.append((line, "CG706", f"a link did not parse: {text.strip()[:60]!r}"))
+    for c in tok.children or []:
+        if c.type == "link_open":
+            href = c.attrs.get("href", "")
+            if not href or " " in href:
+                out.append((line, "CG706", f"link target {href!r} is empty or has spaces"))
+            elif not _SCHEME.match(href) and not _FILEISH.search(href):
+                out.append((line, "CG706", f"link target {href!r} is neither a URL nor a file path"))
+        elif c.type == "html_inline":
+            tags.base = line - 1
+            tags.feed(c.content)
+    return out

@@ -1,0 +1,103 @@
+"""Write rendered READMEs atomically, and compare them with what is committed (drift).
+
+A README is written to a temporary file beside it and renamed over the old one, so a failed or
+interrupted render never leaves a half-written or emptied README behind.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from pathlib import Path
+
+from .diagnostics import Diagnostic, error, sort_unique
+from .lint import lint
+from .render import RenderError, render_card
+from .resolve import Card
+from .validate import validate_sources
+
+
+def readme_path(out: Path, repo_id: str) -> Path:
+    return out / repo_id / "README.md"
+
+
+def render_all(paths: list[Path]) -> tuple[dict[str, str], list[Diagnostic], dict[str, Card]]:
+    """Validate and render; cards with errors are not rendered. Returns (texts, diagnostics, cards)."""
+    texts: dict[str, str] = {}
+    cards: dict[str, Card] = {}
+    diags: list[Diagnostic] = []
+    for res in validate_sources(paths):
+        diags += res.diagnostics
+        bad_files = {d.file for d in res.errors}
+        for card in res.cards:
+            files = {s.file for s in card.origin.values()} | {card.src.file}
+            if files & bad_files:
+                continue
+            try:
+                text = render_card(card, res.resolver, res.root)
+            except RenderError as e:
+                diags += e.diags
+                continue
+            problems = lint(text)
+            if problems:
+                f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
+                diags += [error(f, p, code, f"{card.repo_id} README line {ln}: {msg}") for ln, code, msg in problems]
+                continue
+            texts[card.repo_id] = text
+            cards[card.repo_id] = card
+    return texts, sort_unique(diags), cards
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def render_to(paths: list[Path], out: Path) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
+    texts, diags, _ = render_all(paths)
+    written = []
+    for repo, text in sorted(texts.items()):
+        p = readme_path(out, repo)
+        try:
+            old = p.read_text("utf-8") if p.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            old = None
+        if old == text:
+            written.append((p, "unchanged"))
+            continue
+        atomic_write(p, text)
+        written.append((p, "written"))
+    return diags, written
+
+
+def unified(old: str | None, new: str, path: str) -> str:
+    return "".join(difflib.unified_diff(
+        (old or "").splitlines(keepends=True), new.splitlines(keepends=True),
+        fromfile=f"a/{path}" if old is not None else "/dev/null", tofile=f"b/{path}"))
+
+
+def drift(paths: list[Path], out: Path) -> tuple[list[Diagnostic], list[str]]:
+    """Render in memory and diff against the committed READMEs under ``out``."""
+    texts, diags, cards = render_all(paths)
+    diffs = []
+    for repo, text in sorted(texts.items()):
+        p = readme_path(out, repo)
+        old = p.read_text("utf-8") if p.is_file() else None
+        if old != text:
+            diffs.append(unified(old, text, str(p)))
+            f, pos = cards[repo].loc("repo_id") if cards[repo].member is None else cards[repo].src.pos(("suite",))
+            diags.append(error(f, pos, "CG708", f"{p} is {'missing' if old is None else 'out of date'}"))
+    return sort_unique(diags), diffs

@@ -1,0 +1,185 @@
+"""Render cards with Jinja2: a base template places the sections, one partial per section.
+
+Partials are looked up in the card's own `templates/` folder, then in the organisation's
+`cards/<owner>/_templates/`, then in the package's templates, so that a card or an organisation
+can override any partial (or the base template's order) with a file of its own.
+
+Free sections from the sources are placed by ``slot(name)`` before/after the section they name.
+Rendering is deterministic: nothing depends on time, locale or dict order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from . import context
+from .diagnostics import Diagnostic, error
+from .frontmatter import dump
+from .resolve import Card, section_text
+
+
+def package_templates() -> Path:
+    here = Path(__file__).parent
+    for p in (here / "templates", here.parent / "templates"):
+        if (p / "card.md.j2").is_file():
+            return p
+    raise FileNotFoundError("cardgen's templates folder is missing from the installation")
+
+
+def _finalize(value):
+    if value is None:
+        raise jinja2.TemplateError("a template printed None (a missing value)")
+    return value
+
+
+@lru_cache(maxsize=64)
+def environment(search: tuple[str, ...]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(search)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize,
+    )
+    return env
+
+
+def search_path(card: Card) -> tuple[str, ...]:
+    folder = card.src.folder
+    own = folder / (card.model.templates or "templates")
+    org = folder.parent / "_templates"
+    return tuple(str(p) for p in (own, org) if p.is_dir()) + (str(package_templates()),)
+
+
+class RenderError(Exception):
+    def __init__(self, diags: list[Diagnostic]):
+        super().__init__("; ".join(d.message for d in diags))
+        self.diags = diags
+
+
+@dataclass
+class Rendered:
+    card: Card
+    text: str
+
+
+def _template_error(card: Card, e: Exception) -> Diagnostic:
+    where = ""
+    if isinstance(e, jinja2.TemplateSyntaxError):
+        where = f" ({e.filename or e.name}:{e.lineno})"
+    else:
+        import traceback
+
+        for fs in reversed(traceback.extract_tb(e.__traceback__)):
+            if fs.filename.endswith(".j2"):
+                where = f" ({fs.filename}:{fs.lineno})"
+                break
+    f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
+    return error(f, p, "CG701", f"rendering {card.repo_id} failed: {e}{where}")
+
+
+def render_body(card: Card, resolver, root: Path) -> str:
+    """The markdown body of a card (no front matter). Raises RenderError."""
+    env = environment(search_path(card))
+    ctx = context.build(card, resolver)
+    diags: list[Diagnostic] = []
+    free: dict[str, list[tuple[str, object]]] = {}
+    for ref in card.sections:
+        s = ref.value
+        anchor = ("after", s.after) if s.after else ("before", s.before) if s.before else ("after", "footer")
+        free.setdefault(f"{anchor[0]}:{anchor[1]}", []).append((s.id, ref))
+
+    def section_md(ref) -> str:
+        s = ref.value
+        text, d = section_text(ref, root)
+        if d:
+            diags.append(d)
+            text = ""
+        parts = []
+        if s.heading:
+            parts.append(f"{'#' * s.level} {context.fill(s.heading, name=ctx['name'])}")
+        body = context.fill(text, name=ctx["name"], repo_id=card.repo_id).strip("\n")
+        if body:
+            parts.append(body)
+        return "\n\n".join(parts)
+
+    def slot(name: str) -> str:
+        out = [slot_free("before", name)]
+        tname = f"{name}.md.j2"
+        try:
+            out.append(env.get_template(tname).render(ctx, slot=slot).strip("\n"))
+        except jinja2.TemplateNotFound as e:
+            if e.name != tname:
+                raise
+        out.append(slot_free("after", name))
+        text = "\n\n".join(x for x in out if x)
+        return text + "\n\n" if text else ""
+
+    def slot_free(where: str, name: str) -> str:
+        out = []
+        for sid, ref in free.get(f"{where}:{name}", []):
+            out.append(slot_free("before", sid) if sid else "")
+            out.append(section_md(ref))
+            out.append(slot_free("after", sid) if sid else "")
+        return "\n\n".join(x.strip("\n") for x in out if x.strip())
+
+    def snippet() -> str:
+        u = ctx["usage"]
+        return env.get_template(f"snippets/{u['style']}.py.j2").render(ctx, u=u).strip("\n")
+
+    def base_card() -> str:
+        if not card.base:
+            return ""
+        return render_body(card.base, resolver, root).strip("\n")
+
+    ctx = dict(ctx, snippet=snippet, base_card=base_card)
+    try:
+        body = env.get_template("card.md.j2").render(ctx, slot=slot)
+    except RenderError:
+        raise
+    except Exception as e:  # template errors of every kind: one diagnostic
+        raise RenderError([_template_error(card, e)]) from None
+    if diags:
+        raise RenderError(diags)
+    # normalise blank lines: at most one in a row outside code, and one newline at the end
+    return _tidy(body)
+
+
+def _tidy(text: str) -> str:
+    out, blank, fence = [], 0, None
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif fence and stripped.startswith(fence):
+            fence = None
+            out.append(line)
+            blank = 0
+            continue
+        if fence is None and not line.strip():
+            blank += 1
+            if blank > 1:
+                continue
+        else:
+            blank = 0
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def render_card(card: Card, resolver, root: Path) -> str:
+    """The whole README: front matter and body."""
+    from .frontmatter import compute
+
+    env = environment(search_path(card))
+    body = render_body(card, resolver, root)
+    try:
+        fm = env.get_template("front_matter.md.j2").render(front_matter=dump(compute(card)))
+    except Exception as e:
+        raise RenderError([_template_error(card, e)]) from None
+    return fm.rstrip("\n") + "\n\n" + body
