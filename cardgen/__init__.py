@@ -4,7 +4,7 @@ The Python API mirrors the commands:
 
     import cardgen
     results = cardgen.validate(["cards"])        # list[Result]: cards + diagnostics
-    readmes = cardgen.render(["cards"])          # {repo_id: README text}
+    readmes, diags, _ = cardgen.render(["cards"])   # {repo_id: README text}, diagnostics
 
 Heavy modules (Jinja, markdown-it, huggingface_hub, transformers) are imported only by the
 functions that need them, so that `cardgen validate` stays fast enough for a pre-commit hook.
@@ -36,7 +36,7 @@ def validate(paths=("cards",)):
 
 
 def render(paths=("cards",)):
-    """Render every card under ``paths``; returns ({repo_id: README text}, diagnostics)."""
+    """Render every card under ``paths``; returns ({repo_id: README text}, diagnostics, {repo_id: Card})."""
     from .output import render_all
 
     return render_all([Path(p) for p in paths])

@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cardgen ... | head`
+        sys.stderr.close()
+        return 0
     except Exception as e:  # a bug: one line, never a traceback (set CARDGEN_DEBUG=1 for it)
         import os
 

@@ -9,6 +9,7 @@ checked against the published seed cards, and how a hand-written card can be mig
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -135,6 +136,29 @@ def text_lines(text: str) -> list[str]:
         elif tok.type in ("fence", "code_block", "html_block"):
             out += [norm(x) for x in tok.content.split("\n") if x.strip()]
     return out
+
+
+_MARKS = re.compile(r"\*\*|__|`|^\s*(?:[-*+]|\d+\.)\s+")
+
+
+def plain_line(line: str) -> list[str]:
+    """A line of flattened page text as its pieces: tab-separated cells with list markers and
+    emphasis removed; empty cells and the empty `<div></div>` of a lost table cell are dropped."""
+    out = []
+    for part in line.split("\t"):
+        t = norm(_MARKS.sub("", part.strip()))
+        if t and t != "<div></div>":
+            out.append(t)
+    return out
+
+
+def lines_found(flat_text: str, rendered: str) -> tuple[int, list[str]]:
+    """How many non-empty lines of a flattened page appear in a rendered README's text: a line
+    appears when each of its cells is found in the rendered text. Returns (total, missing lines)."""
+    have = " \n ".join(text_lines(rendered))
+    lines = [ln for ln in flat_text.split("\n") if ln.strip()]
+    missing = [ln for ln in lines if not all(c in have for c in plain_line(ln))]
+    return len(lines), missing
 
 
 def _plain(tok) -> str:

@@ -89,6 +89,22 @@ def py_fstring(template: str, rename: dict[str, str]) -> str:
     return 'f"' + "".join(parts) + '"'
 
 
+def py_triple_fstring(template: str) -> str:
+    """The body of a triple-quoted f-string showing ``template``, placeholders kept as variables."""
+    parts, last = [], 0
+
+    def lit(t: str) -> str:
+        t = t.replace("\\", "\\\\").replace("'", "\\'")
+        return t.replace("{", "{{").replace("}", "}}")
+
+    for m in PLACEHOLDER.finditer(template):
+        parts.append(lit(template[last:m.start()]))
+        parts.append(m.group(0))
+        last = m.end()
+    parts.append(lit(template[last:]))
+    return "".join(parts)
+
+
 def kwargs(pairs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in pairs.items())
 
@@ -144,6 +160,8 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
         "tokenizer_kwargs": ("", *[f"{k}={v}" for k, v in tok_kw.items()]),
         "model_kwargs": model_kw,
         "model_args": kwargs(model_kw),
+        "model_arg_list": [f"{k}={v}" for k, v in model_kw.items()],
+        "generate_arg_list": [f"{k}={v}" for k, v in gen.items()],
         "tokenizer_args": kwargs(tok_kw),
         "generate_args": kwargs(gen),
         "generation": gen,
@@ -154,6 +172,7 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
         "prompt_vars": [],
         "prompt_fstring": py_str(""),
         "template": "",
+        "template_triple": "",
         "system_message": py_str(""),
     }
     if p:
@@ -169,6 +188,7 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
             out["prompt_fstring"] = py_fstring(p.template, rename)
         out["system_message"] = py_str(p.system_prompt or "")
         out["template"] = p.template
+        out["template_triple"] = py_triple_fstring(p.template)
     return out
 
 
@@ -325,7 +345,7 @@ def risk_values(card: Card) -> dict[str, Any] | None:
                     f"mitigation strateg{'ies' if s.mitigations != 1 else 'y'} (M) for {s.uses} potential model "
                     f"use{'s' * (s.uses != 1)}"),
         "intro": ra.intro or "",
-        "matrix": md_table(["Risk", "Statement"] + [f"{u.purpose} ({u.id})" for u in uses], rows) if columns else "",
+        "matrix": md_table(["Risks", "Statement"] + [f"{u.purpose} ({u.id})" for u in uses], rows) if columns else "",
         "legend": " · ".join(risks.cell_text(lv) for lv in risks.LEVEL_SYMBOL),
         "notes": notes,
         "uses": [{"id": u.id, "purpose": u.purpose, "capability": u.capability, "ai_user": u.ai_user,
@@ -374,7 +394,7 @@ def build(card: Card, resolver) -> dict[str, Any]:
             "block": prompt_block(card, name),
             "template": p.template,
         }
-    if m.prompt or m.usage:
+    if m.usage:
         u = m.usage
         intro = (u.intro if u else None) or "Use `{name}` with the following code snippet:"
         ctx["usage"] = {"intro": fill(intro, name=name),

@@ -74,7 +74,10 @@ def lint(text: str) -> list[Problem]:
     out: list[Problem] = []
     last_level = 0
     tags = _Tags()
+    in_table = False
     for i, tok in enumerate(tokens):
+        if tok.type in ("table_open", "table_close"):
+            in_table = tok.type == "table_open"
         line = (tok.map[0] if tok.map else 0) + offset + 1
         if tok.type == "heading_open":
             level = int(tok.tag[1])
@@ -99,19 +102,20 @@ def lint(text: str) -> list[Problem]:
             tags.base = line - 1
             tags.feed(tok.content)
         elif tok.type == "inline":
-            out += _inline(tok, line, tags)
+            out += _inline(tok, line, tags, in_table)
     tags.close()
     out += [(ln, "CG707", msg) for ln, msg in tags.problems]
     out += [(ln, "CG707", f"<{t}> is never closed") for t, ln in tags.stack]
     return sorted(set(out))
 
 
-def _inline(tok, line: int, tags: _Tags) -> list[Problem]:
+def _inline(tok, line: int, tags: _Tags, in_table: bool) -> list[Problem]:
     out = []
     text = "".join(c.content for c in tok.children or [] if c.type == "text")
     if _JINJA.search(text):
         out.append((line, "CG705", f"template syntax leaked into the text: {text.strip()[:60]!r}"))
-    if text.strip() == "None" or text.rstrip().endswith(": None"):
+    # a table cell may say "None" on purpose (e.g. GPTQ group size); prose should not
+    if not in_table and (text.strip() == "None" or text.rstrip().endswith(": None")):
         out.append((line, "CG705", f"`None` leaked into the text: {text.strip()[:60]!r}"))
     if "](" in text:
         out.append((line, "CG706", f"a link did not parse: {text.strip()[:60]!r}"))
