@@ -29,7 +29,7 @@ def _as_list(v: Any) -> list:
     return v if isinstance(v, list) else [v]
 
 
-def check_metadata(meta: dict, locate: Locate, body: str | None = None) -> list[Diagnostic]:
+def check_metadata(meta: dict, locate: Locate, body: str | None = None, need_license: bool = True) -> list[Diagnostic]:
     out: list[Diagnostic] = []
 
     def err(path, code, msg):
@@ -40,9 +40,12 @@ def check_metadata(meta: dict, locate: Locate, body: str | None = None) -> list[
 
     lic = meta.get("license")
     if "license" not in meta:
-        named = _licence_in_body(body) if body else None
-        err((), "CG209", "no `license` in the metadata; the Hub shows the licence as unknown"
-            + (f" although the body names {named}" if named else ""))
+        if not need_license:
+            pass
+        else:
+            named = _licence_in_body(body) if body else None
+            err((), "CG209", "no `license` in the metadata; the Hub shows the licence as unknown"
+                + (f" although the body names {named}" if named else ""))
     elif isinstance(lic, list):
         err(("license",), "CG208", f"`license` must be a single licence id, not a list {lic!r}"
             + (f"; write `license: {lic[0]}`" if len(lic) == 1 else ""))
@@ -145,7 +148,9 @@ def card_locator(card: Card) -> Locate:
 def check_card(card: Card) -> list[Diagnostic]:
     from .frontmatter import compute
 
-    out = check_metadata(compute(card), card_locator(card))
+    # a licence the schema rejected is reported there; do not also call it missing
+    written = any("license" in s.data for s in [card.src, *card.origin.values()])
+    out = check_metadata(compute(card), card_locator(card), need_license=not written)
     m = card.model
     if card.member is None and m.repo_id and (p := hubspec.repo_id_problem(m.repo_id)):
         out.append(error(*card.loc("repo_id"), "CG206", p))

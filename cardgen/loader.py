@@ -30,6 +30,7 @@ MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _SCALAR = yaml.constructor.SafeConstructor()
+_PLAIN_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge"}
 
 Path_ = tuple  # a path into the data: keys and list indexes
 
@@ -61,6 +62,11 @@ class _TooComplex(Exception):
         self.mark, self.why = mark, why
 
 
+class _Refused(Exception):
+    def __init__(self, mark: yaml.Mark, why: str):
+        self.mark, self.why = mark, why
+
+
 class _Builder:
     def __init__(self, file: str):
         self.file = file
@@ -82,6 +88,8 @@ class _Builder:
         if id(node) in active:
             raise _TooComplex(node.start_mark, "recursive alias")
         self.positions.setdefault(path, self._p(node.start_mark))
+        if not node.tag.startswith(_TAG) or node.tag[len(_TAG):] not in _PLAIN_TAGS:
+            raise _Refused(node.start_mark, f"unsupported tag {node.tag!r}: only plain YAML values are read")
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         active = active | {id(node)}
@@ -103,10 +111,7 @@ class _Builder:
             return _SCALAR.construct_yaml_bool(node)
         if tag == _TAG + "null":
             return None
-        if tag == _TAG + "timestamp":
-            return node.value  # dates stay the text the author wrote
-        self.diags.append(error(self.file, self._p(node.start_mark), "CG007", f"unsupported tag {tag!r}"))
-        return node.value
+        return node.value  # timestamps stay the text the author wrote
 
     def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int, active: frozenset) -> dict:
         out: dict = {}
@@ -165,6 +170,8 @@ def loads(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     except _TooComplex as e:
         pos = (e.mark.line + 1, e.mark.column + 1) if e.mark else (1, 1)
         return None, [error(file, pos, "CG006", f"document too complex: {e.why}")]
+    except _Refused as e:
+        return None, [error(file, (e.mark.line + 1, e.mark.column + 1), "CG007", e.why)]
     except RecursionError:
         return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
     return Document(file, data, b.positions, b.key_positions), b.diags

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Cell = Union[str, int, float, bool]
 Scalar = Union[str, int, float, bool, None]
@@ -299,6 +300,13 @@ class CardSource(Strict):
     risk_assessment: RiskAssessment | None = None
     metadata: dict[str, Any] | None = Field(None, description="extra front-matter keys, e.g. `quantized_by`")
     templates: str | None = Field(None, description="folder of partials overriding the defaults, relative to this file")
+
+    @field_validator("license", mode="before")
+    @classmethod
+    def _single_license(cls, v):
+        if isinstance(v, list):
+            raise PydanticCustomError("CG208", "license must be a single licence id, not a list: {v}", {"v": v})
+        return v
 
     @model_validator(mode="after")
     def _one_target(self):

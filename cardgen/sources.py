@@ -28,10 +28,9 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def display(path: Path) -> str:
     """A path as shown in diagnostics: relative to the working directory when below it."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover - other drive on Windows
-        return str(path)
+    p = Path(os.path.abspath(path))
+    cwd = Path.cwd()
+    return str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(p)
 
 
 @dataclass
@@ -208,7 +207,10 @@ def schema_diagnostics(exc: ValidationError, src: Source, model: type[BaseModel]
             continue
         e, _ = items[0]
         where = ".".join(str(p) for p in path) or "(top level)"
-        if e["type"] == "extra_forbidden":
+        if e["type"].startswith("CG"):  # our own validators name their code
+            f, p = src.pos(path)
+            out.append(error(f, p, e["type"], f"{where}: {e['msg']}"))
+        elif e["type"] == "extra_forbidden":
             key = path[-1]
             known = _fields_at(model, src.data, path[:-1])
             hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)

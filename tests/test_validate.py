@@ -1,0 +1,207 @@
+"""`cardgen validate`: the bundled cards are clean; every single mutation is caught at its node."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import CARDS, edit, line_of, seed_text
+
+B7 = "stabilityai/StableBeluga-7B/card.yaml"
+B2 = "stabilityai/StableBeluga2/card.yaml"
+LM = "stabilityai/stablelm-tuned-alpha/card.yaml"
+GPTQ = "TheBloke/StableBeluga2-70B-GPTQ/card.yaml"
+
+
+def test_bundled_cards_are_clean(cli):
+    r = cli("validate", CARDS)
+    assert r.code == 0, r.text
+    assert "error" not in r.out
+    assert "6 cards: 0 errors" in r.err
+
+
+# (file, old text, new text, code, text on the reported line)
+MUTATIONS = [
+    (B7, "parameters: 7B\n", "parameters: 7B\nparameters: 8B\n", "CG005", "parameters: 8B"),
+    (B7, "model_type: llama", "modle_type: llama", "CG102", "modle_type"),
+    (B7, "language: [en]", "language: en", "CG101", "language: en"),
+    (B7, "library_name: transformers", "library_name: 3", "CG101", "library_name: 3"),
+    (B7, "license: stable-beluga-nc", "license: apache-3.0", "CG201", "license: apache-3.0"),
+    (B7, "pipeline_tag: text-generation", "pipeline_tag: text-generator", "CG203", "pipeline_tag"),
+    (B7, "library_name: transformers", "library_name: transformer", "CG204", "library_name"),
+    (B7, "language: [en]", "language: [en, english]", "CG205", "language: [en, english]"),
+    (B7, "repo_id: stabilityai/StableBeluga-7B", "repo_id: stabilityai/Stable--Beluga", "CG206", "repo_id:"),
+    (B7, "base_model: meta-llama/Llama-2-7b-hf", "base_model: meta-llama/Llama 2", "CG206", "base_model:"),
+    (B7, "datasets: [cot-submix,", "datasets: [bad..id,", "CG207", "datasets:"),
+    (B7, "base_model_relation: finetune", "base_model_relation: fine-tune", "CG210", "base_model_relation"),
+    (B7, "citations: [llama2, orca]", "citations: [llama2, orcaa]", "CG301", "citations:"),
+    (B7, "creator: stability-ai", "creator: stability", "CG301", "creator:"),
+    (B7, "training: beluga-orca", "training: beluga-orka", "CG301", "training:"),
+    (GPTQ, "extends: stabilityai/StableBeluga2", "extends: stabilityai/StableBeluga3", "CG302", "extends:"),
+    (B7, "{prompt}\\n\\n### Assistant", "{prompt}\\n{history}\\n### Assistant", "CG401", "template:"),
+    (B7, "  example:\n    system_message", "  example:\n    sys_message", "CG401", "sys_message"),
+    (LM, "  - repo_id: stabilityai/stablelm-tuned-alpha-3b", "  - repo_id: stabilityai/StableBeluga-7B", "CG307",
+     "repo_id: stabilityai/StableBeluga-7B"),
+    (B2, "    after: prompt_format", "    after: prompt-format", "CG308", "after: prompt-format"),
+    (LM, "  stop_token_ids: [50278,", "  stop_token_ids: [-5,", "CG403", "stop_token_ids"),
+]
+
+
+@pytest.mark.parametrize("rel,old,new,code,needle", MUTATIONS, ids=[f"{m[3]}-{i}" for i, m in enumerate(MUTATIONS)])
+def test_each_mutation_is_reported_at_its_node(cli, cards, rel, old, new, code, needle):
+    path = cards / rel
+    edit(path, old, new)
+    r = cli("validate", cards)
+    assert r.code == 1, r.text
+    assert "Traceback" not in r.text
+    line = line_of(path, needle)
+    shown = re.escape(str(Path(path).relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path))
+    assert re.search(rf"{shown}:{line}:\d+: {code} ", r.out), r.out
+
+
+def test_unknown_key_suggests_the_right_one(cli, cards):
+    edit(cards / B7, "pipeline_tag:", "licence: mit\npipeline_tag:")
+    r = cli("validate", cards)
+    assert "CG102 unknown key 'licence'; did you mean 'license'?" in r.out
+
+
+def test_all_problems_are_reported_at_once(cli, cards):
+    p = cards / B7
+    edit(p, "model_type: llama", "model_type: [llama]")  # schema error
+    edit(p, "pipeline_tag: text-generation", "pipeline_tag: text-generaton")  # vocabulary
+    edit(p, "citations: [llama2, orca]", "citations: [llama2, orcaa]")  # reference
+    r = cli("validate", cards)
+    codes = re.findall(r": (CG\d+) ", r.out)
+    assert {"CG101", "CG203", "CG301"} <= set(codes), r.out
+    assert "(did you mean `text-generation`?)" in r.out
+
+
+def test_dangling_shared_reference_in_shared_file_points_at_shared_entry(cli, cards):
+    edit(cards / "_shared/licenses.yaml", "    id: other", "    id: stable-beluga")
+    r = cli("validate", cards)
+    line = line_of(cards / "_shared/licenses.yaml", "id: stable-beluga")
+    assert re.search(rf"licenses.yaml:{line}:\d+: CG201 ", r.out), r.out
+
+
+def test_other_licence_needs_name_and_link(cli, cards):
+    edit(cards / "_shared/licenses.yaml", "    name: stable-beluga-non-commercial-community-license\n", "")
+    r = cli("validate", cards)
+    assert r.code == 1 and "CG202 license `other` needs `license_name`" in r.out
+
+
+def test_inheritance_cycle(cli, cards):
+    edit(cards / B2, "repo_id: stabilityai/StableBeluga2\n",
+         "repo_id: stabilityai/StableBeluga2\nextends: TheBloke/StableBeluga2-70B-GPTQ\n")
+    r = cli("validate", cards)
+    assert r.code == 1 and "CG303 inheritance cycle" in r.out
+    assert "Traceback" not in r.text
+
+
+def test_duplicate_shared_ids_and_citation_keys(cli, cards):
+    (cards / "_shared/more.yaml").write_text(
+        "citations:\n  orca:\n    key: other\n  llama-again:\n    key: touvron2023llama\n", "utf-8")
+    r = cli("validate", cards)
+    assert "more.yaml:2:3: CG305 citations id 'orca' is already defined" in r.out
+    assert "more.yaml:5:10: CG306 citation key 'touvron2023llama'" in r.out
+
+
+def test_unused_placeholder_is_a_warning_and_strict_fails(cli, cards):
+    edit(cards / B7, "  example:\n", "  placeholders: {system_message: s, prompt: p, unused: u}\n  example:\n")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG402 warning: placeholder 'unused'" in r.out
+    assert cli("validate", "--strict", cards).code == 1
+
+
+def test_metadata_key_typo_is_a_warning(cli, cards):
+    edit(cards / GPTQ, "inference: false\n", "inference: false\nmetadata: {quantised_by: TheBloke}\n")
+    r = cli("validate", cards)
+    assert r.code == 0
+    line = line_of(cards / GPTQ, "quantised_by")
+    assert re.search(rf":{line}:\d+: CG211 warning: metadata key 'quantised_by' looks like a typo of 'quantized_by'", r.out)
+
+
+def test_licence_differing_from_base_is_a_warning(cli, cards):
+    edit(cards / GPTQ, "inference: false\n", "inference: false\nlicense: llama2\n")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG201 warning: licence 'llama2' differs from the base card's" in r.out
+
+
+def test_json_and_github_formats(cli, cards):
+    edit(cards / B7, "pipeline_tag: text-generation", "pipeline_tag: text-generator")
+    r = cli("validate", "--format", "json", cards)
+    data = json.loads(r.out)
+    errors = [d for d in data["diagnostics"] if d["severity"] == "error"]
+    assert data["errors"] == 1 and errors[0]["code"] == "CG203"
+    assert errors[0]["line"] == line_of(cards / B7, "pipeline_tag") and errors[0]["file"].endswith("card.yaml")
+    r = cli("validate", "--format", "github", cards)
+    assert re.search(r"^::error file=.*card.yaml,line=\d+,col=\d+,title=CG203::", r.out, re.M), r.out
+
+
+def test_single_file_is_validated_with_its_base(cli, cards):
+    r = cli("validate", cards / GPTQ)
+    assert r.code == 0, r.text
+    edit(cards / GPTQ, "title: StableBeluga2 - GPTQ", "title: StableBeluga2 - GPTQ\nbits: 4")
+    edit(cards / B7, "language: [en]", "language: [xx-bad]")  # another card's error is not reported here
+    r = cli("validate", cards / GPTQ)
+    assert r.code == 1 and "CG102 unknown key 'bits'" in r.out and "xx-bad" not in r.out
+
+
+def test_missing_path_is_a_usage_error(cli, tmp_path):
+    r = cli("validate", tmp_path / "nope")
+    assert r.code == 2 and "no such file" in r.err
+
+
+# -- the seeds' own metadata ----------------------------------------------------------------------
+def _transcribe(front_matter: dict, repo_id: str) -> str:
+    """A faithful transcription of a seed's front matter into a card source."""
+    import yaml
+
+    src = {"repo_id": repo_id}
+    for k, v in front_matter.items():
+        if k in ("language", "license", "pipeline_tag", "tags", "datasets", "base_model", "inference"):
+            src[k] = v
+        else:
+            src.setdefault("metadata", {})[k] = v
+    return yaml.safe_dump(src, sort_keys=False)
+
+
+@pytest.mark.parametrize("key,repo,code,needle", [
+    ("000", "stabilityai/StableBeluga-7B", "CG209", "repo_id"),
+    ("002", "stabilityai/stablelm-tuned-alpha-7b", "CG208", "- cc-by-nc-sa-4.0"),
+])
+def test_seed_metadata_errors_are_reported_for_a_faithful_transcription(cli, tmp_path, key, repo, code, needle):
+    import yaml
+
+    from cardgen.frontmatter import split
+
+    fm, _, _ = split(seed_text(key))
+    folder = tmp_path / "cards" / repo
+    folder.mkdir(parents=True)
+    (folder / "card.yaml").write_text(_transcribe(yaml.safe_load(fm), repo), "utf-8")
+    r = cli("validate", tmp_path / "cards")
+    assert r.code == 1
+    assert len(re.findall(r": CG\d+ ", r.out)) == 1, r.out  # one clear diagnostic, no cascade
+    line = line_of(folder / "card.yaml", needle)
+    assert re.search(rf"card.yaml:{line}:\d+: {code} ", r.out), r.out
+
+
+def test_seed_readmes_front_matter_is_checked(cli, tmp_path):
+    for key in ("000", "001", "002"):
+        (tmp_path / f"{key}.md").write_text(seed_text(key), "utf-8")
+    r = cli("validate", tmp_path / "000.md")
+    assert r.code == 1
+    assert "CG209 no `license` in the metadata" in r.out
+    assert "STABLE BELUGA NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT" in r.out  # the body names it
+    r = cli("validate", tmp_path / "002.md")
+    assert r.code == 1 and re.search(r"002.md:6:1: CG208 `license` must be a single licence id", r.out), r.out
+    r = cli("validate", tmp_path / "001.md")
+    assert r.code == 0, r.out  # 001's metadata is valid as the Hub sees it
+
+
+def test_license_list_in_a_source_has_its_own_code(cli, cards):
+    edit(cards / LM, "license:\n  id: cc-by-nc-sa-4.0\n", "license: [cc-by-nc-sa-4.0]\nlicense_x:\n  id: cc-by-nc-sa-4.0\n")
+    r = cli("validate", cards)
+    assert "CG208 license: license must be a single licence id, not a list" in r.out
