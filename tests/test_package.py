@@ -1,0 +1,73 @@
+"""Schemas, vocabulary data and the installed package."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from cardgen import hubspec
+from cardgen.schema import SCHEMAS, schema_text
+from conftest import CARDS, REPO
+
+
+def test_committed_schemas_match_the_models():
+    for name, model in SCHEMAS.items():
+        committed = (REPO / "schemas" / name).read_text("utf-8")
+        assert committed == schema_text(model), f"schemas/{name} is stale: run `cardgen schema`"
+
+
+def test_schema_command_writes_the_files(cli, tmp_path):
+    r = cli("schema", "--out", tmp_path)
+    assert r.code == 0
+    card = json.loads((tmp_path / "card.schema.json").read_text())
+    assert card["additionalProperties"] is False and "repo_id" in card["properties"]
+
+
+def test_sources_point_editors_at_the_schema():
+    for f in CARDS.rglob("*.yaml"):
+        first = f.read_text("utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), f
+        target = (f.parent / first.split("=", 1)[1]).resolve()
+        assert target.is_file(), f
+
+
+def test_vocabulary_is_carried_with_its_origin():
+    src = hubspec.sources()
+    assert all("@" in v for v in src.values())  # repository, path and commit are named
+    assert (hubspec.DATA / "ORIGIN.md").is_file()
+    assert "apache-2.0" in hubspec.licenses() and "other" in hubspec.licenses()
+    assert "text-generation" in hubspec.pipeline_tags() and "transformers" in hubspec.library_names()
+    assert hubspec.languages()["en"] == "English" and "nob" in hubspec.languages()
+    assert len(hubspec.licenses()) == 83 and len(hubspec.pipeline_tags()) == 57
+
+
+def test_repo_id_rule_is_huggingface_hubs():
+    assert hubspec.repo_id_problem("stabilityai/StableBeluga2") is None
+    for bad in ("a--b/c", "a/b.git", "-a/b", "a/b/c", "noowner", "a/" + "x" * 97):
+        assert hubspec.repo_id_problem(bad), bad
+
+
+def test_wheel_carries_templates_and_schemas_and_runs_from_anywhere(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    [wheel] = (tmp_path / "dist").glob("cardgen-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "cardgen/templates/card.md.j2" in names and "cardgen/templates/snippets/default.py.j2" in names
+    assert "cardgen/schemas/card.schema.json" in names and "cardgen/data/hubspec/languages.json" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    where = subprocess.run([sys.executable, "-c", "import cardgen; print(cardgen.__file__)"], cwd=elsewhere,
+                           capture_output=True, text=True, env=env)
+    assert where.stdout.startswith(str(site)), where.stdout  # the wheel's copy, not the checkout
+    run = subprocess.run([sys.executable, "-m", "cardgen", "render", "--out", str(elsewhere / "out"), str(CARDS)],
+                         cwd=elsewhere, capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr
+    out = elsewhere / "out/stabilityai/StableBeluga-7B/README.md"
+    assert out.read_text() == (REPO / "rendered/stabilityai/StableBeluga-7B/README.md").read_text()
