@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic, error, sort_unique
@@ -22,31 +23,45 @@ def readme_path(out: Path, repo_id: str) -> Path:
     return out / repo_id / "README.md"
 
 
-def render_all(paths: list[Path]) -> tuple[dict[str, str], list[Diagnostic], dict[str, Card]]:
-    """Validate and render; cards with errors are not rendered. Returns (texts, diagnostics, cards)."""
-    texts: dict[str, str] = {}
-    cards: dict[str, Card] = {}
-    diags: list[Diagnostic] = []
+@dataclass
+class Rendering:
+    texts: dict[str, str] = field(default_factory=dict)  # repo id -> README
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    cards: dict[str, Card] = field(default_factory=dict)  # repo id -> card, rendered ones
+    failed: list[str] = field(default_factory=list)  # repo ids not rendered (invalid or lint errors)
+
+    def __iter__(self):  # texts, diagnostics, cards = render_all(...)
+        return iter((self.texts, self.diagnostics, self.cards))
+
+
+def render_all(paths: list[Path]) -> Rendering:
+    """Validate and render; cards with errors are not rendered."""
+    out = Rendering()
+    texts, cards, diags = out.texts, out.cards, out.diagnostics
     for res in validate_sources(paths):
         diags += res.diagnostics
         bad_files = {d.file for d in res.errors}
         for card in res.cards:
             files = {s.file for s in card.origin.values()} | {card.src.file}
             if files & bad_files:
+                out.failed.append(card.repo_id)
                 continue
             try:
                 text = render_card(card, res.resolver, res.root)
             except RenderError as e:
                 diags += e.diags
+                out.failed.append(card.repo_id)
                 continue
             problems = lint(text)
             if problems:
                 f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
                 diags += [error(f, p, code, f"{card.repo_id} README line {ln}: {msg}") for ln, code, msg in problems]
+                out.failed.append(card.repo_id)
                 continue
             texts[card.repo_id] = text
             cards[card.repo_id] = card
-    return texts, sort_unique(diags), cards
+    out.diagnostics = sort_unique(diags)
+    return out
 
 
 def atomic_write(path: Path, text: str) -> None:

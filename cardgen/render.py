@@ -10,6 +10,8 @@ Rendering is deterministic: nothing depends on time, locale or dict order.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -172,8 +174,28 @@ def _tidy(text: str) -> str:
     return "\n".join(out).strip("\n") + "\n"
 
 
+DIGEST = re.compile(r"\n<!-- cardgen-digest: ([0-9a-f]{16}) -->\n\Z")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def seal(text: str) -> str:
+    """Append the digest marker: lets `publish` tell a README cardgen wrote from one edited by hand."""
+    return f"{text}\n<!-- cardgen-digest: {_digest(text)} -->\n"
+
+
+def intact(text: str) -> bool | None:
+    """True: as cardgen wrote it; False: edited since; None: no marker (not written by cardgen)."""
+    m = DIGEST.search(text)
+    if not m:
+        return None
+    return _digest(text[: m.start()]) == m.group(1)
+
+
 def render_card(card: Card, resolver, root: Path) -> str:
-    """The whole README: front matter and body."""
+    """The whole README: front matter, body and the digest marker."""
     from .frontmatter import compute
 
     env = environment(search_path(card))
@@ -182,4 +204,4 @@ def render_card(card: Card, resolver, root: Path) -> str:
         fm = env.get_template("front_matter.md.j2").render(front_matter=dump(compute(card)))
     except Exception as e:
         raise RenderError([_template_error(card, e)]) from None
-    return fm.rstrip("\n") + "\n\n" + body
+    return seal(fm.rstrip("\n") + "\n\n" + body)

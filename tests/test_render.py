@@ -163,7 +163,7 @@ def test_a_card_can_override_a_partial(cli, cards, tmp_path):
     out = tmp_path / "out"
     assert cli("render", "--out", out, cards).code == 0
     text = (out / "stabilityai/StableBeluga-7B/README.md").read_text()
-    assert text.rstrip().endswith("## Made by Stability AI\n\nSee stabilityai/StableBeluga-7B.")
+    assert "## Made by Stability AI\n\nSee stabilityai/StableBeluga-7B.\n\n<!-- cardgen-digest: " in text
     assert "## Made by" not in (out / "stabilityai/StableBeluga2/README.md").read_text()
 
 

@@ -1,0 +1,167 @@
+"""A loopback HTTP server that speaks the part of the Hub API `huggingface_hub` uses to download a
+README and to create a commit (or a pull request). It records every request so tests can assert on
+the exact payload. Nothing here touches the real Hub."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+
+    def ndjson(self) -> list[dict]:
+        return [json.loads(line) for line in self.body.decode().splitlines() if line.strip()]
+
+
+@dataclass
+class FakeHub:
+    token: str = "hf_test_token_0123456789"
+    # (repo_id, revision) -> {path: bytes}
+    files: dict = field(default_factory=dict)
+    requests: list = field(default_factory=list)
+    fail: dict = field(default_factory=dict)  # path regex -> status code to answer with
+    commits: int = 0
+    url: str = "http://127.0.0.1"
+
+    def readme(self, repo: str, rev: str = "main") -> str | None:
+        data = self.files.get((repo, rev), {}).get("README.md")
+        return None if data is None else data.decode()
+
+    def commit_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.method == "POST" and "/commit/" in r.path]
+
+
+def _handler(hub: FakeHub):
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def _send(self, code: int, body: bytes = b"", headers: dict | None = None, head: bool = False):
+            self.send_response(code)
+            hdrs = {"Content-Type": "application/json", "X-Request-Id": "test-request"}
+            hdrs.update(headers or {})
+            if code >= 400 and "X-Error-Code" not in hdrs:
+                hdrs["X-Error-Message"] = {401: "Invalid credentials in Authorization header",
+                                           403: "You don't have the rights", 404: "Repository not found",
+                                           429: "Too many requests"}.get(code, "error")
+                if code == 404:
+                    hdrs["X-Error-Code"] = "RepoNotFound"
+            for k, v in hdrs.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+
+        def _json(self, code, obj, **kw):
+            self._send(code, json.dumps(obj).encode(), **kw)
+
+        def _record(self) -> Request:
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            u = urlparse(self.path)
+            r = Request(self.command, unquote(u.path), parse_qs(u.query), dict(self.headers), body)
+            hub.requests.append(r)
+            return r
+
+        def _auth_ok(self) -> bool:
+            return self.headers.get("Authorization") == f"Bearer {hub.token}"
+
+        def _route(self):
+            r = self._record()
+            head = r.method == "HEAD"
+            for pattern, code in hub.fail.items():
+                if re.search(pattern, r.path):
+                    return self._json(code, {"error": "injected"}, head=head)
+            m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", r.path)
+            if m and r.method in ("GET", "HEAD"):
+                repo, rev, path = m.groups()
+                if not self._auth_ok():
+                    return self._json(401, {"error": "unauthorized"}, head=head)
+                if (repo, rev) not in hub.files:
+                    code = 404
+                    hdr = {"X-Error-Code": "RepoNotFound" if not any(k[0] == repo for k in hub.files) else "RevisionNotFound"}
+                    return self._json(code, {"error": "not found"}, headers=hdr, head=head)
+                data = hub.files[(repo, rev)].get(path)
+                if data is None:
+                    return self._json(404, {"error": "entry not found"}, headers={"X-Error-Code": "EntryNotFound"}, head=head)
+                etag = '"' + hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() + '"'
+                return self._send(200, data, headers={"Content-Type": "text/plain; charset=utf-8", "ETag": etag,
+                                                      "X-Repo-Commit": "a" * 40}, head=head)
+            if r.path == "/api/validate-yaml" and r.method == "POST":
+                # the Hub checks the README's front matter before a commit; a block that is not a
+                # mapping is refused with 400 and a list of errors, as the Hub does
+                import yaml
+
+                content = json.loads(r.body or b"{}").get("content", "")
+                fm = re.match(r"\A\s*---\n(.*?)\n---", content, re.S)
+                data = yaml.safe_load(fm.group(1)) if fm else {}
+                if data is not None and not isinstance(data, dict):
+                    return self._json(400, {"errors": [{"message": "metadata must be a mapping"}]})
+                warnings = [] if fm else [{"message": "empty or missing yaml metadata in repo card"}]
+                return self._json(200, {"errors": [], "warnings": warnings})
+            m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/preupload/([^/]+)", r.path)
+            if m and r.method == "POST":
+                if not self._auth_ok():
+                    return self._json(401, {"error": "unauthorized"})
+                files = json.loads(r.body or b"{}").get("files", [])
+                return self._json(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                                  for f in files], "commitOid": "a" * 40})
+            m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/commit/([^/]+)", r.path)
+            if m and r.method == "POST":
+                if not self._auth_ok():
+                    return self._json(401, {"error": "unauthorized"})
+                repo, rev = m.groups()
+                if not any(k[0] == repo for k in hub.files):
+                    return self._json(404, {"error": "Repository not found"}, headers={"X-Error-Code": "RepoNotFound"})
+                lines = r.ndjson()
+                pr = r.query.get("create_pr", ["0"])[0] in ("1", "true")
+                hub.commits += 1
+                if not pr:
+                    store = hub.files.setdefault((repo, rev), {})
+                    for line in lines:
+                        if line.get("key") == "file":
+                            v = line["value"]
+                            store[v["path"]] = base64.b64decode(v["content"])
+                oid = f"{hub.commits:040x}"
+                out = {"commitUrl": f"{hub.url}/{repo}/commit/{oid}", "commitOid": oid, "success": True}
+                if pr:
+                    out["pullRequestUrl"] = f"{hub.url}/{repo}/discussions/{hub.commits}"
+                return self._json(200, out)
+            return self._json(404, {"error": f"no route for {r.method} {r.path}"})
+
+        do_GET = do_HEAD = do_POST = do_PUT = _route
+
+    return H
+
+
+class HubServer:
+    def __init__(self, hub: FakeHub):
+        self.hub = hub
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        hub.url = self.url
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
