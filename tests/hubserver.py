@@ -75,7 +75,7 @@ def _handler(hub: FakeHub):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
             u = urlparse(self.path)
-            r = Request(self.command, unquote(u.path), parse_qs(u.query), dict(self.headers), body)
+            r = Request(self.command, unquote(u.path), parse_qs(u.query), {k.lower(): v for k, v in self.headers.items()}, body)
             hub.requests.append(r)
             return r
 

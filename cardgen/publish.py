@@ -1,0 +1,191 @@
+"""Publish rendered cards to the Hub with huggingface_hub: dry-run diffs, pull requests, branches.
+
+For each target (a repository and a branch): render (refusing invalid or stale cards), download
+the README on the Hub, skip when identical, refuse to overwrite a README edited on the Hub since
+cardgen wrote it (unless --force), then commit with ``HfApi.create_commit``. The token comes from
+huggingface_hub's own lookup and is scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diagnostics import report
+from .output import readme_path, render_all, unified
+from .render import intact
+
+DEFAULT_MESSAGE = "Update model card (rendered by cardgen)"
+
+
+@dataclass
+class Outcome:
+    repo: str
+    branch: str
+    status: str  # published | unchanged | would publish | skipped | failed
+    detail: str = ""
+
+
+class Publisher:
+    def __init__(self, args, token: str | None):
+        from huggingface_hub import HfApi
+        from huggingface_hub.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # retries and warnings: our one line per target says it
+
+        self.args = args
+        self.token = token
+        self.endpoint = os.environ.get("HF_ENDPOINT") or None
+        self.api = HfApi(endpoint=self.endpoint, token=token)
+        self.tmp = tempfile.TemporaryDirectory(prefix="cardgen-publish-")
+        self.lock = threading.Lock()
+
+    def scrub(self, text: str) -> str:
+        if self.token:
+            text = text.replace(self.token, "***")
+        return text
+
+    def remote_readme(self, repo: str, branch: str) -> str | None:
+        from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError
+
+        try:
+            path = self.api.hf_hub_download(repo, "README.md", revision=branch,
+                                            cache_dir=Path(self.tmp.name) / f"{repo.replace('/', '--')}--{branch}")
+        except (EntryNotFoundError, RemoteEntryNotFoundError):
+            return None
+        return Path(path).read_text("utf-8")
+
+    def one(self, repo: str, branch: str, text: str) -> Outcome:
+        a = self.args
+        try:
+            remote = self.remote_readme(repo, branch)
+        except Exception as e:  # noqa: BLE001 - every failure becomes one line
+            return Outcome(repo, branch, "failed", self.explain(e, repo, branch))
+        if remote == text:
+            return Outcome(repo, branch, "unchanged")
+        if remote is not None and not a.force:
+            state = intact(remote)
+            if state is False:
+                return Outcome(repo, branch, "skipped", "the README on the Hub was edited since cardgen published it; "
+                                                        "merge the edit into the sources, or use --force")
+            if state is None:
+                return Outcome(repo, branch, "skipped", "the README on the Hub was not written by cardgen; "
+                                                        "use --force to replace it")
+        if a.dry_run:
+            with self.lock:
+                sys.stdout.write(unified(remote, text, f"{repo}@{branch}/README.md"))
+            return Outcome(repo, branch, "would publish", "new README" if remote is None else "")
+        from huggingface_hub import CommitOperationAdd
+
+        try:
+            info = self.api.create_commit(
+                repo, [CommitOperationAdd("README.md", text.encode("utf-8"))],
+                commit_message=a.message or DEFAULT_MESSAGE, revision=branch, create_pr=a.create_pr)
+        except Exception as e:  # noqa: BLE001
+            return Outcome(repo, branch, "failed", self.explain(e, repo, branch))
+        return Outcome(repo, branch, "published", (info.pr_url if a.create_pr else info.commit_url) or "")
+
+    def explain(self, e: Exception, repo: str, branch: str) -> str:
+        """One clear line for a failure, never the token."""
+        from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+
+        where = f"{repo}@{branch}"
+        resp = getattr(e, "response", None)
+        code = getattr(resp, "status_code", None)
+        if isinstance(e, RevisionNotFoundError):
+            msg = f"branch {branch!r} does not exist in {repo}"
+        elif code == 401:
+            msg = "authentication failed (401): set HF_TOKEN or run `hf auth login` with a valid token"
+        elif code == 403:
+            msg = f"permission denied (403): the token cannot write to {repo}"
+        elif code == 404:
+            msg = f"not found (404): {where} does not exist or the token cannot see it"
+        elif code == 429:
+            msg = "rate limited by the Hub (429): try again later or lower --jobs"
+        elif code is not None and code >= 500:
+            msg = f"the Hub answered {code}: try again later"
+        elif isinstance(e, HfHubHTTPError):
+            msg = f"the Hub refused the request ({code}): {str(e).splitlines()[0]}"
+        elif isinstance(e, ValueError) and "metadata" in str(e):
+            msg = "the Hub refused the front matter: " + " ".join(str(e).split())
+        elif _is_network(e):
+            msg = f"network error reaching {self.endpoint or 'the Hub'}: {type(e).__name__}"
+        else:
+            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return self.scrub(msg)
+
+
+def _is_network(e: Exception) -> bool:
+    names = {c.__name__ for c in type(e).__mro__}
+    return bool(names & {"ConnectError", "ConnectionError", "TimeoutException", "NetworkError", "ReadTimeout",
+                         "ConnectTimeout", "OfflineModeIsEnabled", "LocalEntryNotFoundError"})
+
+
+def targets(rendering, args) -> list[tuple[str, str]]:
+    out = []
+    for repo in sorted(rendering.texts):
+        out.append((repo, args.revision or "main"))
+        q = rendering.cards[repo].model.quantization
+        if args.variants and q and not args.revision:
+            out += [(repo, v.branch) for v in q.variants if v.branch != "main"]
+    return out
+
+
+def main(args, paths: list[Path]) -> int:
+    from huggingface_hub import get_token
+
+    rendering = render_all(paths)
+    errors = [d for d in rendering.diagnostics if d.severity == "error"]
+    if errors:
+        print(report(errors), file=sys.stderr)
+    outcomes = [Outcome(r, args.revision or "main", "skipped", "fails validation or rendering (see above)")
+                for r in rendering.failed]
+    committed = Path(args.out) if args.out else Path("rendered")
+    texts = dict(rendering.texts)
+    for repo, text in list(texts.items()):
+        p = readme_path(committed, repo)
+        if p.is_file() and p.read_text("utf-8") != text:
+            outcomes.append(Outcome(repo, args.revision or "main", "skipped",
+                                    f"{p} differs from its sources (`cardgen check`); run `cardgen render` first"))
+            del texts[repo]
+    rendering.texts = texts
+    token = get_token()
+    if token is None and not args.dry_run:
+        print("cardgen: error: no Hugging Face token: set HF_TOKEN or run `hf auth login`", file=sys.stderr)
+        return 1
+    pub = Publisher(args, token)
+    todo = targets(rendering, args)
+    done = 0
+
+    def run(target):
+        nonlocal done
+        repo, branch = target
+        o = pub.one(repo, branch, texts[repo])
+        with pub.lock:
+            done += 1
+            print(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}",
+                  file=sys.stderr)
+        return o
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        outcomes += list(pool.map(run, todo))
+    pub.tmp.cleanup()
+    print(summary(outcomes))
+    return 1 if any(o.status in ("failed", "skipped") for o in outcomes) else 0
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    rows = [("repository", "branch", "status", "detail")] + [(o.repo, o.branch, o.status, o.detail) for o in outcomes]
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}".rstrip() for r in rows]
+    counts = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    order = ("published", "would publish", "unchanged", "skipped", "failed")
+    lines.append(", ".join(f"{k}: {counts.get(k, 0)}" for k in order if k in counts or k != "would publish"))
+    return "\n".join(lines)
