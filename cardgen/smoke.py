@@ -1,0 +1,332 @@
+"""Smoke-test each card's documented prompt format with transformers (GPU when present, else CPU).
+
+For each repository (and quantisation branch): load tokenizer and model, check the card's stop ids
+and special markers against the tokenizer, fill the documented template, generate greedily with
+the card's stop strings and ids, and judge the answer. Then run the card's rendered usage snippet
+against the same local model. torch/transformers are an optional extra (`cardgen[smoke]`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .checks import PLACEHOLDER
+from .context import fill_template, split_system
+from .output import render_all
+from .resolve import Card
+
+TEST_MESSAGE = "Say hello."
+EXTRA_HINT = ("the smoke test needs torch and transformers: `python -m pip install torch==2.13.0 'cardgen[smoke]'` "
+              "(install torch first to pick the CPU build)")
+
+
+@dataclass
+class SmokeResult:
+    repo_id: str
+    branch: str | None
+    device: str = "cpu"
+    dtype: str = "float32"
+    ok: bool = False
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    load_s: float | None = None
+    first_token_s: float | None = None
+    tokens_per_s: float | None = None
+    new_tokens: int = 0
+    stopped_by: str | None = None
+    peak_gpu_mb: float | None = None
+    peak_host_mb: float | None = None
+    prompt: str = ""
+    output: str = ""
+    snippet: str | None = None  # ok | failed | skipped
+
+    @property
+    def name(self) -> str:
+        return self.repo_id + (f"@{self.branch}" if self.branch else "")
+
+
+def missing_extra() -> str | None:
+    for mod in ("torch", "transformers"):
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            return mod
+    return None
+
+
+def parse_model_paths(items: list[str]) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        repo, sep, path = item.partition("=")
+        if not sep or not repo or not path:
+            raise ValueError(f"--model-path wants REPO_ID=DIR, got {item!r}")
+        out[repo] = Path(path)
+    return out
+
+
+def shard(items: list, spec: str | None) -> list:
+    if not spec:
+        return items
+    m = re.fullmatch(r"(\d+)/(\d+)", spec)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ValueError(f"--shard wants I/N with 1 <= I <= N, got {spec!r}")
+    i, n = int(m.group(1)), int(m.group(2))
+    return items[i - 1::n]
+
+
+def targets(cards: dict[str, Card]) -> list[tuple[str, str | None]]:
+    out = []
+    for repo in sorted(cards):
+        q = cards[repo].model.quantization
+        if q:
+            out += [(repo, v.branch) for v in q.variants]
+        else:
+            out.append((repo, None))
+    return out
+
+
+def fill_prompt(card: Card, message: str = TEST_MESSAGE) -> tuple[str, list[str]]:
+    """The card's template filled with its system prompt and a test message; and what was left unfilled."""
+    p = card.model.prompt
+    values = {"system_message": p.system_prompt or "", "prompt": message}
+    prompt = fill_template(p.template, values)
+    return prompt, PLACEHOLDER.findall(prompt)
+
+
+def markers(template: str) -> list[str]:
+    """The literal pieces of a template that mark turns (e.g. `### User:`, `<|USER|>`)."""
+    literal = PLACEHOLDER.sub("\n", template)
+    return list(dict.fromkeys(ln.strip() for ln in re.split(r"\n|(?=<\|)", literal) if ln.strip()))
+
+
+class _FirstToken:
+    """A logits processor that notes when the first new token is chosen."""
+
+    def __init__(self):
+        self.t: float | None = None
+
+    def __call__(self, input_ids, scores):
+        if self.t is None:
+            self.t = time.perf_counter()
+        return scores
+
+
+def run_one(card: Card, branch: str | None, source: str, local: bool, readme: str | None, args) -> SmokeResult:
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
+
+    r = SmokeResult(card.repo_id, branch)
+    m = card.model
+    if m.prompt is None:
+        r.failures.append("the card documents no prompt format")
+        return r
+    cuda = torch.cuda.is_available() and args.device != "cpu"
+    r.device = "cuda" if cuda else "cpu"
+    if local and not Path(source).is_dir():
+        r.failures.append(f"model folder {source} does not exist")
+        return r
+    if m.quantization:
+        method = m.quantization.method.lower()
+        backends = {"gptq": ("gptqmodel", "auto_gptq"), "awq": ("awq",)}.get(method, ())
+        if backends and not any(importlib.util.find_spec(b) for b in backends):
+            r.failures.append(f"{m.quantization.method} backend missing: install one of {', '.join(backends)}")
+        if not cuda:
+            r.failures.append(f"{m.quantization.method} variants need a CUDA GPU; none is present")
+        if r.failures:
+            return r
+    trust = bool(m.trust_remote_code)
+    if trust:
+        r.warnings.append("the card asks for trust_remote_code=True: code from the repository runs")
+    want = (m.usage.dtype if m.usage and m.usage.dtype else "float16") if cuda else "float32"
+    r.dtype = want
+    dtype_kw = "dtype" if tuple(int(x) for x in transformers.__version__.split(".")[:2]) >= (4, 56) else "torch_dtype"
+    kw = {"trust_remote_code": trust, dtype_kw: getattr(torch, want)}
+    if branch and not local:
+        kw["revision"] = branch
+    if cuda:
+        kw["device_map"] = "auto"
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    try:
+        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust,
+                                            **({"revision": branch} if branch and not local else {}))
+        model = AutoModelForCausalLM.from_pretrained(source, **kw)
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        r.failures.append(f"loading failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        return r
+    if not cuda:
+        model.to("cpu")
+    model.eval()
+    r.load_s = round(time.perf_counter() - t0, 3)
+    p = m.prompt
+    vocab = len(tok)
+    for sid in p.stop_token_ids:
+        if sid >= vocab:
+            r.failures.append(f"stop token id {sid} is outside the tokenizer's vocabulary (size {vocab})")
+    for special in p.special_tokens:
+        ids = tok.encode(special, add_special_tokens=False)
+        if len(ids) != 1:
+            r.failures.append(f"{special!r} should be one special token but tokenises into {len(ids)}: {ids}")
+    prompt, unfilled = fill_prompt(card)
+    r.prompt = prompt
+    if unfilled:
+        r.failures.append(f"template placeholder(s) left unfilled: {', '.join('{' + u + '}' for u in unfilled)}")
+        return r
+    if getattr(tok, "chat_template", None):
+        msgs = ([{"role": "system", "content": p.system_prompt}] if p.system_prompt is not None else []) + [
+            {"role": "user", "content": TEST_MESSAGE}]
+        try:
+            chat = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        except Exception as e:  # noqa: BLE001
+            r.warnings.append(f"the tokenizer's chat_template fails: {type(e).__name__}: {e}")
+        else:
+            if chat != prompt:
+                at = next((i for i, (a, b) in enumerate(zip(chat, prompt)) if a != b), min(len(chat), len(prompt)))
+                r.warnings.append(f"the tokenizer's chat_template differs from the card's template at character {at}: "
+                                  f"chat {chat[max(0, at - 15):at + 15]!r} vs card {prompt[max(0, at - 15):at + 15]!r}")
+    if r.failures:
+        return r
+    stop_ids = [i for i in p.stop_token_ids if i < vocab]
+    eos = list(dict.fromkeys(stop_ids + ([tok.eos_token_id] if tok.eos_token_id is not None else [])))
+    inputs = tok(prompt, return_tensors="pt").to(model.device)
+    first = _FirstToken()
+    gen_kw = dict(max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=eos or None,
+                  pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else 0),
+                  logits_processor=LogitsProcessorList([first]))
+    if p.stop_strings:
+        gen_kw.update(stop_strings=list(p.stop_strings), tokenizer=tok)
+    t1 = time.perf_counter()
+    try:
+        with torch.no_grad():
+            out = model.generate(**inputs, **gen_kw)
+    except Exception as e:  # noqa: BLE001
+        r.failures.append(f"generation failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        return r
+    t2 = time.perf_counter()
+    new = out[0][inputs["input_ids"].shape[1]:].tolist()
+    r.new_tokens = len(new)
+    if first.t is not None:
+        r.first_token_s = round(first.t - t1, 4)
+        r.tokens_per_s = round(len(new) / max(t2 - t1, 1e-9), 1)
+    if cuda:
+        r.peak_gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    import resource
+
+    r.peak_host_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    answer_ids = new[:-1] if new and new[-1] in eos else new
+    raw = tok.decode(answer_ids, skip_special_tokens=False)
+    cut = min([raw.find(s) for s in p.stop_strings if s in raw] or [len(raw)])
+    answer = raw[:cut]
+    r.output = tok.decode(answer_ids, skip_special_tokens=True)[:cut] if cut < len(raw) else tok.decode(
+        answer_ids, skip_special_tokens=True)
+    if new and new[-1] in eos:
+        r.stopped_by = f"stop token {new[-1]}"
+    elif cut < len(raw):
+        r.stopped_by = f"stop string {raw[cut:cut + 20]!r}"
+    elif len(new) >= args.max_new_tokens:
+        r.stopped_by = "token limit"
+    else:
+        r.failures.append(f"generation ended after {len(new)} tokens without a stop token, stop string or the limit")
+    if not r.output.strip():
+        r.failures.append("the model returned no text")
+    for mk in markers(p.template):
+        if mk and mk in answer:
+            r.failures.append(f"template text {mk!r} leaked into the answer")
+    if readme and not args.no_snippet and local:
+        r.snippet = run_snippet(readme, card.repo_id, source, r.device, r)
+    r.ok = not r.failures
+    return r
+
+
+def snippet_of(readme: str) -> str | None:
+    m = re.search(r"^```python\n(.*?)^```", readme, re.S | re.M)
+    return m.group(1) if m else None
+
+
+def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: SmokeResult) -> str:
+    """Run the README's usage snippet with the repo id pointed at the local model."""
+    code = snippet_of(readme)
+    if code is None:
+        r.warnings.append("the README has no python usage snippet")
+        return "skipped"
+    code = code.replace(json.dumps(repo_id), json.dumps(str(local_dir)))
+    code = code.replace('"cuda"', json.dumps(device)).replace(".cuda()", f".to({json.dumps(device)})")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+    except subprocess.TimeoutExpired:
+        r.failures.append("usage snippet did not finish within 600 s")
+        return "failed"
+    if p.returncode != 0:
+        lines = code.splitlines()
+        where = re.findall(r'File "<string>", line (\d+)', p.stderr)
+        last = [ln for ln in p.stderr.strip().splitlines() if ln.strip()][-1:] or ["(no message)"]
+        at = ""
+        if where:
+            n = int(where[-1])
+            at = f" at snippet line {n}: {lines[n - 1].strip() if 0 < n <= len(lines) else ''!r}"
+        r.failures.append(f"usage snippet failed{at}: {last[0].strip()}")
+        return "failed"
+    if not p.stdout.strip():
+        r.failures.append("usage snippet printed nothing")
+        return "failed"
+    return "ok"
+
+
+def format_result(r: SmokeResult) -> str:
+    lines = [f"{r.name} ({r.device}, {r.dtype}): {'ok' if r.ok else 'FAILED'}"]
+    if r.load_s is not None:
+        fmt = lambda v, unit: "-" if v is None else f"{v} {unit}"  # noqa: E731
+        lines.append(f"  load {fmt(r.load_s, 's')} · first token {fmt(r.first_token_s, 's')} · "
+                     f"{fmt(r.tokens_per_s, 'tokens/s')} · peak host {fmt(r.peak_host_mb, 'MB')} · "
+                     f"peak GPU {fmt(r.peak_gpu_mb, 'MB')}")
+    if r.stopped_by:
+        lines.append(f"  stopped by {r.stopped_by} after {r.new_tokens} new tokens; snippet: {r.snippet or '-'}")
+    if r.output:
+        lines.append(f"  output: {r.output[:200]!r}")
+    lines += [f"  warning: {w}" for w in r.warnings]
+    lines += [f"  FAIL: {f}" for f in r.failures]
+    return "\n".join(lines)
+
+
+def main(args, paths: list[Path]) -> int:
+    missing = missing_extra()
+    if missing:
+        print(f"cardgen: error: {missing} is not installed; {EXTRA_HINT}", file=sys.stderr)
+        return 2
+    try:
+        local = parse_model_paths(args.model_path)
+        rendering = render_all(paths)
+        todo = shard(targets(rendering.cards), args.shard)
+    except ValueError as e:
+        print(f"cardgen: error: {e}", file=sys.stderr)
+        return 2
+    errors = [d for d in rendering.diagnostics if d.severity == "error"]
+    results: list[SmokeResult] = []
+    for repo in rendering.failed:
+        results.append(SmokeResult(repo, None, failures=["the card fails validation or rendering"]))
+    for d in errors:
+        print(d.text(), file=sys.stderr)
+    import logging
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    for repo, branch in todo:
+        card = rendering.cards[repo]
+        source = str(local[repo]) if repo in local else repo
+        r = run_one(card, branch, source, repo in local, rendering.texts.get(repo), args)
+        results.append(r)
+        print(format_result(r), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) | {"name": r.name} for r in results], indent=2), "utf-8")
+    failed = [r for r in results if not r.ok]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0

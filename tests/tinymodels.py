@@ -1,0 +1,123 @@
+"""Tiny models and tokenizers built on the spot, offline, shaped like the bundled cards' models:
+
+* a Llama with a BPE tokenizer trained here on text carrying `### System:` / `### User:` /
+  `### Assistant:` (Stable Beluga's format);
+* a GPT-NeoX whose tokenizer has `<|SYSTEM|>`, `<|USER|>`, `<|ASSISTANT|>` as special tokens at the
+  ids the StableLM card documents (50277-50279, with `<|endoftext|>` 0 and `<|padding|>` 1).
+
+Weights are random; the output head is limited to ordinary word tokens so that greedy decoding
+returns words (and so that a test can steer it onto a stop token when it wants to).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CORPUS = [
+    "### System:\nYou are Stable Beluga, an AI that follows instructions extremely well.\n\n",
+    "### User:\nWrite me a poem please\n\n### Assistant:\nThe sea is calm and the sky is blue.\n",
+    "### User:\nSay hello.\n\n### Assistant:\nHello there, friend. How are you today?\n",
+    "Help as much as you can. Remember, be safe, and don't do anything illegal.",
+    "What's your mood today? I am happy and ready to help with poetry, stories and jokes.",
+    "StableLM is a helpful and harmless open-source AI language model developed by StabilityAI.",
+] * 4
+
+WORDS = ["hello", "there", "friend", "sea", "calm", "sky", "blue", "happy", "ready", "poetry", "stories"]
+
+
+def _bpe(vocab_size: int, specials: list[str]):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    return tok
+
+
+def _restrict_head(model, tokenizer, words=WORDS) -> None:
+    """Zero every output row but those of a few word tokens: greedy decoding then says words."""
+    import torch
+
+    keep = {i for w in words for i in tokenizer.encode(" " + w, add_special_tokens=False)}
+    head = model.get_output_embeddings().weight
+    with torch.no_grad():
+        mask = torch.zeros(head.shape[0], dtype=torch.bool)
+        mask[list(keep)] = True
+        head[~mask] = 0.0
+        head[mask] *= 20.0
+
+
+def build_llama(path: Path, chat_template: str | None = None, restrict: bool = True) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    tok = _bpe(400, ["<unk>", "<s>", "</s>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                      pad_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
+    model = LlamaForCausalLM(cfg)
+    if restrict:
+        _restrict_head(model, tokenizer)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+NEOX_SPECIALS = {"<|endoftext|>": 0, "<|padding|>": 1, "<|SYSTEM|>": 50277, "<|USER|>": 50278, "<|ASSISTANT|>": 50279}
+
+
+def build_neox(path: Path, specials: dict[str, int] | None = None, restrict: bool = True) -> Path:
+    """A GPT-NeoX whose vocabulary reaches the StableLM ids; the gap is filled with unused tokens."""
+    import json
+
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    specials = dict(NEOX_SPECIALS if specials is None else specials)
+    base = _bpe(300, [])
+    data = json.loads(base.to_str())
+    vocab = data["model"]["vocab"]
+    size = max(max(specials.values()) + 1, len(vocab) + 2)
+    ordered = {}
+    taken = set(specials.values())
+    nxt = 0
+    for t in sorted(vocab, key=vocab.get):
+        while nxt in taken:
+            nxt += 1
+        ordered[t] = nxt
+        nxt += 1
+    filler = 0
+    used = set(ordered.values()) | taken
+    for i in range(size):
+        if i not in used:
+            ordered[f"<unused{filler}>"] = i
+            filler += 1
+    for t, i in specials.items():
+        ordered[t] = i
+    data["model"]["vocab"] = ordered
+    data["added_tokens"] = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                             "normalized": False, "special": True} for t, i in sorted(specials.items(), key=lambda x: x[1])]
+    tok = Tokenizer.from_str(json.dumps(data))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
+                                        pad_token="<|padding|>" if "<|padding|>" in specials else None,
+                                        additional_special_tokens=[t for t in specials if t not in ("<|endoftext|>", "<|padding|>")])
+    cfg = GPTNeoXConfig(vocab_size=size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, max_position_embeddings=512, rotary_pct=0.25,
+                        eos_token_id=specials.get("<|endoftext|>", 0), bos_token_id=specials.get("<|endoftext|>", 0),
+                        tie_word_embeddings=False)
+    model = GPTNeoXForCausalLM(cfg)
+    if restrict:
+        _restrict_head(model, tokenizer)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path
