@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import yaml
 
 from .frontmatter import split
-from .lint import parser
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+
+
+@lru_cache(maxsize=1)
+def parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("table")
 
 
 @dataclass(frozen=True)

@@ -53,23 +53,13 @@ def md_table(columns: list[str], rows: list[list[Any]]) -> str:
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in body])
 
 
+_PY_ESCAPES = {**{c: f"\\x{c:02x}" for c in range(32)}, ord("\\"): "\\\\", ord('"'): '\\"',
+               ord("\n"): "\\n", ord("\t"): "\\t"}
+
+
 def py_str(s: str) -> str:
     """A double-quoted Python string literal."""
-    out = []
-    for ch in s:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 32:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return '"' + s.translate(_PY_ESCAPES) + '"'
 
 
 def py_value(v: Any) -> str:

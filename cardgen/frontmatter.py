@@ -108,7 +108,7 @@ def model_index(card: Card) -> list[dict]:
     return [{"name": card.repo_name, "results": results}]
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml's emitter when present
     pass
 
 

@@ -30,14 +30,17 @@ def _load(name: str) -> dict:
     return json.loads((DATA / f"{name}.json").read_text("utf-8"))
 
 
+@lru_cache(maxsize=None)
 def licenses() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("licenses")["licenses"]}
 
 
+@lru_cache(maxsize=None)
 def pipeline_tags() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("pipeline_tags")["pipeline_tags"]}
 
 
+@lru_cache(maxsize=None)
 def library_names() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("library_names")["library_names"]}
 
@@ -50,6 +53,7 @@ def languages() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=None)
 def sources() -> dict[str, str]:
     return {n: _load(n)["source"] for n in ("licenses", "pipeline_tags", "library_names", "languages")}
 

@@ -23,7 +23,8 @@ _FILEISH = re.compile(r"^(\./|\.\./|/)|\.[A-Za-z0-9]{1,5}(#.*)?$|^#")
 
 @lru_cache(maxsize=1)
 def parser() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable("table")
+    # block structure only: inline runs are checked from their raw markdown (see _inline_problems)
+    return MarkdownIt("commonmark").enable("table").disable("inline")
 
 
 def _cells(line: str) -> int:
@@ -109,24 +110,37 @@ def lint(text: str) -> list[Problem]:
     return sorted(set(out))
 
 
-def _inline(tok, line: int, tags: _Tags, in_table: bool) -> list[Problem]:
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
+_LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*(<[^>]*>|[^\s)]*)(?:\s+\"[^\"]*\")?\s*\)")
+
+
+@lru_cache(maxsize=65536)
+def _inline_problems(content: str, in_table: bool) -> tuple[tuple[str, str], ...]:
+    """Problems in one inline run (the raw markdown of a paragraph, heading, item or cell)."""
     out = []
-    text = "".join(c.content for c in tok.children or [] if c.type == "text")
+    text = _CODE_SPAN.sub("", content)
     if _JINJA.search(text):
-        out.append((line, "CG705", f"template syntax leaked into the text: {text.strip()[:60]!r}"))
+        out.append(("CG705", f"template syntax leaked into the text: {content.strip()[:60]!r}"))
     # a table cell may say "None" on purpose (e.g. GPTQ group size); prose should not
     if not in_table and (text.strip() == "None" or text.rstrip().endswith(": None")):
-        out.append((line, "CG705", f"`None` leaked into the text: {text.strip()[:60]!r}"))
-    if "](" in text:
-        out.append((line, "CG706", f"a link did not parse: {text.strip()[:60]!r}"))
-    for c in tok.children or []:
-        if c.type == "link_open":
-            href = c.attrs.get("href", "")
-            if not href or " " in href:
-                out.append((line, "CG706", f"link target {href!r} is empty or has spaces"))
-            elif not _SCHEME.match(href) and not _FILEISH.search(href):
-                out.append((line, "CG706", f"link target {href!r} is neither a URL nor a file path"))
-        elif c.type == "html_inline":
-            tags.base = line - 1
-            tags.feed(c.content)
+        out.append(("CG705", f"`None` leaked into the text: {content.strip()[:60]!r}"))
+    rest = text
+    for m in _LINK.finditer(text):
+        href = m.group(2).strip("<>")
+        if not href:
+            out.append(("CG706", f"link target of {m.group(0)[:40]!r} is empty"))
+        elif not _SCHEME.match(href) and not _FILEISH.search(href):
+            out.append(("CG706", f"link target {href!r} is neither a URL nor a file path"))
+        rest = rest.replace(m.group(0), "")
+    if "](" in rest:
+        out.append(("CG706", f"a link did not parse: {rest.strip()[:60]!r}"))
+    return tuple(out)
+
+
+def _inline(tok, line: int, tags: _Tags, in_table: bool) -> list[Problem]:
+    content = tok.content
+    out = [(line, code, msg) for code, msg in _inline_problems(content, in_table)]
+    if "<" in content:
+        tags.base = line - 1
+        tags.feed(_CODE_SPAN.sub("", content))
     return out

@@ -30,6 +30,7 @@ MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _SCALAR = yaml.constructor.SafeConstructor()
+_TAGLEN = len(_TAG)
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge"}
 
 Path_ = tuple  # a path into the data: keys and list indexes
@@ -74,30 +75,36 @@ class _Builder:
         self.diags: list[Diagnostic] = []
         self.positions: dict[tuple, tuple[int, int]] = {}
         self.key_positions: dict[tuple, tuple[int, int]] = {}
+        self.active: set[int] = set()
 
     @staticmethod
     def _p(mark: yaml.Mark) -> tuple[int, int]:
         return (mark.line + 1, mark.column + 1)
 
-    def build(self, node: yaml.Node, path: tuple, depth: int, active: frozenset) -> Any:
+    def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _TooComplex(node.start_mark, f"more than {MAX_NODES} nodes once aliases are expanded")
         if depth > MAX_DEPTH:
             raise _TooComplex(node.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
-        if id(node) in active:
-            raise _TooComplex(node.start_mark, "recursive alias")
-        self.positions.setdefault(path, self._p(node.start_mark))
-        if not node.tag.startswith(_TAG) or node.tag[len(_TAG):] not in _PLAIN_TAGS:
-            raise _Refused(node.start_mark, f"unsupported tag {node.tag!r}: only plain YAML values are read")
+        mark = node.start_mark
+        if path not in self.positions:
+            self.positions[path] = (mark.line + 1, mark.column + 1)
+        tag = node.tag
+        if not tag.startswith(_TAG) or tag[_TAGLEN:] not in _PLAIN_TAGS:
+            raise _Refused(mark, f"unsupported tag {tag!r}: only plain YAML values are read")
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
-        active = active | {id(node)}
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(n, path + (i,), depth + 1, active) for i, n in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, depth, active)
-        raise _TooComplex(node.start_mark, f"unexpected node {type(node).__name__}")  # pragma: no cover
+        key = id(node)
+        if key in self.active:
+            raise _TooComplex(mark, "recursive alias")
+        self.active.add(key)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(n, path + (i,), depth + 1) for i, n in enumerate(node.value)]
+            return self._mapping(node, path, depth)
+        finally:
+            self.active.discard(key)
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
@@ -113,7 +120,7 @@ class _Builder:
             return None
         return node.value  # timestamps stay the text the author wrote
 
-    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int, active: frozenset) -> dict:
+    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> dict:
         out: dict = {}
         seen: dict = {}
         merged: list[tuple[yaml.Node, yaml.Node]] = []
@@ -137,13 +144,13 @@ class _Builder:
                 continue
             seen[key] = kpos
             self.key_positions[path + (key,)] = kpos
-            out[key] = self.build(vnode, path + (key,), depth + 1, active)
+            out[key] = self.build(vnode, path + (key,), depth + 1)
         for knode, vnode in merged:  # explicit keys win over merged ones
             if isinstance(knode, yaml.ScalarNode):
                 key = self._scalar(knode)
                 if key not in out:
                     self.key_positions.setdefault(path + (key,), self._p(knode.start_mark))
-                    out[key] = self.build(vnode, path + (key,), depth + 1, active)
+                    out[key] = self.build(vnode, path + (key,), depth + 1)
         return out
 
 
@@ -166,7 +173,7 @@ def loads(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
         return None, [error(file, (1, 1), "CG003", "file holds no YAML document")]
     b = _Builder(file)
     try:
-        data = b.build(node, (), 0, frozenset())
+        data = b.build(node, (), 0)
     except _TooComplex as e:
         pos = (e.mark.line + 1, e.mark.column + 1) if e.mark else (1, 1)
         return None, [error(file, pos, "CG006", f"document too complex: {e.why}")]

@@ -34,34 +34,69 @@ class Rendering:
         return iter((self.texts, self.diagnostics, self.cards))
 
 
-def render_all(paths: list[Path]) -> Rendering:
-    """Validate and render; cards with errors are not rendered."""
+PARALLEL_FROM = 64  # below this many cards a worker pool costs more than it saves
+
+
+def render_all(paths: list[Path], jobs: int | None = None) -> Rendering:
+    """Validate and render; cards with errors are not rendered. Large batches are rendered and
+    linted by ``jobs`` worker processes (default: one per CPU)."""
+    from .render import _search_path, environment
+
+    environment.cache_clear()  # templates are read afresh by each run, then cached within it
+    _search_path.cache_clear()
     out = Rendering()
-    texts, cards, diags = out.texts, out.cards, out.diagnostics
     for res in validate_sources(paths):
-        diags += res.diagnostics
+        out.diagnostics += res.diagnostics
         bad_files = {d.file for d in res.errors}
+        todo = []
         for card in res.cards:
             files = {s.file for s in card.origin.values()} | {card.src.file}
-            if files & bad_files:
+            (out.failed.append(card.repo_id) if files & bad_files else todo.append(card))
+        for card, (text, diags) in zip(todo, _render_many(todo, res, jobs)):
+            out.diagnostics += diags
+            if text is None:
                 out.failed.append(card.repo_id)
-                continue
-            try:
-                text = render_card(card, res.resolver, res.root)
-            except RenderError as e:
-                diags += e.diags
-                out.failed.append(card.repo_id)
-                continue
-            problems = lint(text)
-            if problems:
-                f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
-                diags += [error(f, p, code, f"{card.repo_id} README line {ln}: {msg}") for ln, code, msg in problems]
-                out.failed.append(card.repo_id)
-                continue
-            texts[card.repo_id] = text
-            cards[card.repo_id] = card
-    out.diagnostics = sort_unique(diags)
+            else:
+                out.texts[card.repo_id] = text
+                out.cards[card.repo_id] = card
+    out.diagnostics = sort_unique(out.diagnostics)
     return out
+
+
+def render_one(card: Card, resolver, root: Path) -> tuple[str | None, list[Diagnostic]]:
+    """Render and lint one card: (README or None, diagnostics)."""
+    try:
+        text = render_card(card, resolver, root)
+    except RenderError as e:
+        return None, e.diags
+    problems = lint(text)
+    if problems:
+        f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
+        return None, [error(f, p, code, f"{card.repo_id} README line {ln}: {msg}") for ln, code, msg in problems]
+    return text, []
+
+
+_BATCH: tuple | None = None  # what forked workers render: (cards, resolver, root)
+
+
+def _work(i: int):
+    cards, resolver, root = _BATCH
+    return render_one(cards[i], resolver, root)
+
+
+def _render_many(cards: list[Card], res, jobs: int | None):
+    global _BATCH
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    import multiprocessing as mp
+
+    if jobs <= 1 or len(cards) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        return [render_one(c, res.resolver, res.root) for c in cards]
+    _BATCH = (cards, res.resolver, res.root)
+    try:
+        with mp.get_context("fork").Pool(jobs) as pool:
+            return pool.map(_work, range(len(cards)), chunksize=max(1, len(cards) // (jobs * 8)))
+    finally:
+        _BATCH = None
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -24,6 +24,7 @@ from .frontmatter import dump
 from .resolve import Card, section_text
 
 
+@lru_cache(maxsize=1)
 def package_templates() -> Path:
     here = Path(__file__).parent
     for p in (here / "templates", here.parent / "templates"):
@@ -48,13 +49,18 @@ def environment(search: tuple[str, ...]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=_finalize,
+        auto_reload=False,  # templates do not change during a run: no stat() per lookup
     )
     return env
 
 
 def search_path(card: Card) -> tuple[str, ...]:
-    folder = card.src.folder
-    own = folder / (card.model.templates or "templates")
+    return _search_path(card.src.folder, card.model.templates or "templates")
+
+
+@lru_cache(maxsize=4096)
+def _search_path(folder: Path, own_name: str) -> tuple[str, ...]:
+    own = folder / own_name
     org = folder.parent / "_templates"
     return tuple(str(p) for p in (own, org) if p.is_dir()) + (str(package_templates()),)
 

@@ -13,6 +13,7 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +92,19 @@ def card_folders(root: Path, under: Path | None = None) -> list[Path]:
     return out
 
 
+@lru_cache(maxsize=64)
+def _real(root: Path) -> Path:
+    return root.resolve()
+
+
 def load_source(folder: Path, files: list[Path], kind: type[BaseModel], root: Path) -> tuple[Source, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     src = Source(folder, [])
+    real_root = _real(root)
     for f in files:
         shown = display(f)
-        real = f.resolve()
-        if root.resolve() not in real.parents:
+        # os.walk does not follow directory links, so only a linked file can lead outside
+        if (f.is_symlink() or not str(f.absolute()).startswith(str(real_root))) and real_root not in f.resolve().parents:
             diags.append(error(shown, (1, 1), "CG304", f"{shown} resolves outside {display(root)}"))
             continue
         doc, d = load(f, shown)

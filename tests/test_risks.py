@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cardgen.compare import lines_found, text_lines
-from cardgen.lint import parser
+from cardgen.compare import parser
 from conftest import CARDS, REPO, edit, line_of, seed_text
 
 PETALS = REPO / "rendered/petals-team/StableBeluga2/README.md"
