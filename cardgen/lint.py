@@ -36,32 +36,97 @@ def _cells(line: str) -> int:
 
 
 class _Tags(HTMLParser):
+    """Collects the start and end tags of one piece of HTML as ``(line, is_end, tag)`` events."""
+
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.stack: list[tuple[str, int]] = []
-        self.problems: list[tuple[int, str]] = []
+        self.events: list[tuple[int, bool, str]] = []
         self.base = 0
+
+    def piece(self, base: int, html: str) -> None:
+        self.reset()
+        self.base = base
+        self.feed(html)
+        self.close()
 
     def handle_starttag(self, tag, attrs):
         if tag not in VOID:
-            self.stack.append((tag, self.base + self.getpos()[0]))
+            self.events.append((self.base + self.getpos()[0], False, tag))
 
     def handle_startendtag(self, tag, attrs):
         pass
 
     def handle_endtag(self, tag):
-        line = self.base + self.getpos()[0]
-        if tag in VOID:
-            return
-        if not self.stack or self.stack[-1][0] != tag:
-            open_ = f"; <{self.stack[-1][0]}> from line {self.stack[-1][1]} is still open" if self.stack else ""
-            self.problems.append((line, f"</{tag}> closes nothing{open_}"))
-            if any(t == tag for t, _ in self.stack):
-                while self.stack and self.stack[-1][0] != tag:
-                    self.stack.pop()
-                self.stack.pop()
-            return
-        self.stack.pop()
+        if tag not in VOID:
+            self.events.append((self.base + self.getpos()[0], True, tag))
+
+
+def _balance(events: list[tuple[int, bool, str]]) -> list[Problem]:
+    stack: list[tuple[str, int]] = []
+    out: list[Problem] = []
+    for line, is_end, tag in events:
+        if not is_end:
+            stack.append((tag, line))
+        elif stack and stack[-1][0] == tag:
+            stack.pop()
+        else:
+            open_ = f"; <{stack[-1][0]}> from line {stack[-1][1]} is still open" if stack else ""
+            out.append((line, "CG707", f"</{tag}> closes nothing{open_}"))
+            if any(t == tag for t, _ in stack):
+                while stack[-1][0] != tag:
+                    stack.pop()
+                stack.pop()
+    return out + [(ln, "CG707", f"<{t}> is never closed") for t, ln in stack]
+
+
+# -- splitting a document where the block parser starts afresh -----------------------------------
+_NO_CUT = ("", " ", "\t")  # indented lines may continue a list item or an indented code block
+_LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")  # may continue a loose list
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
+_RAW_OPEN = (  # CommonMark HTML blocks 1-5, which run across blank lines until their end marker
+    (re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", re.I),
+     re.compile(r"</(?:script|pre|style|textarea)>", re.I)),
+    (re.compile(r" {0,3}<!--"), re.compile(r"-->")),
+    (re.compile(r" {0,3}<\?"), re.compile(r"\?>")),
+    (re.compile(r" {0,3}<![A-Za-z]"), re.compile(r">")),
+    (re.compile(r" {0,3}<!\[CDATA\["), re.compile(r"\]\]>")),
+)
+
+
+def chunks(lines: list[str]) -> list[tuple[int, int]]:
+    """Cut a markdown document into ``(start, end)`` line ranges that parse independently.
+
+    A cut is made only before an ATX heading at column 0 that follows a blank line, outside fenced
+    code and outside the HTML blocks that run across blank lines: there every container and leaf
+    block of the previous part has ended, so parsing the parts one by one gives the same blocks as
+    parsing the whole. Where in doubt no cut is made. Cards share most of their sections (an
+    organisation's boilerplate, shared citations), so the parts repeat across a run and their lint
+    is memoised.
+    """
+    cuts, fence, raw, prev_blank = [0], None, None, True
+    for i, line in enumerate(lines):
+        if fence is not None:
+            m = _FENCE.match(line)
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip():
+                fence = None
+        elif raw is not None:
+            if raw.search(line):
+                raw = None
+        else:
+            if prev_blank and i and line[:1] not in _NO_CUT and not _LIST_ITEM.match(line):
+                cuts.append(i)
+            m = _FENCE.match(line)
+            if m:
+                fence = m.group(1)
+            else:
+                for opener, closer in _RAW_OPEN:
+                    m = opener.match(line)
+                    if m:
+                        raw = None if closer.search(line, m.end()) else closer
+                        break
+        prev_blank = not line.strip()
+    cuts.append(len(lines))
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
 def lint(text: str) -> list[Problem]:
@@ -71,26 +136,45 @@ def lint(text: str) -> list[Problem]:
     _, body, _ = split(text)
     offset = text[: len(text) - len(body)].count("\n")
     lines = body.split("\n")
+    out: list[Problem] = []
+    headings: list[tuple[int, int]] = []
+    events: list[tuple[int, bool, str]] = []
+    for a, b in chunks(lines):
+        problems, heads, tags = _lint_part("\n".join(lines[a:b]))
+        base = offset + a
+        out += [(base + ln, code, msg) for ln, code, msg in problems]
+        headings += [(base + ln, level) for ln, level in heads]
+        events += [(base + ln, is_end, tag) for ln, is_end, tag in tags]
+    last_level = 0
+    for line, level in headings:
+        if last_level and level > last_level + 1:
+            out.append((line, "CG704", f"heading level {level} follows level {last_level}"))
+        last_level = level
+    out += _balance(events)
+    return sorted(set(out))
+
+
+@lru_cache(maxsize=8192)
+def _lint_part(body: str) -> tuple[tuple[Problem, ...], tuple[tuple[int, int], ...], tuple[tuple[int, bool, str], ...]]:
+    """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part."""
+    lines = body.split("\n")
     tokens = parser().parse(body)
     out: list[Problem] = []
-    last_level = 0
+    headings: list[tuple[int, int]] = []
     tags = _Tags()
     in_table = False
-    for i, tok in enumerate(tokens):
+    for tok in tokens:
         if tok.type in ("table_open", "table_close"):
             in_table = tok.type == "table_open"
-        line = (tok.map[0] if tok.map else 0) + offset + 1
+        line = (tok.map[0] if tok.map else 0) + 1
         if tok.type == "heading_open":
-            level = int(tok.tag[1])
-            if last_level and level > last_level + 1:
-                out.append((line, "CG704", f"heading level {level} follows level {last_level}"))
-            last_level = level
+            headings.append((line, int(tok.tag[1])))
         elif tok.type == "table_open" and tok.map:
             start, end = tok.map
             want = _cells(lines[start])
             for n in range(start + 1, end):
                 if lines[n].strip() and _cells(lines[n]) != want:
-                    out.append((n + offset + 1, "CG702", f"table row has {_cells(lines[n])} cells, the header {want}"))
+                    out.append((n + 1, "CG702", f"table row has {_cells(lines[n])} cells, the header {want}"))
         elif tok.type == "fence":
             if not tok.info.strip():
                 out.append((line, "CG703", "code fence has no language label (e.g. ```text)"))
@@ -100,14 +184,12 @@ def lint(text: str) -> list[Problem]:
                     or closing.strip(tok.markup[0]):
                 out.append((line, "CG703", "code fence is never closed"))
         elif tok.type == "html_block":
-            tags.base = line - 1
-            tags.feed(tok.content)
+            tags.piece(line - 1, tok.content)
         elif tok.type == "inline":
-            out += _inline(tok, line, tags, in_table)
-    tags.close()
-    out += [(ln, "CG707", msg) for ln, msg in tags.problems]
-    out += [(ln, "CG707", f"<{t}> is never closed") for t, ln in tags.stack]
-    return sorted(set(out))
+            out += [(line, code, msg) for code, msg in _inline_problems(tok.content, in_table)]
+            if "<" in tok.content:
+                tags.piece(line - 1, _CODE_SPAN.sub("", tok.content))
+    return tuple(out), tuple(headings), tuple(tags.events)
 
 
 _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
@@ -135,12 +217,3 @@ def _inline_problems(content: str, in_table: bool) -> tuple[tuple[str, str], ...
     if "](" in rest:
         out.append(("CG706", f"a link did not parse: {rest.strip()[:60]!r}"))
     return tuple(out)
-
-
-def _inline(tok, line: int, tags: _Tags, in_table: bool) -> list[Problem]:
-    content = tok.content
-    out = [(line, code, msg) for code, msg in _inline_problems(content, in_table)]
-    if "<" in content:
-        tags.base = line - 1
-        tags.feed(_CODE_SPAN.sub("", content))
-    return out

@@ -1,0 +1,98 @@
+"""The shortcuts taken for speed must not change results: linting a README part by part equals
+linting it whole, worker processes render what one process renders, and a document sent between
+processes still knows where its nodes are."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cardgen.lint as lint_mod
+from cardgen.lint import chunks, lint
+from cardgen.loader import loads
+from cardgen.output import render_all
+from conftest import CARDS, REPO
+
+FM = "---\nlicense: mit\n---\n\n"
+
+TRICKY = [
+    # a heading-like line inside fenced code, after a blank line, must stay code
+    "# T\n\n```python\nx = 1\n\n# not a heading\n\n```\n\n## A\n\ntext\n",
+    # an HTML comment running over blank lines, holding heading-like and fence-like lines
+    "# T\n\n<!--\n\n# hidden\n\n```\n\n-->\n\n## A\n\n<div>\n<p>x</p>\n</div>\n",
+    # a loose list: the item after the blank line continues the same list
+    "# T\n\n- one\n\n- two\n\n  still two\n\n1. first\n\n2. second\n\nafter\n",
+    # an unclosed tag in one part closed in a later one, and one never closed
+    "# T\n\n<details>\n\n## Inside\n\ntext\n\n</details>\n\n<div>\n\n## B\n",
+    # a table, a bad table and a skipped heading level in separate parts
+    "# T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n### Skip\n\n| a | b |\n|---|---|\n| 1 | 2 | 3 |\n",
+    # a <pre> block with blank lines, then an unlabelled fence
+    "# T\n\n<pre>\n\n# in pre\n\n</pre>\n\n```\ncode\n```\n\nHello {{ name }}\n",
+    # a ~~~ fence closed only by a longer one, with a ``` line inside
+    "# T\n\n~~~~text\n```\n\n# still code\n~~~\n\n~~~~~\n\n## After\n",
+]
+
+
+def whole(text: str) -> list:
+    """Lint without cutting the document into parts."""
+    saved = lint_mod.chunks
+    lint_mod.chunks = lambda lines: [(0, len(lines))]
+    try:
+        return lint(text)
+    finally:
+        lint_mod.chunks = saved
+
+
+@pytest.mark.parametrize("body", TRICKY)
+def test_lint_by_parts_equals_lint_whole(body):
+    text = FM + body
+    assert len(chunks(body.split("\n"))) > 1  # the document really is cut
+    assert lint(text) == whole(text)
+
+
+def test_lint_by_parts_finds_the_same_problems_in_the_tricky_documents():
+    codes = {c for body in TRICKY for _, c, _ in lint(FM + body)}
+    assert {"CG702", "CG703", "CG704", "CG705", "CG707"} <= codes
+
+
+def test_lint_by_parts_equals_lint_whole_on_every_committed_readme():
+    for readme in sorted((REPO / "rendered").rglob("README.md")):
+        text = readme.read_text("utf-8")
+        assert lint(text) == whole(text), readme
+
+
+def test_cuts_are_never_inside_code_or_comments():
+    body = "# T\n\n```\n\n# a\n\n```\n\n<!--\n\n# b\n\n-->\n\n## C\n"
+    lines = body.split("\n")
+    starts = [lines[a] for a, _ in chunks(lines)]
+    assert "# a" not in starts and "# b" not in starts and "## C" in starts
+
+
+def test_workers_render_what_one_process_renders(tmp_path: Path):
+    root = tmp_path / "cards"
+    shutil.copytree(CARDS / "_shared", root / "_shared")
+    source = (CARDS / "stabilityai/StableBeluga-7B/card.yaml").read_text("utf-8")
+    for i in range(70):  # above the size where a worker pool is used
+        d = root / "org" / f"m{i:03d}"
+        d.mkdir(parents=True)
+        (d / "card.yaml").write_text(source.replace("stabilityai/StableBeluga-7B", f"org/m{i:03d}"), "utf-8")
+    (root / "org/m007/card.yaml").write_text(source.replace("stabilityai/StableBeluga-7B", "org/m007")
+                                             .replace("license:", "licence:"), "utf-8")
+    one = render_all([root], jobs=1)
+    two = render_all([root], jobs=2)
+    assert one.texts == two.texts and len(one.texts) == 69
+    assert one.diagnostics == two.diagnostics
+    assert one.failed == two.failed == ["org/m007"]
+    bad = [d for d in two.diagnostics if d.severity == "error"]
+    assert bad and all(d.file.endswith("m007/card.yaml") and d.line > 1 for d in bad)
+
+
+def test_a_document_sent_between_processes_keeps_its_positions():
+    doc, _ = loads("a: 1\nb:\n  c: [x, y]\n", "f.yaml")
+    back = pickle.loads(pickle.dumps(doc))
+    assert back.data == doc.data
+    assert back.pos(("b", "c", 1)) == doc.pos(("b", "c", 1)) == (3, 10)
+    assert back.key_pos(("b",)) == (2, 1)
