@@ -6,6 +6,7 @@ Exit codes: 0 clean, 1 problems found, 2 usage error (or a missing optional extr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -183,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The card models are plain pydantic; scanning every installed distribution for pydantic
+    # plugins costs more than validating a card. A user who wants plugins sets the variable.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     ap = build_parser()
     args = ap.parse_args(argv)
     try:
@@ -196,8 +200,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as e:  # a bug: one line, never a traceback (set CARDGEN_DEBUG=1 for it)
-        import os
-
         if os.environ.get("CARDGEN_DEBUG"):
             raise
         print(f"cardgen: internal error: {type(e).__name__}: {e} (set CARDGEN_DEBUG=1 for details)", file=sys.stderr)

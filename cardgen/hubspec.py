@@ -66,10 +66,15 @@ def suggest(word: str, choices, n: int = 1) -> str:
 
 def repo_id_problem(repo_id: str, need_owner: bool = True) -> str | None:
     """Why ``repo_id`` is not a valid Hub repo id, or None. Uses huggingface_hub's own rule."""
-    from huggingface_hub.utils._validators import HFValidationError, validate_repo_id
-
     if not isinstance(repo_id, str):
         return "a repo id must be a string"
+    return _repo_id_problem(repo_id, need_owner)
+
+
+@lru_cache(maxsize=65536)  # an organisation's cards name the same base models and datasets again and again
+def _repo_id_problem(repo_id: str, need_owner: bool) -> str | None:
+    from huggingface_hub.utils._validators import HFValidationError, validate_repo_id
+
     if need_owner and repo_id.count("/") != 1:
         return f"{repo_id!r} must be `owner/name`"
     try:

@@ -44,10 +44,25 @@ class Document:
     data: Any
     positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    text: str | None = None  # the source, kept so that positions need not travel between processes
+
+    def __getstate__(self):
+        # Worker processes send loaded documents back; the positions are rebuilt from the text
+        # only where a diagnostic needs them, which is cheaper than pickling every node's place.
+        state = dict(self.__dict__)
+        if self.text is not None:
+            state["positions"] = state["key_positions"] = None
+        return state
+
+    def _places(self) -> None:
+        if self.positions is None:
+            doc, _ = loads(self.text, self.file)
+            self.positions, self.key_positions = doc.positions, doc.key_positions
 
     def pos(self, path: tuple = ()) -> tuple[int, int]:
         """Position of the value at ``path``, or of its nearest ancestor that exists."""
         path = tuple(path)
+        self._places()
         while path not in self.positions and path:
             path = path[:-1]
         return self.positions.get(path, (1, 1))
@@ -55,6 +70,7 @@ class Document:
     def key_pos(self, path: tuple) -> tuple[int, int]:
         """Position of the key that holds ``path`` (falls back to the value's)."""
         path = tuple(path)
+        self._places()
         return self.key_positions.get(path) or self.pos(path)
 
 
@@ -181,7 +197,7 @@ def loads(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
         return None, [error(file, (e.mark.line + 1, e.mark.column + 1), "CG007", e.why)]
     except RecursionError:
         return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
-    return Document(file, data, b.positions, b.key_positions), b.diags
+    return Document(file, data, b.positions, b.key_positions, text), b.diags
 
 
 def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:

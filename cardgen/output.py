@@ -10,10 +10,12 @@ import difflib
 import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .diagnostics import Diagnostic, error, sort_unique
 from .lint import lint
+from .parallel import map_items
 from .render import RenderError, render_card
 from .resolve import Card
 from .validate import validate_sources
@@ -34,9 +36,6 @@ class Rendering:
         return iter((self.texts, self.diagnostics, self.cards))
 
 
-PARALLEL_FROM = 64  # below this many cards a worker pool costs more than it saves
-
-
 def render_all(paths: list[Path], jobs: int | None = None) -> Rendering:
     """Validate and render; cards with errors are not rendered. Large batches are rendered and
     linted by ``jobs`` worker processes (default: one per CPU)."""
@@ -45,14 +44,15 @@ def render_all(paths: list[Path], jobs: int | None = None) -> Rendering:
     environment.cache_clear()  # templates are read afresh by each run, then cached within it
     _search_path.cache_clear()
     out = Rendering()
-    for res in validate_sources(paths):
+    for res in validate_sources(paths, jobs):
         out.diagnostics += res.diagnostics
         bad_files = {d.file for d in res.errors}
         todo = []
         for card in res.cards:
             files = {s.file for s in card.origin.values()} | {card.src.file}
             (out.failed.append(card.repo_id) if files & bad_files else todo.append(card))
-        for card, (text, diags) in zip(todo, _render_many(todo, res, jobs)):
+        rendered = map_items(partial(render_one, resolver=res.resolver, root=res.root), todo, jobs)
+        for card, (text, diags) in zip(todo, rendered):
             out.diagnostics += diags
             if text is None:
                 out.failed.append(card.repo_id)
@@ -74,29 +74,6 @@ def render_one(card: Card, resolver, root: Path) -> tuple[str | None, list[Diagn
         f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
         return None, [error(f, p, code, f"{card.repo_id} README line {ln}: {msg}") for ln, code, msg in problems]
     return text, []
-
-
-_BATCH: tuple | None = None  # what forked workers render: (cards, resolver, root)
-
-
-def _work(i: int):
-    cards, resolver, root = _BATCH
-    return render_one(cards[i], resolver, root)
-
-
-def _render_many(cards: list[Card], res, jobs: int | None):
-    global _BATCH
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    import multiprocessing as mp
-
-    if jobs <= 1 or len(cards) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
-        return [render_one(c, res.resolver, res.root) for c in cards]
-    _BATCH = (cards, res.resolver, res.root)
-    try:
-        with mp.get_context("fork").Pool(jobs) as pool:
-            return pool.map(_work, range(len(cards)), chunksize=max(1, len(cards) // (jobs * 8)))
-    finally:
-        _BATCH = None
 
 
 def atomic_write(path: Path, text: str) -> None:

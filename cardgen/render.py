@@ -65,6 +65,15 @@ def _search_path(folder: Path, own_name: str) -> tuple[str, ...]:
     return tuple(str(p) for p in (own, org) if p.is_dir()) + (str(package_templates()),)
 
 
+def _render(template: jinja2.Template, variables: dict) -> str:
+    """``template.render(variables)`` without copying ``variables`` into a fresh context: a card
+    renders a dozen partials from one set of variables (which already holds the globals)."""
+    try:
+        return "".join(template.root_render_func(template.new_context(variables, shared=True)))
+    except Exception:
+        template.environment.handle_exception()
+
+
 class RenderError(Exception):
     def __init__(self, diags: list[Diagnostic]):
         super().__init__("; ".join(d.message for d in diags))
@@ -121,7 +130,7 @@ def render_body(card: Card, resolver, root: Path) -> str:
         out = [slot_free("before", name)]
         tname = f"{name}.md.j2"
         try:
-            out.append(env.get_template(tname).render(ctx, slot=slot).strip("\n"))
+            out.append(_render(env.get_template(tname), ctx).strip("\n"))
         except jinja2.TemplateNotFound as e:
             if e.name != tname:
                 raise
@@ -139,16 +148,16 @@ def render_body(card: Card, resolver, root: Path) -> str:
 
     def snippet() -> str:
         u = ctx["usage"]
-        return env.get_template(f"snippets/{u['style']}.py.j2").render(ctx, u=u).strip("\n")
+        return _render(env.get_template(f"snippets/{u['style']}.py.j2"), dict(ctx, u=u)).strip("\n")
 
     def base_card() -> str:
         if not card.base:
             return ""
         return render_body(card.base, resolver, root).strip("\n")
 
-    ctx = dict(ctx, snippet=snippet, base_card=base_card)
+    ctx = {**env.globals, **ctx, "snippet": snippet, "base_card": base_card, "slot": slot}
     try:
-        body = env.get_template("card.md.j2").render(ctx, slot=slot)
+        body = _render(env.get_template("card.md.j2"), ctx)
     except RenderError:
         raise
     except Exception as e:  # template errors of every kind: one diagnostic

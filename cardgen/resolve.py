@@ -184,7 +184,8 @@ class Resolver:
             for k in base.model.model_fields_set - set(values) - NOT_INHERITED:
                 values[k] = getattr(base.model, k)
                 origin[k] = base.origin.get(k, base.src)
-        merged = CardSource.model_construct(_fields_set=set(values), **values)
+        # a card that extends nothing is its own source model (models are never changed after loading)
+        merged = m if base is None else CardSource.model_construct(_fields_set=set(values), **values)
         card = Card(repo, src, merged, origin, member=member, members=list(m.suite or []), base=base)
         self._resolve_refs(card)
         return card

@@ -114,9 +114,11 @@ def check_catalogue(resolver: Resolver, cards: list[Card]) -> list[Diagnostic]:
 def near_duplicates(catalogue: dict) -> list[Diagnostic]:
     out = []
     items = [(k, r, _norm(r.value)) for k, r in catalogue.items()]
-    for i, (k1, r1, s1) in enumerate(items):
-        for k2, r2, s2 in items[i + 1:]:
-            sm = difflib.SequenceMatcher(None, s1, s2)
+    sm = difflib.SequenceMatcher(None)
+    for j, (k2, r2, s2) in enumerate(items):
+        sm.set_seq2(s2)  # difflib caches its analysis of the second sequence: set it once per row
+        for k1, r1, s1 in items[:j]:
+            sm.set_seq1(s1)
             if sm.real_quick_ratio() >= SIMILAR and sm.quick_ratio() >= SIMILAR and sm.ratio() >= SIMILAR:
                 out.append(warning(*r2.src.pos(r2.path), "CG606",
                                    f"mitigation {k2} ({r2.value!r}) nearly repeats {k1} ({r1.value!r}); "

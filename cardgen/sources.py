@@ -13,7 +13,7 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +264,10 @@ class Project:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def load_project(root: Path, only: list[Path] | None = None) -> Project:
+def load_project(root: Path, only: list[Path] | None = None, jobs: int | None = None) -> Project:
     """Load the shared sources and the card folders (those under ``only``, else all)."""
+    from .parallel import map_items
+
     proj = Project(root)
     shared = root / SHARED_DIR
     for f in yaml_files(shared):
@@ -276,13 +278,13 @@ def load_project(root: Path, only: list[Path] | None = None) -> Project:
     folders: list[Path] = []
     for p in only or [root]:
         folders += card_folders(root, p)
-    seen = set()
-    for folder in folders:
-        if folder in seen:
-            continue
-        seen.add(folder)
-        src, d = load_source(folder, yaml_files(folder), CardSource, root)
+    folders = list(dict.fromkeys(folders))
+    for src, d in map_items(partial(_load_card, root=root), folders, jobs):
         proj.diagnostics += d
         if src.docs:
             proj.cards.append(src)
     return proj
+
+
+def _load_card(folder: Path, root: Path) -> tuple[Source, list[Diagnostic]]:
+    return load_source(folder, yaml_files(folder), CardSource, root)

@@ -31,15 +31,16 @@ class Result:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
-def validate_sources(paths: list[Path]) -> list[Result]:
-    """Validate card sources; one Result per cards folder touched by ``paths``."""
+def validate_sources(paths: list[Path], jobs: int | None = None) -> list[Result]:
+    """Validate card sources; one Result per cards folder touched by ``paths``. Card folders are
+    read by ``jobs`` worker processes when there are many (default: one per CPU)."""
     groups: dict[Path, list[Path]] = {}
     for p in paths:
         groups.setdefault(find_root(p), []).append(p.resolve())
     out = []
     for root, wanted in groups.items():
         whole = any(w == root for w in wanted)
-        project = load_project(root, None if whole else wanted)
+        project = load_project(root, None if whole else wanted, jobs)
         if not whole:
             _load_missing_bases(project)
         res = check_project(project)
