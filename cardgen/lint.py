@@ -129,20 +129,44 @@ def chunks(lines: list[str]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def lint(text: str) -> list[Problem]:
-    """Problems in a README (front matter included; lines are the README's)."""
+# A name that, put in place of another such name, cannot change a block, a table row, a link, an
+# HTML tag or a `None`: letters, digits, spaces and `._/-`, starting with a letter, with a digit,
+# space or slash in it (so never an HTML tag name or a fence's language), no shorter than 4.
+_PLAIN_NAME = re.compile(r"(?=.*[0-9 /])[A-Za-z][A-Za-z0-9._/ -]{3,}\Z")
+
+
+def lint(text: str, names: tuple[str, ...] = ()) -> list[Problem]:
+    """Problems in a README (front matter included; lines are the README's).
+
+    ``names`` are strings that vary from card to card (repo id, model name): where they are plain
+    (see ``_PLAIN_NAME``) they are swapped for placeholders before a part is looked up in the memo,
+    so that a family of cards that differ only in their names is linted once; messages get the
+    names back. The result is the same as without ``names``.
+    """
     from .frontmatter import split
 
     _, body, _ = split(text)
     offset = text[: len(text) - len(body)].count("\n")
     lines = body.split("\n")
+    # placeholders are letters only, so that no name (which has a digit, space or slash) is found in one
+    subs = [(n, f"cardgenname{chr(97 + i)}") for i, n in enumerate(
+        sorted({n for n in names if n and _PLAIN_NAME.match(n)}, key=len, reverse=True)[:26])]
     out: list[Problem] = []
     headings: list[tuple[int, int]] = []
     events: list[tuple[int, bool, str]] = []
     for a, b in chunks(lines):
-        problems, heads, tags = _lint_part("\n".join(lines[a:b]))
+        part = "\n".join(lines[a:b])
+        swapped = []
+        for n, placeholder in subs:
+            if n in part:
+                part = part.replace(n, placeholder)
+                swapped.append((placeholder, n))
+        problems, heads, tags = _lint_part(part)
         base = offset + a
-        out += [(base + ln, code, msg) for ln, code, msg in problems]
+        for ln, code, msg in problems:
+            for placeholder, n in swapped:
+                msg = msg.replace(placeholder, n)
+            out.append((base + ln, code, _finish(msg)))
         headings += [(base + ln, level) for ln, level in heads]
         events += [(base + ln, is_end, tag) for ln, is_end, tag in tags]
     last_level = 0
@@ -196,24 +220,40 @@ _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
 _LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*(<[^>]*>|[^\s)]*)(?:\s+\"[^\"]*\")?\s*\)")
 
 
+_EXCERPT = re.compile(r"\x00(\d*)\x01(.*?)\x02", re.S)
+
+
+def _excerpt(text: str, width: int | None = None) -> str:
+    """A quoted excerpt of the text, cut to ``width`` only when the message is finished (after the
+    names swapped out for the memo are back), so that it reads the same either way."""
+    return f"\x00{width or ''}\x01{text.translate(_NO_MARKS)}\x02"
+
+
+_NO_MARKS = {0: None, 1: None, 2: None}
+
+
+def _finish(msg: str) -> str:
+    return _EXCERPT.sub(lambda m: repr(m.group(2)[: int(m.group(1))] if m.group(1) else m.group(2)), msg)
+
+
 @lru_cache(maxsize=65536)
 def _inline_problems(content: str, in_table: bool) -> tuple[tuple[str, str], ...]:
     """Problems in one inline run (the raw markdown of a paragraph, heading, item or cell)."""
     out = []
     text = _CODE_SPAN.sub("", content)
     if _JINJA.search(text):
-        out.append(("CG705", f"template syntax leaked into the text: {content.strip()[:60]!r}"))
+        out.append(("CG705", f"template syntax leaked into the text: {_excerpt(content.strip(), 60)}"))
     # a table cell may say "None" on purpose (e.g. GPTQ group size); prose should not
     if not in_table and (text.strip() == "None" or text.rstrip().endswith(": None")):
-        out.append(("CG705", f"`None` leaked into the text: {content.strip()[:60]!r}"))
+        out.append(("CG705", f"`None` leaked into the text: {_excerpt(content.strip(), 60)}"))
     rest = text
     for m in _LINK.finditer(text):
         href = m.group(2).strip("<>")
         if not href:
-            out.append(("CG706", f"link target of {m.group(0)[:40]!r} is empty"))
+            out.append(("CG706", f"link target of {_excerpt(m.group(0), 40)} is empty"))
         elif not _SCHEME.match(href) and not _FILEISH.search(href):
-            out.append(("CG706", f"link target {href!r} is neither a URL nor a file path"))
+            out.append(("CG706", f"link target {_excerpt(href)} is neither a URL nor a file path"))
         rest = rest.replace(m.group(0), "")
     if "](" in rest:
-        out.append(("CG706", f"a link did not parse: {rest.strip()[:60]!r}"))
+        out.append(("CG706", f"a link did not parse: {_excerpt(rest.strip(), 60)}"))
     return tuple(out)

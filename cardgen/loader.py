@@ -27,7 +27,34 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):
+    """The safe loader (libyaml when present), with its tag resolution memoised.
+
+    The safe loader has no path resolvers, so a scalar's tag depends only on its kind, its text and
+    whether it was quoted; the same keys and values recur in every card of an organisation.
+    """
+
+    _memo: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        key = (kind, value, implicit)
+        tag = self._memo.get(key)
+        if tag is None:
+            if len(self._memo) > 50_000:
+                self._memo.clear()
+            tag = self._memo[key] = _Base.resolve(self, kind, value, implicit)
+        return tag
+
+    def descend_resolver(self, current_node, current_index):  # no path resolvers: nothing to track
+        pass
+
+    def ascend_resolver(self):
+        pass
+
+
 _TAG = "tag:yaml.org,2002:"
 _SCALAR = yaml.constructor.SafeConstructor()
 _TAGLEN = len(_TAG)
@@ -42,9 +69,9 @@ class Document:
 
     file: str
     data: Any
-    positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-    key_positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-    text: str | None = None  # the source, kept so that positions need not travel between processes
+    positions: dict[tuple, tuple[int, int]] | None = field(default_factory=dict)  # None: not built yet
+    key_positions: dict[tuple, tuple[int, int]] | None = field(default_factory=dict)
+    text: str | None = None  # the source: positions are built from it when first asked for
 
     def __getstate__(self):
         # Worker processes send loaded documents back; the positions are rebuilt from the text
@@ -56,7 +83,7 @@ class Document:
 
     def _places(self) -> None:
         if self.positions is None:
-            doc, _ = loads(self.text, self.file)
+            doc, _ = loads(self.text, self.file, positions=True)
             self.positions, self.key_positions = doc.positions, doc.key_positions
 
     def pos(self, path: tuple = ()) -> tuple[int, int]:
@@ -85,8 +112,9 @@ class _Refused(Exception):
 
 
 class _Builder:
-    def __init__(self, file: str):
+    def __init__(self, file: str, track: bool = False):
         self.file = file
+        self.track = track  # record where every node is (only needed when a diagnostic points at one)
         self.nodes = 0
         self.diags: list[Diagnostic] = []
         self.positions: dict[tuple, tuple[int, int]] = {}
@@ -104,7 +132,7 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise _TooComplex(node.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
         mark = node.start_mark
-        if path not in self.positions:
+        if self.track and path not in self.positions:
             self.positions[path] = (mark.line + 1, mark.column + 1)
         tag = node.tag
         if not tag.startswith(_TAG) or tag[_TAGLEN:] not in _PLAIN_TAGS:
@@ -152,26 +180,30 @@ class _Builder:
                                         "mapping keys must be plain scalars"))
                 continue
             key = self._scalar(knode)
-            kpos = self._p(knode.start_mark)
             if key in seen:
-                self.diags.append(error(self.file, kpos, "CG005",
-                                        f"duplicate key {key!r} (first at line {seen[key][0]}); "
+                self.diags.append(error(self.file, self._p(knode.start_mark), "CG005",
+                                        f"duplicate key {key!r} (first at line {seen[key].line + 1}); "
                                         "YAML would silently keep the last one"))
                 continue
-            seen[key] = kpos
-            self.key_positions[path + (key,)] = kpos
+            seen[key] = knode.start_mark
+            if self.track:
+                self.key_positions[path + (key,)] = self._p(knode.start_mark)
             out[key] = self.build(vnode, path + (key,), depth + 1)
         for knode, vnode in merged:  # explicit keys win over merged ones
             if isinstance(knode, yaml.ScalarNode):
                 key = self._scalar(knode)
                 if key not in out:
-                    self.key_positions.setdefault(path + (key,), self._p(knode.start_mark))
+                    if self.track:
+                        self.key_positions.setdefault(path + (key,), self._p(knode.start_mark))
                     out[key] = self.build(vnode, path + (key,), depth + 1)
         return out
 
 
-def loads(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
-    """Parse YAML text; returns the document (None when unusable) and the problems found."""
+def loads(text: str, file: str, positions: bool = False) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse YAML text; returns the document (None when unusable) and the problems found.
+
+    Node positions are recorded when ``positions`` is true, else on the first ``pos()`` call (most
+    documents are valid, and then nothing asks where their nodes are)."""
     if not text.strip():
         return None, [error(file, (1, 1), "CG003", "file is empty; expected a YAML mapping")]
     try:
@@ -187,7 +219,7 @@ def loads(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
         return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
     if node is None:
         return None, [error(file, (1, 1), "CG003", "file holds no YAML document")]
-    b = _Builder(file)
+    b = _Builder(file, track=positions)
     try:
         data = b.build(node, (), 0)
     except _TooComplex as e:
@@ -197,7 +229,9 @@ def loads(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
         return None, [error(file, (e.mark.line + 1, e.mark.column + 1), "CG007", e.why)]
     except RecursionError:
         return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
-    return Document(file, data, b.positions, b.key_positions, text), b.diags
+    if positions:
+        return Document(file, data, b.positions, b.key_positions, text), b.diags
+    return Document(file, data, None, None, text), b.diags
 
 
 def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:

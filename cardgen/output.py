@@ -16,7 +16,7 @@ from pathlib import Path
 from .diagnostics import Diagnostic, error, sort_unique
 from .lint import lint
 from .parallel import map_items
-from .render import RenderError, render_card
+from .render import DIGEST, RenderError, render_card
 from .resolve import Card
 from .validate import validate_sources
 
@@ -69,7 +69,8 @@ def render_one(card: Card, resolver, root: Path) -> tuple[str | None, list[Diagn
         text = render_card(card, resolver, root)
     except RenderError as e:
         return None, e.diags
-    problems = lint(text)
+    marker = DIGEST.search(text)
+    problems = lint(text, (card.repo_id, card.name, card.repo_name, marker.group(1) if marker else ""))
     if problems:
         f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
         return None, [error(f, p, code, f"{card.repo_id} README line {ln}: {msg}") for ln, code, msg in problems]

@@ -96,3 +96,43 @@ def test_a_document_sent_between_processes_keeps_its_positions():
     assert back.data == doc.data
     assert back.pos(("b", "c", 1)) == doc.pos(("b", "c", 1)) == (3, 10)
     assert back.key_pos(("b",)) == (2, 1)
+
+
+NAMED = [
+    "# Model 7\n\n`Model 7` says Hello {{ name }} at [org/model-7](https://huggingface.co/org/model-7)\n",
+    "# Model 7\n\n| Model 7 | b |\n|---|---|\n| org/model-7 | 2 | 3 |\n\nModel 7: None\n",
+    "# Model 7\n\n<div title=\"Model 7\">\n\n### org/model-7\n\n[Model 7](org/model-7 has space)\n",
+]
+
+
+@pytest.mark.parametrize("body", NAMED)
+def test_lint_with_names_swapped_out_equals_plain_lint(body):
+    names = ("org/model-7", "Model 7", "model-7")
+    assert lint(FM + body, names) == lint(FM + body) == whole(FM + body)
+    assert any("Model 7" in msg or "org/model-7" in msg for _, _, msg in lint(FM + body, names)) or \
+        body is NAMED[2]
+
+
+def test_names_that_could_change_the_structure_are_not_swapped():
+    # a tag name, a fence language, `None`, a list marker: swapping any of them would change the lint
+    body = "# T\n\n<br>\n\n```python\nx\n```\n\nNone\n\n1. item\n"
+    for name in ("br", "python", "None", "1. item", "<br>"):
+        assert lint(FM + body, (name,)) == lint(FM + body), name
+
+
+def test_a_family_of_cards_that_differ_in_names_is_linted_once():
+    lint_mod._lint_part.cache_clear()
+    for i in range(10, 30):
+        body = f"# Model {i}\n\nUse `org/model-{i}` like this:\n\n```python\nload('org/model-{i}')\n```\n"
+        assert lint(FM + body, (f"org/model-{i}", f"Model {i}")) == []
+    info = lint_mod._lint_part.cache_info()
+    assert info.misses == 4 and info.hits == 76  # the blank line after the front matter and three parts, parsed once each
+
+
+def test_lint_with_names_equals_plain_lint_on_every_committed_readme():
+    from cardgen.validate import validate_sources
+
+    res = validate_sources([CARDS])[0]
+    for card in res.cards:
+        text = (REPO / "rendered" / card.repo_id / "README.md").read_text("utf-8")
+        assert lint(text, (card.repo_id, card.name, card.repo_name)) == lint(text), card.repo_id
