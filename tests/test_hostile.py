@@ -48,6 +48,7 @@ CASES = {
     "python-tag": (b"repo_id: !!python/object/apply:os.system ['echo pwned']\n", "CG007", 1),
     "duplicate-key": (b"repo_id: acme/model\nlicense: mit\nname: A\nname: B\n", "CG005", 4),
     "nul-bytes": (b"repo_id: acme/model\nname: \x00\x00\n", "CG004", None),
+    "many-nodes": (b"x: [" + b",".join([b"1"] * 900_000) + b"]\n", "CG006", 1),  # 1.8 MB, under the size limit
 }
 
 
@@ -113,3 +114,14 @@ def test_a_minimal_card_is_valid(tmp_path):
     (d / "card.yaml").write_text("repo_id: acme/model\nlicense: mit\n")
     p, _ = validate(tmp_path / "cards", tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_a_document_of_many_tiny_nodes_is_refused_before_it_is_built(tmp_path):
+    d = card_dir(tmp_path)
+    (d / "card.yaml").write_bytes(b"x: [" + b",".join([b"1"] * 900_000) + b"]\n")
+    probe = ("import resource, sys\nfrom cardgen.cli import main\nrc = main(['validate', 'cards'])\n"
+             "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "CG006" in p.stdout, p.stdout + p.stderr
+    peak_kb = int(re.search(r"peak (\d+)", p.stderr).group(1))
+    assert peak_kb < 150_000, f"{peak_kb} KB"  # composing all 900,000 nodes first took about 300 MB
