@@ -122,7 +122,7 @@ def card_locator(card: Card) -> Locate:
 
     def locate(path: tuple):
         if not path:
-            return card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
+            return card.where()
         key, rest = path[0], path[1:]
         if key in ("license", "license_name", "license_link") and card.license:
             sub = {"license": "id", "license_name": "name", "license_link": "link"}[key]

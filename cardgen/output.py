@@ -72,7 +72,7 @@ def render_one(card: Card, resolver, root: Path) -> tuple[str | None, list[Diagn
     marker = DIGEST.search(text)
     problems = lint(text, (card.repo_id, card.name, card.repo_name, marker.group(1) if marker else ""))
     if problems:
-        f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
+        f, p = card.where()
         return None, [error(f, p, code, f"{card.repo_id} README line {ln}: {msg}") for ln, code, msg in problems]
     return text, []
 
@@ -126,6 +126,6 @@ def drift(paths: list[Path], out: Path) -> tuple[list[Diagnostic], list[str]]:
         old = p.read_text("utf-8") if p.is_file() else None
         if old != text:
             diffs.append(unified(old, text, str(p)))
-            f, pos = cards[repo].loc("repo_id") if cards[repo].member is None else cards[repo].src.pos(("suite",))
+            f, pos = cards[repo].where()
             diags.append(error(f, pos, "CG708", f"{p} is {'missing' if old is None else 'out of date'}"))
     return sort_unique(diags), diffs

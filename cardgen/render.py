@@ -97,7 +97,7 @@ def _template_error(card: Card, e: Exception) -> Diagnostic:
             if fs.filename.endswith(".j2"):
                 where = f" ({fs.filename}:{fs.lineno})"
                 break
-    f, p = card.loc("repo_id") if card.member is None else card.src.pos(("suite",))
+    f, p = card.where()
     return error(f, p, "CG701", f"rendering {card.repo_id} failed: {e}{where}")
 
 
@@ -153,7 +153,11 @@ def render_body(card: Card, resolver, root: Path) -> str:
     def base_card() -> str:
         if not card.base:
             return ""
-        return render_body(card.base, resolver, root).strip("\n")
+        try:
+            return render_body(card.base, resolver, root).strip("\n")
+        except RenderError as e:  # say which card could not embed it, not only what failed
+            raise RenderError(e.diags + [error(*card.where(), "CG701", f"rendering {card.repo_id} failed: "
+                                                                    f"its embedded card of {card.base.repo_id} did not render")])
 
     ctx = {**env.globals, **ctx, "snippet": snippet, "base_card": base_card, "slot": slot}
     try:

@@ -66,6 +66,13 @@ class Card:
         src = self.origin.get(fieldname, self.src)
         return src.pos((fieldname, *rest))
 
+    def where(self) -> tuple[str, tuple[int, int]]:
+        """File and position of the repo id this card renders (a suite member's own entry)."""
+        if self.member is None:
+            return self.loc("repo_id")
+        i = next((k for k, m in enumerate(self.members) if m is self.member), None)
+        return self.src.pos(("suite",) if i is None else ("suite", i, "repo_id"))
+
     def key_loc(self, fieldname: str, *rest) -> tuple[str, tuple[int, int]]:
         src = self.origin.get(fieldname, self.src)
         return src.key_pos((fieldname, *rest))

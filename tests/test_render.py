@@ -4,6 +4,7 @@ inheritance, overrides, front matter read back by huggingface_hub, and the outpu
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +154,32 @@ def test_failed_render_leaves_the_old_readme(cli, cards, tmp_path):
     assert "title.md.j2:2" in r.out
     assert readme.read_bytes() == old
     assert not list(readme.parent.glob(".README.md.*"))  # no temporary left behind
+
+
+def test_a_base_card_that_fails_to_render_fails_its_derived_card_by_name(cli, cards, tmp_path):
+    tdir = cards / "stabilityai/StableBeluga2/templates"
+    tdir.mkdir()
+    (tdir / "title.md.j2").write_text("# {{ name \n")
+    r = cli("render", "--out", tmp_path / "out", cards)
+    assert r.code == 1
+    assert re.search(r"StableBeluga2/card.yaml:\d+:\d+: CG701 rendering stabilityai/StableBeluga2 failed: "
+                     r"unexpected end of template.*title.md.j2:1", r.out), r.out
+    assert re.search(r"TheBloke/StableBeluga2-70B-GPTQ/card.yaml:\d+:\d+: CG701 rendering "
+                     r"TheBloke/StableBeluga2-70B-GPTQ failed: its embedded card of stabilityai/StableBeluga2", r.out)
+    assert (tmp_path / "out/stabilityai/StableBeluga-7B/README.md").is_file()  # the others still render
+
+
+def test_suite_members_are_reported_at_their_own_entry(cli, cards, tmp_path):
+    tdir = cards / "stabilityai/stablelm-tuned-alpha/templates"
+    tdir.mkdir()
+    (tdir / "title.md.j2").write_text("# {{ nope }}\n")
+    r = cli("render", "--out", tmp_path / "out", cards)
+    lines = {m.group(2): int(m.group(1)) for m in re.finditer(
+        r"stablelm-tuned-alpha/card.yaml:(\d+):\d+: CG701 rendering (\S+) failed", r.out)}
+    src = (cards / "stabilityai/stablelm-tuned-alpha/card.yaml").read_text().splitlines()
+    assert set(lines) == {"stabilityai/stablelm-tuned-alpha-3b", "stabilityai/stablelm-tuned-alpha-7b"}
+    for repo, line in lines.items():
+        assert repo in src[line - 1]
 
 
 def test_a_card_can_override_a_partial(cli, cards, tmp_path):
