@@ -109,7 +109,8 @@ def model_index(card: Card) -> list[dict]:
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml's emitter when present
-    pass
+    def ignore_aliases(self, data):  # front matter spells every value out: no &id001 / *id001
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, s: str):
@@ -121,11 +122,27 @@ _Dumper.add_representer(str, _str)
 
 
 def dump(meta: dict[str, Any]) -> str:
-    """The YAML block (without the `---` lines), deterministic."""
-    if not meta:
-        return ""
-    return yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000,
-                     default_flow_style=False)
+    """The YAML block (without the `---` lines), deterministic.
+
+    A block mapping is its entries one after another, so each top-level entry is emitted on its own
+    and remembered: an organisation's cards repeat most of them (licence, datasets, tags...).
+    """
+    return "".join(_dump_entry(k, v) for k, v in meta.items())
+
+
+_ENTRIES: dict[tuple[str, str], str] = {}
+
+
+def _dump_entry(key: str, value: Any) -> str:
+    # the repr is the cache key: it tells 1 from 1.0, True and "1", and lists from dicts
+    memo = (key, repr(value))
+    text = _ENTRIES.get(memo)
+    if text is None:
+        if len(_ENTRIES) > 8192:
+            _ENTRIES.clear()
+        text = _ENTRIES[memo] = yaml.dump({key: value}, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                                          width=10_000, default_flow_style=False)
+    return text
 
 
 def join(meta: dict[str, Any], body: str) -> str:

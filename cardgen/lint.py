@@ -81,6 +81,7 @@ def _balance(events: list[tuple[int, bool, str]]) -> list[Problem]:
 
 # -- splitting a document where the block parser starts afresh -----------------------------------
 _NO_CUT = ("", " ", "\t")  # indented lines may continue a list item or an indented code block
+_FENCE_START, _RAW_START, _LIST_START = "`~ ", "< ", "-+*0123456789"  # first characters worth a look
 _LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")  # may continue a loose list
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
 _RAW_OPEN = (  # CommonMark HTML blocks 1-5, which run across blank lines until their end marker
@@ -96,35 +97,37 @@ _RAW_OPEN = (  # CommonMark HTML blocks 1-5, which run across blank lines until 
 def chunks(lines: list[str]) -> list[tuple[int, int]]:
     """Cut a markdown document into ``(start, end)`` line ranges that parse independently.
 
-    A cut is made only before an ATX heading at column 0 that follows a blank line, outside fenced
-    code and outside the HTML blocks that run across blank lines: there every container and leaf
-    block of the previous part has ended, so parsing the parts one by one gives the same blocks as
-    parsing the whole. Where in doubt no cut is made. Cards share most of their sections (an
-    organisation's boilerplate, shared citations), so the parts repeat across a run and their lint
-    is memoised.
+    A cut is made before a line that starts at column 0 after a blank line and is not a list item
+    (which could continue a loose list), outside fenced code and outside the HTML blocks that run
+    across blank lines: there every container and leaf block of the previous part has ended, so
+    parsing the parts one by one gives the same blocks as parsing the whole. Where in doubt no cut
+    is made. Cards share most of their sections (an organisation's boilerplate, shared citations),
+    so the parts repeat across a run and their lint is memoised.
     """
     cuts, fence, raw, prev_blank = [0], None, None, True
     for i, line in enumerate(lines):
+        c = line[:1]
         if fence is not None:
-            m = _FENCE.match(line)
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip():
-                fence = None
+            if c in _FENCE_START:
+                m = _FENCE.match(line)
+                if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip():
+                    fence = None
         elif raw is not None:
             if raw.search(line):
                 raw = None
         else:
-            if prev_blank and i and line[:1] not in _NO_CUT and not _LIST_ITEM.match(line):
+            if prev_blank and i and c not in _NO_CUT and not (c in _LIST_START and _LIST_ITEM.match(line)):
                 cuts.append(i)
-            m = _FENCE.match(line)
+            m = _FENCE.match(line) if c in _FENCE_START else None
             if m:
                 fence = m.group(1)
-            else:
+            elif c in _RAW_START and "<" in line[:4]:
                 for opener, closer in _RAW_OPEN:
                     m = opener.match(line)
                     if m:
                         raw = None if closer.search(line, m.end()) else closer
                         break
-        prev_blank = not line.strip()
+        prev_blank = not line or line.isspace()
     cuts.append(len(lines))
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 

@@ -60,6 +60,8 @@ _TAG = "tag:yaml.org,2002:"
 _SCALAR = yaml.constructor.SafeConstructor()
 _TAGLEN = len(_TAG)
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge"}
+_PLAIN_FULL = frozenset(_TAG + t for t in _PLAIN_TAGS)
+_STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE = (_TAG + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
 Path_ = tuple  # a path into the data: keys and list indexes
 
@@ -132,36 +134,43 @@ class _Builder:
             raise _TooComplex(node.start_mark, f"more than {MAX_NODES} nodes once aliases are expanded")
         if depth > MAX_DEPTH:
             raise _TooComplex(node.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+        tag = node.tag
+        if tag == _STR:  # the common case first
+            if self.track and path not in self.positions:
+                self.positions[path] = self._p(node.start_mark)
+            return node.value
         mark = node.start_mark
         if self.track and path not in self.positions:
             self.positions[path] = (mark.line + 1, mark.column + 1)
-        tag = node.tag
-        if not tag.startswith(_TAG) or tag[_TAGLEN:] not in _PLAIN_TAGS:
+        if tag not in _PLAIN_FULL:
             raise _Refused(mark, f"unsupported tag {tag!r}: only plain YAML values are read")
-        if isinstance(node, yaml.ScalarNode):
+        kind = type(node)
+        if kind is yaml.ScalarNode:
             return self._scalar(node)
         key = id(node)
         if key in self.active:
             raise _TooComplex(mark, "recursive alias")
         self.active.add(key)
         try:
-            if isinstance(node, yaml.SequenceNode):
-                return [self.build(n, path + (i,), depth + 1) for i, n in enumerate(node.value)]
+            if kind is yaml.SequenceNode:
+                if self.track:
+                    return [self.build(n, path + (i,), depth + 1) for i, n in enumerate(node.value)]
+                return [self.build(n, path, depth + 1) for n in node.value]
             return self._mapping(node, path, depth)
         finally:
             self.active.discard(key)
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
-        if tag == _TAG + "str":
+        if tag == _STR:
             return node.value
-        if tag == _TAG + "int":
+        if tag == _INT:
             return _SCALAR.construct_yaml_int(node)
-        if tag == _TAG + "float":
+        if tag == _FLOAT:
             return _SCALAR.construct_yaml_float(node)
-        if tag == _TAG + "bool":
+        if tag == _BOOL:
             return _SCALAR.construct_yaml_bool(node)
-        if tag == _TAG + "null":
+        if tag == _NULL:
             return None
         return node.value  # timestamps stay the text the author wrote
 
@@ -169,34 +178,37 @@ class _Builder:
         out: dict = {}
         seen: dict = {}
         merged: list[tuple[yaml.Node, yaml.Node]] = []
+        track = self.track
         for knode, vnode in node.value:
-            if knode.tag == _TAG + "merge":
+            if knode.tag == _MERGE:
                 srcs = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
                 for src in srcs:
                     if isinstance(src, yaml.MappingNode):
                         merged.extend(src.value)
                 continue
-            if not isinstance(knode, yaml.ScalarNode):
+            if type(knode) is not yaml.ScalarNode:
                 self.diags.append(error(self.file, self._p(knode.start_mark), "CG101",
                                         "mapping keys must be plain scalars"))
                 continue
-            key = self._scalar(knode)
+            key = knode.value if knode.tag == _STR else self._scalar(knode)
             if key in seen:
                 self.diags.append(error(self.file, self._p(knode.start_mark), "CG005",
                                         f"duplicate key {key!r} (first at line {seen[key].line + 1}); "
                                         "YAML would silently keep the last one"))
                 continue
             seen[key] = knode.start_mark
-            if self.track:
+            if track:
                 self.key_positions[path + (key,)] = self._p(knode.start_mark)
-            out[key] = self.build(vnode, path + (key,), depth + 1)
+                out[key] = self.build(vnode, path + (key,), depth + 1)
+            else:
+                out[key] = self.build(vnode, path, depth + 1)
         for knode, vnode in merged:  # explicit keys win over merged ones
             if isinstance(knode, yaml.ScalarNode):
                 key = self._scalar(knode)
                 if key not in out:
-                    if self.track:
+                    if track:
                         self.key_positions.setdefault(path + (key,), self._p(knode.start_mark))
-                    out[key] = self.build(vnode, path + (key,), depth + 1)
+                    out[key] = self.build(vnode, path + (key,) if track else path, depth + 1)
         return out
 
 

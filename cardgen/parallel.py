@@ -31,13 +31,23 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def map_items(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None) -> list[R]:
-    """``[fn(x) for x in items]``, in order, over ``jobs`` forked processes when it pays."""
+def worth_forking(n: int, jobs: int | None = None) -> bool:
+    """Whether ``n`` items (cards, folders) are enough to spread over worker processes."""
+    import multiprocessing as mp
+
+    jobs = default_jobs() if jobs is None else jobs
+    return jobs > 1 and n >= PARALLEL_FROM and "fork" in mp.get_all_start_methods()
+
+
+def map_items(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None,
+              min_items: int = PARALLEL_FROM) -> list[R]:
+    """``[fn(x) for x in items]``, in order, over ``jobs`` forked processes when there are at
+    least ``min_items`` (items that are themselves batches may ask for fewer)."""
     global _TASK
     import multiprocessing as mp
 
     jobs = default_jobs() if jobs is None else jobs
-    if jobs <= 1 or len(items) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+    if jobs <= 1 or len(items) < max(min_items, 2) or "fork" not in mp.get_all_start_methods():
         return [fn(x) for x in items]
     _TASK = (fn, items)
     try:

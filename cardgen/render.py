@@ -175,7 +175,8 @@ def render_body(card: Card, resolver, root: Path) -> str:
 def _tidy(text: str) -> str:
     out, blank, fence = [], 0, None
     for line in text.split("\n"):
-        stripped = line.lstrip()
+        c = line[:1]
+        stripped = line.lstrip() if c.isspace() or c == "`" or c == "~" else line  # else no fence
         if fence is None and stripped.startswith(("```", "~~~")):
             fence = stripped[:3]
         elif fence and stripped.startswith(fence):
@@ -183,7 +184,7 @@ def _tidy(text: str) -> str:
             out.append(line)
             blank = 0
             continue
-        if fence is None and not line.strip():
+        if fence is None and (not line or line.isspace()):
             blank += 1
             if blank > 1:
                 continue

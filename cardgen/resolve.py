@@ -68,10 +68,17 @@ class Card:
 
     def where(self) -> tuple[str, tuple[int, int]]:
         """File and position of the repo id this card renders (a suite member's own entry)."""
+        file, path = self.where_path()
+        return file, self.src.doc_for(path).pos(path)
+
+    def where_path(self) -> tuple[str, tuple]:
+        """File and path of the repo id this card renders, without building node positions."""
         if self.member is None:
-            return self.loc("repo_id")
-        i = next((k for k, m in enumerate(self.members) if m is self.member), None)
-        return self.src.pos(("suite",) if i is None else ("suite", i, "repo_id"))
+            path: tuple = ("repo_id",)
+        else:
+            i = next((k for k, m in enumerate(self.members) if m is self.member), None)
+            path = ("suite",) if i is None else ("suite", i, "repo_id")
+        return self.src.doc_for(path).file, path
 
     def key_loc(self, fieldname: str, *rest) -> tuple[str, tuple[int, int]]:
         src = self.origin.get(fieldname, self.src)

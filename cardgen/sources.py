@@ -84,10 +84,11 @@ def card_folders(root: Path, under: Path | None = None) -> list[Path]:
     base = (under or root).resolve()
     if base.is_file():
         return [base.parent]
+    top = str(root.resolve())
     out = []
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if d != SHARED_DIR and not d.startswith((".", "_")))
-        if any(f.endswith(YAML_SUFFIXES) for f in filenames) and Path(dirpath) != root.resolve():
+        if dirpath != top and any(f.endswith(YAML_SUFFIXES) for f in filenames):
             out.append(Path(dirpath))
     return out
 
@@ -264,10 +265,29 @@ class Project:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+def locate(file: str, path: tuple) -> tuple[int, int]:
+    """Line and column of ``path`` in a source file, read again (for a diagnostic found elsewhere)."""
+    from .loader import loads, read_text
+
+    text, _ = read_text(Path(file), file)
+    doc, _ = loads(text, file, positions=True) if text is not None else (None, [])
+    return doc.pos(path) if doc is not None else (1, 1)
+
+
 def load_project(root: Path, only: list[Path] | None = None, jobs: int | None = None) -> Project:
     """Load the shared sources and the card folders (those under ``only``, else all)."""
     from .parallel import map_items
 
+    proj = load_shared(root)
+    for src, d in map_items(partial(_load_card, root=root), wanted_folders(root, only), jobs):
+        proj.diagnostics += d
+        if src.docs:
+            proj.cards.append(src)
+    return proj
+
+
+def load_shared(root: Path) -> Project:
+    """A project holding only the shared sources of a cards folder."""
     proj = Project(root)
     shared = root / SHARED_DIR
     for f in yaml_files(shared):
@@ -275,15 +295,15 @@ def load_project(root: Path, only: list[Path] | None = None, jobs: int | None = 
         proj.diagnostics += d
         if src.docs:
             proj.shared.append(src)
+    return proj
+
+
+def wanted_folders(root: Path, only: list[Path] | None = None) -> list[Path]:
+    """The card folders under ``only`` (else all of ``root``), each once, in order."""
     folders: list[Path] = []
     for p in only or [root]:
         folders += card_folders(root, p)
-    folders = list(dict.fromkeys(folders))
-    for src, d in map_items(partial(_load_card, root=root), folders, jobs):
-        proj.diagnostics += d
-        if src.docs:
-            proj.cards.append(src)
-    return proj
+    return list(dict.fromkeys(folders))
 
 
 def _load_card(folder: Path, root: Path) -> tuple[Source, list[Diagnostic]]:

@@ -34,25 +34,41 @@ class Result:
 def validate_sources(paths: list[Path], jobs: int | None = None) -> list[Result]:
     """Validate card sources; one Result per cards folder touched by ``paths``. Card folders are
     read by ``jobs`` worker processes when there are many (default: one per CPU)."""
-    groups: dict[Path, list[Path]] = {}
+    return [validate_group(root, wanted, jobs) for root, wanted in groups(paths).items()]
+
+
+def groups(paths: list[Path]) -> dict[Path, list[Path]]:
+    """The paths asked for, by the cards folder each belongs to."""
+    out: dict[Path, list[Path]] = {}
     for p in paths:
-        groups.setdefault(find_root(p), []).append(p.resolve())
-    out = []
-    for root, wanted in groups.items():
-        whole = any(w == root for w in wanted)
-        project = load_project(root, None if whole else wanted, jobs)
-        if not whole:
-            _load_missing_bases(project)
-        res = check_project(project)
-        if not whole:
-            keep = tuple(str(w) for w in wanted) + (str(root / SHARED_DIR),)
-            res.cards = [c for c in res.cards if str(c.src.folder.resolve()).startswith(keep)]
-            res.diagnostics = [d for d in res.diagnostics if str(Path(d.file).resolve()).startswith(keep)]
-        out.append(res)
+        out.setdefault(find_root(p), []).append(p.resolve())
     return out
 
 
-def _load_missing_bases(project: Project) -> None:
+def is_whole(root: Path, wanted: list[Path]) -> bool:
+    return any(w == root for w in wanted)
+
+
+def keeps(root: Path, wanted: list[Path]):
+    """A predicate on file names: what a run over only ``wanted`` reports (their files and _shared)."""
+    keep = tuple(str(w) for w in wanted) + (str(root / SHARED_DIR),)
+    return lambda file: str(Path(file).resolve()).startswith(keep)
+
+
+def validate_group(root: Path, wanted: list[Path], jobs: int | None = None) -> Result:
+    whole = is_whole(root, wanted)
+    project = load_project(root, None if whole else wanted, jobs)
+    if not whole:
+        load_missing_bases(project)
+    res = check_project(project)
+    if not whole:
+        keep = keeps(root, wanted)
+        res.cards = [c for c in res.cards if keep(c.src.folder)]
+        res.diagnostics = [d for d in res.diagnostics if keep(d.file)]
+    return res
+
+
+def load_missing_bases(project: Project) -> None:
     """When only some folders were asked for, load the cards they extend (by the usual folder name,
     else every folder)."""
     from .model import CardSource
@@ -86,7 +102,9 @@ def _load_missing_bases(project: Project) -> None:
                 break
 
 
-def check_project(project: Project) -> Result:
+def check_project(project: Project, catalogue: bool = True) -> Result:
+    """Resolve and check a project. ``catalogue=False`` leaves out the checks of the shared
+    mitigation catalogue against every card (a worker that sees only some cards cannot make them)."""
     resolver = Resolver(project)
     cards = resolver.all_cards()
     diags = list(project.diagnostics) + resolver.diags
@@ -98,7 +116,8 @@ def check_project(project: Project) -> Result:
             _, d = section_text(r, project.root)
             if d:
                 diags.append(d)
-    diags += risks.check_catalogue(resolver, cards)
+    if catalogue:
+        diags += risks.check_catalogue(resolver, cards)
     return Result(project.root, cards, sort_unique(diags), resolver)
 
 

@@ -71,23 +71,47 @@ def test_cuts_are_never_inside_code_or_comments():
     assert "# a" not in starts and "# b" not in starts and "## C" in starts
 
 
-def test_workers_render_what_one_process_renders(tmp_path: Path):
+def _org(tmp_path: Path) -> Path:
+    """The bundled cards plus 70 generated ones: enough for workers, with the awkward cases in it."""
     root = tmp_path / "cards"
-    shutil.copytree(CARDS / "_shared", root / "_shared")
+    shutil.copytree(CARDS, root)
     source = (CARDS / "stabilityai/StableBeluga-7B/card.yaml").read_text("utf-8")
-    for i in range(70):  # above the size where a worker pool is used
+    for i in range(70):
         d = root / "org" / f"m{i:03d}"
         d.mkdir(parents=True)
         (d / "card.yaml").write_text(source.replace("stabilityai/StableBeluga-7B", f"org/m{i:03d}"), "utf-8")
+    # an error, a card extending one in another folder (and shard), a repo described twice
     (root / "org/m007/card.yaml").write_text(source.replace("stabilityai/StableBeluga-7B", "org/m007")
                                              .replace("license:", "licence:"), "utf-8")
+    (root / "org/m050/card.yaml").write_text("repo_id: org/m050\nextends: org/m001\nname: Fifty\n", "utf-8")
+    (root / "zzz/late").mkdir(parents=True)
+    (root / "zzz/late/card.yaml").write_text(source.replace("stabilityai/StableBeluga-7B", "org/m003"), "utf-8")
+    return root
+
+
+def test_workers_render_what_one_process_renders(tmp_path: Path):
+    root = _org(tmp_path)
     one = render_all([root], jobs=1)
-    two = render_all([root], jobs=2)
-    assert one.texts == two.texts and len(one.texts) == 69
-    assert one.diagnostics == two.diagnostics
-    assert one.failed == two.failed == ["org/m007"]
-    bad = [d for d in two.diagnostics if d.severity == "error"]
-    assert bad and all(d.file.endswith("m007/card.yaml") and d.line > 1 for d in bad)
+    pooled = render_all([root], jobs=2)  # cards loaded and rendered by workers
+    sharded = render_all([root], jobs=2, keep_cards=False)  # validated and rendered shard by shard
+    for other in (pooled, sharded):
+        assert other.texts == one.texts and list(other.texts) == list(one.texts)
+        assert other.diagnostics == one.diagnostics
+        assert other.failed == one.failed
+        assert other.where == one.where
+    assert len(one.texts) == 70 + 6 - 1
+    assert one.failed == ["org/m007"]
+    codes = {d.code for d in one.diagnostics}
+    assert {"CG102", "CG307", "CG606"} <= codes  # unknown key, repo twice, the catalogue's near-duplicate
+    assert "Fifty" in one.texts["org/m050"]  # inherited across shards
+
+
+def test_a_subset_is_sharded_like_it_is_checked_whole(tmp_path: Path):
+    root = _org(tmp_path)
+    one = render_all([root / "org"], jobs=1)
+    sharded = render_all([root / "org"], jobs=2, keep_cards=False)
+    assert sharded.texts == one.texts and sharded.diagnostics == one.diagnostics and sharded.failed == one.failed
+    assert set(one.texts) == {f"org/m{i:03d}" for i in range(70)} - {"org/m007"}
 
 
 def test_a_document_sent_between_processes_keeps_its_positions():
@@ -136,3 +160,26 @@ def test_lint_with_names_equals_plain_lint_on_every_committed_readme():
     for card in res.cards:
         text = (REPO / "rendered" / card.repo_id / "README.md").read_text("utf-8")
         assert lint(text, (card.repo_id, card.name, card.repo_name)) == lint(text), card.repo_id
+
+
+def test_front_matter_entry_by_entry_is_the_whole_mapping_dumped_at_once():
+    import yaml
+
+    from cardgen.frontmatter import _Dumper, compute, dump
+    from cardgen.validate import validate_sources
+
+    def whole_dump(meta):
+        return yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000,
+                         default_flow_style=False)
+
+    metas = [compute(c) for c in validate_sources([CARDS])[0].cards]
+    shared = ["a", "b"]
+    metas += [
+        {"a": 1, "b": 1.0, "c": True, "d": "1", "e": None, "f": "x\ny\n", "g": "ünï ✓", "h": []},
+        {"a": [1, 2], "b": {"x": [{"y": 2.5}]}, "c": "trailing ", "d": "- not a list", "e": "a: b"},
+        {"x": shared, "y": shared},  # one list under two keys: spelled out twice, no anchors
+    ]
+    for meta in metas:
+        assert dump(meta) == dump(meta) == whole_dump(meta)  # computed, then from the memo
+        assert yaml.safe_load(dump(meta)) == meta
+    assert "&id" not in dump({"x": shared, "y": shared})
