@@ -45,7 +45,7 @@ def check_metadata(meta: dict, locate: Locate, body: str | None = None, need_lic
         else:
             named = _licence_in_body(body) if body else None
             err((), "CG209", "no `license` in the metadata; the Hub shows the licence as unknown"
-                + (f" although the body names {named}" if named else ""))
+                + (f" although the body names {named[0]!r} (body line {named[1]})" if named else ""))
     elif isinstance(lic, list):
         err(("license",), "CG208", f"`license` must be a single licence id, not a list {lic!r}"
             + (f"; write `license: {lic[0]}`" if len(lic) == 1 else ""))
@@ -61,6 +61,12 @@ def check_metadata(meta: dict, locate: Locate, body: str | None = None, need_lic
             err(("license",), "CG202", "license `other` needs `license_link` (a URL or LICENSE file name)")
         elif p := hubspec.license_link_problem(str(meta["license_link"])):
             err(("license_link",), "CG202", p)
+    if isinstance(lic, str) and lic in hubspec.licenses() and body:
+        named = _licence_in_body(body)
+        if named and not _same_licence(named[0], lic, hubspec.licenses()[lic] if lic != "other" else None,
+                                       str(meta.get("license_name") or "")):
+            warn(("license",), "CG212", f"the metadata says `license: {lic}` but the body names {named[0]!r} "
+                 f"(body line {named[1]}); one of them is wrong")
     tag = meta.get("pipeline_tag")
     if tag is not None and tag not in hubspec.pipeline_tags():
         err(("pipeline_tag",), "CG203", f"unknown pipeline tag {tag!r}{hubspec.suggest(tag, hubspec.pipeline_tags())}")
@@ -106,14 +112,28 @@ _LICENCE_LINE = re.compile(r"licen[cs]e", re.I)
 _LINK_TEXT = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
-def _licence_in_body(body: str) -> str | None:
-    """The licence a README's body names, if a line about the licence links to one."""
+def _licence_in_body(body: str) -> tuple[str, int] | None:
+    """The licence a README's body names, if a line about the licence links to one: (text, line)."""
     for n, line in enumerate(body.splitlines(), 1):
         if _LICENCE_LINE.search(line):
             for text in _LINK_TEXT.findall(line):
                 if _LICENCE_LINE.search(text):
-                    return f"{text!r} (body line {n})"
+                    return text, n
     return None
+
+
+_GENERIC_WORDS = {"license", "licence", "licensed", "agreement", "community", "the", "version", "v", "of", "and", "0"}
+
+
+def _words(s: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", s.lower())) - _GENERIC_WORDS
+
+
+def _same_licence(named: str, *names: str | None) -> bool:
+    """Whether a licence named in prose is one of ``names`` (an id, its title, a license_name slug):
+    one's significant words contain the other's."""
+    said = _words(named)
+    return any(w and (w <= said or said <= w) for w in (_words(n) for n in names if n))
 
 
 def card_locator(card: Card) -> Locate:

@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "CG209": "no licence in the metadata",
     "CG210": "invalid base_model_relation",
     "CG211": "typo of a known metadata key",
+    "CG212": "the body names another licence than the metadata",
     # references and structure
     "CG301": "dangling reference",
     "CG302": "unknown base card",

@@ -198,7 +198,25 @@ def test_seed_readmes_front_matter_is_checked(cli, tmp_path):
     r = cli("validate", tmp_path / "002.md")
     assert r.code == 1 and re.search(r"002.md:6:1: CG208 `license` must be a single licence id", r.out), r.out
     r = cli("validate", tmp_path / "001.md")
-    assert r.code == 0, r.out  # 001's metadata is valid as the Hub sees it
+    assert r.code == 0, r.out  # 001's metadata is valid as the Hub sees it, but not what its body says:
+    assert re.search(r"001.md:4:1: CG212 warning: the metadata says `license: llama2` but the body names "
+                     r"'STABLE BELUGA NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT' \(body line \d+\)", r.out), r.out
+    assert cli("validate", "--strict", tmp_path / "001.md").code == 1
+
+
+@pytest.mark.parametrize("license,named", [
+    ("apache-2.0", "Apache License 2.0"), ("apache-2.0", "Apache 2"), ("mit", "MIT License"),
+    ("llama2", "Llama 2 Community License"), ("cc-by-nc-sa-4.0", "CC BY-NC-SA 4.0"),
+    ("other", "Stable Beluga Non-Commercial Community License Agreement"),
+])
+def test_a_body_naming_the_same_licence_is_not_flagged(cli, tmp_path, license, named):
+    extra = "license_name: stable-beluga-non-commercial\nlicense_link: LICENSE.txt\n" if license == "other" else ""
+    readme = tmp_path / "README.md"
+    readme.write_text(f"---\nlicense: {license}\n{extra}---\n\n# M\n\nLicensed under the [{named}](LICENSE).\n")
+    r = cli("validate", readme)
+    assert r.code == 0 and "CG212" not in r.out, r.out
+    readme.write_text(f"---\nlicense: {license}\n{extra}---\n\n# M\n\nLicensed under the [GPL-3.0 License](LICENSE).\n")
+    assert "CG212" in cli("validate", readme).out
 
 
 def test_license_list_in_a_source_has_its_own_code(cli, cards):
