@@ -51,12 +51,14 @@ class Publisher:
         return text
 
     def remote_readme(self, repo: str, branch: str) -> str | None:
-        from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
         try:
             path = self.api.hf_hub_download(repo, "README.md", revision=branch,
                                             cache_dir=Path(self.tmp.name) / f"{repo.replace('/', '--')}--{branch}")
-        except (EntryNotFoundError, RemoteEntryNotFoundError):
+        except LocalEntryNotFoundError:  # the Hub could not be reached: not "there is no README"
+            raise
+        except EntryNotFoundError:  # the Hub says the repository has no README.md
             return None
         return Path(path).read_text("utf-8")
 

@@ -151,6 +151,17 @@ def test_network_error_is_one_line(cli, hub, monkeypatch):
     assert_no_token(hub, r)
 
 
+def test_a_hub_out_of_reach_is_not_taken_for_a_repo_without_readme(cli, hub, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    import huggingface_hub.utils._http as hf_http
+
+    monkeypatch.setattr(hf_http.time, "sleep", lambda s: None)
+    r = publish(cli, "--dry-run")
+    assert r.code == 1
+    assert "would publish" not in r.out.split("published:")[0] and "new README" not in r.text
+    assert "network error reaching http://127.0.0.1:9" in r.text
+
+
 def test_readme_edited_on_the_hub_is_not_overwritten_without_force(cli, hub):
     edited = committed(B7).replace("# Stable Beluga 7B", "# Stable Beluga 7B (edited on the Hub)")
     hub.files[(B7, "main")]["README.md"] = edited.encode()
