@@ -33,6 +33,23 @@ def fill(text: str | None, **values: Any) -> str:
     return _VAR.sub(lambda m: str(values[m.group(1)]) if values.get(m.group(1)) is not None else m.group(0), text)
 
 
+_ONCE: dict[tuple[int, int], tuple[Any, Any]] = {}
+
+
+def once(obj: Any, fn) -> Any:
+    """``fn(obj)``, remembered for this very object: a shared citation or table is formatted once
+    for all the cards that use it (source models are never changed after loading)."""
+    key = (id(fn.__code__), id(obj))
+    hit = _ONCE.get(key)
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if len(_ONCE) > 4096:
+        _ONCE.clear()
+    value = fn(obj)
+    _ONCE[key] = (obj, value)  # holding obj keeps its id from being reused while remembered
+    return value
+
+
 def cell(v: Any) -> str:
     if isinstance(v, bool):
         return "Yes" if v else "No"
@@ -259,9 +276,9 @@ def training_values(card: Card, name: str, resolver) -> dict[str, Any] | None:
         return None
     t = t or Training()
     if t.architecture:
-        arch = md_table(t.architecture.columns, t.architecture.rows)
+        arch = once(t.architecture, lambda x: md_table(x.columns, x.rows))
     if t.hyperparameters:
-        hyper = md_table(t.hyperparameters.columns, t.hyperparameters.rows)
+        hyper = once(t.hyperparameters, lambda x: md_table(x.columns, x.rows))
 
     def resolve_ds(x):
         if isinstance(x, Dataset):
@@ -371,9 +388,9 @@ def build(card: Card, resolver) -> dict[str, Any]:
         "evaluation": evaluation_table(card),
         "risks": risk_values(card),
         "cite_as_heading": m.cite_as_heading,
-        "cite_as": [bibtex(r.value) for r in card.cite_as],
+        "cite_as": [once(r.value, bibtex) for r in card.cite_as],
         "citations_heading": m.citations_heading,
-        "citations": [bibtex(r.value) for r in card.citations],
+        "citations": [once(r.value, bibtex) for r in card.citations],
         "base": None,
     }
     if m.prompt:

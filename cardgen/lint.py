@@ -150,25 +150,25 @@ def lint(text: str, names: tuple[str, ...] = ()) -> list[Problem]:
 
     _, body, _ = split(text)
     offset = text[: len(text) - len(body)].count("\n")
+    # placeholders are letters only, so that no name (which has a digit, space or slash) is found in
+    # one; names hold no line break, so the lines stay where they are
+    swapped = []
+    for i, n in enumerate(sorted({n for n in names if n and _PLAIN_NAME.match(n)}, key=len, reverse=True)[:26]):
+        if n in body:
+            placeholder = f"cardgenname{chr(97 + i)}"
+            body = body.replace(n, placeholder)
+            swapped.append((placeholder, n))
     lines = body.split("\n")
-    # placeholders are letters only, so that no name (which has a digit, space or slash) is found in one
-    subs = [(n, f"cardgenname{chr(97 + i)}") for i, n in enumerate(
-        sorted({n for n in names if n and _PLAIN_NAME.match(n)}, key=len, reverse=True)[:26])]
     out: list[Problem] = []
     headings: list[tuple[int, int]] = []
     events: list[tuple[int, bool, str]] = []
     for a, b in chunks(lines):
-        part = "\n".join(lines[a:b])
-        swapped = []
-        for n, placeholder in subs:
-            if n in part:
-                part = part.replace(n, placeholder)
-                swapped.append((placeholder, n))
-        problems, heads, tags = _lint_part(part)
+        problems, heads, tags = _lint_part("\n".join(lines[a:b]))
         base = offset + a
         for ln, code, msg in problems:
-            for placeholder, n in swapped:
-                msg = msg.replace(placeholder, n)
+            if swapped and "cardgenname" in msg:
+                for placeholder, n in swapped:
+                    msg = msg.replace(placeholder, n)
             out.append((base + ln, code, _finish(msg)))
         headings += [(base + ln, level) for ln, level in heads]
         events += [(base + ln, is_end, tag) for ln, is_end, tag in tags]
@@ -177,7 +177,11 @@ def lint(text: str, names: tuple[str, ...] = ()) -> list[Problem]:
         if last_level and level > last_level + 1:
             out.append((line, "CG704", f"heading level {level} follows level {last_level}"))
         last_level = level
-    out += _balance(events)
+    for line, code, msg in _balance(events):
+        if swapped and "cardgenname" in msg:  # a tag named like the model
+            for placeholder, n in swapped:
+                msg = msg.replace(placeholder, n)
+        out.append((line, code, msg))
     return sorted(set(out))
 
 
