@@ -175,8 +175,7 @@ def render_body(card: Card, resolver, root: Path) -> str:
 def _tidy(text: str) -> str:
     out, blank, fence = [], 0, None
     for line in text.split("\n"):
-        c = line[:1]
-        stripped = line.lstrip() if c.isspace() or c == "`" or c == "~" else line  # else no fence
+        stripped = line.lstrip()
         if fence is None and stripped.startswith(("```", "~~~")):
             fence = stripped[:3]
         elif fence and stripped.startswith(fence):
@@ -184,7 +183,7 @@ def _tidy(text: str) -> str:
             out.append(line)
             blank = 0
             continue
-        if fence is None and (not line or line.isspace()):
+        if fence is None and not line.strip():
             blank += 1
             if blank > 1:
                 continue

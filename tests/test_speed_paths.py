@@ -184,3 +184,4 @@ def test_front_matter_entry_by_entry_is_the_whole_mapping_dumped_at_once():
         assert dump(meta) == dump(meta) == whole_dump(meta)  # computed, then from the memo
         assert yaml.safe_load(dump(meta)) == meta
     assert "&id" not in dump({"x": shared, "y": shared})
+
