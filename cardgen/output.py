@@ -53,10 +53,11 @@ def render_all(paths: list[Path], jobs: int | None = None, keep_cards: bool = Tr
     is validated, rendered and linted shard by shard inside the workers, so that no card travels
     between processes; ``Rendering.cards`` then stays empty.
     """
-    from .render import _search_path, environment
+    from .render import _search_path, environment, partial_template
 
     environment.cache_clear()  # templates are read afresh by each run, then cached within it
     _search_path.cache_clear()
+    partial_template.cache_clear()
     out = Rendering()
     for root, wanted in groups(paths).items():
         folders = wanted_folders(root, None if is_whole(root, wanted) else wanted)

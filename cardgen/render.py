@@ -54,6 +54,18 @@ def environment(search: tuple[str, ...]) -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=1024)
+def partial_template(env: jinja2.Environment, name: str) -> jinja2.Template | None:
+    """A section's partial, or None when no folder on the search path has one (a section a card's
+    own `card.md.j2` names may exist only in some organisations' templates)."""
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateNotFound as e:
+        if e.name != name:  # the partial exists but includes a missing file: that is an error
+            raise
+        return None
+
+
 def search_path(card: Card) -> tuple[str, ...]:
     return _search_path(card.src.folder, card.model.templates or "templates")
 
@@ -128,19 +140,19 @@ def render_body(card: Card, resolver, root: Path) -> str:
 
     def slot(name: str) -> str:
         out = [slot_free("before", name)]
-        tname = f"{name}.md.j2"
-        try:
-            out.append(_render(env.get_template(tname), ctx).strip("\n"))
-        except jinja2.TemplateNotFound as e:
-            if e.name != tname:
-                raise
+        template = partial_template(env, f"{name}.md.j2")
+        if template is not None:
+            out.append(_render(template, ctx).strip("\n"))
         out.append(slot_free("after", name))
         text = "\n\n".join(x for x in out if x)
         return text + "\n\n" if text else ""
 
     def slot_free(where: str, name: str) -> str:
+        placed = free.get(f"{where}:{name}")
+        if not placed:
+            return ""
         out = []
-        for sid, ref in free.get(f"{where}:{name}", []):
+        for sid, ref in placed:
             out.append(slot_free("before", sid) if sid else "")
             out.append(section_md(ref))
             out.append(slot_free("after", sid) if sid else "")
