@@ -158,31 +158,33 @@ def lint(text: str, names: tuple[str, ...] = ()) -> list[Problem]:
             placeholder = f"cardgenname{chr(97 + i)}"
             body = body.replace(n, placeholder)
             swapped.append((placeholder, n))
+    out = []
+    for ln, code, msg in _lint_body(body):
+        if swapped and "cardgenname" in msg:
+            for placeholder, n in swapped:
+                msg = msg.replace(placeholder, n)
+        out.append((offset + ln, code, _finish(msg)))
+    return sorted(set(out))
+
+
+@lru_cache(maxsize=256)  # READMEs of a family of cards are the same once their names are swapped out
+def _lint_body(body: str) -> tuple[Problem, ...]:
+    """Problems in a README body, lines from 1, messages not yet finished (see ``_finish``)."""
     lines = body.split("\n")
     out: list[Problem] = []
     headings: list[tuple[int, int]] = []
     events: list[tuple[int, bool, str]] = []
     for a, b in chunks(lines):
         problems, heads, tags = _lint_part("\n".join(lines[a:b]))
-        base = offset + a
-        for ln, code, msg in problems:
-            if swapped and "cardgenname" in msg:
-                for placeholder, n in swapped:
-                    msg = msg.replace(placeholder, n)
-            out.append((base + ln, code, _finish(msg)))
-        headings += [(base + ln, level) for ln, level in heads]
-        events += [(base + ln, is_end, tag) for ln, is_end, tag in tags]
+        out += [(a + ln, code, msg) for ln, code, msg in problems]
+        headings += [(a + ln, level) for ln, level in heads]
+        events += [(a + ln, is_end, tag) for ln, is_end, tag in tags]
     last_level = 0
     for line, level in headings:
         if last_level and level > last_level + 1:
             out.append((line, "CG704", f"heading level {level} follows level {last_level}"))
         last_level = level
-    for line, code, msg in _balance(events):
-        if swapped and "cardgenname" in msg:  # a tag named like the model
-            for placeholder, n in swapped:
-                msg = msg.replace(placeholder, n)
-        out.append((line, code, msg))
-    return sorted(set(out))
+    return tuple(out + _balance(events))
 
 
 @lru_cache(maxsize=8192)

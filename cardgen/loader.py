@@ -15,7 +15,9 @@ Problems are returned as diagnostics, never raised.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,14 @@ LARGE = 256 * 1024  # documents above this size have their nodes counted before 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_RESOLVER = yaml.resolver.Resolver()  # the safe loaders' resolver: implicit tags, no path resolvers
+
+
+@lru_cache(maxsize=65536)
+def _resolve(kind, value, implicit):
+    return _RESOLVER.resolve(kind, value, implicit)
+
+
 class _Loader(_Base):
     """The safe loader (libyaml when present), with its tag resolution memoised.
 
@@ -38,16 +48,7 @@ class _Loader(_Base):
     whether it was quoted; the same keys and values recur in every card of an organisation.
     """
 
-    _memo: dict = {}
-
-    def resolve(self, kind, value, implicit):
-        key = (kind, value, implicit)
-        tag = self._memo.get(key)
-        if tag is None:
-            if len(self._memo) > 50_000:
-                self._memo.clear()
-            tag = self._memo[key] = _Base.resolve(self, kind, value, implicit)
-        return tag
+    resolve = staticmethod(_resolve)  # called by the parser for every node: a C-level cache lookup
 
     def descend_resolver(self, current_node, current_index):  # no path resolvers: nothing to track
         pass
@@ -267,7 +268,7 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | 
     """Read a UTF-8 text file within a size bound, as a diagnostic on failure."""
     try:
         st = path.stat()
-        if not path.is_file():
+        if not stat.S_ISREG(st.st_mode):
             return None, [error(file, (1, 1), "CG008", "not a regular file")]
         if st.st_size > max_bytes:
             return None, [error(file, (1, 1), "CG001",

@@ -29,9 +29,13 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def display(path: Path) -> str:
     """A path as shown in diagnostics: relative to the working directory when below it."""
-    p = Path(os.path.abspath(path))
-    cwd = Path.cwd()
-    return str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(p)
+    p = os.path.abspath(path)
+    cwd = os.getcwd()
+    if cwd == os.sep:
+        return p[1:] or "."
+    if p.startswith(cwd) and p[len(cwd):len(cwd) + 1] == os.sep:
+        return p[len(cwd) + 1:]
+    return "." if p == cwd else p
 
 
 @dataclass

@@ -37,13 +37,15 @@ TRICKY = [
 
 
 def whole(text: str) -> list:
-    """Lint without cutting the document into parts."""
+    """Lint without cutting the document into parts (and without the memo of whole bodies)."""
     saved = lint_mod.chunks
     lint_mod.chunks = lambda lines: [(0, len(lines))]
+    lint_mod._lint_body.cache_clear()
     try:
         return lint(text)
     finally:
         lint_mod.chunks = saved
+        lint_mod._lint_body.cache_clear()
 
 
 @pytest.mark.parametrize("body", TRICKY)
@@ -147,11 +149,17 @@ def test_names_that_could_change_the_structure_are_not_swapped():
 
 def test_a_family_of_cards_that_differ_in_names_is_linted_once():
     lint_mod._lint_part.cache_clear()
+    lint_mod._lint_body.cache_clear()
     for i in range(10, 30):
         body = f"# Model {i}\n\nUse `org/model-{i}` like this:\n\n```python\nload('org/model-{i}')\n```\n"
         assert lint(FM + body, (f"org/model-{i}", f"Model {i}")) == []
-    info = lint_mod._lint_part.cache_info()
-    assert info.misses == 4 and info.hits == 76  # the blank line after the front matter and three parts, parsed once each
+    assert lint_mod._lint_body.cache_info().misses == 1  # one README body once the names are swapped out
+    assert lint_mod._lint_part.cache_info().misses == 4  # the blank line after the front matter, three parts
+    for i in range(10, 30):  # bodies that differ beyond the names share their unchanged parts
+        body = f"# Model {i}\n\nUse `org/model-{i}` like this ({i * 7} GB):\n\n```python\nload('org/model-{i}')\n```\n"
+        assert lint(FM + body, (f"org/model-{i}", f"Model {i}")) == []
+    assert lint_mod._lint_body.cache_info().misses == 21
+    assert lint_mod._lint_part.cache_info().misses == 4 + 20
 
 
 def test_lint_with_names_equals_plain_lint_on_every_committed_readme():
