@@ -39,6 +39,29 @@ def _finalize(value):
     return value
 
 
+@lru_cache(maxsize=1)
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's own cache of compiled templates, in ``$CARDGEN_CACHE_DIR`` (default
+    ``~/.cache/cardgen``; ``off`` turns it off). Entries are keyed by the template's source, so an
+    edited template is compiled again; an unwritable folder just means no cache."""
+    import os
+
+    where = os.environ.get("CARDGEN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "cardgen")
+    if where == "off":
+        return None
+    folder = os.path.join(where, f"jinja-{jinja2.__version__}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, ".probe")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(folder)
+
+
 @lru_cache(maxsize=64)
 def environment(search: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -50,6 +73,7 @@ def environment(search: tuple[str, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         finalize=_finalize,
         auto_reload=False,  # templates do not change during a run: no stat() per lookup
+        bytecode_cache=bytecode_cache(),
     )
     return env
 
@@ -184,7 +208,18 @@ def render_body(card: Card, resolver, root: Path) -> str:
     return _tidy(body)
 
 
+_BLANK_RUN = re.compile(r"\n[^\S\n]*\n[^\S\n]*\n")  # two blank lines in a row
+
+
 def _tidy(text: str) -> str:
+    """At most one blank line in a row outside fenced code, and one newline at the end."""
+    # nothing to fold (the common case, checked in C): trailing newlines go anyway, leading ones count
+    if not _BLANK_RUN.search(f"\n{text.rstrip(chr(10))}\n"):
+        return text.strip("\n") + "\n"
+    return _tidy_lines(text)
+
+
+def _tidy_lines(text: str) -> str:
     out, blank, fence = [], 0, None
     for line in text.split("\n"):
         stripped = line.lstrip()

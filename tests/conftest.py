@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -10,6 +12,9 @@ import pytest
 from cardgen.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+
+# compiled templates go to a cache of the test run's own, not the user's ~/.cache/cardgen
+os.environ["CARDGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="cardgen-test-cache-")
 CARDS = REPO / "cards"
 SEEDS = REPO / "tests" / "seeds"  # copies of ../shared/seeds (see its ORIGIN.md)
 SEED = {

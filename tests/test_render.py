@@ -250,3 +250,29 @@ def test_lint_passes_clean_markdown_and_reports_readme_lines():
     assert lint(FM + "# T\n\n### Skip\n")[0][0] == 7  # line in the README, front matter counted
     for repo in SEED_CARD.values():
         assert lint(rendered(repo)) == []
+
+
+def test_compiled_templates_are_cached_and_an_edit_is_seen(cli, cards, tmp_path, monkeypatch):
+    from cardgen.render import bytecode_cache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(cache))
+    bytecode_cache.cache_clear()
+    try:
+        tdir = cards / "stabilityai/StableBeluga-7B/templates"
+        tdir.mkdir()
+        (tdir / "footer.md.j2").write_text("## First {{ name }}\n")
+        assert cli("render", "--out", tmp_path / "a", cards).code == 0
+        assert list(cache.rglob("*.cache"))  # Jinja's bytecode cache holds the compiled templates
+        (tdir / "footer.md.j2").write_text("## Second {{ name }}\n")
+        assert cli("render", "--out", tmp_path / "b", cards).code == 0
+        assert "## Second Stable Beluga 7B" in (tmp_path / "b/stabilityai/StableBeluga-7B/README.md").read_text()
+        monkeypatch.setenv("CARDGEN_CACHE_DIR", "off")
+        bytecode_cache.cache_clear()
+        assert bytecode_cache() is None
+        (tmp_path / "file").write_text("")
+        monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "file"))  # not a folder: no cache, no error
+        bytecode_cache.cache_clear()
+        assert bytecode_cache() is None
+    finally:
+        bytecode_cache.cache_clear()

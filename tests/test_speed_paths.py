@@ -193,3 +193,22 @@ def test_front_matter_entry_by_entry_is_the_whole_mapping_dumped_at_once():
         assert yaml.safe_load(dump(meta)) == meta
     assert "&id" not in dump({"x": shared, "y": shared})
 
+
+
+def test_tidy_with_its_shortcut_equals_tidy_line_by_line():
+    import random
+
+    from cardgen.render import _tidy, _tidy_lines
+
+    pieces = ["a", "# h", "", "  ", "\t", "```", "```py", "~~~", " ```", "text ```", "\u3000", "x  ", "\r"]
+    rng = random.Random(7)
+    shortcut = 0
+    for _ in range(20_000):
+        text = (rng.choice(["", "\n", "\n\n"]) + "\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+                + rng.choice(["", "\n", "\n\n"]))
+        assert _tidy(text) == _tidy_lines(text), repr(text)
+        shortcut += _tidy(text) == text.strip("\n") + "\n"
+    assert 0 < shortcut < 20_000  # both ways were taken
+    for readme in sorted((REPO / "rendered").rglob("README.md")):
+        text = readme.read_text("utf-8")
+        assert _tidy(text) == _tidy_lines(text)
