@@ -12,6 +12,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from huggingface_hub.utils._validators import HFValidationError, validate_repo_id  # every card has repo ids
+
 DATA = Path(__file__).parent / "data" / "hubspec"
 
 #: front-matter keys the Hub knows for model cards, plus those quantisers commonly add
@@ -73,8 +75,6 @@ def repo_id_problem(repo_id: str, need_owner: bool = True) -> str | None:
 
 @lru_cache(maxsize=65536)  # an organisation's cards name the same base models and datasets again and again
 def _repo_id_problem(repo_id: str, need_owner: bool) -> str | None:
-    from huggingface_hub.utils._validators import HFValidationError, validate_repo_id
-
     if need_owner and repo_id.count("/") != 1:
         return f"{repo_id!r} must be `owner/name`"
     try:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import jinja2.runtime
 
 from . import context
 from .diagnostics import Diagnostic, error
@@ -103,9 +104,11 @@ def _search_path(folder: Path, own_name: str) -> tuple[str, ...]:
 
 def _render(template: jinja2.Template, variables: dict) -> str:
     """``template.render(variables)`` without copying ``variables`` into a fresh context: a card
-    renders a dozen partials from one set of variables (which already holds the globals)."""
+    renders a dozen partials from one set of variables (which already holds the globals, so the
+    context need not list them: that matters only to a template imported as a module)."""
     try:
-        return "".join(template.root_render_func(template.new_context(variables, shared=True)))
+        context = jinja2.runtime.Context(template.environment, variables, template.name, template.blocks)
+        return "".join(template.root_render_func(context))
     except Exception:
         template.environment.handle_exception()
 
