@@ -1,17 +1,23 @@
 """Benchmark: validate + render N generated card sources, beside huggingface_hub's own card rendering.
 
-    python benchmarks/bench_render.py [--cards 1000]
+    python benchmarks/bench_render.py [--cards 1000] [--rounds 3] [--jobs N]
 
 Both are measured in the same run, on the same machine: cardgen validates and renders N card sources
 (each a full card like the bundled StableBeluga-7B: metadata, prompt, usage snippet, training tables,
 citations, free sections), and `huggingface_hub.ModelCard.from_template` renders N cards of similar
-size from the library's default model card template. Prints both rates and the ratio. Not a test.
+size from the library's default model card template. The two are measured in interleaved rounds
+(each cardgen round in a fresh process: nothing learnt in one round helps the next) and the medians
+are compared, since a shared machine's speed drifts. Prints both rates and the ratio. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -78,19 +84,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cards", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=None, help="cardgen worker processes (default: one per CPU)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of both measurements, interleaved; the medians are compared (default 3)")
+    ap.add_argument("--cardgen-only", metavar="DIR", help=argparse.SUPPRESS)  # one cold cardgen round
     args = ap.parse_args()
     n = args.cards
+    if args.cardgen_only:
+        took, size, _ = bench_cardgen(Path(args.cardgen_only), n, args.jobs)
+        print(json.dumps({"seconds": took, "median_bytes": size}))
+        return
+    ours, hub, our_size, hub_size = [], [], 0, 0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "cards"
         make_cards(root, n)
-        ours, our_size, count = bench_cardgen(root, n, args.jobs)
-    hub, hub_size = bench_hub(n, our_size)
-    r_ours, r_hub = n / ours, n / hub
-    import os
-
-    print(f"machine: {os.cpu_count()} CPUs; cardgen jobs: {args.jobs or os.cpu_count()}")
-    print(f"cardgen validate+render: {n} cards in {ours:.2f} s = {r_ours:,.0f} cards/s (median README {our_size:,} bytes)")
-    print(f"huggingface_hub ModelCard.from_template: {n} cards in {hub:.2f} s = {r_hub:,.0f} cards/s "
+        for r in range(args.rounds):
+            # each cardgen round in a fresh process, so that no memo of an earlier round helps it
+            cmd = [sys.executable, __file__, "--cards", str(n), "--cardgen-only", str(root)]
+            if args.jobs is not None:
+                cmd += ["--jobs", str(args.jobs)]
+            got = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            ours.append(got["seconds"])
+            our_size = got["median_bytes"]
+            took, hub_size = bench_hub(n, our_size)
+            hub.append(took)
+            print(f"round {r + 1}: cardgen {n / ours[-1]:,.0f} cards/s, from_template {n / hub[-1]:,.0f} cards/s, "
+                  f"ratio {hub[-1] / ours[-1]:.1f}x")
+    r_ours, r_hub = n / statistics.median(ours), n / statistics.median(hub)
+    print(f"machine: {os.cpu_count()} CPUs; cardgen jobs: {args.jobs or os.cpu_count()}; {args.rounds} rounds, medians:")
+    print(f"cardgen validate+render: {n} cards in {statistics.median(ours):.2f} s = {r_ours:,.0f} cards/s "
+          f"(median README {our_size:,} bytes)")
+    print(f"huggingface_hub ModelCard.from_template: {n} cards in {statistics.median(hub):.2f} s = {r_hub:,.0f} cards/s "
           f"(median README {hub_size:,} bytes)")
     print(f"ratio: {r_ours / r_hub:.1f}x")
 
