@@ -59,12 +59,10 @@ class _Loader(_Base):
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR = yaml.constructor.SafeConstructor()
-_TAGLEN = len(_TAG)
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge"}
 _PLAIN_FULL = frozenset(_TAG + t for t in _PLAIN_TAGS)
 _STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE = (_TAG + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
-Path_ = tuple  # a path into the data: keys and list indexes
 
 
 @dataclass

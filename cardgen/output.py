@@ -19,7 +19,7 @@ from .lint import lint
 from .model import CardSource
 from .parallel import default_jobs, map_items, worth_forking
 from .render import DIGEST, RenderError, render_card
-from .resolve import Card, Resolver, _targets
+from .resolve import Card, Resolver, _targets, described_twice
 from .sources import Project, load_shared, load_source, locate, wanted_folders, yaml_files
 from .validate import check_project, groups, is_whole, keeps, load_missing_bases, validate_group
 
@@ -143,7 +143,7 @@ def _render_shards(root: Path, wanted: list[Path], folders: list[Path], jobs: in
             if repo not in first:
                 first[repo] = (i, file)
             elif first[repo][0] != i:  # within one shard its own resolver reported it
-                diags.append(error(file, locate(file, path), "CG307", f"{repo} is already described by {first[repo][1]}"))
+                diags.append(described_twice(repo, (file, locate(file, path)), first[repo][1]))
                 bad_files.add(file)
                 again.add((repo, file))
     diags += risks.check_catalogue(Resolver(base), [c for s in results for c in s.risk_cards])

@@ -31,12 +31,12 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def worth_forking(n: int, jobs: int | None = None) -> bool:
+def worth_forking(n: int, jobs: int | None = None, min_items: int = PARALLEL_FROM) -> bool:
     """Whether ``n`` items (cards, folders) are enough to spread over worker processes."""
     import multiprocessing as mp
 
     jobs = default_jobs() if jobs is None else jobs
-    return jobs > 1 and n >= PARALLEL_FROM and "fork" in mp.get_all_start_methods()
+    return jobs > 1 and n >= max(min_items, 2) and "fork" in mp.get_all_start_methods()
 
 
 def map_items(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None,
@@ -46,9 +46,9 @@ def map_items(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None,
     global _TASK
     import multiprocessing as mp
 
-    jobs = default_jobs() if jobs is None else jobs
-    if jobs <= 1 or len(items) < max(min_items, 2) or "fork" not in mp.get_all_start_methods():
+    if not worth_forking(len(items), jobs, min_items):
         return [fn(x) for x in items]
+    jobs = default_jobs() if jobs is None else jobs
     _TASK = (fn, items)
     try:
         with mp.get_context("fork").Pool(min(jobs, len(items))) as pool:

@@ -124,9 +124,7 @@ class Resolver:
                 continue
             for repo, member, path in _targets(src):
                 if repo in self.by_repo:
-                    other = self.by_repo[repo][0]
-                    f, p = src.pos(path)
-                    self.diags.append(error(f, p, "CG307", f"{repo} is already described by {other.file}"))
+                    self.diags.append(described_twice(repo, src.pos(path), self.by_repo[repo][0].file))
                     continue
                 self.by_repo[repo] = (src, member)
 
@@ -239,6 +237,11 @@ class Resolver:
             rsrc = src_of("risk_assessment")
             for k, v in ra.mitigations.items():
                 card.mitigations[k] = Ref(v, rsrc, ("risk_assessment", "mitigations", k))
+
+
+def described_twice(repo: str, where: tuple[str, tuple[int, int]], first_file: str) -> Diagnostic:
+    """CG307: a second source names a repository that an earlier one already describes."""
+    return error(*where, "CG307", f"{repo} is already described by {first_file}")
 
 
 def _targets(src: Source):
