@@ -16,11 +16,10 @@ from pathlib import Path
 from . import risks
 from .diagnostics import Diagnostic, error, sort_unique
 from .lint import lint
-from .model import CardSource
 from .parallel import default_jobs, map_items, worth_forking
 from .render import DIGEST, RenderError, render_card
 from .resolve import Card, Resolver, _targets, described_twice
-from .sources import Project, load_shared, load_source, locate, wanted_folders, yaml_files
+from .sources import Project, load_card, load_shared, locate, wanted_folders
 from .validate import check_project, groups, is_whole, keeps, load_missing_bases, validate_group
 
 
@@ -100,7 +99,7 @@ def _render_shard(folders: list[Path], root: Path, shared: list) -> _Shard:
     """Load, check, render and lint the cards of some folders (in a worker process)."""
     project = Project(root, shared=list(shared))
     for folder in folders:
-        src, d = load_source(folder, yaml_files(folder), CardSource, root)
+        src, d = load_card(folder, root)
         project.diagnostics += d
         if src.docs:
             project.cards.append(src)

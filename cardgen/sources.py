@@ -283,7 +283,7 @@ def load_project(root: Path, only: list[Path] | None = None, jobs: int | None = 
     from .parallel import map_items
 
     proj = load_shared(root)
-    for src, d in map_items(partial(_load_card, root=root), wanted_folders(root, only), jobs):
+    for src, d in map_items(partial(load_card, root=root), wanted_folders(root, only), jobs):
         proj.diagnostics += d
         if src.docs:
             proj.cards.append(src)
@@ -310,5 +310,6 @@ def wanted_folders(root: Path, only: list[Path] | None = None) -> list[Path]:
     return list(dict.fromkeys(folders))
 
 
-def _load_card(folder: Path, root: Path) -> tuple[Source, list[Diagnostic]]:
+def load_card(folder: Path, root: Path) -> tuple[Source, list[Diagnostic]]:
+    """Load one card folder's sources."""
     return load_source(folder, yaml_files(folder), CardSource, root)
