@@ -12,7 +12,7 @@ from . import checks, risks
 from .diagnostics import Diagnostic, error, sort_unique
 from .loader import loads, read_text
 from .resolve import Card, Resolver, section_text
-from .sources import Project, SHARED_DIR, display, find_root, load_project, yaml_files
+from .sources import Project, SHARED_DIR, card_folders, display, find_root, load_card, load_project
 
 
 @dataclass
@@ -71,9 +71,6 @@ def validate_group(root: Path, wanted: list[Path], jobs: int | None = None) -> R
 def load_missing_bases(project: Project) -> None:
     """When only some folders were asked for, load the cards they extend (by the usual folder name,
     else every folder)."""
-    from .model import CardSource
-    from .sources import card_folders, load_source
-
     loaded = {c.folder.resolve() for c in project.cards}
     known = {r for c in project.cards if c.model for r in ([c.model.repo_id] if c.model.repo_id else
                                                             [m.repo_id for m in c.model.suite or []])}
@@ -88,7 +85,7 @@ def load_missing_bases(project: Project) -> None:
         for f in candidates:
             if f.resolve() in loaded:
                 continue
-            src, diags = load_source(f, yaml_files(f), CardSource, project.root)
+            src, diags = load_card(f, project.root)
             loaded.add(f.resolve())
             if src.docs:
                 project.cards.append(src)
