@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from huggingface_hub.utils._validators import HFValidationError, validate_repo_id  # every card has repo ids
+from . import cache
 
 DATA = Path(__file__).parent / "data" / "hubspec"
 
@@ -77,6 +77,19 @@ def repo_id_problem(repo_id: str, need_owner: bool = True) -> str | None:
 def _repo_id_problem(repo_id: str, need_owner: bool) -> str | None:
     if need_owner and repo_id.count("/") != 1:
         return f"{repo_id!r} must be `owner/name`"
+    known = cache.verdicts()
+    if repo_id in known:  # judged by this huggingface_hub version in an earlier run
+        return known[repo_id]
+    verdict = hub_verdict(repo_id)
+    cache.remember(repo_id, verdict)
+    return verdict
+
+
+def hub_verdict(repo_id: str) -> str | None:
+    """huggingface_hub's own judgement of a repo id (importing its validator costs more than
+    validating a card, hence the verdicts kept between runs)."""
+    from huggingface_hub.utils._validators import HFValidationError, validate_repo_id
+
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:

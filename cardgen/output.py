@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+# a batch judges many repo ids: import the Hub's validator once, before workers are forked
+import huggingface_hub.utils._validators  # noqa: F401,E402
+
 from . import risks
 from .diagnostics import Diagnostic, error, sort_unique
 from .lint import lint

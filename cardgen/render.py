@@ -42,25 +42,21 @@ def _finalize(value):
 
 @lru_cache(maxsize=1)
 def bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Jinja's own cache of compiled templates, in ``$CARDGEN_CACHE_DIR`` (default
-    ``~/.cache/cardgen``; ``off`` turns it off). Entries are keyed by the template's source, so an
-    edited template is compiled again; an unwritable folder just means no cache."""
+    """Jinja's own cache of compiled templates (see ``cache``); entries are keyed by the template's
+    source, so an edited template is compiled again."""
     import os
 
-    where = os.environ.get("CARDGEN_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "cardgen")
-    if where == "off":
+    from . import cache
+
+    top = cache.folder()
+    if top is None:
         return None
-    folder = os.path.join(where, f"jinja-{jinja2.__version__}")
+    where = os.path.join(top, f"jinja-{jinja2.__version__}")
     try:
-        os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, ".probe")
-        with open(probe, "w"):
-            pass
-        os.unlink(probe)
+        os.makedirs(where, exist_ok=True)
     except OSError:
         return None
-    return jinja2.FileSystemBytecodeCache(folder)
+    return jinja2.FileSystemBytecodeCache(where)
 
 
 @lru_cache(maxsize=64)

@@ -253,11 +253,16 @@ def test_lint_passes_clean_markdown_and_reports_readme_lines():
 
 
 def test_compiled_templates_are_cached_and_an_edit_is_seen(cli, cards, tmp_path, monkeypatch):
+    from cardgen import cache as cache_mod
     from cardgen.render import bytecode_cache
+
+    def forget():
+        bytecode_cache.cache_clear()
+        cache_mod.folder.cache_clear()
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("CARDGEN_CACHE_DIR", str(cache))
-    bytecode_cache.cache_clear()
+    forget()
     try:
         tdir = cards / "stabilityai/StableBeluga-7B/templates"
         tdir.mkdir()
@@ -268,11 +273,11 @@ def test_compiled_templates_are_cached_and_an_edit_is_seen(cli, cards, tmp_path,
         assert cli("render", "--out", tmp_path / "b", cards).code == 0
         assert "## Second Stable Beluga 7B" in (tmp_path / "b/stabilityai/StableBeluga-7B/README.md").read_text()
         monkeypatch.setenv("CARDGEN_CACHE_DIR", "off")
-        bytecode_cache.cache_clear()
+        forget()
         assert bytecode_cache() is None
         (tmp_path / "file").write_text("")
         monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "file"))  # not a folder: no cache, no error
-        bytecode_cache.cache_clear()
+        forget()
         assert bytecode_cache() is None
     finally:
-        bytecode_cache.cache_clear()
+        forget()

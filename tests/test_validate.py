@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,3 +226,31 @@ def test_license_list_in_a_source_has_its_own_code(cli, cards):
     edit(cards / LM, "license:\n  id: cc-by-nc-sa-4.0\n", "license: [cc-by-nc-sa-4.0]\nlicense_x:\n  id: cc-by-nc-sa-4.0\n")
     r = cli("validate", cards)
     assert "CG208 license: license must be a single licence id, not a list" in r.out
+
+
+def test_repo_id_verdicts_are_kept_between_runs(tmp_path, cards):
+    """The Hub's validator pulls in an HTTP client; a pre-commit run reuses its earlier verdicts
+    (kept per huggingface_hub version) and reports exactly what a fresh run reports."""
+    import huggingface_hub
+
+    edit(cards / B7, "repo_id: stabilityai/StableBeluga-7B", "repo_id: stabilityai/Stable--Beluga-7B")
+    cache = tmp_path / "cache"
+    probe = ("import sys\nfrom cardgen.cli import main\nrc = main(['validate', sys.argv[1]])\n"
+             "print('validator imported:', 'huggingface_hub.utils._validators' in sys.modules, file=sys.stderr)\n"
+             "sys.exit(rc)")
+
+    def run():
+        env = {**os.environ, "CARDGEN_CACHE_DIR": str(cache)}
+        return subprocess.run([sys.executable, "-c", probe, str(cards / "stabilityai/StableBeluga-7B")],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    first, second = run(), run()
+    assert first.returncode == second.returncode == 1
+    assert "CG206" in first.stdout and first.stdout == second.stdout
+    assert "validator imported: True" in first.stderr and "validator imported: False" in second.stderr
+    kept = json.loads((cache / f"repo-ids-hf{huggingface_hub.__version__}.json").read_text())
+    assert "--" in kept["stabilityai/Stable--Beluga-7B"]  # the Hub's own complaint, kept
+    assert kept["meta-llama/Llama-2-7b-hf"] is None  # the base model's id: valid
+    (cache / f"repo-ids-hf{huggingface_hub.__version__}.json").write_text("{not json")  # a broken cache is ignored
+    third = run()
+    assert third.stdout == first.stdout and "validator imported: True" in third.stderr
