@@ -42,10 +42,11 @@ def make_cards(root: Path, n: int) -> None:
 
 
 def bench_cardgen(root: Path, n: int, jobs: int | None) -> tuple[float, int, int]:
-    from cardgen.output import render_all
+    from cardgen.pipeline import render_all
+    from cardgen.scope import select
 
     t0 = time.perf_counter()
-    rendering = render_all([root], jobs=jobs, keep_cards=False)  # what `cardgen render` and `cardgen check` run
+    rendering = render_all(select([root]), jobs=jobs, keep_cards=False)  # what `cardgen render` and `cardgen check` run
     took = time.perf_counter() - t0
     errors = [d for d in rendering.diagnostics if d.severity == "error"]
     assert not errors, errors[:3]

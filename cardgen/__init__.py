@@ -3,40 +3,51 @@
 The Python API mirrors the commands:
 
     import cardgen
-    results = cardgen.validate(["cards"])        # list[Result]: cards + diagnostics
-    readmes, diags, _ = cardgen.render(["cards"])   # {repo_id: README text}, diagnostics
+    cards, diagnostics = cardgen.load("cards")          # resolved cards and what is wrong with them
+    results = cardgen.validate(["cards"])               # list[Result], one per cards folder
+    rendering = cardgen.render(["cards"])               # .texts {repo_id: README}, .diagnostics, .failed
 
-Heavy modules (Jinja, markdown-it, huggingface_hub, transformers) are imported only by the
-functions that need them, so that `cardgen validate` stays fast enough for a pre-commit hook.
+Heavy modules (Jinja, markdown-it, huggingface_hub's card parser, transformers) are imported only by
+the functions that need them, so that `cardgen validate` stays fast enough for a pre-commit hook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from .card import Card
+    from .diagnostics import Diagnostic
+    from .pipeline import Rendering
+    from .checking import Result
+
+__version__ = "0.2.0"
+__all__ = ["__version__", "load", "render", "validate"]
 
 
-def load(path="cards"):
-    """Load and resolve the sources under ``path``: returns (cards, diagnostics)."""
-    from .validate import validate_sources
-
-    cards, diags = [], []
-    for res in validate_sources([Path(path)]):
+def load(path: str | Path = "cards") -> tuple[list[Card], list[Diagnostic]]:
+    """Load, resolve and check the sources under ``path``: (cards, diagnostics)."""
+    cards: list[Card] = []
+    diags: list[Diagnostic] = []
+    for res in validate([path]):
         cards += res.cards
         diags += res.diagnostics
     return cards, diags
 
 
-def validate(paths=("cards",)):
-    """Validate sources; returns a list of ``validate.Result`` (one per cards folder)."""
-    from .validate import validate_sources
+def validate(paths: Iterable[str | Path] = ("cards",)) -> list[Result]:
+    """Validate sources; one ``validate.Result`` per cards folder."""
+    from .scope import select
+    from .checking import validate_scope
 
-    return validate_sources([Path(p) for p in paths])
+    return [validate_scope(scope) for scope in select([Path(p) for p in paths]).scopes]
 
 
-def render(paths=("cards",)):
-    """Render every card under ``paths``; returns ({repo_id: README text}, diagnostics, {repo_id: Card})."""
-    from .output import render_all
+def render(paths: Iterable[str | Path] = ("cards",)) -> Rendering:
+    """Render every card under ``paths`` in memory."""
+    from .pipeline import render_all
+    from .scope import select
 
-    return render_all([Path(p) for p in paths])
+    return render_all(select([Path(p) for p in paths]))

@@ -1,6 +1,7 @@
-"""The `cardgen` command. Each subcommand is thin: parse arguments, call the API, report, exit.
+"""The `cardgen` command: parse the command line into typed options, call the command, print its
+report through the chosen reporter, exit.
 
-Exit codes: 0 clean, 1 problems found, 2 usage error (or a missing optional extra).
+Exit codes: 0 clean, 1 problems found, 2 usage error (or a missing optional extra), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -8,179 +9,241 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from .diagnostics import CODES, Diagnostic, report
-
-DEFAULT_CARDS = Path("cards")
-DEFAULT_OUT = Path("rendered")
+from .diagnostics import REPORTERS, Report, failed, plural
+from .options import (
+    DEFAULT_OUT,
+    CheckOptions,
+    ExportOptions,
+    PublishOptions,
+    RenderOptions,
+    SmokeOptions,
+    ValidateOptions,
+)
 
 
 class UsageError(Exception):
     pass
 
 
-def _paths(args) -> list[Path]:
-    paths = [Path(p) for p in (args.paths or [DEFAULT_CARDS])]
+def _paths(args: argparse.Namespace) -> tuple[Path, ...]:
+    paths = tuple(Path(p) for p in (args.paths or ["cards"]))
     for p in paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or folder")
     return paths
 
 
-def _emit(diags: list[Diagnostic], fmt: str, stream=None) -> None:
-    text = report(diags, fmt)
-    if text:
-        print(text, file=stream or sys.stdout)
+def _emit(report: Report, fmt: str) -> None:
+    REPORTERS[fmt]().emit(report)
 
 
-def _status(diags: list[Diagnostic], strict: bool) -> int:
-    return 1 if any(d.severity == "error" or strict for d in diags) else 0
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
-def _summary(diags: list[Diagnostic], what: str) -> str:
-    e = sum(d.severity == "error" for d in diags)
-    w = len(diags) - e
-    return f"{what}: {e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}"
+# -- commands ---------------------------------------------------------------------------------------
+def validate(opts: ValidateOptions) -> tuple[Report, int]:
+    from .scope import select
+    from .checking import validate_readme, validate_scope
 
-
-# -- commands -------------------------------------------------------------------------------
-def cmd_validate(args) -> int:
-    from .validate import is_readme, validate_readme, validate_sources
-
-    paths = _paths(args)
-    diags: list[Diagnostic] = []
-    sources = [p for p in paths if not is_readme(p)]
+    selection = select(list(opts.paths))
+    report = Report("validate")
     ncards = 0
-    for res in validate_sources(sources) if sources else []:
-        diags += res.diagnostics
+    for scope in selection.scopes:
+        res = validate_scope(scope, opts.jobs)
+        report.diagnostics += res.diagnostics
         ncards += len(res.cards)
-    nreadme = 0
-    for p in paths:
-        if is_readme(p):
-            nreadme += 1
-            diags += validate_readme(p)
-    _emit(diags, args.format)
-    if args.format == "text":
-        what = f"{ncards} card{'s' * (ncards != 1)}" + (f", {nreadme} README" if nreadme else "")
-        print(_summary(diags, what), file=sys.stderr)
-    return _status(diags, args.strict)
+    for p in selection.readmes:
+        report.diagnostics += validate_readme(p)
+    report.checked = plural(ncards, "card") + (f", {plural(len(selection.readmes), 'README')}"
+                                               if selection.readmes else "")
+    return report, int(failed(report.diagnostics, opts.strict))
 
 
-def cmd_schema(args) -> int:
+def render(opts: RenderOptions) -> tuple[Report, int]:
+    from .pipeline import render_to
+    from .scope import select
+
+    diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs)
+    report = Report("render", diags, checked=plural(len(written), "README"))
+    report.notes = [f"{state:9} {p}" for p, state in written]
+    report.results = [{"readme": str(p), "state": state} for p, state in written]
+    return report, int(failed(diags))
+
+
+def check(opts: CheckOptions) -> tuple[Report, int]:
+    from .pipeline import drift
+    from .scope import select
+
+    diags, drifted = drift(select(list(opts.paths)), opts.out, opts.jobs)
+    if not opts.fail:  # `diff` shows the differences; they are not problems
+        diags = [d for d in diags if d.code != "CG708"]
+    report = Report("check" if opts.fail else "diff", diags)
+    report.lines = [d.diff for d in drifted]
+    report.results = [{"readme": str(d.readme), "state": d.state, "diff": d.diff} for d in drifted]
+    if drifted and opts.fail:
+        report.notes = [f"{plural(len(drifted), 'README')} differ from the sources; run `cardgen render`"]
+    return report, int((opts.fail and bool(drifted)) or failed(diags))
+
+
+def export(opts: ExportOptions) -> tuple[Report, int]:
+    from . import risks
+    from .scope import select
+    from .checking import validate_scope
+
+    report = Report("export", document=[])
+    for scope in select(list(opts.paths)).scopes:
+        res = validate_scope(scope, opts.jobs)
+        report.diagnostics += res.diagnostics
+        report.document += [risks.export(c) for c in res.cards if c.model.risk_assessment]
+    report.checked = plural(len(report.document), "risk assessment")
+    if failed(report.diagnostics):
+        report.document = None
+        return report, 1
+    return report, 0
+
+
+def publish(opts: PublishOptions) -> tuple[Report, int]:
+    from .publish import publish as run
+
+    return run(opts, _progress)
+
+
+def smoke(opts: SmokeOptions) -> tuple[Report, int]:
+    from .smoke import smoke as run
+
+    return run(opts, _progress)
+
+
+def _codes() -> int:
+    from . import lint, rules  # noqa: F401 - they declare their codes
+    from .diagnostics import CODES
+
+    for c in sorted(CODES.values(), key=lambda c: c.code):
+        print(f"{c.code}  {c.severity:7}  {c.title}" + (f"  [{c.rule}]" if c.rule != "cardgen" else ""))
+    return 0
+
+
+def _schema(out: Path) -> int:
     from .schema import write_schemas
 
-    for p in write_schemas(Path(args.out)):
+    for p in write_schemas(out):
         print(p)
     return 0
 
 
-def cmd_codes(args) -> int:
-    for code, text in CODES.items():
-        print(f"{code}  {text}")
-    return 0
+def version_text() -> str:
+    from . import __version__, hubspec
+
+    return f"cardgen {__version__}\nHub vocabulary: {hubspec.snapshot()}"
 
 
-def cmd_render(args) -> int:
-    from .output import render_to
-
-    diags, written = render_to(_paths(args), Path(args.out) if args.out else DEFAULT_OUT)
-    _emit(diags, args.format)
-    for p, state in written:
-        print(f"{state:9} {p}", file=sys.stderr)
-    return _status(diags, False)
-
-
-def cmd_check(args, fail: bool = True) -> int:
-    from .output import drift
-
-    diags, diffs = drift(_paths(args), Path(args.out) if args.out else DEFAULT_OUT)
-    if not fail:  # `diff` shows the differences; they are not problems
-        diags = [d for d in diags if d.code != "CG708"]
-    _emit(diags, args.format)
-    for d in diffs:
-        sys.stdout.write(d)
-    if diffs and fail:
-        print(f"{len(diffs)} README{'s' * (len(diffs) != 1)} differ from the sources; run `cardgen render`",
-              file=sys.stderr)
-    return 1 if (fail and diffs) or _status(diags, False) else 0
-
-
-def cmd_diff(args) -> int:
-    return cmd_check(args, fail=False)
-
-
-def cmd_export(args) -> int:
-    import json
-
-    from .validate import validate_sources
-    from . import risks
-
-    out, diags = [], []
-    for res in validate_sources(_paths(args)):
-        diags += res.diagnostics
-        out += [risks.export(c) for c in res.cards if c.model.risk_assessment]
-    if any(d.severity == "error" for d in diags):
-        _emit(diags, "text", sys.stderr)
-        return 1
-    print(json.dumps(out, indent=2, ensure_ascii=False))
-    return 0
-
-
-def cmd_publish(args) -> int:
-    from .publish import main as publish_main
-
-    return publish_main(args, _paths(args))
-
-
-def cmd_smoke(args) -> int:
-    from .smoke import main as smoke_main
-
-    return smoke_main(args, _paths(args))
+# -- parsing ----------------------------------------------------------------------------------------
+EXAMPLES = {
+    "validate": "cardgen validate cards/ some/README.md --format github",
+    "render": "cardgen render cards/stabilityai --out rendered/",
+    "check": "cardgen check   # exit 1 with a diff when rendered/ is stale",
+    "diff": "cardgen diff cards/TheBloke",
+    "export": "cardgen export --risks --format json > risks.json",
+    "publish": "cardgen publish --dry-run --format json",
+    "smoke": "cardgen smoke --model-path org/name=/models/name --json report.json",
+    "schema": "cardgen schema --out schemas/",
+    "codes": "cardgen codes",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="cardgen", description="Model cards from YAML sources: validate, render, check, publish, smoke-test.")
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = argparse.ArgumentParser(prog="cardgen",
+                                 description="Model cards from YAML sources: validate, render, check, publish, smoke-test.")
+    ap.add_argument("--version", action="store_true", help="print the version and the Hub vocabulary it carries")
+    sub = ap.add_subparsers(dest="command")
 
-    def add(name, func, help, paths=True, fmt=True):
-        p = sub.add_parser(name, help=help, description=help)
+    def add(name: str, help: str, formats: tuple[str, ...] | None = tuple(REPORTERS), paths: bool = True,
+            default_format: str = "text") -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, epilog=f"example: {EXAMPLES[name]}")
         if paths:
-            p.add_argument("paths", nargs="*", metavar="PATH", help="card folders, source files or README files (default: cards/)")
-        if fmt:
-            p.add_argument("--format", choices=("text", "json", "github"), default="text")
-        p.set_defaults(func=func)
+            p.add_argument("paths", nargs="*", metavar="PATH",
+                           help="cards folders, card folders, source files or README files (default: cards/)")
+        if formats:
+            p.add_argument("--format", choices=formats, default=default_format)
         return p
 
-    p = add("validate", cmd_validate, "check sources (and README front matter) against the schema and the Hub's vocabulary")
+    def jobs(p: argparse.ArgumentParser, default: int | None = None) -> None:
+        p.add_argument("--jobs", type=int, default=default, metavar="N",
+                       help="worker processes (default: one per CPU for large batches)" if default is None else
+                       f"concurrent requests (default: {default})")
+
+    p = add("validate", "check sources (and README front matter) against the schema and the Hub's rules")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    p = add("schema", cmd_schema, "write the JSON Schema files", paths=False, fmt=False)
-    p.add_argument("--out", default="schemas")
-    add("codes", cmd_codes, "list the diagnostic codes", paths=False, fmt=False)
-    for name, func, help in (("render", cmd_render, "render README.md files"),
-                             ("check", cmd_check, "fail with a diff when a committed README differs from its sources"),
-                             ("diff", cmd_diff, "show how committed READMEs differ from their sources")):
-        p = add(name, func, help)
-        p.add_argument("--out", help=f"output folder (default: {DEFAULT_OUT}/)")
-    p = add("export", cmd_export, "export risk assessments as JSON", fmt=False)
+    jobs(p)
+    for name, help in (("render", "render README.md files"),
+                       ("check", "fail with a diff when a committed README differs from its sources"),
+                       ("diff", "show how committed READMEs differ from their sources")):
+        p = add(name, help)
+        p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
+        jobs(p)
+    p = add("export", "export risk assessments, with the problems found", formats=("json",), default_format="json")
     p.add_argument("--risks", action="store_true", required=True, help="export the risk documentation")
-    p = add("publish", cmd_publish, "upload rendered cards to the Hub", fmt=False)
+    p = add("publish", "upload rendered cards to the Hub")
     p.add_argument("--revision", help="branch to commit to (default: main, and each variant's branch with --variants)")
     p.add_argument("--variants", action="store_true", help="also publish to each quantisation variant's branch")
     p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
     p.add_argument("--message", help="commit message")
-    p.add_argument("--dry-run", action="store_true", help="print the diff against the Hub and change nothing")
+    p.add_argument("--dry-run", action="store_true", help="show the diff against the Hub and change nothing")
     p.add_argument("--force", action="store_true", help="overwrite a README edited on the Hub")
-    p.add_argument("--jobs", type=int, default=1, help="concurrent uploads")
-    p.add_argument("--out", help="rendered folder to compare against (default: render in memory)")
-    p = add("smoke", cmd_smoke, "load each model, prompt it as the card documents and judge the output", fmt=False)
-    p.add_argument("--model-path", action="append", default=[], metavar="REPO_ID=DIR", help="load REPO_ID from a local folder")
+    jobs(p, 1)
+    p.add_argument("--out", type=Path, help="committed READMEs to compare against (default: rendered/)")
+    p = add("smoke", "load each model, prompt it as the card documents and judge the output")
+    p.add_argument("--model-path", action="append", default=[], metavar="REPO_ID=DIR",
+                   help="load REPO_ID from a local folder")
     p.add_argument("--max-new-tokens", type=int, default=16)
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the per-model results as JSON")
     p.add_argument("--shard", metavar="I/N", help="run only shard I of N (1-based)")
     p.add_argument("--no-snippet", action="store_true", help="do not execute the card's usage snippet")
-    p.add_argument("--device", help="force a device (cpu, cuda)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="force a device")
+    p = add("schema", "write the JSON Schema files", formats=None, paths=False)
+    p.add_argument("--out", type=Path, default=Path("schemas"))
+    add("codes", "list the diagnostic codes, their severity and the rule each enforces", formats=None, paths=False)
     return ap
+
+
+def _model_paths(items: list[str]) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        repo, sep, path = item.partition("=")
+        if not sep or not repo or not path:
+            raise UsageError(f"--model-path wants REPO_ID=DIR, got {item!r}")
+        out[repo] = Path(path)
+    return out
+
+
+def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]], str]:
+    """The command to run, with its typed options bound; and the output format."""
+    name = args.command
+    common = {"paths": _paths(args), "format": args.format} if name not in ("schema", "codes") else {}
+    if name == "validate":
+        vo = ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
+        return lambda: validate(vo), args.format
+    if name == "render":
+        ro = RenderOptions(**common, out=args.out, jobs=args.jobs)
+        return lambda: render(ro), args.format
+    if name in ("check", "diff"):
+        co = CheckOptions(**common, out=args.out, jobs=args.jobs, fail=name == "check")
+        return lambda: check(co), args.format
+    if name == "export":
+        eo = ExportOptions(**common, risks=args.risks)
+        return lambda: export(eo), args.format
+    if name == "publish":
+        po = PublishOptions(**common, revision=args.revision, variants=args.variants, create_pr=args.create_pr,
+                            message=args.message, dry_run=args.dry_run, force=args.force, jobs=max(1, args.jobs),
+                            out=args.out)
+        return lambda: publish(po), args.format
+    so = SmokeOptions(**common, model_paths=_model_paths(args.model_path), max_new_tokens=args.max_new_tokens,
+                      json=args.json, shard=args.shard, no_snippet=args.no_snippet, device=args.device)
+    return lambda: smoke(so), args.format
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +253,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     try:
-        return args.func(args)
+        if args.version:
+            print(version_text())
+            return 0
+        if args.command is None:
+            ap.print_usage(sys.stderr)
+            return 2
+        if args.command == "codes":
+            return _codes()
+        if args.command == "schema":
+            return _schema(args.out)
+        run, fmt = _command(args)
+        report, code = run()
+        _emit(report, fmt)
+        return code
     except UsageError as e:
         print(f"cardgen: error: {e}", file=sys.stderr)
         return 2

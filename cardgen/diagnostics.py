@@ -1,77 +1,80 @@
-"""Diagnostics: the one shape every problem takes, its stable codes, and the reporters.
+"""Diagnostics: the one shape every problem takes, the table of codes, the collector, the reporters.
 
-Every check in cardgen reports ``Diagnostic`` values; nothing raises to the user. The reporters
-turn a list of them into text (``file:line:col: CODE message``), JSON, or GitHub workflow
-annotations, in the manner of check-jsonschema's reporters.
+Every stage reports ``Diagnostic`` values into a ``Collector``; nothing raises to the user. A code
+is declared once, in ``CODES`` (by ``declare``), with its title, its default severity and the Hub
+rule it enforces; the rules in ``cardgen.rules`` declare their own codes beside their functions.
+A ``Report`` (what a command checked, found and did) is printed by one of ``REPORTERS``: text
+(``file:line:col: CODE message``), JSON, or GitHub workflow annotations, in the manner of
+check-jsonschema's reporters. Every command prints through them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal, NamedTuple, TextIO
 
 Severity = Literal["error", "warning"]
 
-#: Stable codes. The number says the stage; the text is what `cardgen codes` prints.
-CODES: dict[str, str] = {
+
+class Where(NamedTuple):
+    """A place in a file: 1-based line and column."""
+
+    file: str
+    line: int = 1
+    col: int = 1
+
+
+@dataclass(frozen=True)
+class Code:
+    """A diagnostic code: what it means, how severe it is by default, and which rule it enforces."""
+
+    code: str
+    title: str
+    severity: Severity = "error"
+    rule: str = "cardgen"  # the Hub rule (and where the Hub documents it), or "cardgen" for our own
+
+
+#: Every code, in the order `cardgen codes` lists them. The number says the stage.
+CODES: dict[str, Code] = {}
+
+
+def declare(code: str, title: str, severity: Severity = "error", rule: str = "cardgen") -> Code:
+    """Add a code to the table (once); returns it."""
+    if code in CODES and CODES[code] != Code(code, title, severity, rule):
+        raise ValueError(f"diagnostic code {code} is declared twice")
+    CODES[code] = Code(code, title, severity, rule)
+    return CODES[code]
+
+
+for _code, _title in (
     # reading a file
-    "CG001": "file too large",
-    "CG002": "file is not valid UTF-8",
-    "CG003": "file is empty",
-    "CG004": "YAML syntax error",
-    "CG005": "duplicate key",
-    "CG006": "document too complex (alias expansion, nesting depth or node count)",
-    "CG007": "unsupported YAML tag",
-    "CG008": "file cannot be read",
+    ("CG001", "file too large"),
+    ("CG002", "file is not valid UTF-8"),
+    ("CG003", "file is empty"),
+    ("CG004", "YAML syntax error"),
+    ("CG005", "duplicate key"),
+    ("CG006", "document too complex (alias expansion, nesting depth or node count)"),
+    ("CG007", "unsupported YAML tag"),
+    ("CG008", "file cannot be read"),
     # schema
-    "CG101": "wrong type or invalid value",
-    "CG102": "unknown key",
-    "CG103": "missing required key",
-    # Hub vocabulary
-    "CG201": "unknown licence id",
-    "CG202": "licence `other` needs license_name and license_link",
-    "CG203": "unknown pipeline tag",
-    "CG204": "unknown library name",
-    "CG205": "unknown language code",
-    "CG206": "invalid repo id",
-    "CG207": "invalid dataset id",
-    "CG208": "licence must be a single id",
-    "CG209": "no licence in the metadata",
-    "CG210": "invalid base_model_relation",
-    "CG211": "typo of a known metadata key",
-    "CG212": "the body names another licence than the metadata",
+    ("CG101", "wrong type or invalid value"),
+    ("CG102", "unknown key"),
+    ("CG103", "missing required key"),
     # references and structure
-    "CG301": "dangling reference",
-    "CG302": "unknown base card",
-    "CG303": "inheritance cycle",
-    "CG304": "path escapes the cards folder",
-    "CG305": "duplicate id",
-    "CG306": "duplicate citation key",
-    "CG307": "repository described twice",
-    "CG308": "unknown section anchor",
-    # prompt format
-    "CG401": "placeholder used but not defined",
-    "CG402": "placeholder defined but not used",
-    "CG403": "stop token id out of range",
-    # risk documentation
-    "CG601": "malformed risk, use or mitigation id",
-    "CG602": "risk without mitigation",
-    "CG603": "matrix cell names an undefined risk or use",
-    "CG604": "matrix is missing cells",
-    "CG605": "mitigation defined but never used",
-    "CG606": "near-duplicate mitigation sentences",
-    "CG607": "duplicate matrix cell",
+    ("CG301", "dangling reference"),
+    ("CG302", "unknown base card"),
+    ("CG303", "inheritance cycle"),
+    ("CG304", "path escapes the cards folder"),
+    ("CG305", "duplicate id"),
+    ("CG307", "repository described twice"),
     # rendering and output lint
-    "CG701": "template error",
-    "CG702": "table has inconsistent column counts",
-    "CG703": "code fence not closed or not labelled",
-    "CG704": "heading skips a level",
-    "CG705": "template syntax or None leaked into the output",
-    "CG706": "malformed link",
-    "CG707": "unbalanced HTML block",
-    "CG708": "rendered README differs from the sources",
-}
+    ("CG701", "template error"),
+    ("CG708", "rendered README differs from the sources"),
+):
+    declare(_code, _title)
 
 
 @dataclass(frozen=True, order=True)
@@ -83,47 +86,179 @@ class Diagnostic:
     message: str
     severity: Severity = "error"
 
+    @property
+    def where(self) -> Where:
+        return Where(self.file, self.line, self.col)
+
     def text(self) -> str:
         sev = "" if self.severity == "error" else "warning: "
         return f"{self.file}:{self.line}:{self.col}: {self.code} {sev}{self.message}"
 
 
-def error(file: str, pos: tuple[int, int], code: str, message: str) -> Diagnostic:
-    return Diagnostic(str(file), pos[0], pos[1], code, message, "error")
+def error(where: Where, code: str, message: str) -> Diagnostic:
+    return Diagnostic(where.file, where.line, where.col, code, message, "error")
 
 
-def warning(file: str, pos: tuple[int, int], code: str, message: str) -> Diagnostic:
-    return Diagnostic(str(file), pos[0], pos[1], code, message, "warning")
+def warning(where: Where, code: str, message: str) -> Diagnostic:
+    return Diagnostic(where.file, where.line, where.col, code, message, "warning")
+
+
+def diagnostic(where: Where, code: str, message: str) -> Diagnostic:
+    """A diagnostic with its code's declared severity."""
+    return Diagnostic(where.file, where.line, where.col, code, message, CODES[code].severity)
 
 
 def sort_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(set(diags))
 
 
-def has_errors(diags: Iterable[Diagnostic], strict: bool = False) -> bool:
+class Collector:
+    """Where the stages of one run report their problems."""
+
+    def __init__(self, diags: Iterable[Diagnostic] = ()) -> None:
+        self._items: list[Diagnostic] = list(diags)
+
+    def add(self, diag: Diagnostic) -> None:
+        self._items.append(diag)
+
+    def extend(self, diags: Iterable[Diagnostic]) -> None:
+        self._items.extend(diags)
+
+    def error(self, where: Where, code: str, message: str) -> None:
+        self._items.append(error(where, code, message))
+
+    def warning(self, where: Where, code: str, message: str) -> None:
+        self._items.append(warning(where, code, message))
+
+    def keep(self, predicate: Any) -> None:
+        """Keep only the diagnostics whose file the predicate accepts."""
+        self._items = [d for d in self._items if predicate(d.file)]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """Sorted, each once."""
+        return sort_unique(self._items)
+
+    def files_with_errors(self) -> set[str]:
+        return {d.file for d in self._items if d.severity == "error"}
+
+
+def failed(diags: Iterable[Diagnostic], strict: bool = False) -> bool:
+    """Whether the diagnostics fail a run (any error; with ``strict``, any warning too)."""
     return any(d.severity == "error" or strict for d in diags)
 
 
-def report(diags: list[Diagnostic], fmt: str = "text") -> str:
-    """Format diagnostics for output; returns the whole text (possibly empty)."""
-    if fmt == "json":
-        errors = sum(d.severity == "error" for d in diags)
-        return json.dumps(
-            {
-                "diagnostics": [asdict(d) for d in diags],
-                "errors": errors,
-                "warnings": len(diags) - errors,
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-    if fmt == "github":
-        return "\n".join(
+def counts(diags: Iterable[Diagnostic]) -> tuple[int, int]:
+    """(errors, warnings)."""
+    diags = list(diags)
+    errors = sum(d.severity == "error" for d in diags)
+    return errors, len(diags) - errors
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+# -- reports and reporters -------------------------------------------------------------------------
+@dataclass
+class Report:
+    """What one command checked, found and did; printed by a reporter."""
+
+    command: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    checked: str = ""  # what was looked at, e.g. "6 cards, 1 README"
+    results: list[dict[str, Any]] = field(default_factory=list)  # per-target outcomes, as data
+    lines: list[str] = field(default_factory=list)  # the same outcomes for people (stdout)
+    notes: list[str] = field(default_factory=list)  # progress and closing remarks for people (stderr)
+    document: Any = None  # an artefact the command produces (export), carried whole by data formats
+
+    def summary(self) -> str:
+        e, w = counts(self.diagnostics)
+        head = f"{self.checked}: " if self.checked else ""
+        return f"{head}{plural(e, 'error')}, {plural(w, 'warning')}"
+
+
+class Reporter:
+    """Prints a report. A new output format is one subclass, registered with ``@reporter``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def emit(self, report: Report) -> None:
+        raise NotImplementedError
+
+
+REPORTERS: dict[str, type[Reporter]] = {}
+
+
+def reporter(cls: type[Reporter]) -> type[Reporter]:
+    REPORTERS[cls.name] = cls
+    return cls
+
+
+def _write(stream: TextIO, lines: Iterable[str]) -> None:
+    for line in lines:
+        stream.write(line if line.endswith("\n") else line + "\n")
+
+
+@reporter
+class TextReporter(Reporter):
+    """`file:line:col: CODE message` lines and the command's own lines on stdout; the summary on stderr."""
+
+    name = "text"
+
+    def emit(self, report: Report) -> None:
+        _write(self.out, (d.text() for d in report.diagnostics))
+        _write(self.out, report.lines)
+        _write(self.err, [*report.notes, report.summary()])
+
+
+@reporter
+class JsonReporter(Reporter):
+    """One JSON document: diagnostics (errors and warnings), counts, results, the vocabulary used."""
+
+    name = "json"
+
+    def emit(self, report: Report) -> None:
+        from . import __version__, hubspec
+
+        e, w = counts(report.diagnostics)
+        doc: dict[str, Any] = {
+            "command": report.command,
+            "cardgen": __version__,
+            "vocabulary": hubspec.sources(),
+            "checked": report.checked,
+            "errors": e,
+            "warnings": w,
+            "diagnostics": [asdict(d) for d in report.diagnostics],
+            "results": report.results,
+            "notes": report.notes,
+        }
+        if report.document is not None:
+            doc["document"] = report.document
+        self.out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+@reporter
+class GithubReporter(Reporter):
+    """GitHub Actions workflow commands: one annotation per diagnostic, the rest as plain log lines."""
+
+    name = "github"
+
+    def emit(self, report: Report) -> None:
+        _write(self.out, (
             f"::{d.severity} file={_gh_escape(d.file, True)},line={d.line},col={d.col},"
             f"title={d.code}::{_gh_escape(d.message)}"
-            for d in diags
-        )
-    return "\n".join(d.text() for d in diags)
+            for d in report.diagnostics
+        ))
+        _write(self.out, report.lines)
+        _write(self.err, [*report.notes, report.summary()])
 
 
 def _gh_escape(s: str, prop: bool = False) -> str:

@@ -1,37 +1,25 @@
 """Front matter, in one place: computed from a card, serialised in a stable order, read back.
 
 ``compute`` gives the metadata a card's README carries; ``dump`` writes it as the YAML block;
-``split`` separates a README into its YAML block and body (the same rule as huggingface_hub's
-``REGEX_YAML_BLOCK``), keeping the line offset so that diagnostics point into the README.
+``split`` separates a README into its YAML block and body with huggingface_hub's own
+``REGEX_YAML_BLOCK`` (imported when a README is read: it costs a quarter of a second), keeping the
+line offset so that diagnostics point into the README.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
 
-from .model import Dataset, License
-from .resolve import Card
+from .card import Card
+from .schema import Dataset, License
 
 KEY_ORDER = (
     "language license license_name license_link library_name pipeline_tag tags datasets metrics "
     "base_model base_model_relation new_version inference widget model-index model_creator model_name "
     "model_type prompt_template quantized_by"
 ).split()
-
-# where each front-matter key is written in a card source (for diagnostics)
-SOURCE_FIELD = {
-    "language": "language", "license": "license", "license_name": "license", "license_link": "license",
-    "library_name": "library_name", "pipeline_tag": "pipeline_tag", "tags": "tags", "datasets": "datasets",
-    "base_model": "base_model", "base_model_relation": "base_model_relation", "new_version": "new_version",
-    "inference": "inference", "model-index": "evaluation", "model_type": "model_type",
-    "prompt_template": "prompt", "model_creator": "creator", "quantized_by": "creator",
-}
-
-_YAML_BLOCK = re.compile(r"\A(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))")
-
 
 def compute(card: Card) -> dict[str, Any]:
     """The README front matter of a card, as a plain dict in KEY_ORDER (extra keys after, sorted)."""
@@ -150,8 +138,11 @@ def join(meta: dict[str, Any], body: str) -> str:
 
 
 def split(text: str) -> tuple[str | None, str, int]:
-    """(yaml_text or None, body, line number of the YAML's first line in the README)."""
-    m = _YAML_BLOCK.search(text)
+    """(yaml_text or None, body, line number of the YAML's first line in the README), as
+    ``huggingface_hub.ModelCard`` splits a README."""
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    m = REGEX_YAML_BLOCK.search(text)
     if not m:
         return None, text, 0
     first_line = m.group(1).count("\n") + 1

@@ -12,8 +12,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from . import cache
-
 DATA = Path(__file__).parent / "data" / "hubspec"
 
 #: front-matter keys the Hub knows for model cards, plus those quantisers commonly add
@@ -57,7 +55,13 @@ def languages() -> dict[str, str]:
 
 @lru_cache(maxsize=None)
 def sources() -> dict[str, str]:
+    """Each vocabulary file's origin: repository, path, commit and date."""
     return {n: _load(n)["source"] for n in ("licenses", "pipeline_tags", "library_names", "languages")}
+
+
+def snapshot() -> str:
+    """One line naming the vocabulary's sources, commits and dates (for `cardgen --version`)."""
+    return "; ".join(f"{name}: {src}" for name, src in sources().items())
 
 
 def suggest(word: str, choices, n: int = 1) -> str:
@@ -77,18 +81,8 @@ def repo_id_problem(repo_id: str, need_owner: bool = True) -> str | None:
 def _repo_id_problem(repo_id: str, need_owner: bool) -> str | None:
     if need_owner and repo_id.count("/") != 1:
         return f"{repo_id!r} must be `owner/name`"
-    known = cache.verdicts()
-    if repo_id in known:  # judged by this huggingface_hub version in an earlier run
-        return known[repo_id]
-    verdict = hub_verdict(repo_id)
-    cache.remember(repo_id, verdict)
-    return verdict
-
-
-def hub_verdict(repo_id: str) -> str | None:
-    """huggingface_hub's own judgement of a repo id (importing its validator costs more than
-    validating a card, hence the verdicts kept between runs)."""
-    from huggingface_hub.utils._validators import HFValidationError, validate_repo_id
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
 
     try:
         validate_repo_id(repo_id)

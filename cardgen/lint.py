@@ -2,7 +2,9 @@
 
 Tables with inconsistent column counts, code fences left open or unlabelled, headings that skip a
 level, Jinja syntax or `None` leaking into the text, malformed links, unbalanced HTML.
-Each problem is ``(line, code, message)`` with the line in the README.
+Each problem is a ``LintProblem`` with its line in the README. Parts of a README that the block
+parser reads independently are linted once per run however many cards share them (a memo keyed by
+the part's text).
 """
 
 from __future__ import annotations
@@ -10,8 +12,28 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from html.parser import HTMLParser
+from typing import NamedTuple
 
 from markdown_it import MarkdownIt
+
+from .diagnostics import declare
+
+for _code, _title in (
+    ("CG702", "table has inconsistent column counts"),
+    ("CG703", "code fence not closed or not labelled"),
+    ("CG704", "heading skips a level"),
+    ("CG705", "template syntax or None leaked into the output"),
+    ("CG706", "malformed link"),
+    ("CG707", "unbalanced HTML block"),
+):
+    declare(_code, _title)
+
+
+class LintProblem(NamedTuple):
+    line: int  # in the README
+    code: str
+    message: str
+
 
 Problem = tuple[int, str, str]
 
@@ -132,42 +154,19 @@ def chunks(lines: list[str]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-# A name that, put in place of another such name, cannot change a block, a table row, a link, an
-# HTML tag or a `None`: letters, digits, spaces and `._/-`, starting with a letter, with a digit,
-# space or slash in it (so never an HTML tag name or a fence's language), no shorter than 4.
-_PLAIN_NAME = re.compile(r"(?=.*[0-9 /])[A-Za-z][A-Za-z0-9._/ -]{3,}\Z")
-
-
-def lint(text: str, names: tuple[str, ...] = ()) -> list[Problem]:
-    """Problems in a README (front matter included; lines are the README's).
-
-    ``names`` are strings that vary from card to card (repo id, model name): where they are plain
-    (see ``_PLAIN_NAME``) they are swapped for placeholders before a part is looked up in the memo,
-    so that a family of cards that differ only in their names is linted once; messages get the
-    names back. The result is the same as without ``names``.
-    """
+def lint(text: str) -> list[LintProblem]:
+    """Problems in a README, front matter and all (lines are the README's)."""
     from .frontmatter import split
 
     _, body, _ = split(text)
-    offset = text[: len(text) - len(body)].count("\n")
-    # placeholders are letters only, so that no name (which has a digit, space or slash) is found in
-    # one; names hold no line break, so the lines stay where they are
-    swapped = []
-    for i, n in enumerate(sorted({n for n in names if n and _PLAIN_NAME.match(n)}, key=len, reverse=True)[:26]):
-        if n in body:
-            placeholder = f"cardgenname{chr(97 + i)}"
-            body = body.replace(n, placeholder)
-            swapped.append((placeholder, n))
-    out = []
-    for ln, code, msg in _lint_body(body):
-        if swapped and "cardgenname" in msg:
-            for placeholder, n in swapped:
-                msg = msg.replace(placeholder, n)
-        out.append((offset + ln, code, _finish(msg)))
-    return sorted(set(out))
+    return lint_body(body, text[: len(text) - len(body)].count("\n"))
 
 
-@lru_cache(maxsize=256)  # READMEs of a family of cards are the same once their names are swapped out
+def lint_body(body: str, offset: int = 0) -> list[LintProblem]:
+    """Problems in a README body that starts after ``offset`` lines of the README."""
+    return sorted({LintProblem(offset + ln, code, _finish(msg)) for ln, code, msg in _lint_body(body)})
+
+
 def _lint_body(body: str) -> tuple[Problem, ...]:
     """Problems in a README body, lines from 1, messages not yet finished (see ``_finish``)."""
     lines = body.split("\n")
@@ -233,8 +232,7 @@ _EXCERPT = re.compile(r"\x00(\d*)\x01(.*?)\x02", re.S)
 
 
 def _excerpt(text: str, width: int | None = None) -> str:
-    """A quoted excerpt of the text, cut to ``width`` only when the message is finished (after the
-    names swapped out for the memo are back), so that it reads the same either way."""
+    """A quoted excerpt of the text, cut to ``width`` when the message is finished."""
     return f"\x00{width or ''}\x01{text.translate(_NO_MARKS)}\x02"
 
 

@@ -1,14 +1,15 @@
 """Spread a batch over worker processes: large organisations render thousands of cards.
 
 Workers are forked, so they start with everything the parent has loaded (templates, the shared
-sources, the vocabulary) and only the results travel back. Small batches, one job, or a platform
-without ``fork`` run in the calling process.
+sources, the vocabulary, the run's cache) and only the results travel back. Small batches, one job,
+or a platform without ``fork`` run in the calling process.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -16,11 +17,17 @@ R = TypeVar("R")
 #: below this many items a worker pool costs more than it saves
 PARALLEL_FROM = 64
 
-_TASK: tuple | None = None  # what forked workers run: (function, items)
+_work: tuple[Callable[[Any], Any], Sequence[Any]] | None = None  # set in each worker, by _start
 
 
-def _run(i: int):
-    fn, items = _TASK
+def _start(fn: Callable[[Any], Any], items: Sequence[Any]) -> None:
+    global _work
+    _work = (fn, items)
+
+
+def _run(i: int) -> Any:
+    assert _work is not None
+    fn, items = _work
     return fn(items[i])
 
 
@@ -42,16 +49,12 @@ def worth_forking(n: int, jobs: int | None = None, min_items: int = PARALLEL_FRO
 def map_items(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None,
               min_items: int = PARALLEL_FROM) -> list[R]:
     """``[fn(x) for x in items]``, in order, over ``jobs`` forked processes when there are at
-    least ``min_items`` (items that are themselves batches may ask for fewer)."""
-    global _TASK
+    least ``min_items`` (items that are themselves batches may ask for fewer). The function and
+    the items reach the workers by the fork itself (the pool's initializer), never pickled."""
     import multiprocessing as mp
 
     if not worth_forking(len(items), jobs, min_items):
         return [fn(x) for x in items]
     jobs = default_jobs() if jobs is None else jobs
-    _TASK = (fn, items)
-    try:
-        with mp.get_context("fork").Pool(min(jobs, len(items))) as pool:
-            return pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (jobs * 8)))
-    finally:
-        _TASK = None
+    with mp.get_context("fork").Pool(min(jobs, len(items)), initializer=_start, initargs=(fn, items)) as pool:
+        return pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (jobs * 8)))

@@ -9,36 +9,44 @@ huggingface_hub's own lookup and is scrubbed from every message.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
-from .diagnostics import report
-from .output import readme_path, render_all, unified
-from .render import intact
+from .diagnostics import Report, plural
+from .files import readme_path
+from .options import DEFAULT_OUT, PublishOptions
+from .pipeline import Rendering, render_all, unified
+from .provenance import intact
+from .scope import select
 
 DEFAULT_MESSAGE = "Update model card (rendered by cardgen)"
+
+
+Status = Literal["published", "unchanged", "would publish", "skipped", "failed"]
 
 
 @dataclass
 class Outcome:
     repo: str
     branch: str
-    status: str  # published | unchanged | would publish | skipped | failed
+    status: Status
     detail: str = ""
+    diff: str = ""  # a dry run's unified diff against the README on the Hub
 
 
 class Publisher:
-    def __init__(self, args, token: str | None):
+    def __init__(self, opts: PublishOptions, token: str | None) -> None:
         from huggingface_hub import HfApi
         from huggingface_hub.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()  # retries and warnings: our one line per target says it
 
-        self.args = args
+        self.opts = opts
         self.token = token
         self.endpoint = os.environ.get("HF_ENDPOINT") or None
         self.api = HfApi(endpoint=self.endpoint, token=token)
@@ -63,7 +71,7 @@ class Publisher:
         return Path(path).read_text("utf-8")
 
     def one(self, repo: str, branch: str, text: str) -> Outcome:
-        a = self.args
+        a = self.opts
         try:
             remote = self.remote_readme(repo, branch)
         except Exception as e:  # noqa: BLE001 - every failure becomes one line
@@ -79,9 +87,8 @@ class Publisher:
                 return Outcome(repo, branch, "skipped", "the README on the Hub was not written by cardgen; "
                                                         "use --force to replace it")
         if a.dry_run:
-            with self.lock:
-                sys.stdout.write(unified(remote, text, f"{repo}@{branch}/README.md"))
-            return Outcome(repo, branch, "would publish", "new README" if remote is None else "")
+            return Outcome(repo, branch, "would publish", "new README" if remote is None else "",
+                           unified(remote, text, f"{repo}@{branch}/README.md"))
         from huggingface_hub import CommitOperationAdd
 
         try:
@@ -128,64 +135,64 @@ def _is_network(e: Exception) -> bool:
                          "ConnectTimeout", "OfflineModeIsEnabled", "LocalEntryNotFoundError"})
 
 
-def targets(rendering, args) -> list[tuple[str, str]]:
+def targets(rendering: Rendering, opts: PublishOptions) -> list[tuple[str, str]]:
     out = []
     for repo in sorted(rendering.texts):
-        out.append((repo, args.revision or "main"))
+        out.append((repo, opts.revision or "main"))
         q = rendering.cards[repo].model.quantization
-        if args.variants and q and not args.revision:
+        if opts.variants and q and not opts.revision:
             out += [(repo, v.branch) for v in q.variants if v.branch != "main"]
     return out
 
 
-def main(args, paths: list[Path]) -> int:
+def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Report, int]:
+    """Render, compare with the Hub, and commit (or show the diffs); the report and the exit code."""
     from huggingface_hub import get_token
 
-    rendering = render_all(paths)
-    errors = [d for d in rendering.diagnostics if d.severity == "error"]
-    if errors:
-        print(report(errors), file=sys.stderr)
-    outcomes = [Outcome(r, args.revision or "main", "skipped", "fails validation or rendering (see above)")
+    rendering = render_all(select(list(opts.paths)))
+    report = Report("publish", rendering.diagnostics)
+    outcomes = [Outcome(r, opts.revision or "main", "skipped", "fails validation or rendering (see above)")
                 for r in rendering.failed]
-    committed = Path(args.out) if args.out else Path("rendered")
+    committed = opts.out or DEFAULT_OUT
     texts = dict(rendering.texts)
     for repo, text in list(texts.items()):
         p = readme_path(committed, repo)
         if p.is_file() and p.read_text("utf-8") != text:
-            outcomes.append(Outcome(repo, args.revision or "main", "skipped",
+            outcomes.append(Outcome(repo, opts.revision or "main", "skipped",
                                     f"{p} differs from its sources (`cardgen check`); run `cardgen render` first"))
             del texts[repo]
     rendering.texts = texts
     token = get_token()
-    if token is None and not args.dry_run:
-        print("cardgen: error: no Hugging Face token: set HF_TOKEN or run `hf auth login`", file=sys.stderr)
-        return 1
-    pub = Publisher(args, token)
-    todo = targets(rendering, args)
+    if token is None and not opts.dry_run:
+        report.notes.append("cardgen: error: no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+        return report, 1
+    pub = Publisher(opts, token)
+    todo = targets(rendering, opts)
     done = 0
 
-    def run(target):
+    def run(target: tuple[str, str]) -> Outcome:
         nonlocal done
         repo, branch = target
         o = pub.one(repo, branch, texts[repo])
         with pub.lock:
             done += 1
-            print(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}",
-                  file=sys.stderr)
+            progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}")
         return o
 
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1)) as pool:
         outcomes += list(pool.map(run, todo))
     pub.tmp.cleanup()
-    print(summary(outcomes))
-    return 1 if any(o.status in ("failed", "skipped") for o in outcomes) else 0
+    report.checked = plural(len(outcomes), "target")
+    report.results = [asdict(o) for o in outcomes]
+    report.lines = [o.diff for o in outcomes if o.diff] + [summary(outcomes)]
+    return report, int(any(o.status in ("failed", "skipped") for o in outcomes))
 
 
 def summary(outcomes: list[Outcome]) -> str:
     rows = [("repository", "branch", "status", "detail")] + [(o.repo, o.branch, o.status, o.detail) for o in outcomes]
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}".rstrip() for r in rows]
-    counts = {}
+    counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     order = ("published", "would publish", "unchanged", "skipped", "failed")

@@ -1,94 +1,31 @@
-"""Resolve sources into cards: shared references, inheritance (`extends`) and suites.
+"""Resolve sources into cards: shared references, inheritance (`extends`), suites, and everything a
+README is rendered from (see ``card.Card``).
 
 The result is one ``Card`` per Hub repository, with every reference replaced by the entry it names
 and, for each resolved value, the place (source, path) it was defined, so that later checks can
-point at the right node.
+point at the right node. Problems go into the run's ``Collector``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, error
+from .card import Card, Ref, SectionRef
+from .diagnostics import Collector, Diagnostic, Where, error
+from .files import display, read_text
 from .hubspec import suggest
-from .model import (NOT_INHERITED, CardSource, Citation, Dataset, License, Org, Section, SuiteMember,
-                    Training)
-from .sources import SHARED_DIR, Project, Source, display
-
-Loc = tuple[Source, tuple]  # where a value is written: its source and path
-
-
-@dataclass
-class Ref:
-    """A resolved entry and where it is written."""
-
-    value: Any
-    src: Source
-    path: tuple
-
-
-@dataclass
-class Card:
-    repo_id: str
-    src: Source
-    model: CardSource
-    origin: dict[str, Source]
-    member: SuiteMember | None = None
-    members: list[SuiteMember] = field(default_factory=list)
-    base: "Card | None" = None
-    creator: Ref | None = None
-    license: Ref | None = None
-    datasets: list[Ref] = field(default_factory=list)
-    citations: list[Ref] = field(default_factory=list)
-    cite_as: list[Ref] = field(default_factory=list)
-    sections: list[Ref] = field(default_factory=list)
-    training: Ref | None = None
-    mitigations: dict[str, Ref] = field(default_factory=dict)
-
-    @property
-    def owner(self) -> str:
-        return self.repo_id.split("/")[0]
-
-    @property
-    def repo_name(self) -> str:
-        return self.repo_id.split("/")[-1]
-
-    @property
-    def name(self) -> str:
-        if self.member and self.member.name:
-            return self.member.name
-        return self.model.name or self.repo_name
-
-    def loc(self, fieldname: str, *rest) -> tuple[str, tuple[int, int]]:
-        """file and position of a card field (in whichever source defines it)."""
-        src = self.origin.get(fieldname, self.src)
-        return src.pos((fieldname, *rest))
-
-    def where(self) -> tuple[str, tuple[int, int]]:
-        """File and position of the repo id this card renders (a suite member's own entry)."""
-        file, path = self.where_path()
-        return file, self.src.doc_for(path).pos(path)
-
-    def where_path(self) -> tuple[str, tuple]:
-        """File and path of the repo id this card renders, without building node positions."""
-        if self.member is None:
-            path: tuple = ("repo_id",)
-        else:
-            i = next((k for k, m in enumerate(self.members) if m is self.member), None)
-            path = ("suite",) if i is None else ("suite", i, "repo_id")
-        return self.src.doc_for(path).file, path
-
-    def key_loc(self, fieldname: str, *rest) -> tuple[str, tuple[int, int]]:
-        src = self.origin.get(fieldname, self.src)
-        return src.key_pos((fieldname, *rest))
+from .schema import NOT_INHERITED, CardSource, Dataset, License, Section, SuiteMember, Training
+from .scope import SHARED_DIR
+from .sections import placed_slots, search_path
+from .sources import Project, Source
 
 
 class Registry:
     """Shared entries by kind and id."""
 
-    def __init__(self, shared: list[Source], diags: list[Diagnostic]):
+    def __init__(self, shared: list[Source], report: Collector) -> None:
         self.entries: dict[str, dict[str, Ref]] = {}
         for src in shared:
             if src.model is None:
@@ -98,9 +35,8 @@ class Registry:
                     table = self.entries.setdefault(kind, {})
                     if key in table:
                         first = table[key]
-                        f, p = src.key_pos((kind, key))
-                        diags.append(error(f, p, "CG305", f"{kind} id {key!r} is already defined in "
-                                                          f"{first.src.file}:{first.src.key_pos((kind, key))[1][0]}"))
+                        report.error(src.key_pos((kind, key)), "CG305", f"{kind} id {key!r} is already defined in "
+                                     f"{first.src.file}:{first.src.key_pos((kind, key)).line}")
                         continue
                     table[key] = Ref(value, src, (kind, key))
 
@@ -112,24 +48,25 @@ class Registry:
 
 
 class Resolver:
-    def __init__(self, project: Project):
+    def __init__(self, project: Project, report: Collector) -> None:
         self.project = project
-        self.diags: list[Diagnostic] = []
-        self.registry = Registry(project.shared, self.diags)
+        self.report = report
+        self.registry = Registry(project.shared, report)
         self.by_repo: dict[str, tuple[Source, SuiteMember | None]] = {}
         self.cards: dict[tuple[int, str], Card] = {}
         self._stack: list[str] = []
+        self._slots: dict[tuple[str, ...], tuple[str, ...]] = {}
         for src in project.cards:
             if src.model is None:
                 continue
-            for repo, member, path in _targets(src):
+            for repo, member, path in targets(src):
                 if repo in self.by_repo:
-                    self.diags.append(described_twice(repo, src.pos(path), self.by_repo[repo][0].file))
+                    report.add(described_twice(repo, src.pos(path), self.by_repo[repo][0].file))
                     continue
                 self.by_repo[repo] = (src, member)
 
     # -- references -------------------------------------------------------------------------
-    def ref(self, kind: str, value: Any, src: Source, path: tuple, plain: type | None = None) -> Ref | None:
+    def ref(self, kind: str, value: Any, src: Source, path: tuple[Any, ...], plain: type | None = None) -> Ref | None:
         """Resolve a `str | Model` value. Strings name shared entries; with ``plain``, an unknown
         string is taken as the plain value (a Hub id) rather than a dangling reference."""
         if not isinstance(value, str):
@@ -139,11 +76,16 @@ class Resolver:
             return hit
         if plain is not None:
             return Ref(plain(id=value), src, path)
-        f, p = src.pos(path)
-        known = self.registry.ids(kind)
-        self.diags.append(error(f, p, "CG301", f"{kind} reference {value!r} is not defined in "
-                                               f"{SHARED_DIR}/{suggest(value, known)}"))
+        self.report.error(src.pos(path), "CG301", f"{kind} reference {value!r} is not defined in "
+                                                  f"{SHARED_DIR}/{suggest(value, self.registry.ids(kind))}")
         return None
+
+    def dataset(self, value: str | Dataset) -> Dataset:
+        """A dataset named by shared id, by Hub id, or written inline."""
+        if isinstance(value, Dataset):
+            return value
+        hit = self.registry.get("datasets", value)
+        return hit.value if hit else Dataset(id=value)
 
     # -- cards ------------------------------------------------------------------------------
     def all_cards(self) -> list[Card]:
@@ -151,29 +93,27 @@ class Resolver:
         for src in self.project.cards:
             if src.model is None:
                 continue
-            for repo, member, _ in _targets(src):
+            for repo, _, _ in targets(src):
                 if self.by_repo.get(repo, (None,))[0] is src:
                     c = self.card(repo)
                     if c:
                         out.append(c)
         return out
 
-    def card(self, repo: str, want_from: tuple[Source, tuple] | None = None) -> Card | None:
+    def card(self, repo: str, want_from: tuple[Source, tuple[Any, ...]] | None = None) -> Card | None:
         if repo not in self.by_repo:
             if want_from:
                 src, path = want_from
-                f, p = src.pos(path)
-                self.diags.append(error(f, p, "CG302", f"no card in {display(self.project.root)} describes "
-                                                       f"{repo!r}{suggest(repo, self.by_repo)}"))
+                self.report.error(src.pos(path), "CG302", f"no card in {display(self.project.root)} describes "
+                                                          f"{repo!r}{suggest(repo, self.by_repo)}")
             return None
         src, member = self.by_repo[repo]
         key = (id(src), repo)
         if key in self.cards:
             return self.cards[key]
         if repo in self._stack:
-            f, p = src.pos(("extends",))
             chain = " -> ".join(self._stack[self._stack.index(repo):] + [repo])
-            self.diags.append(error(f, p, "CG303", f"inheritance cycle: {chain}"))
+            self.report.error(src.pos(("extends",)), "CG303", f"inheritance cycle: {chain}")
             return None
         self._stack.append(repo)
         try:
@@ -200,12 +140,19 @@ class Resolver:
         merged = m if base is None else CardSource.model_construct(_fields_set=set(values), **values)
         card = Card(repo, src, merged, origin, member=member, members=list(m.suite or []), base=base)
         self._resolve_refs(card)
+        card.templates = search_path(src.folder, merged.templates)
+        if card.templates not in self._slots:
+            self._slots[card.templates] = placed_slots(card.templates)[0]
+        card.slots = self._slots[card.templates]
+        from .frontmatter import compute
+
+        card.front_matter = compute(card)
         return card
 
     def _resolve_refs(self, card: Card) -> None:
         m = card.model
 
-        def src_of(name):
+        def src_of(name: str) -> Source:
             return card.origin.get(name, card.src)
 
         if m.creator is not None:
@@ -216,21 +163,26 @@ class Resolver:
             r = self.ref("datasets", d, src_of("datasets"), ("datasets", i), plain=Dataset)
             if r:
                 card.datasets.append(r)
-        for name in ("cite_as", "citations"):
-            for i, c in enumerate(getattr(m, name) or []):
-                r = self.ref("citations", c, src_of(name), (name, i))
-                if r:
-                    getattr(card, name).append(r)
+        for i, c in enumerate(m.cite_as or []):
+            if r := self.ref("citations", c, src_of("cite_as"), ("cite_as", i)):
+                card.cite_as.append(r)
+        for i, c in enumerate(m.citations or []):
+            if r := self.ref("citations", c, src_of("citations"), ("citations", i)):
+                card.citations.append(r)
         for i, s in enumerate(m.sections or []):
-            r = self.ref("sections", s, src_of("sections"), ("sections", i))
-            if r:
-                card.sections.append(r)
+            if r := self.ref("sections", s, src_of("sections"), ("sections", i)):
+                text = self.section_text(r)
+                if text is not None:
+                    card.sections.append(SectionRef(r.value, r.src, r.path, text))
         if m.training is not None:
             card.training = self.ref("trainings", m.training, src_of("training"), ("training",))
         if card.training and isinstance(card.training.value, Training) and card.training.value.datasets:
             t = card.training
             for i, d in enumerate(t.value.datasets.items):
                 self.ref("datasets", d, t.src, (*t.path, "datasets", "items", i), plain=Dataset)
+                card.training_datasets.append(self.dataset(d))
+        if m.quantization:
+            card.variant_datasets = [self.dataset(v.dataset) for v in m.quantization.variants]
         card.mitigations = dict(self.registry.entries.get("mitigations", {}))
         ra = m.risk_assessment
         if ra:
@@ -238,13 +190,29 @@ class Resolver:
             for k, v in ra.mitigations.items():
                 card.mitigations[k] = Ref(v, rsrc, ("risk_assessment", "mitigations", k))
 
+    def section_text(self, ref: Ref) -> str | None:
+        """The markdown of a free section: its body, or the file it names (which must stay in cards/)."""
+        s: Section = ref.value
+        if s.file is None:
+            return s.body or ""
+        root = self.project.root
+        target = (ref.src.folder / s.file).resolve()
+        if root.resolve() not in target.parents:
+            self.report.error(ref.pos("file"), "CG304", f"section file {s.file!r} escapes {display(root)}")
+            return None
+        text, diags = read_text(target, display(target))
+        if text is None:
+            self.report.error(ref.pos("file"), "CG301", f"section file {s.file!r}: {diags[0].message}")
+        return text
 
-def described_twice(repo: str, where: tuple[str, tuple[int, int]], first_file: str) -> Diagnostic:
+
+def described_twice(repo: str, where: Where, first_file: str) -> Diagnostic:
     """CG307: a second source names a repository that an earlier one already describes."""
-    return error(*where, "CG307", f"{repo} is already described by {first_file}")
+    return error(where, "CG307", f"{repo} is already described by {first_file}")
 
 
-def _targets(src: Source):
+def targets(src: Source) -> Iterator[tuple[str, SuiteMember | None, tuple[Any, ...]]]:
+    """The repositories a card source describes: (repo id, suite member, path of the repo id)."""
     m: CardSource = src.model
     if m.suite:
         for i, member in enumerate(m.suite):
@@ -253,33 +221,8 @@ def _targets(src: Source):
         yield m.repo_id, None, ("repo_id",)
 
 
-def resolve(project: Project) -> tuple[list[Card], Resolver]:
-    r = Resolver(project)
-    cards = r.all_cards()
-    return cards, r
+def resolve(project: Project, report: Collector) -> tuple[list[Card], Resolver]:
+    r = Resolver(project, report)
+    return r.all_cards(), r
 
 
-def section_text(ref: Ref, root: Path) -> tuple[str | None, Diagnostic | None]:
-    """The markdown of a free section: its body, or the file it names (which must stay in cards/)."""
-    s: Section = ref.value
-    if s.file is None:
-        return s.body or "", None
-    f, p = ref.src.pos((*ref.path, "file"))
-    target = (ref.src.folder / s.file).resolve()
-    if root.resolve() not in target.parents:
-        return None, error(f, p, "CG304", f"section file {s.file!r} escapes {display(root)}")
-    from .loader import read_text
-
-    text, diags = read_text(target, display(target))
-    if text is None:
-        d = diags[0]
-        return None, error(f, p, "CG301", f"section file {s.file!r}: {d.message}")
-    return text, None
-
-
-def citation_list(card: Card) -> list[Citation]:
-    return [r.value for r in card.citations]
-
-
-def org(card: Card) -> Org | None:
-    return card.creator.value if card.creator else None

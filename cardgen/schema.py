@@ -1,12 +1,347 @@
-"""Export the card models as JSON Schema files (for editors and other tools)."""
+"""The card format, declared once: pydantic v2 models, strict, unknown keys forbidden.
+
+Two kinds of source file exist:
+
+* ``CardSource``: one per Hub repository (or per suite of repositories), in
+  ``cards/<owner>/<name>/*.yaml``;
+* ``SharedSource``: facts written once, in ``cards/_shared/*.yaml``, referenced by id.
+
+Wherever a shared kind is accepted (citations, datasets, licences, organisations, sections,
+training blocks, uses, risks), a source may give either the id of a shared entry (a string) or
+the entry itself (a mapping). ``cardgen schema`` exports these models as JSON Schema.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .model import CardSource, SharedSource
+from typing import Any, Literal, Union
 
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+Cell = Union[str, int, float, bool]
+Scalar = Union[str, int, float, bool, None]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
+
+
+class Org(Strict):
+    """An organisation or person: who made, quantised or repackaged a model."""
+
+    name: str
+    url: str | None = None
+    hub: str | None = Field(None, description="namespace on the Hub, e.g. `stabilityai`")
+
+
+class License(Strict):
+    """A licence: a Hub id, or `other` with a slug name and a link."""
+
+    id: str = Field(description="Hub licence id, e.g. `apache-2.0`, or `other`")
+    name: str | None = Field(None, description="`license_name` slug, required with `other`")
+    link: str | None = Field(None, description="`license_link`: a URL or LICENSE / LICENSE.md / LICENSE.txt")
+    title: str | None = Field(None, description="the licence's title as shown in the body")
+    url: str | None = Field(None, description="where the body links the title; `{repo_id}` is filled in")
+    statement: str | None = Field(
+        None, description="markdown for the Model Details `License` line; `{name}`, `{title}`, `{url}` are filled in"
+    )
+
+
+class Citation(Strict):
+    """A BibTeX entry with structured fields; rendered in the order the source writes them."""
+
+    key: str
+    type: str = "misc"
+    title: str | None = None
+    author: str | list[str] | None = Field(None, description="a list of names, or one BibTeX string")
+    year: int | str | None = None
+    month: str | None = None
+    eprint: str | None = None
+    archivePrefix: str | None = None
+    primaryClass: str | None = None
+    url: str | None = None
+    howpublished: str | None = None
+    journal: str | None = None
+    booktitle: str | None = None
+    publisher: str | None = None
+    volume: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    note: str | None = None
+    indent: int = Field(6, ge=0, le=16, description="spaces before each field")
+    spaced_equals: bool = Field(False, description="`title = {..}` rather than `title={..}`")
+    trailing_comma: bool = Field(False, description="a comma after the last field")
+
+    _order: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_order(cls, data: Any, handler):
+        inst = handler(data)
+        if isinstance(data, dict):
+            inst._order = [k for k in data if k in BIBTEX_FIELDS]
+        return inst
+
+
+BIBTEX_FIELDS = (
+    "title author year month eprint archivePrefix primaryClass url howpublished journal booktitle "
+    "publisher volume pages doi note"
+).split()
+
+
+class Dataset(Strict):
+    """A dataset: a Hub id (listed in the front matter) and/or a name and link for the body."""
+
+    id: str | None = Field(None, description="Hub dataset id, `owner/name` or a legacy canonical name")
+    name: str | None = None
+    url: str | None = Field(None, description="link for the body; defaults to the Hub page of `id`")
+    description: str | None = None
+    size: str | None = None
+    metadata: bool = Field(True, description="list `id` in the front matter `datasets`")
+
+
+class Table(Strict):
+    columns: list[str] = Field(min_length=1)
+    rows: list[list[Cell]]
+
+
+class DatasetListing(Strict):
+    """Datasets listed in the body, in this order; `{count}` in the intro is the number listed."""
+
+    intro: str
+    items: list[str | Dataset] = Field(min_length=1)
+
+
+class Training(Strict):
+    heading: str | None = Field(None, description="a `## ` section of its own (else the parts follow Model Details)")
+    architecture: Table | None = None
+    dataset_heading: str = "Training Dataset"
+    dataset_text: str | None = None
+    datasets: DatasetListing | None = None
+    procedure_heading: str = "Training Procedure"
+    procedure: str | None = Field(None, description="prose; `{precision}` and `{optimizer}` are filled in")
+    precision: str | None = None
+    optimizer: str | None = None
+    hyperparameters: Table | None = None
+
+
+class Prompt(Strict):
+    """The documented prompt format: a template with named `{placeholders}`."""
+
+    name: str | None = Field(None, description="a name for the format, e.g. `Orca-Hashes`")
+    template: str
+    placeholders: dict[str, str] = Field(
+        default_factory=lambda: {"system_message": "the system prompt", "prompt": "the user's message"},
+        description="placeholder name -> what it stands for",
+    )
+    system_prompt: str | None = Field(None, description="default value of `{system_message}`")
+    stop_strings: list[str] = Field(default_factory=list)
+    stop_token_ids: list[int] = Field(default_factory=list)
+    special_tokens: list[str] = Field(default_factory=list, description="markers that must be single tokens")
+    intro: str | None = None
+    show: Literal["example", "template", "system"] = "example"
+    example: dict[str, str] = Field(default_factory=dict, description="placeholder values for the shown example")
+    example_response: str | None = None
+
+
+class Usage(Strict):
+    """How the generated transformers snippet loads and prompts the model."""
+
+    intro: str | None = None
+    style: str = Field("default", description="snippet template: templates/snippets/<style>.py.j2")
+    dtype: str | None = Field("float16", description="torch dtype name, or null to leave it out")
+    tokenizer_kwargs: dict[str, Scalar] = Field(default_factory=dict)
+    model_kwargs: dict[str, Scalar] = Field(default_factory=dict)
+    message: str = "Write me a poem please"
+    generation: dict[str, Scalar] = Field(default_factory=dict)
+    max_new_tokens: int = Field(256, ge=1)
+    skip_special_tokens: bool = True
+
+
+class Variant(Strict):
+    """A quantisation variant, living on its own branch."""
+
+    branch: str
+    bits: int = Field(ge=1, le=16)
+    group_size: int | None = Field(None, description="null for no grouping (`-1`)")
+    act_order: bool
+    damp_percent: float
+    dataset: str | Dataset = Field(description="calibration dataset")
+    seq_len: int
+    size: str
+    compatibility: dict[str, bool] = Field(default_factory=dict)
+    description: str
+
+
+class Quantization(Strict):
+    method: str = "GPTQ"
+    variants: list[Variant] = Field(min_length=1)
+
+
+class EvalResult(Strict):
+    task_type: str
+    task_name: str | None = None
+    dataset_type: str
+    dataset_name: str
+    dataset_config: str | None = None
+    dataset_split: str | None = None
+    metric_type: str
+    metric_value: float | int
+    metric_name: str | None = None
+    source_name: str | None = None
+    source_url: str | None = None
+
+
+class Section(Strict):
+    """Free markdown, placed before or after one of the template's sections."""
+
+    id: str | None = None
+    heading: str | None = Field(None, description="null for a block without a heading")
+    level: int = Field(2, ge=1, le=6)
+    body: str | None = None
+    file: str | None = Field(None, description="markdown file, relative to the source's folder")
+    after: str | None = None
+    before: str | None = None
+
+
+class Use(Strict):
+    id: str
+    purpose: str
+    capability: str
+    ai_user: str
+    ai_subject: str
+    domain: str
+
+
+Layer = Literal["capability", "human interaction", "systemic"]
+HarmArea = Literal[
+    "representation and toxicity",
+    "misinformation",
+    "information and safety",
+    "malicious use",
+    "human autonomy and integrity",
+    "socioeconomic and environmental",
+]
+Level = Literal["high", "medium", "low", "not applicable", "unknown"]
+
+
+class Risk(Strict):
+    id: str
+    statement: str
+    layer: Layer
+    harm_area: HarmArea
+    mitigations: list[str] = Field(description="mitigation ids")
+
+
+class CellNote(Strict):
+    level: Level
+    note: str | None = None
+
+
+class RiskAssessment(Strict):
+    heading: str = "Summary of Model Risks by Example Uses"
+    intro: str | None = Field(None, description="text after the computed summary sentence")
+    uses: list[Use] = Field(min_length=1)
+    risks: list[Risk] = Field(min_length=1)
+    mitigations: dict[str, str] = Field(default_factory=dict, description="per-card additions to the catalogue")
+    matrix: dict[str, dict[str, Level | CellNote]] = Field(description="risk id -> use id -> level")
+    allow_missing_cells: bool = False
+
+
+class SuiteMember(Strict):
+    repo_id: str
+    size: str
+    name: str | None = None
+    parameters: str | None = None
+    architecture: dict[str, Cell] = Field(default_factory=dict)
+    hyperparameters: dict[str, Cell] = Field(default_factory=dict)
+
+
+class CardSource(Strict):
+    """One Hub repository's card, or a suite of them (`suite`)."""
+
+    repo_id: str | None = None
+    suite: list[SuiteMember] | None = None
+    suite_column: str = "Parameters"
+    extends: str | None = Field(None, description="repo id of a card in `cards/` to inherit from")
+    embed_base_card: bool = False
+    name: str | None = None
+    title: str | None = None
+    tagline: str | None = None
+    description: str | None = None
+    description_heading: str = "Model Description"
+    creator: str | Org | None = None
+    model_type: str | None = None
+    model_type_description: str | None = None
+    parameters: str | None = None
+    language: list[str] | None = None
+    license: str | License | None = None
+    library_name: str | None = None
+    library_display: str | None = None
+    pipeline_tag: str | None = None
+    tags: list[str] | None = None
+    inference: bool | None = None
+    base_model: str | list[str] | None = None
+    base_model_relation: str | None = None
+    new_version: str | None = None
+    contact: str | None = None
+    trust_remote_code: bool | None = None
+    datasets: list[str | Dataset] | None = None
+    prompt: Prompt | None = None
+    usage: Usage | None = None
+    training: str | Training | None = None
+    quantization: Quantization | None = None
+    evaluation: list[EvalResult] | None = None
+    citations: list[str | Citation] | None = None
+    citations_heading: str = "Citations"
+    cite_as: list[str | Citation] | None = Field(None, description="how to cite this model itself")
+    cite_as_heading: str = "How to cite"
+    sections: list[str | Section] | None = None
+    risk_assessment: RiskAssessment | None = None
+    metadata: dict[str, Any] | None = Field(None, description="extra front-matter keys, e.g. `quantized_by`")
+    templates: str | None = Field(None, description="folder of partials overriding the defaults, relative to this file")
+
+    @field_validator("license", mode="before")
+    @classmethod
+    def _single_license(cls, v):
+        if isinstance(v, list):
+            raise PydanticCustomError("CG208", "license must be a single licence id, not a list: {v}", {"v": v})
+        return v
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if (self.repo_id is None) == (self.suite is None):
+            raise ValueError("give exactly one of `repo_id` (one repository) or `suite` (several)")
+        return self
+
+
+#: fields a derived card (``extends``) does not take from its base
+NOT_INHERITED = frozenset(
+    {"repo_id", "suite", "extends", "embed_base_card", "title", "tagline", "description", "sections",
+     "quantization", "metadata", "templates", "base_model", "base_model_relation", "usage",
+     "citations_heading", "risk_assessment", "evaluation", "new_version", "inference"}
+)
+
+
+class SharedSource(Strict):
+    """Facts written once in `cards/_shared/`, each kind a mapping from id to entry."""
+
+    orgs: dict[str, Org] = Field(default_factory=dict)
+    licenses: dict[str, License] = Field(default_factory=dict)
+    citations: dict[str, Citation] = Field(default_factory=dict)
+    datasets: dict[str, Dataset] = Field(default_factory=dict)
+    sections: dict[str, Section] = Field(default_factory=dict)
+    trainings: dict[str, Training] = Field(default_factory=dict)
+    mitigations: dict[str, str] = Field(default_factory=dict)
+
+
+SHARED_KINDS = tuple(SharedSource.model_fields)
+
+
+# -- JSON Schema export (`cardgen schema`) ------------------------------------------------------
 SCHEMAS = {"card.schema.json": CardSource, "shared.schema.json": SharedSource}
 
 

@@ -8,6 +8,7 @@ against the same local model. torch/transformers are an optional extra (`cardgen
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -15,13 +16,17 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .checks import PLACEHOLDER
-from .context import fill_template, split_system
-from .output import render_all
-from .resolve import Card
+from .card import Card
+from .diagnostics import Report, plural
+from .options import SmokeOptions
+from .pipeline import render_all
+from .prompt import PLACEHOLDER, fill_template, markers
+from .scope import select
 
 TEST_MESSAGE = "Say hello."
 EXTRA_HINT = ("the smoke test needs torch and transformers: `python -m pip install torch==2.13.0 'cardgen[smoke]'` "
@@ -62,16 +67,6 @@ def missing_extra() -> str | None:
     return None
 
 
-def parse_model_paths(items: list[str]) -> dict[str, Path]:
-    out = {}
-    for item in items:
-        repo, sep, path = item.partition("=")
-        if not sep or not repo or not path:
-            raise ValueError(f"--model-path wants REPO_ID=DIR, got {item!r}")
-        out[repo] = Path(path)
-    return out
-
-
 def shard(items: list, spec: str | None) -> list:
     if not spec:
         return items
@@ -101,12 +96,6 @@ def fill_prompt(card: Card, message: str = TEST_MESSAGE) -> tuple[str, list[str]
     return prompt, PLACEHOLDER.findall(prompt)
 
 
-def markers(template: str) -> list[str]:
-    """The literal pieces of a template that mark turns (e.g. `### User:`, `<|USER|>`)."""
-    literal = PLACEHOLDER.sub("\n", template)
-    return list(dict.fromkeys(ln.strip() for ln in re.split(r"\n|(?=<\|)", literal) if ln.strip()))
-
-
 class _FirstToken:
     """A logits processor that notes when the first new token is chosen."""
 
@@ -119,7 +108,8 @@ class _FirstToken:
         return scores
 
 
-def run_one(card: Card, branch: str | None, source: str, local: bool, readme: str | None, args) -> SmokeResult:
+def run_one(card: Card, branch: str | None, source: str, local: bool, readme: str | None,
+            args: SmokeOptions) -> SmokeResult:
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
@@ -298,35 +288,37 @@ def format_result(r: SmokeResult) -> str:
     return "\n".join(lines)
 
 
-def main(args, paths: list[Path]) -> int:
+def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, int]:
+    """Smoke-test every card in scope; the report (per-model results) and the exit code."""
+    report = Report("smoke")
     missing = missing_extra()
     if missing:
-        print(f"cardgen: error: {missing} is not installed; {EXTRA_HINT}", file=sys.stderr)
-        return 2
+        report.notes.append(f"cardgen: error: {missing} is not installed; {EXTRA_HINT}")
+        return report, 2
+    rendering = render_all(select(list(opts.paths)))
+    report.diagnostics = rendering.diagnostics
     try:
-        local = parse_model_paths(args.model_path)
-        rendering = render_all(paths)
-        todo = shard(targets(rendering.cards), args.shard)
+        todo = shard(targets(rendering.cards), opts.shard)
     except ValueError as e:
-        print(f"cardgen: error: {e}", file=sys.stderr)
-        return 2
-    errors = [d for d in rendering.diagnostics if d.severity == "error"]
+        report.notes.append(f"cardgen: error: {e}")
+        return report, 2
     results: list[SmokeResult] = []
     for repo in rendering.failed:
         results.append(SmokeResult(repo, None, failures=["the card fails validation or rendering"]))
-    for d in errors:
-        print(d.text(), file=sys.stderr)
     import logging
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    for repo, branch in todo:
+    for i, (repo, branch) in enumerate(todo, 1):
         card = rendering.cards[repo]
-        source = str(local[repo]) if repo in local else repo
-        r = run_one(card, branch, source, repo in local, rendering.texts.get(repo), args)
+        local = opts.model_paths.get(repo)
+        r = run_one(card, branch, str(local or repo), local is not None, rendering.texts.get(repo), opts)
         results.append(r)
-        print(format_result(r), flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps([asdict(r) | {"name": r.name} for r in results], indent=2), "utf-8")
+        progress(f"[{i}/{len(todo)}] {r.name}: {'ok' if r.ok else 'FAILED'}")
+    data = [asdict(r) | {"name": r.name} for r in results]
+    if opts.json:
+        opts.json.write_text(json.dumps(data, indent=2), "utf-8")
     failed = [r for r in results if not r.ok]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    report.results = data
+    report.checked = plural(len(results), "model")
+    report.lines = [format_result(r) for r in results] + [f"{len(results) - len(failed)} passed, {len(failed)} failed"]
+    return report, int(bool(failed))

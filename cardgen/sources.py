@@ -19,24 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .diagnostics import Diagnostic, error
-from .loader import Document, load
-from .model import CardSource, SharedSource
-
-SHARED_DIR = "_shared"
-YAML_SUFFIXES = (".yaml", ".yml")
-
-
-def display(path: Path) -> str:
-    """A path as shown in diagnostics: relative to the working directory when below it."""
-    p = os.path.abspath(path)
-    cwd = os.getcwd()
-    if cwd == os.sep:
-        return p[1:] or "."
-    if p.startswith(cwd) and p[len(cwd):len(cwd) + 1] == os.sep:
-        return p[len(cwd) + 1:]
-    return "." if p == cwd else p
-
+from .diagnostics import Diagnostic, Where, error
+from .files import display
+from .schema import CardSource, SharedSource
+from .scope import SHARED_DIR, Scope, yaml_files
+from .yamlpos import Document, load
 
 @dataclass
 class Source:
@@ -57,44 +44,13 @@ class Source:
             return self.key_doc[path[0]]
         return self.docs[0]
 
-    def pos(self, path: tuple) -> tuple[str, tuple[int, int]]:
+    def pos(self, path: tuple[Any, ...]) -> Where:
         d = self.doc_for(path)
-        return d.file, d.pos(path)
+        return Where(d.file, *d.pos(path))
 
-    def key_pos(self, path: tuple) -> tuple[str, tuple[int, int]]:
+    def key_pos(self, path: tuple[Any, ...]) -> Where:
         d = self.doc_for(path)
-        return d.file, d.key_pos(path)
-
-
-def find_root(path: Path) -> Path:
-    """The cards folder a path belongs to: the nearest ancestor named `cards` or holding `_shared`."""
-    path = path.resolve()
-    start = path if path.is_dir() else path.parent
-    for p in (start, *start.parents):
-        if p.name == "cards" or (p / SHARED_DIR).is_dir():
-            return p
-    return start
-
-
-def yaml_files(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
-    except OSError:
-        return []
-
-
-def card_folders(root: Path, under: Path | None = None) -> list[Path]:
-    """Folders below ``under`` (default: root) holding card YAML, outside `_shared` and template folders."""
-    base = (under or root).resolve()
-    if base.is_file():
-        return [base.parent]
-    top = str(root.resolve())
-    out = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if d != SHARED_DIR and not d.startswith((".", "_")))
-        if dirpath != top and any(f.endswith(YAML_SUFFIXES) for f in filenames):
-            out.append(Path(dirpath))
-    return out
+        return Where(d.file, *d.key_pos(path))
 
 
 @lru_cache(maxsize=64)
@@ -110,21 +66,21 @@ def load_source(folder: Path, files: list[Path], kind: type[BaseModel], root: Pa
         shown = display(f)
         # os.walk does not follow directory links, so only a linked file can lead outside
         if (f.is_symlink() or not str(f.absolute()).startswith(str(real_root))) and real_root not in f.resolve().parents:
-            diags.append(error(shown, (1, 1), "CG304", f"{shown} resolves outside {display(root)}"))
+            diags.append(error(Where(shown), "CG304", f"{shown} resolves outside {display(root)}"))
             continue
         doc, d = load(f, shown)
         diags += d
         if doc is None:
             continue
         if not isinstance(doc.data, dict):
-            diags.append(error(shown, doc.pos(()), "CG101",
+            diags.append(error(Where(shown, *doc.pos(())), "CG101",
                                f"the top level must be a mapping of keys, not a {_kind(doc.data)}"))
             continue
         src.docs.append(doc)
         for k, v in doc.data.items():
             if k in src.key_doc:
                 first = src.key_doc[k]
-                diags.append(error(shown, doc.key_pos((k,)), "CG005",
+                diags.append(error(Where(shown, *doc.key_pos((k,))), "CG005",
                                    f"key {k!r} is also given in {first.file}:{first.key_pos((k,))[0]}"))
                 continue
             src.key_doc[k] = doc
@@ -220,25 +176,21 @@ def schema_diagnostics(exc: ValidationError, src: Source, model: type[BaseModel]
         e, _ = items[0]
         where = ".".join(str(p) for p in path) or "(top level)"
         if e["type"].startswith("CG"):  # our own validators name their code
-            f, p = src.pos(path)
-            out.append(error(f, p, e["type"], f"{where}: {e['msg']}"))
+            out.append(error(src.pos(path), e["type"], f"{where}: {e['msg']}"))
         elif e["type"] == "extra_forbidden":
             key = path[-1]
             known = _fields_at(model, src.data, path[:-1])
             hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
             msg = f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else
                                              f"; known keys here: {', '.join(sorted(known)[:12])}")
-            f, p = src.key_pos(path)
-            out.append(error(f, p, "CG102", msg))
+            out.append(error(src.key_pos(path), "CG102", msg))
         elif e["type"] == "missing":
-            f, p = src.pos(path[:-1])
-            out.append(error(f, p, "CG103", f"missing required key {path[-1]!r} in {'.'.join(map(str, path[:-1])) or 'the top level'}"))
+            out.append(error(src.pos(path[:-1]), "CG103", f"missing required key {path[-1]!r} in {'.'.join(map(str, path[:-1])) or 'the top level'}"))
         else:
             msgs = sorted({x["msg"] for x, _ in items})
             got = _value_at(src.data, path)
             msg = "; or ".join(msgs) if len(msgs) <= 3 else msgs[0]
-            f, p = src.pos(path)
-            out.append(error(f, p, "CG101", f"{where}: {msg} (got {_kind(got)}{_short(got)})"))
+            out.append(error(src.pos(path), "CG101", f"{where}: {msg} (got {_kind(got)}{_short(got)})"))
     return out
 
 
@@ -269,21 +221,22 @@ class Project:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def locate(file: str, path: tuple) -> tuple[int, int]:
-    """Line and column of ``path`` in a source file, read again (for a diagnostic found elsewhere)."""
-    from .loader import loads, read_text
+def locate(file: str, path: tuple[Any, ...]) -> Where:
+    """Where ``path`` is in a source file, read again (for a diagnostic found in another process)."""
+    from .files import read_text
+    from .yamlpos import loads
 
     text, _ = read_text(Path(file), file)
     doc, _ = loads(text, file, positions=True) if text is not None else (None, [])
-    return doc.pos(path) if doc is not None else (1, 1)
+    return Where(file, *doc.pos(path)) if doc is not None else Where(file)
 
 
-def load_project(root: Path, only: list[Path] | None = None, jobs: int | None = None) -> Project:
-    """Load the shared sources and the card folders (those under ``only``, else all)."""
+def load_project(scope: Scope, jobs: int | None = None) -> Project:
+    """Load the shared sources and the card folders in scope."""
     from .parallel import map_items
 
-    proj = load_shared(root)
-    for src, d in map_items(partial(load_card, root=root), wanted_folders(root, only), jobs):
+    proj = load_shared(scope.root)
+    for src, d in map_items(partial(load_card, root=scope.root), scope.folders(), jobs):
         proj.diagnostics += d
         if src.docs:
             proj.cards.append(src)
@@ -300,14 +253,6 @@ def load_shared(root: Path) -> Project:
         if src.docs:
             proj.shared.append(src)
     return proj
-
-
-def wanted_folders(root: Path, only: list[Path] | None = None) -> list[Path]:
-    """The card folders under ``only`` (else all of ``root``), each once, in order."""
-    folders: list[Path] = []
-    for p in only or [root]:
-        folders += card_folders(root, p)
-    return list(dict.fromkeys(folders))
 
 
 def load_card(folder: Path, root: Path) -> tuple[Source, list[Diagnostic]]:

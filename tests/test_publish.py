@@ -109,7 +109,7 @@ def test_an_invalid_card_sends_nothing(cli, hub, cards, tmp_path):
     r = cli("publish", "--out", tmp_path / "none", cards / "stabilityai/StableBeluga-7B")
     assert r.code == 1
     assert hub.requests == []
-    assert "CG203" in r.err and "fails validation" in r.out
+    assert "CG203" in r.out and "fails validation" in r.out
 
 
 def test_a_stale_committed_readme_is_refused(cli, hub, cards, tmp_path):
@@ -174,7 +174,7 @@ def test_readme_edited_on_the_hub_is_not_overwritten_without_force(cli, hub):
 
 
 def test_a_previous_cardgen_readme_is_replaced(cli, hub):
-    from cardgen.render import seal
+    from cardgen.provenance import seal
 
     hub.files[(B7, "main")]["README.md"] = seal("---\nlicense: mit\n---\n\n# Older render\n").encode()
     r = publish(cli)
@@ -191,3 +191,17 @@ def test_no_token_at_all(cli, hub, monkeypatch):
     monkeypatch.delenv("HF_TOKEN")
     r = publish(cli)
     assert r.code == 1 and "no Hugging Face token" in r.err and hub.requests == []
+
+
+def test_dry_run_as_json_reports_diffs_and_warnings(cli, hub):
+    import json
+
+    hub.files[(B7, "main")]["README.md"] = b"---\nlicense: mit\n---\n# Old card\n"
+    r = publish(cli, "--dry-run", "--force", "--format", "json")
+    assert r.code == 0, r.text
+    doc = json.loads(r.out)  # stdout is one JSON document: the diff travels inside it
+    [target] = doc["results"]
+    assert target["repo"] == B7 and target["status"] == "would publish" and "+# Stable Beluga 7B" in target["diff"]
+    assert doc["warnings"] == 1 and doc["diagnostics"][0]["code"] == "CG606"
+    assert hub.commit_requests() == []
+    assert_no_token(hub, r)

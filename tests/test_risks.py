@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from cardgen.compare import lines_found, text_lines
-from cardgen.compare import parser
+from compare import lines_found, text_lines
+from compare import parser
 from conftest import CARDS, REPO, edit, line_of, seed_text
 
 PETALS = REPO / "rendered/petals-team/StableBeluga2/README.md"
@@ -82,8 +82,9 @@ def test_every_line_of_the_seed_risk_section_is_in_the_card():
 def test_export_risks_json(cli):
     r = cli("export", "--risks", CARDS)
     assert r.code == 0
-    data = json.loads(r.out)
-    [petals] = data
+    report = json.loads(r.out)
+    assert report["warnings"] == 1 and report["diagnostics"][0]["code"] == "CG606"  # warnings travel too
+    [petals] = report["document"]
     assert petals["repo_id"] == "petals-team/StableBeluga2"
     assert petals["summary"] == {"risks": 14, "mitigations": 21, "uses": 4}
     assert petals["matrix"]["R14"]["U4"] == {"level": "unknown", "note": None}

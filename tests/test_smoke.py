@@ -105,6 +105,16 @@ def test_model_folder_missing(cli, cards, tmp_path):
     assert r.code == 1 and f"FAIL: model folder {tmp_path / 'nope'} does not exist" in r.out
 
 
+def test_smoke_as_json_reports_results_and_warnings(cli, cards, tmp_path):
+    r = cli("smoke", cards / "stabilityai/StableBeluga-7B", "--model-path", f"{B7}={tmp_path / 'nope'}",
+            "--format", "json")
+    doc = json.loads(r.out)
+    assert r.code == 1 and doc["command"] == "smoke"
+    [result] = doc["results"]
+    assert result["name"] == B7 and not result["ok"] and "does not exist" in result["failures"][0]
+    assert doc["warnings"] == 1 and doc["diagnostics"][0]["code"] == "CG606"
+
+
 def test_chat_template_mismatch_is_reported(cli, cards, tmp_path):
     other = build_llama(tmp_path / "llama-chat", chat_template=BELUGA_CHAT.replace("### User:\n", "### User: "))
     r = cli("smoke", cards / "stabilityai/StableBeluga-7B", "--model-path", f"{B7}={other}", "--no-snippet")

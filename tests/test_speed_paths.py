@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
+import cardgen
 import cardgen.lint as lint_mod
 from cardgen.lint import chunks, lint
-from cardgen.loader import loads
-from cardgen.output import render_all
+from cardgen.pipeline import render_all as _render_all
+from cardgen.scope import select
+from cardgen.yamlpos import loads
 from conftest import CARDS, REPO
+
+
+def render_all(paths, **kw):
+    return _render_all(select(paths), **kw)
 
 FM = "---\nlicense: mit\n---\n\n"
 
@@ -37,15 +43,13 @@ TRICKY = [
 
 
 def whole(text: str) -> list:
-    """Lint without cutting the document into parts (and without the memo of whole bodies)."""
+    """Lint without cutting the document into parts."""
     saved = lint_mod.chunks
     lint_mod.chunks = lambda lines: [(0, len(lines))]
-    lint_mod._lint_body.cache_clear()
     try:
         return lint(text)
     finally:
         lint_mod.chunks = saved
-        lint_mod._lint_body.cache_clear()
 
 
 @pytest.mark.parametrize("body", TRICKY)
@@ -124,64 +128,16 @@ def test_a_document_sent_between_processes_keeps_its_positions():
     assert back.key_pos(("b",)) == (2, 1)
 
 
-NAMED = [
-    "# Model 7\n\n`Model 7` says Hello {{ name }} at [org/model-7](https://huggingface.co/org/model-7)\n",
-    "# Model 7\n\n| Model 7 | b |\n|---|---|\n| org/model-7 | 2 | 3 |\n\nModel 7: None\n",
-    "# Model 7\n\n<div title=\"Model 7\">\n\n### org/model-7\n\n[Model 7](org/model-7 has space)\n",
-    "# Model 7\n\n<x-model-7>\n\ntext\n\n</x-model-7></x-model-7>\n",  # a tag named like the model
-]
-
-
-@pytest.mark.parametrize("body", NAMED)
-def test_lint_with_names_swapped_out_equals_plain_lint(body):
-    names = ("org/model-7", "Model 7", "model-7")
-    assert lint(FM + body, names) == lint(FM + body) == whole(FM + body)
-    assert any("Model 7" in msg or "model-7" in msg for _, _, msg in lint(FM + body, names)) or \
-        body is NAMED[2]
-
-
-def test_names_that_could_change_the_structure_are_not_swapped():
-    # a tag name, a fence language, `None`, a list marker: swapping any of them would change the lint
-    body = "# T\n\n<br>\n\n```python\nx\n```\n\nNone\n\n1. item\n"
-    for name in ("br", "python", "None", "1. item", "<br>"):
-        assert lint(FM + body, (name,)) == lint(FM + body), name
-
-
-def test_a_family_of_cards_that_differ_in_names_is_linted_once():
-    lint_mod._lint_part.cache_clear()
-    lint_mod._lint_body.cache_clear()
-    for i in range(10, 30):
-        body = f"# Model {i}\n\nUse `org/model-{i}` like this:\n\n```python\nload('org/model-{i}')\n```\n"
-        assert lint(FM + body, (f"org/model-{i}", f"Model {i}")) == []
-    assert lint_mod._lint_body.cache_info().misses == 1  # one README body once the names are swapped out
-    assert lint_mod._lint_part.cache_info().misses == 4  # the blank line after the front matter, three parts
-    for i in range(10, 30):  # bodies that differ beyond the names share their unchanged parts
-        body = f"# Model {i}\n\nUse `org/model-{i}` like this ({i * 7} GB):\n\n```python\nload('org/model-{i}')\n```\n"
-        assert lint(FM + body, (f"org/model-{i}", f"Model {i}")) == []
-    assert lint_mod._lint_body.cache_info().misses == 21
-    assert lint_mod._lint_part.cache_info().misses == 4 + 20
-
-
-def test_lint_with_names_equals_plain_lint_on_every_committed_readme():
-    from cardgen.validate import validate_sources
-
-    res = validate_sources([CARDS])[0]
-    for card in res.cards:
-        text = (REPO / "rendered" / card.repo_id / "README.md").read_text("utf-8")
-        assert lint(text, (card.repo_id, card.name, card.repo_name)) == lint(text), card.repo_id
-
-
 def test_front_matter_entry_by_entry_is_the_whole_mapping_dumped_at_once():
     import yaml
 
-    from cardgen.frontmatter import _Dumper, compute, dump
-    from cardgen.validate import validate_sources
+    from cardgen.frontmatter import _Dumper, dump
 
     def whole_dump(meta):
         return yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000,
                          default_flow_style=False)
 
-    metas = [compute(c) for c in validate_sources([CARDS])[0].cards]
+    metas = [c.front_matter for c in cardgen.load(CARDS)[0]]
     shared = ["a", "b"]
     metas += [
         {"a": 1, "b": 1.0, "c": True, "d": "1", "e": None, "f": "x\ny\n", "g": "ünï ✓", "h": []},
@@ -198,7 +154,7 @@ def test_front_matter_entry_by_entry_is_the_whole_mapping_dumped_at_once():
 def test_tidy_with_its_shortcut_equals_tidy_line_by_line():
     import random
 
-    from cardgen.render import _tidy, _tidy_lines
+    from cardgen.renderer import tidy as _tidy, tidy_lines as _tidy_lines
 
     pieces = ["a", "# h", "", "  ", "\t", "```", "```py", "~~~", " ```", "text ```", "\u3000", "x  ", "\r"]
     rng = random.Random(7)

@@ -129,7 +129,7 @@ def test_metadata_key_typo_is_a_warning(cli, cards):
 def test_licence_differing_from_base_is_a_warning(cli, cards):
     edit(cards / GPTQ, "inference: false\n", "inference: false\nlicense: llama2\n")
     r = cli("validate", cards)
-    assert r.code == 0 and "CG201 warning: licence 'llama2' differs from the base card's" in r.out
+    assert r.code == 0 and "CG213 warning: licence 'llama2' differs from the base card's" in r.out
 
 
 def test_json_and_github_formats(cli, cards):
@@ -228,29 +228,67 @@ def test_license_list_in_a_source_has_its_own_code(cli, cards):
     assert "CG208 license: license must be a single licence id, not a list" in r.out
 
 
-def test_repo_id_verdicts_are_kept_between_runs(tmp_path, cards):
-    """The Hub's validator pulls in an HTTP client; a pre-commit run reuses its earlier verdicts
-    (kept per huggingface_hub version) and reports exactly what a fresh run reports."""
-    import huggingface_hub
+def test_an_invalid_repo_id_gets_huggingface_hubs_own_complaint(cli, cards):
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
 
     edit(cards / B7, "repo_id: stabilityai/StableBeluga-7B", "repo_id: stabilityai/Stable--Beluga-7B")
-    cache = tmp_path / "cache"
-    probe = ("import sys\nfrom cardgen.cli import main\nrc = main(['validate', sys.argv[1]])\n"
-             "print('validator imported:', 'huggingface_hub.utils._validators' in sys.modules, file=sys.stderr)\n"
-             "sys.exit(rc)")
+    r = cli("validate", cards / "stabilityai/StableBeluga-7B")
+    with pytest.raises(HFValidationError) as hub:
+        validate_repo_id("stabilityai/Stable--Beluga-7B")
+    line = line_of(cards / B7, "repo_id:")
+    assert r.code == 1 and f"card.yaml:{line}:10: CG206 {hub.value}" in r.out, r.out
 
-    def run():
-        env = {**os.environ, "CARDGEN_CACHE_DIR": str(cache)}
-        return subprocess.run([sys.executable, "-c", probe, str(cards / "stabilityai/StableBeluga-7B")],
-                              capture_output=True, text=True, env=env, cwd=tmp_path)
 
-    first, second = run(), run()
-    assert first.returncode == second.returncode == 1
-    assert "CG206" in first.stdout and first.stdout == second.stdout
-    assert "validator imported: True" in first.stderr and "validator imported: False" in second.stderr
-    kept = json.loads((cache / f"repo-ids-hf{huggingface_hub.__version__}.json").read_text())
-    assert "--" in kept["stabilityai/Stable--Beluga-7B"]  # the Hub's own complaint, kept
-    assert kept["meta-llama/Llama-2-7b-hf"] is None  # the base model's id: valid
-    (cache / f"repo-ids-hf{huggingface_hub.__version__}.json").write_text("{not json")  # a broken cache is ignored
-    third = run()
-    assert third.stdout == first.stdout and "validator imported: True" in third.stderr
+GPTQ_CARD = "TheBloke/StableBeluga2-70B-GPTQ/card.yaml"
+
+
+def test_a_free_section_anchored_to_a_slot_its_template_does_not_place_fails(cli, cards):
+    # TheBloke's card.md.j2 places no `training` slot: the section would silently vanish from the README
+    edit(cards / GPTQ_CARD, "sections:\n", "sections:\n  - {heading: Extra, after: training, body: text}\n")
+    r = cli("validate", cards)
+    line = line_of(cards / GPTQ_CARD, "heading: Extra")
+    assert r.code == 1
+    m = re.search(rf"{GPTQ_CARD}:{line}:\d+: CG308 after: 'training' is not placed by (\S+)card.md.j2.*"
+                  r"anchors there: (.*)$", r.out, re.M)
+    assert m, r.out
+    assert m.group(1).endswith("TheBloke/_templates/")
+    assert m.group(2) == "header, title, description, prompt_format, variants, usage, footer, base_card, repositories"
+    assert cli("render", "--out", cards.parent / "out", cards).code == 1  # and render refuses it too
+
+
+def test_the_same_anchor_is_fine_where_the_template_places_it(cli, cards):
+    edit(cards / B7, "sections: [stable-chat, beluga-ethics]",
+         "sections: [stable-chat, beluga-ethics, {heading: Extra, after: training, body: text}]")
+    r = cli("validate", cards / "stabilityai/StableBeluga-7B")
+    assert r.code == 0, r.out
+    out = cards.parent / "out"
+    assert cli("render", "--out", out, cards / "stabilityai/StableBeluga-7B").code == 0
+    text = (out / "stabilityai/StableBeluga-7B/README.md").read_text()
+    assert text.index("### Training Procedure") < text.index("## Extra\n\ntext") < text.index("## Citations")
+
+
+@pytest.mark.parametrize("text", [
+    "---\nlicense: mit\n--- \n\n# M\n",  # a trailing space after the closing dashes
+    "\n\n---\nlicense: mit\n---\n\n# M\n",  # blank lines before the block
+    "---\r\nlicense: mit\r\n---\r\n\r\n# M\r\n",  # CRLF
+    "---\nlicense: mit\n---\t\n# M\n",
+])
+def test_front_matter_is_split_as_huggingface_hub_splits_it(cli, tmp_path, text):
+    from huggingface_hub import ModelCard
+
+    from cardgen.frontmatter import split
+
+    assert ModelCard(text, ignore_metadata_errors=True).data.to_dict() == {"license": "mit"}
+    block, body, first = split(text)
+    assert block is not None and yaml_load(block) == {"license": "mit"} and "# M" in body
+    readme = tmp_path / "README.md"
+    readme.write_bytes(text.encode())
+    r = cli("validate", readme)
+    assert r.code == 0 and "CG209" not in r.out, r.out
+
+
+def yaml_load(text: str) -> object:
+    import yaml
+
+    return yaml.safe_load(text)

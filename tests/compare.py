@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from .frontmatter import split
+from cardgen.frontmatter import split
 from functools import lru_cache
 
 from markdown_it import MarkdownIt

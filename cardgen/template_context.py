@@ -1,7 +1,8 @@
 """Everything a template shows that is computed: tables, snippets, BibTeX, counts, filled prose.
 
 Templates only place these values; no business logic lives in them. Every value here is a plain
-string, list or dict, built deterministically from the card.
+string, list or dict, built deterministically from the resolved card alone. Each card section
+(``sections.SECTIONS``) that shows computed values has its builder in ``BUILDERS``.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from collections.abc import Callable
+
 from . import hubspec, risks
-from .checks import PLACEHOLDER
-from .frontmatter import compute as compute_front_matter
-from .model import BIBTEX_FIELDS, Citation, Dataset, DatasetListing, License, Table, Training
-from .resolve import Card, Ref
+from .card import Card, Ref
+from .prompt import PLACEHOLDER, fill_template, split_system
+from .schema import BIBTEX_FIELDS, Citation, Dataset, DatasetListing, License, Training
 
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
                "sixteen seventeen eighteen nineteen twenty".split()
@@ -31,23 +33,6 @@ def fill(text: str | None, **values: Any) -> str:
     if text is None:
         return ""
     return _VAR.sub(lambda m: str(values[m.group(1)]) if values.get(m.group(1)) is not None else m.group(0), text)
-
-
-_ONCE: dict[tuple[int, int], tuple[Any, Any]] = {}
-
-
-def once(obj: Any, fn) -> Any:
-    """``fn(obj)``, remembered for this very object: a shared citation or table is formatted once
-    for all the cards that use it (source models are never changed after loading)."""
-    key = (id(fn.__code__), id(obj))
-    hit = _ONCE.get(key)
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    if len(_ONCE) > 4096:
-        _ONCE.clear()
-    value = fn(obj)
-    _ONCE[key] = (obj, value)  # holding obj keeps its id from being reused while remembered
-    return value
 
 
 def cell(v: Any) -> str:
@@ -132,19 +117,6 @@ def bibtex(c: Citation) -> str:
 
 
 # -- prompt and usage ------------------------------------------------------------------------
-def split_system(template: str) -> tuple[str, str] | None:
-    """(system part, rest) of a template: the system part ends after `{system_message}` and the
-    whitespace that follows it. None when the template has no system message."""
-    m = re.search(r"\{system_message\}\s*", template)
-    if not m:
-        return None
-    return template[:m.end()], template[m.end():]
-
-
-def fill_template(template: str, values: dict[str, str]) -> str:
-    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
-
-
 def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
     """What the usage snippet template needs, as ready-to-place Python source fragments."""
     m = card.model
@@ -248,8 +220,7 @@ def dataset_link(d: Dataset) -> str:
     return f"[{label}]({url})" if url else label
 
 
-def dataset_listing(listing: DatasetListing, resolve, name: str) -> str:
-    items = [resolve(x) for x in listing.items]
+def dataset_listing(listing: DatasetListing, items: list[Dataset], name: str) -> str:
     lines = []
     for i, d in enumerate(items):
         text = dataset_link(d) + (f", {d.description}" if d.description else "")
@@ -267,7 +238,7 @@ def suite_table(card: Card, attr: str) -> str | None:
     return md_table([card.model.suite_column] + cols, [[size] + [r.get(c, "") for c in cols] for size, r in rows])
 
 
-def training_values(card: Card, name: str, resolver) -> dict[str, Any] | None:
+def training_values(card: Card, name: str) -> dict[str, Any] | None:
     ref: Ref | None = card.training
     t: Training | None = ref.value if ref else None
     arch = suite_table(card, "architecture")
@@ -276,39 +247,28 @@ def training_values(card: Card, name: str, resolver) -> dict[str, Any] | None:
         return None
     t = t or Training()
     if t.architecture:
-        arch = once(t.architecture, lambda x: md_table(x.columns, x.rows))
+        arch = md_table(t.architecture.columns, t.architecture.rows)
     if t.hyperparameters:
-        hyper = once(t.hyperparameters, lambda x: md_table(x.columns, x.rows))
-
-    def resolve_ds(x):
-        if isinstance(x, Dataset):
-            return x
-        hit = resolver.registry.get("datasets", x)
-        return hit.value if hit else Dataset(id=x)
-
+        hyper = md_table(t.hyperparameters.columns, t.hyperparameters.rows)
     return {
         "heading": t.heading,
         "architecture": arch,
         "dataset_heading": t.dataset_heading,
         "dataset_text": fill(t.dataset_text, name=name),
-        "dataset_list": dataset_listing(t.datasets, resolve_ds, name) if t.datasets else "",
+        "dataset_list": dataset_listing(t.datasets, card.training_datasets, name) if t.datasets else "",
         "procedure_heading": t.procedure_heading,
         "procedure": fill(t.procedure, precision=t.precision, optimizer=t.optimizer, name=name),
         "hyperparameters": hyper,
     }
 
 
-def variants_values(card: Card, resolver) -> dict[str, Any] | None:
+def variants_values(card: Card) -> dict[str, Any] | None:
     q = card.model.quantization
     if q is None:
         return None
     compat = list(dict.fromkeys(k for v in q.variants for k in v.compatibility))
     rows = []
-    for v in q.variants:
-        ds = v.dataset
-        if isinstance(ds, str):
-            hit = resolver.registry.get("datasets", ds)
-            ds = hit.value if hit else Dataset(id=ds)
+    for v, ds in zip(q.variants, card.variant_datasets):
         rows.append([
             f"[{v.branch}](https://huggingface.co/{card.repo_id}/tree/{v.branch})",
             v.bits,
@@ -364,52 +324,109 @@ def risk_values(card: Card) -> dict[str, Any] | None:
     }
 
 
-def build(card: Card, resolver) -> dict[str, Any]:
-    """The template context of one card."""
+# -- the whole context, section by section ------------------------------------------------------
+Builder = Callable[[Card, str], dict[str, Any]]
+BUILDERS: dict[str, Builder] = {}
+
+
+def builds(section: str) -> Callable[[Builder], Builder]:
+    """Register the function that computes what a section's partial shows."""
+
+    def add(fn: Builder) -> Builder:
+        BUILDERS[section] = fn
+        return fn
+
+    return add
+
+
+@builds("title")
+def _title(card: Card, name: str) -> dict[str, Any]:
+    return {"title": fill(card.model.title or name, name=name)}
+
+
+@builds("description")
+def _description(card: Card, name: str) -> dict[str, Any]:
     m = card.model
+    return {"description_heading": m.description_heading,
+            "description": fill(m.description, name=name, repo_id=card.repo_id)}
+
+
+@builds("usage")
+def _usage(card: Card, name: str) -> dict[str, Any]:
+    u = card.model.usage
+    if u is None:
+        return {"usage": None}
+    intro = u.intro or "Use `{name}` with the following code snippet:"
+    return {"usage": {"intro": fill(intro, name=name), "style": u.style, **snippet_values(card)}}
+
+
+@builds("prompt_format")
+def _prompt(card: Card, name: str) -> dict[str, Any]:
+    p = card.model.prompt
+    if p is None:
+        return {"prompt": None}
+    return {"prompt": {
+        "name": p.name or "",
+        "intro": fill(p.intro or "{name} should be used with this prompt format:", name=name),
+        "block": prompt_block(card, name),
+        "template": p.template,
+    }}
+
+
+@builds("model_details")
+def _details(card: Card, name: str) -> dict[str, Any]:
+    return {"details": details(card, name)}
+
+
+@builds("variants")
+def _variants(card: Card, name: str) -> dict[str, Any]:
+    return {"variants": variants_values(card)}
+
+
+@builds("training")
+def _training(card: Card, name: str) -> dict[str, Any]:
+    return {"training": training_values(card, name)}
+
+
+@builds("evaluation")
+def _evaluation(card: Card, name: str) -> dict[str, Any]:
+    return {"evaluation": evaluation_table(card)}
+
+
+@builds("risks")
+def _risks(card: Card, name: str) -> dict[str, Any]:
+    return {"risks": risk_values(card)}
+
+
+@builds("citations")
+def _citations(card: Card, name: str) -> dict[str, Any]:
+    m = card.model
+    return {"cite_as_heading": m.cite_as_heading, "cite_as": [bibtex(r.value) for r in card.cite_as],
+            "citations_heading": m.citations_heading, "citations": [bibtex(r.value) for r in card.citations]}
+
+
+@builds("base_card")
+def _base(card: Card, name: str) -> dict[str, Any]:
+    b = card.base
+    if b is None:
+        return {"base": None}
+    return {"base": {"repo_id": b.repo_id, "repo_name": b.repo_name, "name": b.name,
+                     "creator": b.creator.value.name if b.creator else "",
+                     "creator_hub": (b.creator.value.hub or "") if b.creator else "",
+                     "embed": card.model.embed_base_card}}
+
+
+def build(card: Card) -> dict[str, Any]:
+    """The template context of one card: the values every partial may use, then each section's."""
     name = card.name
-    title = m.title or name
-    meta = compute_front_matter(card)
     ctx: dict[str, Any] = {
         "repo_id": card.repo_id,
         "owner": card.owner,
         "repo_name": card.repo_name,
         "name": name,
-        "title": fill(title, name=name),
-        "meta": meta,
+        "meta": card.front_matter,
         "creator": card.creator.value.name if card.creator else "",
-        "description_heading": m.description_heading,
-        "description": fill(m.description, name=name, repo_id=card.repo_id),
-        "details": details(card, name),
-        "usage": None,
-        "prompt": None,
-        "training": training_values(card, name, resolver),
-        "variants": variants_values(card, resolver),
-        "evaluation": evaluation_table(card),
-        "risks": risk_values(card),
-        "cite_as_heading": m.cite_as_heading,
-        "cite_as": [once(r.value, bibtex) for r in card.cite_as],
-        "citations_heading": m.citations_heading,
-        "citations": [once(r.value, bibtex) for r in card.citations],
-        "base": None,
     }
-    if m.prompt:
-        p = m.prompt
-        ctx["prompt"] = {
-            "name": p.name or "",
-            "intro": fill(p.intro or "{name} should be used with this prompt format:", name=name),
-            "block": prompt_block(card, name),
-            "template": p.template,
-        }
-    if m.usage:
-        u = m.usage
-        intro = (u.intro if u else None) or "Use `{name}` with the following code snippet:"
-        ctx["usage"] = {"intro": fill(intro, name=name),
-                        "style": u.style if u else "default", **snippet_values(card)}
-    if card.base:
-        b = card.base
-        ctx["base"] = {"repo_id": b.repo_id, "repo_name": b.repo_name, "name": b.name,
-                       "creator": b.creator.value.name if b.creator else "",
-                       "creator_hub": (b.creator.value.hub or "") if b.creator else "",
-                       "embed": m.embed_base_card}
+    for builder in BUILDERS.values():
+        ctx.update(builder(card, name))
     return ctx

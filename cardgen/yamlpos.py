@@ -14,8 +14,6 @@ Problems are returned as diagnostics, never raised.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Where, error
+from .files import read_text
 
-MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 LARGE = 256 * 1024  # documents above this size have their nodes counted before they are composed
@@ -186,12 +184,12 @@ class _Builder:
                         merged.extend(src.value)
                 continue
             if type(knode) is not yaml.ScalarNode:
-                self.diags.append(error(self.file, self._p(knode.start_mark), "CG101",
+                self.diags.append(error(Where(self.file, *self._p(knode.start_mark)), "CG101",
                                         "mapping keys must be plain scalars"))
                 continue
             key = knode.value if knode.tag == _STR else self._scalar(knode)
             if key in seen:
-                self.diags.append(error(self.file, self._p(knode.start_mark), "CG005",
+                self.diags.append(error(Where(self.file, *self._p(knode.start_mark)), "CG005",
                                         f"duplicate key {key!r} (first at line {seen[key].line + 1}); "
                                         "YAML would silently keep the last one"))
                 continue
@@ -229,62 +227,39 @@ def loads(text: str, file: str, positions: bool = False) -> tuple[Document | Non
     Node positions are recorded when ``positions`` is true, else on the first ``pos()`` call (most
     documents are valid, and then nothing asks where their nodes are)."""
     if not text.strip():
-        return None, [error(file, (1, 1), "CG003", "file is empty; expected a YAML mapping")]
+        return None, [error(Where(file), "CG003", "file is empty; expected a YAML mapping")]
     try:
         if len(text) > LARGE:
             too_many = _count_nodes(text)
             if too_many:
-                return None, [error(file, too_many, "CG006", f"document too complex: more than {MAX_NODES:,} nodes")]
+                return None, [error(Where(file, *too_many), "CG006", f"document too complex: more than {MAX_NODES:,} nodes")]
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(x for x in (e.context, e.problem) if x) or "cannot parse"
-        return None, [error(file, pos, "CG004", what)]
+        if "nesting depth" in what:  # PyYAML >= 6.0.3 bounds the depth itself
+            return None, [error(Where(file, *pos), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+        return None, [error(Where(file, *pos), "CG004", what)]
     except yaml.YAMLError as e:
-        return None, [error(file, (1, 1), "CG004", str(e).splitlines()[0])]
+        return None, [error(Where(file), "CG004", str(e).splitlines()[0])]
     except RecursionError:
-        return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+        return None, [error(Where(file), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
     if node is None:
-        return None, [error(file, (1, 1), "CG003", "file holds no YAML document")]
+        return None, [error(Where(file), "CG003", "file holds no YAML document")]
     b = _Builder(file, track=positions)
     try:
         data = b.build(node, (), 0)
     except _TooComplex as e:
         pos = (e.mark.line + 1, e.mark.column + 1) if e.mark else (1, 1)
-        return None, [error(file, pos, "CG006", f"document too complex: {e.why}")]
+        return None, [error(Where(file, *pos), "CG006", f"document too complex: {e.why}")]
     except _Refused as e:
-        return None, [error(file, (e.mark.line + 1, e.mark.column + 1), "CG007", e.why)]
+        return None, [error(Where(file, e.mark.line + 1, e.mark.column + 1), "CG007", e.why)]
     except RecursionError:
-        return None, [error(file, (1, 1), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+        return None, [error(Where(file), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
     if positions:
         return Document(file, data, b.positions, b.key_positions, text), b.diags
     return Document(file, data, None, None, text), b.diags
-
-
-def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:
-    """Read a UTF-8 text file within a size bound, as a diagnostic on failure."""
-    try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            return None, [error(file, (1, 1), "CG008", "not a regular file")]
-        if st.st_size > max_bytes:
-            return None, [error(file, (1, 1), "CG001",
-                                f"file is {st.st_size:,} bytes; the limit is {max_bytes:,}")]
-        with open(path, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
-    except OSError as e:
-        return None, [error(file, (1, 1), "CG008", f"cannot read: {os.strerror(e.errno or 0) or e}")]
-    if len(raw) > max_bytes:
-        return None, [error(file, (1, 1), "CG001", f"file exceeds the limit of {max_bytes:,} bytes")]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        return None, [error(file, (line, col), "CG002",
-                            f"byte 0x{raw[e.start]:02x} is not valid UTF-8; save the file as UTF-8")]
-    return text.removeprefix("\ufeff"), []
 
 
 def load(path: Path, file: str | None = None) -> tuple[Document | None, list[Diagnostic]]:

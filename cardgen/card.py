@@ -1,0 +1,111 @@
+"""The resolved card: everything one README is rendered from, with where each value was written.
+
+A ``Card`` is made by ``resolve.Resolver`` and is self-sufficient: shared references are replaced by
+their entries (``Ref``), inheritance is merged, the datasets of training listings and quantisation
+variants are resolved, free sections carry their text, the front matter is computed, and the
+template search path and the slots its `card.md.j2` places are known. Rendering needs nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .diagnostics import Where
+from .schema import CardSource, Dataset, Org, SuiteMember
+
+if TYPE_CHECKING:
+    from .sources import Source
+
+
+@dataclass
+class Ref:
+    """A resolved entry and where it is written."""
+
+    value: Any
+    src: Source
+    path: tuple[Any, ...]
+
+    def pos(self, *rest: Any) -> Where:
+        return self.src.pos((*self.path, *rest))
+
+    @property
+    def shared_id(self) -> str | None:
+        """The id of the shared entry this is (None for a value written inline in a card)."""
+        from .scope import SHARED_DIR
+
+        return str(self.path[1]) if self.src.folder.name == SHARED_DIR and len(self.path) == 2 else None
+
+
+@dataclass
+class SectionRef(Ref):
+    """A free section and its markdown (from `body`, or read from its `file`)."""
+
+    text: str = ""
+
+
+@dataclass
+class Card:
+    repo_id: str
+    src: Source
+    model: CardSource
+    origin: dict[str, Source]  # field name -> the source that writes it (own or a base's)
+    member: SuiteMember | None = None
+    members: list[SuiteMember] = field(default_factory=list)
+    base: Card | None = None
+    creator: Ref | None = None
+    license: Ref | None = None
+    datasets: list[Ref] = field(default_factory=list)
+    citations: list[Ref] = field(default_factory=list)
+    cite_as: list[Ref] = field(default_factory=list)
+    sections: list[SectionRef] = field(default_factory=list)
+    training: Ref | None = None
+    training_datasets: list[Dataset] = field(default_factory=list)  # the training listing's items
+    variant_datasets: list[Dataset] = field(default_factory=list)  # each quantisation variant's
+    mitigations: dict[str, Ref] = field(default_factory=dict)
+    front_matter: dict[str, Any] = field(default_factory=dict)
+    templates: tuple[str, ...] = ()  # the template search path: own, organisation's, cardgen's
+    slots: tuple[str, ...] = ()  # the sections its `card.md.j2` places, in order
+
+    @property
+    def owner(self) -> str:
+        return self.repo_id.split("/")[0]
+
+    @property
+    def repo_name(self) -> str:
+        return self.repo_id.split("/")[-1]
+
+    @property
+    def name(self) -> str:
+        if self.member and self.member.name:
+            return self.member.name
+        return self.model.name or self.repo_name
+
+    @property
+    def org(self) -> Org | None:
+        return self.creator.value if self.creator else None
+
+    def loc(self, fieldname: str, *rest: Any) -> Where:
+        """Where a card field is written (in whichever source defines it)."""
+        return self.origin.get(fieldname, self.src).pos((fieldname, *rest))
+
+    def key_loc(self, fieldname: str, *rest: Any) -> Where:
+        return self.origin.get(fieldname, self.src).key_pos((fieldname, *rest))
+
+    def where(self) -> Where:
+        """Where the repo id this card renders is written (a suite member's own entry)."""
+        file, path = self.where_path()
+        return self.src.pos(path)
+
+    def where_path(self) -> tuple[str, tuple[Any, ...]]:
+        """File and path of the repo id this card renders, without building node positions."""
+        if self.member is None:
+            path: tuple[Any, ...] = ("repo_id",)
+        else:
+            i = next((k for k, m in enumerate(self.members) if m is self.member), None)
+            path = ("suite",) if i is None else ("suite", i, "repo_id")
+        return self.src.doc_for(path).file, path
+
+    def files(self) -> set[str]:
+        """The source files this card's content comes from (its own and its bases')."""
+        return {s.file for s in self.origin.values()} | {self.src.file}

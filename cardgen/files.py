@@ -1,0 +1,69 @@
+"""Files: how paths are shown, how text is read within bounds, and how READMEs are written atomically."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from .diagnostics import Diagnostic, Where, error
+
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def display(path: Path | str) -> str:
+    """A path as shown in diagnostics: relative to the working directory when below it."""
+    p = os.path.abspath(path)
+    cwd = os.getcwd()
+    if cwd == os.sep:
+        return p[1:] or "."
+    if p.startswith(cwd) and p[len(cwd):len(cwd) + 1] == os.sep:
+        return p[len(cwd) + 1:]
+    return "." if p == cwd else p
+
+
+def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:
+    """Read a UTF-8 text file within a size bound; a diagnostic instead on failure."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return None, [error(Where(file), "CG008", "not a regular file")]
+        if st.st_size > max_bytes:
+            return None, [error(Where(file), "CG001", f"file is {st.st_size:,} bytes; the limit is {max_bytes:,}")]
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as e:
+        return None, [error(Where(file), "CG008", f"cannot read: {os.strerror(e.errno or 0) or e}")]
+    if len(raw) > max_bytes:
+        return None, [error(Where(file), "CG001", f"file exceeds the limit of {max_bytes:,} bytes")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        return None, [error(Where(file, line, col), "CG002",
+                            f"byte 0x{raw[e.start]:02x} is not valid UTF-8; save the file as UTF-8")]
+    return text.removeprefix("\ufeff"), []
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it over: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def readme_path(out: Path, repo_id: str) -> Path:
+    return out / repo_id / "README.md"

@@ -1,0 +1,61 @@
+"""Typed options, one class per command: what `cli.py` parses the command line into, and what the
+command functions take. No ``argparse.Namespace`` travels past `cli.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_CARDS = Path("cards")
+DEFAULT_OUT = Path("rendered")
+
+
+@dataclass(frozen=True)
+class Common:
+    paths: tuple[Path, ...] = (DEFAULT_CARDS,)
+    format: str = "text"
+    jobs: int | None = None  # worker processes; None: one per CPU for large batches
+
+
+@dataclass(frozen=True)
+class ValidateOptions(Common):
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class RenderOptions(Common):
+    out: Path = DEFAULT_OUT
+
+
+@dataclass(frozen=True)
+class CheckOptions(Common):
+    out: Path = DEFAULT_OUT
+    fail: bool = True  # `check` fails on drift; `diff` only shows it
+
+
+@dataclass(frozen=True)
+class ExportOptions(Common):
+    format: str = "json"
+    risks: bool = True
+
+
+@dataclass(frozen=True)
+class PublishOptions(Common):
+    revision: str | None = None
+    variants: bool = False
+    create_pr: bool = False
+    message: str | None = None
+    dry_run: bool = False
+    force: bool = False
+    jobs: int | None = 1
+    out: Path | None = None  # the committed READMEs to compare with (default: rendered/)
+
+
+@dataclass(frozen=True)
+class SmokeOptions(Common):
+    model_paths: dict[str, Path] = field(default_factory=dict)
+    max_new_tokens: int = 16
+    json: Path | None = None
+    shard: str | None = None
+    no_snippet: bool = False
+    device: str | None = None

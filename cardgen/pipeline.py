@@ -1,0 +1,216 @@
+"""The pipeline: scope → load → resolve → check → render → lint → write or compare.
+
+``render_all`` validates and renders every card of a selection; ``render_to`` writes the READMEs
+atomically; ``drift`` compares them with the committed ones (the CI check). Large batches are
+validated, rendered and linted shard by shard inside forked workers (``parallel``), with the checks
+that need every card (a repository described twice, the shared catalogues) made in the parent.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from . import rules
+from .cache import RunCache
+from .card import Card
+from .diagnostics import Collector, Diagnostic, Where, error
+from .files import atomic_write, readme_path
+from .lint import lint, lint_body
+from .parallel import default_jobs, map_items, worth_forking
+from .provenance import unsealed
+from .renderer import render_card
+from .resolve import Registry, described_twice, targets
+from .scope import Scope, Selection
+from .sources import Project, load_card, load_shared, locate
+from .checking import check_project, load_missing_bases, validate_scope
+
+
+@dataclass
+class Rendering:
+    """What a render produced: README texts, the problems found, and which cards failed."""
+
+    texts: dict[str, str] = field(default_factory=dict)  # repo id -> README
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    cards: dict[str, Card] = field(default_factory=dict)  # repo id -> card (not kept by sharded runs)
+    failed: list[str] = field(default_factory=list)  # repo ids not rendered (invalid or lint errors)
+    where: dict[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)  # repo id -> its repo id's place
+
+    def position(self, repo: str) -> Where:
+        """Where a rendered repository is named in its sources."""
+        file, path = self.where[repo]
+        return locate(file, path)
+
+
+def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool = True) -> Rendering:
+    """Validate and render; cards with errors are not rendered.
+
+    With ``keep_cards=False`` (rendering and drift checks, which need only the texts) a large batch
+    is validated, rendered and linted shard by shard inside the workers, so that no card travels
+    between processes; ``Rendering.cards`` then stays empty.
+    """
+    out = Rendering()
+    report = Collector()
+    cache = RunCache()
+    for scope in selection.scopes:
+        folders = scope.folders()
+        if not keep_cards and worth_forking(len(folders), jobs):
+            _render_shards(scope, folders, jobs, out, report, cache)
+            continue
+        res = validate_scope(scope, jobs)
+        report.extend(res.diagnostics)
+        bad_files = {d.file for d in res.errors}
+        todo = []
+        for card in res.cards:
+            (out.failed.append(card.repo_id) if card.files() & bad_files else todo.append(card))
+        rendered = map_items(partial(render_one, cache=cache), todo, jobs)
+        for card, (text, diags) in zip(todo, rendered):
+            report.extend(diags)
+            if text is None:
+                out.failed.append(card.repo_id)
+            else:
+                out.texts[card.repo_id] = text
+                out.cards[card.repo_id] = card
+                out.where[card.repo_id] = card.where_path()
+    out.diagnostics = report.diagnostics
+    return out
+
+
+def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic]]:
+    """Render and lint one card: (README or None, diagnostics)."""
+    report = Collector()
+    text = render_card(card, cache, report)
+    if text is None:
+        return None, report.diagnostics
+    # the front matter cardgen wrote ends at its first `---` line; its closing comment has nothing to lint
+    head, sep, body = unsealed(text).partition("\n---\n")
+    problems = lint_body(body, head.count("\n") + 2) if sep else lint(unsealed(text))
+    if problems:
+        where = card.where()
+        return None, [error(where, p.code, f"{card.repo_id} README line {p.line}: {p.message}") for p in problems]
+    return text, []
+
+
+@dataclass
+class _Shard:
+    diagnostics: list[Diagnostic]
+    rendered: list[tuple[str, str | None, list[Diagnostic], set[str], tuple[str, tuple[Any, ...]]]]
+    targets: list[tuple[str, str, tuple[Any, ...]]]  # repo id, file, path
+    risk_cards: list[Card]  # for the catalogue rules, which need every card
+
+
+def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache) -> _Shard:
+    """Load, check, render and lint the cards of some folders (in a worker process)."""
+    project = Project(root, shared=list(shared))
+    for folder in folders:
+        src, d = load_card(folder, root)
+        project.diagnostics += d
+        if src.docs:
+            project.cards.append(src)
+    mine = set(folders)
+    found = [(repo, src.doc_for(path).file, path) for src in project.cards if src.model
+             for repo, _, path in targets(src)]
+    load_missing_bases(project)  # cards they extend, from other shards: resolved here, rendered there
+    report = Collector()
+    cards = check_project(project, report, catalogue=False)
+    bad_files = report.files_with_errors()
+    rendered = []
+    for card in cards:
+        if card.src.folder not in mine:
+            continue
+        files = card.files()
+        text, diags = (None, []) if files & bad_files else render_one(card, cache)
+        rendered.append((card.repo_id, text, diags, files, card.where_path()))
+    risk_cards = [c for c in cards if c.src.folder in mine and c.model.risk_assessment]
+    return _Shard(report.diagnostics, rendered, found, risk_cards)
+
+
+def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Rendering, report: Collector,
+                   cache: RunCache) -> None:
+    base = load_shared(scope.root)
+    work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache)
+    # The first card is rendered here, before the fork: the workers inherit the compiled templates
+    # and the lint of the parts every card shares instead of each building them again.
+    first_shard = work(folders[:1])
+    rest = folders[1:]
+    n = max(1, min(len(rest), (jobs or default_jobs()) * 4))  # a few shards per worker evens out the load
+    size = -(-len(rest) // n)
+    shards = [rest[i:i + size] for i in range(0, len(rest), size)]
+    results = [first_shard, *map_items(work, shards, jobs, min_items=1)]
+    mine = Collector(base.diagnostics)
+    # what a single resolver sees across shards: a repo described twice, the catalogue against every card
+    first: dict[str, tuple[int, str]] = {}
+    bad_files: set[str] = set()
+    again: set[tuple[str, str]] = set()  # (repo id, file) of a second description: not a card at all
+    for i, shard in enumerate(results):
+        mine.extend(shard.diagnostics)
+        for repo, file, path in shard.targets:
+            if repo not in first:
+                first[repo] = (i, file)
+            elif first[repo][0] != i:  # within one shard its own resolver reported it
+                mine.add(described_twice(repo, locate(file, path), first[repo][1]))
+                bad_files.add(file)
+                again.add((repo, file))
+    mine.extend(rules.check_project(Registry(base.shared, Collector()), [c for s in results for c in s.risk_cards]))
+    for shard in results:
+        for repo, text, rdiags, files, where in shard.rendered:
+            if (repo, where[0]) in again:
+                continue
+            mine.extend(rdiags)
+            if text is None or files & bad_files:
+                out.failed.append(repo)
+            else:
+                out.texts[repo] = text
+                out.where[repo] = where
+    if not scope.whole:
+        mine.keep(scope.keeps)
+    report.extend(mine.diagnostics)
+
+
+def render_to(selection: Selection, out: Path, jobs: int | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
+    """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
+    rendering = render_all(selection, jobs, keep_cards=False)
+    written = []
+    for repo, text in sorted(rendering.texts.items()):
+        p = readme_path(out, repo)
+        try:
+            old = p.read_text("utf-8") if p.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            old = None
+        if old == text:
+            written.append((p, "unchanged"))
+            continue
+        atomic_write(p, text)
+        written.append((p, "written"))
+    return rendering.diagnostics, written
+
+
+def unified(old: str | None, new: str, path: str) -> str:
+    return "".join(difflib.unified_diff(
+        (old or "").splitlines(keepends=True), new.splitlines(keepends=True),
+        fromfile=f"a/{path}" if old is not None else "/dev/null", tofile=f"b/{path}"))
+
+
+@dataclass
+class Drift:
+    readme: Path
+    state: str  # missing | out of date
+    diff: str
+
+
+def drift(selection: Selection, out: Path, jobs: int | None = None) -> tuple[list[Diagnostic], list[Drift]]:
+    """Render in memory and compare with the committed READMEs under ``out``."""
+    rendering = render_all(selection, jobs, keep_cards=False)
+    report = Collector(rendering.diagnostics)
+    drifted = []
+    for repo, text in sorted(rendering.texts.items()):
+        p = readme_path(out, repo)
+        old = p.read_text("utf-8") if p.is_file() else None
+        if old != text:
+            state = "missing" if old is None else "out of date"
+            drifted.append(Drift(p, state, unified(old, text, str(p))))
+            report.error(rendering.position(repo), "CG708", f"{p} is {state}")
+    return report.diagnostics, drifted

@@ -1,0 +1,30 @@
+"""The documented prompt format: placeholders, filling, the system part, the turn markers.
+
+Used by the rules (placeholders defined and used), the template context (the shown example and the
+snippet) and the smoke test (the filled prompt and the markers that must not leak).
+"""
+
+from __future__ import annotations
+
+import re
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_template(template: str, values: dict[str, str]) -> str:
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def split_system(template: str) -> tuple[str, str] | None:
+    """(system part, rest) of a template: the system part ends after `{system_message}` and the
+    whitespace that follows it. None when the template has no system message."""
+    m = re.search(r"\{system_message\}\s*", template)
+    if not m:
+        return None
+    return template[:m.end()], template[m.end():]
+
+
+def markers(template: str) -> list[str]:
+    """The literal pieces of a template that mark turns (e.g. `### User:`, `<|USER|>`)."""
+    literal = PLACEHOLDER.sub("\n", template)
+    return list(dict.fromkeys(ln.strip() for ln in re.split(r"\n|(?=<\|)", literal) if ln.strip()))

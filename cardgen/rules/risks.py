@@ -1,0 +1,164 @@
+"""Rules on the risk × use × mitigation matrix and on the shared mitigation catalogue."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..diagnostics import Where
+from ..hubspec import suggest
+from . import card_rule, project_rule
+
+if TYPE_CHECKING:
+    from ..card import Card, Ref
+    from ..resolve import Registry
+    from ..schema import RiskAssessment
+
+Found = Iterator[tuple[Where, str]]
+
+RISK_ID = re.compile(r"^R[1-9][0-9]*$")
+USE_ID = re.compile(r"^U[1-9][0-9]*$")
+MITIGATION_ID = re.compile(r"^M[1-9][0-9]*$")
+SIMILAR = 0.8  # difflib ratio at which two mitigation sentences are near-duplicates
+
+
+def _ra(card: Card) -> RiskAssessment | None:
+    return card.model.risk_assessment
+
+
+def _at(card: Card, *path: Any) -> Where:
+    return card.loc("risk_assessment", *path)
+
+
+def _key_at(card: Card, *path: Any) -> Where:
+    return card.key_loc("risk_assessment", *path)
+
+
+@card_rule("CG601", "malformed risk, use or mitigation id")
+def ids_well_formed(card: Card) -> Found:
+    ra = _ra(card)
+    if ra is None:
+        return
+    for kind, ids, pat in (("uses", [u.id for u in ra.uses], USE_ID), ("risks", [r.id for r in ra.risks], RISK_ID)):
+        for i, ident in enumerate(ids):
+            if not pat.match(ident):
+                yield _at(card, kind, i, "id"), (f"{kind[:-1]} id {ident!r} must look like {pat.pattern[1:3]}1, "
+                                                 f"{pat.pattern[1:3]}2, …")
+    for k in ra.mitigations:
+        if not MITIGATION_ID.match(k):
+            yield _key_at(card, "mitigations", k), f"mitigation id {k!r} must look like M1, M2, …"
+
+
+@card_rule("CG305", "duplicate id")
+def ids_unique(card: Card) -> Found:
+    ra = _ra(card)
+    if ra is None:
+        return
+    for kind, ids in (("uses", [u.id for u in ra.uses]), ("risks", [r.id for r in ra.risks])):
+        seen: dict[str, int] = {}
+        for i, ident in enumerate(ids):
+            if ident in seen:
+                yield _at(card, kind, i, "id"), f"{kind[:-1]} id {ident!r} is already used by entry {seen[ident] + 1}"
+            seen.setdefault(ident, i)
+    for k in ra.mitigations:
+        shared = card.mitigations.get(k)
+        if shared and shared.path[0] == "mitigations":
+            yield _key_at(card, "mitigations", k), (f"mitigation id {k!r} is already in the shared catalogue "
+                                                    f"({shared.src.file})")
+
+
+@card_rule("CG602", "risk without mitigation")
+def risks_mitigated(card: Card) -> Found:
+    ra = _ra(card)
+    for i, risk in enumerate(ra.risks if ra else []):
+        if not risk.mitigations:
+            yield _at(card, "risks", i, "mitigations"), f"risk {risk.id} has no mitigation"
+
+
+@card_rule("CG301", "dangling reference")
+def mitigations_exist(card: Card) -> Found:
+    ra = _ra(card)
+    for i, risk in enumerate(ra.risks if ra else []):
+        for j, mid in enumerate(risk.mitigations):
+            if mid not in card.mitigations:
+                yield _at(card, "risks", i, "mitigations", j), (f"mitigation {mid!r} is not in the catalogue"
+                                                                f"{suggest(mid, card.mitigations)}")
+
+
+@card_rule("CG603", "matrix cell names an undefined risk or use")
+def matrix_names(card: Card) -> Found:
+    ra = _ra(card)
+    if ra is None:
+        return
+    risk_ids, use_ids = [r.id for r in ra.risks], [u.id for u in ra.uses]
+    for rid, row in ra.matrix.items():
+        if rid not in risk_ids:
+            yield _key_at(card, "matrix", rid), f"matrix row {rid!r} is not a listed risk{suggest(rid, risk_ids)}"
+            continue
+        for uid in row:
+            if uid not in use_ids:
+                yield _key_at(card, "matrix", rid, uid), (f"matrix cell {rid}×{uid}: {uid!r} is not a listed use"
+                                                          f"{suggest(uid, use_ids)}")
+
+
+@card_rule("CG604", "matrix is missing cells")
+def matrix_complete(card: Card) -> Found:
+    ra = _ra(card)
+    if ra is None or ra.allow_missing_cells:
+        return
+    use_ids = [u.id for u in ra.uses]
+    for risk in ra.risks:
+        row = ra.matrix.get(risk.id)
+        missing = [u for u in use_ids if row is None or u not in row]
+        if missing:
+            where = _key_at(card, "matrix", risk.id) if row is not None else _key_at(card, "matrix")
+            yield where, (f"matrix has no level for {risk.id} × {', '.join(missing)}; "
+                          "add the cells or set allow_missing_cells: true")
+
+
+@card_rule("CG605", "mitigation defined but never used", "warning")
+def own_mitigations_used(card: Card) -> Found:
+    ra = _ra(card)
+    if ra is None:
+        return
+    used = {m for r in ra.risks for m in r.mitigations}
+    for k in ra.mitigations:
+        if k not in used:
+            yield _key_at(card, "mitigations", k), f"mitigation {k} is defined but no risk uses it"
+
+
+@project_rule("CG601", "malformed risk, use or mitigation id")
+def catalogue_ids(registry: Registry, cards: list[Card]) -> Found:
+    for k, ref in registry.entries.get("mitigations", {}).items():
+        if not MITIGATION_ID.match(k):
+            yield ref.src.key_pos(ref.path), f"mitigation id {k!r} must look like M1, M2, …"
+
+
+@project_rule("CG605", "mitigation defined but never used", "warning")
+def catalogue_used(registry: Registry, cards: list[Card]) -> Found:
+    assessments = [ra for c in cards if (ra := c.model.risk_assessment)]
+    if not assessments:
+        return
+    used = {m for ra in assessments for r in ra.risks for m in r.mitigations}
+    for k, ref in registry.entries.get("mitigations", {}).items():
+        if k not in used:
+            yield ref.src.key_pos(ref.path), f"mitigation {k} is in the catalogue but no risk uses it"
+
+
+@project_rule("CG606", "near-duplicate mitigation sentences", "warning")
+def near_duplicates(registry: Registry, cards: list[Card]) -> Found:
+    shared = registry.entries.get("mitigations", {})
+    catalogue: dict[str, Ref] = dict(shared)
+    for c in cards:
+        catalogue.update({k: v for k, v in c.mitigations.items() if k not in shared})
+    items = [(k, r, " ".join(str(r.value).lower().split())) for k, r in catalogue.items()]
+    sm = difflib.SequenceMatcher(None)
+    for j, (k2, r2, s2) in enumerate(items):
+        sm.set_seq2(s2)  # difflib caches its analysis of the second sequence: set it once per row
+        for k1, r1, s1 in items[:j]:
+            sm.set_seq1(s1)
+            if sm.real_quick_ratio() >= SIMILAR and sm.quick_ratio() >= SIMILAR and sm.ratio() >= SIMILAR:
+                yield r2.pos(), (f"mitigation {k2} ({r2.value!r}) nearly repeats {k1} ({r1.value!r}); "
+                                 "merge them or make the difference plain")
