@@ -35,9 +35,11 @@ def make_cards(root: Path, n: int) -> None:
         owner, name = f"org{i % 37}", f"model-{i:05d}"
         d = root / owner / name
         d.mkdir(parents=True)
-        text = (SOURCE.replace("stabilityai/StableBeluga-7B", f"{owner}/{name}")
-                .replace("name: Stable Beluga 7B", f"name: Model {i}")
-                .replace("parameters: 7B", f"parameters: {i % 70 + 1}B"))
+        text = (
+            SOURCE.replace("stabilityai/StableBeluga-7B", f"{owner}/{name}")
+            .replace("name: Stable Beluga 7B", f"name: Model {i}")
+            .replace("parameters: 7B", f"parameters: {i % 70 + 1}B")
+        )
         (d / "card.yaml").write_text(text, "utf-8")
 
 
@@ -58,23 +60,46 @@ def bench_cardgen(root: Path, n: int, jobs: int | None) -> tuple[float, int, int
 def bench_hub(n: int, like: int) -> tuple[float, int]:
     from huggingface_hub import ModelCard, ModelCardData
 
-    para = ("Beluga is a new technology that carries risks with use. Testing conducted to date has been in "
-            "English, and has not covered, nor could it cover all scenarios. ")
+    para = (
+        "Beluga is a new technology that carries risks with use. Testing conducted to date has been in "
+        "English, and has not covered, nor could it cover all scenarios. "
+    )
     sizes = []
     t0 = time.perf_counter()
     for i in range(n):
-        data = ModelCardData(language=["en"], license="other", license_name="stable-beluga-non-commercial",
-                             license_link="LICENSE.txt", library_name="transformers", pipeline_tag="text-generation",
-                             datasets=["conceptofmind/cot_submix_original", "conceptofmind/t0_submix_original"],
-                             base_model="meta-llama/Llama-2-7b-hf")
+        data = ModelCardData(
+            language=["en"],
+            license="other",
+            license_name="stable-beluga-non-commercial",
+            license_link="LICENSE.txt",
+            library_name="transformers",
+            pipeline_tag="text-generation",
+            datasets=["conceptofmind/cot_submix_original", "conceptofmind/t0_submix_original"],
+            base_model="meta-llama/Llama-2-7b-hf",
+        )
         card = ModelCard.from_template(
-            data, model_id=f"org{i % 37}/model-{i:05d}", model_summary=f"Model {i} is a Llama2 model finetuned on an Orca style dataset.",
-            model_description=para * 2, developers="Stability AI", model_type="llama", language="English",
-            license="Stable Beluga non-commercial", base_model="Llama 2", repo="https://huggingface.co/x",
-            direct_use=para, out_of_scope_use=para, bias_risks_limitations=para * 2,
-            bias_recommendations=para, get_started_code="```python\nprint('hello')\n```\n" * 6,
-            training_data=para, training_procedure=para, training_regime="bf16 mixed precision",
-            testing_data=para, results=para, citation_bibtex="@misc{x, title={y}, year={2023}}\n" * 10)
+            data,
+            model_id=f"org{i % 37}/model-{i:05d}",
+            model_summary=f"Model {i} is a Llama2 model finetuned on an Orca style dataset.",
+            model_description=para * 2,
+            developers="Stability AI",
+            model_type="llama",
+            language="English",
+            license="Stable Beluga non-commercial",
+            base_model="Llama 2",
+            repo="https://huggingface.co/x",
+            direct_use=para,
+            out_of_scope_use=para,
+            bias_risks_limitations=para * 2,
+            bias_recommendations=para,
+            get_started_code="```python\nprint('hello')\n```\n" * 6,
+            training_data=para,
+            training_procedure=para,
+            training_regime="bf16 mixed precision",
+            testing_data=para,
+            results=para,
+            citation_bibtex="@misc{x, title={y}, year={2023}}\n" * 10,
+        )
         sizes.append(len(str(card)))
     took = time.perf_counter() - t0
     sizes.sort()
@@ -85,8 +110,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cards", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=None, help="cardgen worker processes (default: one per CPU)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="rounds of both measurements, interleaved; the medians are compared (default 3)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of both measurements, interleaved; the medians are compared (default 3)",
+    )
     ap.add_argument("--cardgen-only", metavar="DIR", help=argparse.SUPPRESS)  # one cold cardgen round
     args = ap.parse_args()
     n = args.cards
@@ -108,14 +137,22 @@ def main() -> None:
             our_size = got["median_bytes"]
             took, hub_size = bench_hub(n, our_size)
             hub.append(took)
-            print(f"round {r + 1}: cardgen {n / ours[-1]:,.0f} cards/s, from_template {n / hub[-1]:,.0f} cards/s, "
-                  f"ratio {hub[-1] / ours[-1]:.1f}x")
+            print(
+                f"round {r + 1}: cardgen {n / ours[-1]:,.0f} cards/s, from_template {n / hub[-1]:,.0f} cards/s, "
+                f"ratio {hub[-1] / ours[-1]:.1f}x"
+            )
     r_ours, r_hub = n / statistics.median(ours), n / statistics.median(hub)
-    print(f"machine: {os.cpu_count()} CPUs; cardgen jobs: {args.jobs or os.cpu_count()}; {args.rounds} rounds, medians:")
-    print(f"cardgen validate+render: {n} cards in {statistics.median(ours):.2f} s = {r_ours:,.0f} cards/s "
-          f"(median README {our_size:,} bytes)")
-    print(f"huggingface_hub ModelCard.from_template: {n} cards in {statistics.median(hub):.2f} s = {r_hub:,.0f} cards/s "
-          f"(median README {hub_size:,} bytes)")
+    print(
+        f"machine: {os.cpu_count()} CPUs; cardgen jobs: {args.jobs or os.cpu_count()}; {args.rounds} rounds, medians:"
+    )
+    print(
+        f"cardgen validate+render: {n} cards in {statistics.median(ours):.2f} s = {r_ours:,.0f} cards/s "
+        f"(median README {our_size:,} bytes)"
+    )
+    print(
+        f"huggingface_hub ModelCard.from_template: {n} cards in {statistics.median(hub):.2f} s = {r_hub:,.0f} cards/s "
+        f"(median README {hub_size:,} bytes)"
+    )
     print(f"ratio: {r_ours / r_hub:.1f}x")
 
 

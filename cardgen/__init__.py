@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .card import Card
+    from .checking import Result
     from .diagnostics import Diagnostic
     from .pipeline import Rendering
-    from .checking import Result
 
 __version__ = "0.2.0"
 __all__ = ["__version__", "load", "render", "validate"]
@@ -39,8 +39,8 @@ def load(path: str | Path = "cards") -> tuple[list[Card], list[Diagnostic]]:
 
 def validate(paths: Iterable[str | Path] = ("cards",)) -> list[Result]:
     """Validate sources; one ``validate.Result`` per cards folder."""
-    from .scope import select
     from .checking import validate_scope
+    from .scope import select
 
     return [validate_scope(scope) for scope in select([Path(p) for p in paths]).scopes]
 

@@ -46,8 +46,8 @@ def _progress(line: str) -> None:
 
 # -- commands ---------------------------------------------------------------------------------------
 def validate(opts: ValidateOptions) -> tuple[Report, int]:
-    from .scope import select
     from .checking import validate_readme, validate_scope
+    from .scope import select
 
     selection = select(list(opts.paths))
     report = Report("validate")
@@ -91,8 +91,8 @@ def check(opts: CheckOptions) -> tuple[Report, int]:
 
 def export(opts: ExportOptions) -> tuple[Report, int]:
     from . import risks
-    from .scope import select
     from .checking import validate_scope
+    from .scope import select
 
     report = Report("export", document=[])
     for scope in select(list(opts.paths)).scopes:
@@ -156,8 +156,8 @@ EXAMPLES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="cardgen",
-                                 description="Model cards from YAML sources: validate, render, check, publish, smoke-test.")
+    ap = argparse.ArgumentParser(
+        prog="cardgen", description="Model cards from YAML sources: validate, render, check, publish, smoke-test.")
     ap.add_argument("--version", action="store_true", help="print the version and the Hub vocabulary it carries")
     sub = ap.add_subparsers(dest="command")
 

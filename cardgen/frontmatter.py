@@ -75,7 +75,7 @@ def order(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: meta[k] for k in known + rest}
 
 
-def model_index(card: Card) -> list[dict]:
+def model_index(card: Card) -> list[dict[str, Any]]:
     results = []
     for r in card.model.evaluation or []:
         task = {"type": r.task_type}
@@ -96,12 +96,15 @@ def model_index(card: Card) -> list[dict]:
     return [{"name": card.repo_name, "results": results}]
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml's emitter when present
-    def ignore_aliases(self, data):  # front matter spells every value out: no &id001 / *id001
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when present
+
+
+class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
+    def ignore_aliases(self, data: Any) -> bool:  # front matter spells every value out: no &id001 / *id001
         return True
 
 
-def _str(dumper: yaml.SafeDumper, s: str):
+def _str(dumper: yaml.SafeDumper, s: str) -> yaml.ScalarNode:
     style = "|" if "\n" in s and not s.endswith(" ") and "\t" not in s else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", s, style=style)
 

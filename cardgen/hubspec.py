@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache, lru_cache
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data" / "hubspec"
@@ -25,27 +26,27 @@ BASE_MODEL_RELATIONS = ("adapter", "merge", "quantized", "finetune")
 LICENSE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> dict:
     return json.loads((DATA / f"{name}.json").read_text("utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def licenses() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("licenses")["licenses"]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def pipeline_tags() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("pipeline_tags")["pipeline_tags"]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def library_names() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("library_names")["library_names"]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def languages() -> dict[str, str]:
     d = _load("languages")
     out = {x["code"]: x["name"] for x in d["iso_639_3"]}
@@ -53,7 +54,7 @@ def languages() -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def sources() -> dict[str, str]:
     """Each vocabulary file's origin: repository, path, commit and date."""
     return {n: _load(n)["source"] for n in ("licenses", "pipeline_tags", "library_names", "languages")}
@@ -64,7 +65,7 @@ def snapshot() -> str:
     return "; ".join(f"{name}: {src}" for name, src in sources().items())
 
 
-def suggest(word: str, choices, n: int = 1) -> str:
+def suggest(word: object, choices: Iterable[str], n: int = 1) -> str:
     """' (did you mean `x`?)' or ''."""
     m = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)
     return f" (did you mean `{m[0]}`?)" if m else ""

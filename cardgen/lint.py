@@ -60,7 +60,7 @@ def _cells(line: str) -> int:
 class _Tags(HTMLParser):
     """Collects the start and end tags of one piece of HTML as ``(line, is_end, tag)`` events."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.events: list[tuple[int, bool, str]] = []
         self.base = 0
@@ -71,14 +71,14 @@ class _Tags(HTMLParser):
         self.feed(html)
         self.close()
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in VOID:
             self.events.append((self.base + self.getpos()[0], False, tag))
 
-    def handle_startendtag(self, tag, attrs):
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         pass
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag not in VOID:
             self.events.append((self.base + self.getpos()[0], True, tag))
 
@@ -151,7 +151,7 @@ def chunks(lines: list[str]) -> list[tuple[int, int]]:
                         break
         prev_blank = not line or line.isspace()
     cuts.append(len(lines))
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def lint(text: str) -> list[LintProblem]:

@@ -17,6 +17,7 @@ from typing import Any
 from . import rules
 from .cache import RunCache
 from .card import Card
+from .checking import check_project, load_missing_bases, validate_scope
 from .diagnostics import Collector, Diagnostic, Where, error
 from .files import atomic_write, readme_path
 from .lint import lint, lint_body
@@ -26,7 +27,6 @@ from .renderer import render_card
 from .resolve import Registry, described_twice, targets
 from .scope import Scope, Selection
 from .sources import Project, load_card, load_shared, locate
-from .checking import check_project, load_missing_bases, validate_scope
 
 
 @dataclass
@@ -67,7 +67,7 @@ def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool =
         for card in res.cards:
             (out.failed.append(card.repo_id) if card.files() & bad_files else todo.append(card))
         rendered = map_items(partial(render_one, cache=cache), todo, jobs)
-        for card, (text, diags) in zip(todo, rendered):
+        for card, (text, diags) in zip(todo, rendered, strict=True):
             report.extend(diags)
             if text is None:
                 out.failed.append(card.repo_id)
@@ -170,7 +170,8 @@ def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Ren
     report.extend(mine.diagnostics)
 
 
-def render_to(selection: Selection, out: Path, jobs: int | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
+def render_to(selection: Selection, out: Path,
+              jobs: int | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
     """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
     rendering = render_all(selection, jobs, keep_cards=False)
     written = []

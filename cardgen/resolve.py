@@ -9,7 +9,6 @@ point at the right node. Problems go into the run's ``Collector``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from .card import Card, Ref, SectionRef

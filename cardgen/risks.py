@@ -29,8 +29,15 @@ class Summary:
     uses: int
 
 
-def summary(card: Card) -> Summary:
+def _assessment(card: Card) -> RiskAssessment:
     ra = card.model.risk_assessment
+    if ra is None:
+        raise ValueError(f"{card.repo_id} has no risk assessment")
+    return ra
+
+
+def summary(card: Card) -> Summary:
+    ra = _assessment(card)
     mitigations = {m for r in ra.risks for m in r.mitigations if m in card.mitigations}
     return Summary(len({r.id for r in ra.risks}), len(mitigations), len({u.id for u in ra.uses}))
 
@@ -48,9 +55,9 @@ def cell_text(level: str) -> str:
     return f"{LEVEL_SYMBOL.get(level, '')} {level}".strip()
 
 
-def export(card: Card) -> dict:
+def export(card: Card) -> dict[str, Any]:
     """The assessment as plain data, for other tools (`cardgen export --risks`)."""
-    ra = card.model.risk_assessment
+    ra = _assessment(card)
     s = summary(card)
     used = sorted({m for r in ra.risks for m in r.mitigations}, key=_mkey)
     return {
@@ -60,10 +67,10 @@ def export(card: Card) -> dict:
         "risks": [{**r.model_dump(), "layer_text": LAYER_TEXT[r.layer], "harm_text": _harm_text(r.harm_area)}
                   for r in ra.risks],
         "mitigations": {m: card.mitigations[m].value for m in used if m in card.mitigations},
-        "matrix": {r.id: {u.id: dict(zip(("level", "note"), cell(ra, r.id, u.id))) for u in ra.uses}
+        "matrix": {r.id: {u.id: dict(zip(("level", "note"), cell(ra, r.id, u.id), strict=True)) for u in ra.uses}
                    for r in ra.risks},
     }
 
 
-def _mkey(m: str):
+def _mkey(m: str) -> tuple[int, str]:
     return (len(m), m)

@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Literal
 
-from typing import Any, Literal, Union
-
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-Cell = Union[str, int, float, bool]
-Scalar = Union[str, int, float, bool, None]
+Cell = str | int | float | bool
+Scalar = str | int | float | bool | None
 
 
 class Strict(BaseModel):
@@ -75,14 +82,15 @@ class Citation(Strict):
     spaced_equals: bool = Field(False, description="`title = {..}` rather than `title={..}`")
     trailing_comma: bool = Field(False, description="a comma after the last field")
 
-    _order: list[str] = PrivateAttr(default_factory=list)
+    # a tuple default: pydantic inspects a default_factory's signature on every validation
+    _order: tuple[str, ...] = PrivateAttr(default=())
 
     @model_validator(mode="wrap")
     @classmethod
-    def _keep_order(cls, data: Any, handler):
+    def _keep_order(cls, data: Any, handler: ModelWrapValidatorHandler[Citation]) -> Citation:
         inst = handler(data)
         if isinstance(data, dict):
-            inst._order = [k for k in data if k in BIBTEX_FIELDS]
+            inst._order = tuple(k for k in data if k in BIBTEX_FIELDS)
         return inst
 
 
@@ -306,13 +314,13 @@ class CardSource(Strict):
 
     @field_validator("license", mode="before")
     @classmethod
-    def _single_license(cls, v):
+    def _single_license(cls, v: Any) -> Any:
         if isinstance(v, list):
             raise PydanticCustomError("CG208", "license must be a single licence id, not a list: {v}", {"v": v})
         return v
 
     @model_validator(mode="after")
-    def _one_target(self):
+    def _one_target(self) -> CardSource:
         if (self.repo_id is None) == (self.suite is None):
             raise ValueError("give exactly one of `repo_id` (one repository) or `suite` (several)")
         return self
@@ -342,10 +350,10 @@ SHARED_KINDS = tuple(SharedSource.model_fields)
 
 
 # -- JSON Schema export (`cardgen schema`) ------------------------------------------------------
-SCHEMAS = {"card.schema.json": CardSource, "shared.schema.json": SharedSource}
+SCHEMAS: dict[str, type[BaseModel]] = {"card.schema.json": CardSource, "shared.schema.json": SharedSource}
 
 
-def schema_text(model) -> str:
+def schema_text(model: type[BaseModel]) -> str:
     schema = model.model_json_schema()
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
               "$id": f"https://cardgen.invalid/schemas/{model.__name__}", **schema}

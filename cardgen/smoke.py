@@ -78,7 +78,7 @@ def shard(items: list, spec: str | None) -> list:
 
 
 def targets(cards: dict[str, Card]) -> list[tuple[str, str | None]]:
-    out = []
+    out: list[tuple[str, str | None]] = []
     for repo in sorted(cards):
         q = cards[repo].model.quantization
         if q:
@@ -91,6 +91,7 @@ def targets(cards: dict[str, Card]) -> list[tuple[str, str | None]]:
 def fill_prompt(card: Card, message: str = TEST_MESSAGE) -> tuple[str, list[str]]:
     """The card's template filled with its system prompt and a test message; and what was left unfilled."""
     p = card.model.prompt
+    assert p is not None
     values = {"system_message": p.system_prompt or "", "prompt": message}
     prompt = fill_template(p.template, values)
     return prompt, PLACEHOLDER.findall(prompt)
@@ -99,10 +100,10 @@ def fill_prompt(card: Card, message: str = TEST_MESSAGE) -> tuple[str, list[str]
 class _FirstToken:
     """A logits processor that notes when the first new token is chosen."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.t: float | None = None
 
-    def __call__(self, input_ids, scores):
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
         if self.t is None:
             self.t = time.perf_counter()
         return scores
@@ -180,7 +181,8 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
             r.warnings.append(f"the tokenizer's chat_template fails: {type(e).__name__}: {e}")
         else:
             if chat != prompt:
-                at = next((i for i, (a, b) in enumerate(zip(chat, prompt)) if a != b), min(len(chat), len(prompt)))
+                pairs = enumerate(zip(chat, prompt, strict=False))
+                at = next((i for i, (a, b) in pairs if a != b), min(len(chat), len(prompt)))
                 r.warnings.append(f"the tokenizer's chat_template differs from the card's template at character {at}: "
                                   f"chat {chat[max(0, at - 15):at + 15]!r} vs card {prompt[max(0, at - 15):at + 15]!r}")
     if r.failures:

@@ -9,7 +9,6 @@ suggestion for unknown keys.
 from __future__ import annotations
 
 import difflib
-import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from .files import display
 from .schema import CardSource, SharedSource
 from .scope import SHARED_DIR, Scope, yaml_files
 from .yamlpos import Document, load
+
 
 @dataclass
 class Source:
@@ -65,7 +65,8 @@ def load_source(folder: Path, files: list[Path], kind: type[BaseModel], root: Pa
     for f in files:
         shown = display(f)
         # os.walk does not follow directory links, so only a linked file can lead outside
-        if (f.is_symlink() or not str(f.absolute()).startswith(str(real_root))) and real_root not in f.resolve().parents:
+        outside = f.is_symlink() or not str(f.absolute()).startswith(str(real_root))
+        if outside and real_root not in f.resolve().parents:
             diags.append(error(Where(shown), "CG304", f"{shown} resolves outside {display(root)}"))
             continue
         doc, d = load(f, shown)
@@ -94,7 +95,7 @@ def load_source(folder: Path, files: list[Path], kind: type[BaseModel], root: Pa
 def build_model(src: Source, kind: type[BaseModel]) -> tuple[BaseModel | None, list[Diagnostic]]:
     """Validate the merged data. On schema errors, report them all, then retry without the
     offending top-level keys so that the later checks still see (and report on) the rest."""
-    data, diags = dict(src.data), []
+    data, diags = dict(src.data), list[Diagnostic]()
     for _ in range(3):
         try:
             return kind.model_validate(data), diags
@@ -117,10 +118,8 @@ def _data_path(data: Any, loc: tuple) -> tuple[tuple, bool]:
     """Follow a pydantic loc through the data, skipping union tags; (path, whether a tag was skipped)."""
     path, cur, tagged = [], data, False
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            path.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        if (isinstance(cur, dict) and part in cur
+                or isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and len(path) + 1 == len(loc) or part == "[key]":
@@ -163,7 +162,7 @@ def _descend(ann: Any, part: Any) -> Any:
 def schema_diagnostics(exc: ValidationError, src: Source, model: type[BaseModel]) -> list[Diagnostic]:
     """Turn pydantic's errors into diagnostics at the node they concern, one per node."""
     errs = exc.errors(include_url=False)
-    by_path: dict[tuple, list[tuple[dict, bool]]] = {}
+    by_path: dict[tuple[Any, ...], list[tuple[Any, bool]]] = {}
     for e in errs:
         path, tagged = _data_path(src.data, tuple(e["loc"]))
         by_path.setdefault(path, []).append((e, tagged))
@@ -185,7 +184,8 @@ def schema_diagnostics(exc: ValidationError, src: Source, model: type[BaseModel]
                                              f"; known keys here: {', '.join(sorted(known)[:12])}")
             out.append(error(src.key_pos(path), "CG102", msg))
         elif e["type"] == "missing":
-            out.append(error(src.pos(path[:-1]), "CG103", f"missing required key {path[-1]!r} in {'.'.join(map(str, path[:-1])) or 'the top level'}"))
+            parent = ".".join(map(str, path[:-1])) or "the top level"
+            out.append(error(src.pos(path[:-1]), "CG103", f"missing required key {path[-1]!r} in {parent}"))
         else:
             msgs = sorted({x["msg"] for x, _ in items})
             got = _value_at(src.data, path)

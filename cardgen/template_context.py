@@ -8,9 +8,8 @@ string, list or dict, built deterministically from the resolved card alone. Each
 from __future__ import annotations
 
 import re
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 from . import hubspec, risks
 from .card import Card, Ref
@@ -49,8 +48,8 @@ def md_table(columns: list[str], rows: list[list[Any]]) -> str:
     body = [[cell(v) for v in r] + [""] * (len(head) - len(r)) for r in rows]
     widths = [max([len(head[i])] + [len(r[i]) for r in body] + [3]) for i in range(len(head))]
 
-    def line(vals):
-        return "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
+    def line(vals: list[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)) + " |"
 
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in body])
 
@@ -173,10 +172,12 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
 
 def prompt_block(card: Card, name: str) -> str:
     p = card.model.prompt
+    assert p is not None
     if p.show == "template":
         return p.template
-    if p.show == "system":
-        return fill_template(split_system(p.template)[0], {"system_message": p.system_prompt or ""})
+    parts = split_system(p.template)
+    if p.show == "system" and parts:
+        return fill_template(parts[0], {"system_message": p.system_prompt or ""})
     filled = fill_template(p.template, {k: fill(v, name=name) for k, v in p.example.items()})
     if p.example_response:
         filled += fill(p.example_response, name=name)
@@ -206,7 +207,8 @@ def details(card: Card, name: str) -> list[tuple[str, str]]:
     if m.language:
         out.append(("Language(s)", ", ".join(hubspec.languages().get(c, c) for c in m.language)))
     if m.library_display or m.library_name:
-        out.append(("Library", m.library_display or hubspec.library_names().get(m.library_name, m.library_name)))
+        lib = m.library_name or ""
+        out.append(("Library", m.library_display or hubspec.library_names().get(lib, lib)))
     if card.license:
         out.append(("License", license_line(card, name)))
     if m.contact:
@@ -268,7 +270,7 @@ def variants_values(card: Card) -> dict[str, Any] | None:
         return None
     compat = list(dict.fromkeys(k for v in q.variants for k in v.compatibility))
     rows = []
-    for v, ds in zip(q.variants, card.variant_datasets):
+    for v, ds in zip(q.variants, card.variant_datasets, strict=True):
         rows.append([
             f"[{v.branch}](https://huggingface.co/{card.repo_id}/tree/{v.branch})",
             v.bits,

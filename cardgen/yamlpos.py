@@ -35,11 +35,12 @@ _RESOLVER = yaml.resolver.Resolver()  # the safe loaders' resolver: implicit tag
 
 
 @lru_cache(maxsize=65536)
-def _resolve(kind, value, implicit):
-    return _RESOLVER.resolve(kind, value, implicit)
+def _resolve(kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+    tag: str = _RESOLVER.resolve(kind, value, implicit)
+    return tag
 
 
-class _Loader(_Base):
+class _Loader(_Base):  # type: ignore[valid-type,misc]  # CSafeLoader or SafeLoader
     """The safe loader (libyaml when present), with its tag resolution memoised.
 
     The safe loader has no path resolvers, so a scalar's tag depends only on its kind, its text and
@@ -48,10 +49,10 @@ class _Loader(_Base):
 
     resolve = staticmethod(_resolve)  # called by the parser for every node: a C-level cache lookup
 
-    def descend_resolver(self, current_node, current_index):  # no path resolvers: nothing to track
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:  # no path resolvers
         pass
 
-    def ascend_resolver(self):
+    def ascend_resolver(self) -> None:
         pass
 
 
@@ -73,7 +74,7 @@ class Document:
     key_positions: dict[tuple, tuple[int, int]] | None = field(default_factory=dict)
     text: str | None = None  # the source: positions are built from it when first asked for
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # Worker processes send loaded documents back; the positions are rebuilt from the text
         # only where a diagnostic needs them, which is cheaper than pickling every node's place.
         state = dict(self.__dict__)
@@ -81,24 +82,25 @@ class Document:
             state["positions"] = state["key_positions"] = None
         return state
 
-    def _places(self) -> None:
-        if self.positions is None:
-            doc, _ = loads(self.text, self.file, positions=True)
-            self.positions, self.key_positions = doc.positions, doc.key_positions
+    def _places(self) -> tuple[dict[tuple[Any, ...], tuple[int, int]], dict[tuple[Any, ...], tuple[int, int]]]:
+        if self.positions is None or self.key_positions is None:
+            doc, _ = loads(self.text or "", self.file, positions=True)
+            self.positions, self.key_positions = (doc.positions, doc.key_positions) if doc else ({}, {})
+        return self.positions or {}, self.key_positions or {}
 
-    def pos(self, path: tuple = ()) -> tuple[int, int]:
+    def pos(self, path: tuple[Any, ...] = ()) -> tuple[int, int]:
         """Position of the value at ``path``, or of its nearest ancestor that exists."""
         path = tuple(path)
-        self._places()
-        while path not in self.positions and path:
+        positions, _ = self._places()
+        while path not in positions and path:
             path = path[:-1]
-        return self.positions.get(path, (1, 1))
+        return positions.get(path, (1, 1))
 
-    def key_pos(self, path: tuple) -> tuple[int, int]:
+    def key_pos(self, path: tuple[Any, ...]) -> tuple[int, int]:
         """Position of the key that holds ``path`` (falls back to the value's)."""
         path = tuple(path)
-        self._places()
-        return self.key_positions.get(path) or self.pos(path)
+        _, keys = self._places()
+        return keys.get(path) or self.pos(path)
 
 
 class _TooComplex(Exception):
@@ -141,18 +143,18 @@ class _Builder:
             self.positions[path] = (mark.line + 1, mark.column + 1)
         if tag not in _PLAIN_FULL:
             raise _Refused(mark, f"unsupported tag {tag!r}: only plain YAML values are read")
-        kind = type(node)
-        if kind is yaml.ScalarNode:
+        if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         key = id(node)
         if key in self.active:
             raise _TooComplex(mark, "recursive alias")
         self.active.add(key)
         try:
-            if kind is yaml.SequenceNode:
+            if isinstance(node, yaml.SequenceNode):
                 if self.track:
                     return [self.build(n, path + (i,), depth + 1) for i, n in enumerate(node.value)]
                 return [self.build(n, path, depth + 1) for n in node.value]
+            assert isinstance(node, yaml.MappingNode)
             return self._mapping(node, path, depth)
         finally:
             self.active.discard(key)
@@ -217,7 +219,8 @@ def _count_nodes(text: str) -> tuple[int, int] | None:
         if isinstance(ev, yaml.NodeEvent):
             count += 1
             if count > MAX_NODES:
-                return (ev.start_mark.line + 1, ev.start_mark.column + 1)
+                mark = ev.start_mark
+                return (mark.line + 1, mark.column + 1) if mark else (1, 1)
     return None
 
 
@@ -232,7 +235,8 @@ def loads(text: str, file: str, positions: bool = False) -> tuple[Document | Non
         if len(text) > LARGE:
             too_many = _count_nodes(text)
             if too_many:
-                return None, [error(Where(file, *too_many), "CG006", f"document too complex: more than {MAX_NODES:,} nodes")]
+                return None, [error(Where(file, *too_many), "CG006",
+                                    f"document too complex: more than {MAX_NODES:,} nodes")]
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark

@@ -12,13 +12,12 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-
-import yaml
-
-from cardgen.frontmatter import split
 from functools import lru_cache
 
+import yaml
 from markdown_it import MarkdownIt
+
+from cardgen.frontmatter import split
 
 
 @lru_cache(maxsize=1)
@@ -44,9 +43,7 @@ def _inline(tok) -> str:
     out = []
     links = []
     for c in tok.children or []:
-        if c.type == "text":
-            out.append(c.content)
-        elif c.type == "code_inline":
+        if c.type == "text" or c.type == "code_inline":
             out.append(c.content)
         elif c.type in ("softbreak", "hardbreak"):
             out.append(" ")
@@ -87,7 +84,7 @@ def blocks(text: str) -> list[Block]:
             if not context:
                 kind = "paragraph"
             elif context[-1] == "heading_open":
-                kind = f"heading"
+                kind = "heading"
                 text_ = f"{tokens[i - 1].tag} {text_}"
             elif context[-1] in ("th_open", "td_open"):
                 kind = "cell"
@@ -173,9 +170,7 @@ def _plain(tok) -> str:
     for c in tok.children or []:
         if c.type in ("text", "code_inline"):
             out.append(c.content)
-        elif c.type == "softbreak":
-            out.append("\n")
-        elif c.type == "hardbreak":
+        elif c.type == "softbreak" or c.type == "hardbreak":
             out.append("\n")
         elif c.type == "image":
             out.append(c.content)

@@ -11,6 +11,7 @@ import pytest
 
 from cardgen import rules
 from cardgen.diagnostics import CODES, REPORTERS, Report, Reporter, reporter
+
 from conftest import CARDS
 
 

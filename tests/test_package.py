@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 from cardgen import hubspec
 from cardgen.schema import SCHEMAS, schema_text
+
 from conftest import CARDS, REPO
 
 

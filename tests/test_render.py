@@ -7,12 +7,12 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from compare import Block, compare, lines_found
 from cardgen.lint import lint
+
+from compare import Block, compare, lines_found
 from conftest import CARDS, REPO, edit, seed_text
 
 RENDERED = REPO / "rendered"

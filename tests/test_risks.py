@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from compare import lines_found, text_lines
-from compare import parser
+from compare import lines_found, parser, text_lines
 from conftest import CARDS, REPO, edit, line_of, seed_text
 
 PETALS = REPO / "rendered/petals-team/StableBeluga2/README.md"

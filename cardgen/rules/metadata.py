@@ -156,7 +156,8 @@ def inference_flag(meta: Meta) -> Found:
         yield ("inference",), "`inference` must be true or false"
 
 
-@metadata_rule("CG211", "typo of a known metadata key", "warning", rule="the Hub ignores metadata keys it does not know")
+@metadata_rule("CG211", "typo of a known metadata key", "warning",
+               rule="the Hub ignores metadata keys it does not know")
 def key_typos(meta: Meta) -> Found:
     for key in meta.data:
         if key not in hubspec.KNOWN_METADATA_KEYS:
