@@ -40,7 +40,7 @@ class Outcome:
 
 
 class Publisher:
-    def __init__(self, opts: PublishOptions, token: str | None) -> None:
+    def __init__(self, opts: PublishOptions, token: str | None, tmp: str) -> None:
         from huggingface_hub import HfApi
         from huggingface_hub.utils import logging as hf_logging
 
@@ -50,7 +50,7 @@ class Publisher:
         self.token = token
         self.endpoint = os.environ.get("HF_ENDPOINT") or None
         self.api = HfApi(endpoint=self.endpoint, token=token)
-        self.tmp = tempfile.TemporaryDirectory(prefix="cardgen-publish-")
+        self.tmp = tmp  # downloads go here; the caller removes it
         self.lock = threading.Lock()
 
     def scrub(self, text: str) -> str:
@@ -63,7 +63,7 @@ class Publisher:
 
         try:
             path = self.api.hf_hub_download(repo, "README.md", revision=branch,
-                                            cache_dir=Path(self.tmp.name) / f"{repo.replace('/', '--')}--{branch}")
+                                            cache_dir=Path(self.tmp) / f"{repo.replace('/', '--')}--{branch}")
         except LocalEntryNotFoundError:  # the Hub could not be reached: not "there is no README"
             raise
         except EntryNotFoundError:  # the Hub says the repository has no README.md
@@ -166,7 +166,6 @@ def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Repo
     if token is None and not opts.dry_run:
         report.notes.append("cardgen: error: no Hugging Face token: set HF_TOKEN or run `hf auth login`")
         return report, 1
-    pub = Publisher(opts, token)
     todo = targets(rendering, opts)
     done = 0
 
@@ -179,9 +178,10 @@ def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Repo
             progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}")
         return o
 
-    with ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1)) as pool:
-        outcomes += list(pool.map(run, todo))
-    pub.tmp.cleanup()
+    with tempfile.TemporaryDirectory(prefix="cardgen-publish-") as tmp:
+        pub = Publisher(opts, token, tmp)
+        with ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1)) as pool:
+            outcomes += list(pool.map(run, todo))
     report.checked = plural(len(outcomes), "target")
     report.results = [asdict(o) for o in outcomes]
     report.lines = [o.diff for o in outcomes if o.diff] + [summary(outcomes)]

@@ -18,7 +18,7 @@ LAYER_TEXT = {"capability": "Capability risk", "human interaction": "Human inter
               "systemic": "Systemic risk"}
 
 
-def _harm_text(area: str) -> str:
+def harm_text(area: str) -> str:
     return f"{area[0].upper()}{area[1:]} harms"
 
 
@@ -64,7 +64,7 @@ def export(card: Card) -> dict[str, Any]:
         "repo_id": card.repo_id,
         "summary": {"risks": s.risks, "mitigations": s.mitigations, "uses": s.uses},
         "uses": [u.model_dump() for u in ra.uses],
-        "risks": [{**r.model_dump(), "layer_text": LAYER_TEXT[r.layer], "harm_text": _harm_text(r.harm_area)}
+        "risks": [{**r.model_dump(), "layer_text": LAYER_TEXT[r.layer], "harm_text": harm_text(r.harm_area)}
                   for r in ra.risks],
         "mitigations": {m: card.mitigations[m].value for m in used if m in card.mitigations},
         "matrix": {r.id: {u.id: dict(zip(("level", "note"), cell(ra, r.id, u.id), strict=True)) for u in ra.uses}

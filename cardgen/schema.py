@@ -14,6 +14,7 @@ the entry itself (a mapping). ``cardgen schema`` exports these models as JSON Sc
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +22,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ModelWrapValidatorHandler,
     PrivateAttr,
     field_validator,
     model_validator,
@@ -33,7 +33,8 @@ Scalar = str | int | float | bool | None
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
+    # `model_` names (model_type, model_kwargs) are card fields here, not pydantic API
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=False, protected_namespaces=())
 
 
 class Org(Strict):
@@ -87,7 +88,7 @@ class Citation(Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _keep_order(cls, data: Any, handler: ModelWrapValidatorHandler[Citation]) -> Citation:
+    def _keep_order(cls, data: Any, handler: Callable[[Any], Citation]) -> Citation:
         inst = handler(data)
         if isinstance(data, dict):
             inst._order = tuple(k for k in data if k in BIBTEX_FIELDS)

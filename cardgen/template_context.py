@@ -320,7 +320,7 @@ def risk_values(card: Card) -> dict[str, Any] | None:
         "uses": [{"id": u.id, "purpose": u.purpose, "capability": u.capability, "ai_user": u.ai_user,
                   "ai_subject": u.ai_subject, "domain": u.domain} for u in uses],
         "risks": [{"id": r.id, "statement": r.statement, "layer": risks.LAYER_TEXT[r.layer],
-                   "harm_area": risks._harm_text(r.harm_area),
+                   "harm_area": risks.harm_text(r.harm_area),
                    "mitigations": [card.mitigations[mid].value for mid in r.mitigations if mid in card.mitigations]}
                   for r in ra.risks],
     }

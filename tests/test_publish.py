@@ -178,7 +178,8 @@ def test_a_previous_cardgen_readme_is_replaced(cli, hub):
 
     hub.files[(B7, "main")]["README.md"] = seal("---\nlicense: mit\n---\n\n# Older render\n").encode()
     r = publish(cli)
-    assert r.code == 0, r.text and len(hub.commit_requests()) == 1
+    assert r.code == 0, r.text
+    assert len(hub.commit_requests()) == 1
 
 
 def test_a_hand_written_readme_needs_force(cli, hub):
