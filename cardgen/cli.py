@@ -22,6 +22,8 @@ from .options import (
     SmokeOptions,
     ValidateOptions,
 )
+from .policy import PolicyError, find
+from .scope import NothingToCheck, select
 
 
 class UsageError(Exception):
@@ -47,17 +49,16 @@ def _progress(line: str) -> None:
 # -- commands ---------------------------------------------------------------------------------------
 def validate(opts: ValidateOptions) -> tuple[Report, int]:
     from .checking import validate_readme, validate_scope
-    from .scope import select
 
     selection = select(list(opts.paths))
     report = Report("validate")
     ncards = 0
     for scope in selection.scopes:
-        res = validate_scope(scope, opts.jobs)
+        res = validate_scope(scope, opts.jobs, opts.policy)
         report.diagnostics += res.diagnostics
         ncards += len(res.cards)
     for p in selection.readmes:
-        report.diagnostics += validate_readme(p)
+        report.diagnostics += opts.policy.apply(validate_readme(p, opts.policy))
     report.checked = plural(ncards, "card") + (f", {plural(len(selection.readmes), 'README')}"
                                                if selection.readmes else "")
     return report, int(failed(report.diagnostics, opts.strict))
@@ -65,9 +66,8 @@ def validate(opts: ValidateOptions) -> tuple[Report, int]:
 
 def render(opts: RenderOptions) -> tuple[Report, int]:
     from .pipeline import render_to
-    from .scope import select
 
-    diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs)
+    diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs, opts.policy)
     report = Report("render", diags, checked=plural(len(written), "README"))
     report.notes = [f"{state:9} {p}" for p, state in written]
     report.results = [{"readme": str(p), "state": state} for p, state in written]
@@ -76,9 +76,8 @@ def render(opts: RenderOptions) -> tuple[Report, int]:
 
 def check(opts: CheckOptions) -> tuple[Report, int]:
     from .pipeline import drift
-    from .scope import select
 
-    diags, drifted = drift(select(list(opts.paths)), opts.out, opts.jobs)
+    diags, drifted = drift(select(list(opts.paths)), opts.out, opts.jobs, opts.policy)
     if not opts.fail:  # `diff` shows the differences; they are not problems
         diags = [d for d in diags if d.code != "CG708"]
     report = Report("check" if opts.fail else "diff", diags)
@@ -92,11 +91,10 @@ def check(opts: CheckOptions) -> tuple[Report, int]:
 def export(opts: ExportOptions) -> tuple[Report, int]:
     from . import risks
     from .checking import validate_scope
-    from .scope import select
 
     report = Report("export", document=[])
     for scope in select(list(opts.paths)).scopes:
-        res = validate_scope(scope, opts.jobs)
+        res = validate_scope(scope, opts.jobs, opts.policy)
         report.diagnostics += res.diagnostics
         report.document += [risks.export(c) for c in res.cards if c.model.risk_assessment]
     report.checked = plural(len(report.document), "risk assessment")
@@ -223,7 +221,7 @@ def _model_paths(items: list[str]) -> dict[str, Path]:
 def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]], str]:
     """The command to run, with its typed options bound; and the output format."""
     name = args.command
-    common = {"paths": _paths(args), "format": args.format} if name not in ("schema", "codes") else {}
+    common = {"paths": _paths(args), "format": args.format, "policy": find()} if name not in ("schema", "codes") else {}
     if name == "validate":
         vo = ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
         return lambda: validate(vo), args.format
@@ -267,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         report, code = run()
         _emit(report, fmt)
         return code
-    except UsageError as e:
+    except (UsageError, NothingToCheck, PolicyError) as e:
         print(f"cardgen: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

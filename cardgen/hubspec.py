@@ -54,6 +54,22 @@ def languages() -> dict[str, str]:
     return out
 
 
+#: ISO 639-2/B (bibliographic) codes, which differ from the 639-3 code of the same language
+ISO_639_2B = frozenset("alb arm baq bur chi cze dut fre geo ger gre ice mac mao may per rum slo tib wel".split())
+#: values the Hub accepts in `language` beside the codes
+SPECIAL_LANGUAGES = frozenset({"code", "multilingual"})
+_LANGUAGE_SHAPE = re.compile(r"[a-z]{2,3}")
+
+
+def language_shaped(code: str) -> bool:
+    """What the Hub accepts in `language`: a lower-case code of two or three letters, or a special value."""
+    return code in SPECIAL_LANGUAGES or bool(_LANGUAGE_SHAPE.fullmatch(code))
+
+
+def language_known(code: str) -> bool:
+    return code in languages() or code in ISO_639_2B or code in SPECIAL_LANGUAGES
+
+
 @cache
 def sources() -> dict[str, str]:
     """Each vocabulary file's origin: repository, path, commit and date."""

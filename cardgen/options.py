@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .policy import Policy
+
 DEFAULT_CARDS = Path("cards")
 DEFAULT_OUT = Path("rendered")
 
@@ -15,6 +17,7 @@ class Common:
     paths: tuple[Path, ...] = (DEFAULT_CARDS,)
     format: str = "text"
     jobs: int | None = None  # worker processes; None: one per CPU for large batches
+    policy: Policy = field(default_factory=Policy)  # the publisher's policy (cardgen.toml / pyproject.toml)
 
 
 @dataclass(frozen=True)

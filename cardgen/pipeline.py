@@ -22,6 +22,7 @@ from .diagnostics import Collector, Diagnostic, Where, error
 from .files import atomic_write, readme_path
 from .lint import lint, lint_body
 from .parallel import default_jobs, map_items, worth_forking
+from .policy import Policy
 from .provenance import unsealed
 from .renderer import render_card
 from .resolve import Registry, described_twice, targets
@@ -45,7 +46,8 @@ class Rendering:
         return locate(file, path)
 
 
-def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool = True) -> Rendering:
+def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool = True,
+               policy: Policy | None = None) -> Rendering:
     """Validate and render; cards with errors are not rendered.
 
     With ``keep_cards=False`` (rendering and drift checks, which need only the texts) a large batch
@@ -60,7 +62,7 @@ def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool =
         if not keep_cards and worth_forking(len(folders), jobs):
             _render_shards(scope, folders, jobs, out, report, cache)
             continue
-        res = validate_scope(scope, jobs)
+        res = validate_scope(scope, jobs, policy)
         report.extend(res.diagnostics)
         bad_files = {d.file for d in res.errors}
         todo = []
@@ -75,7 +77,7 @@ def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool =
                 out.texts[card.repo_id] = text
                 out.cards[card.repo_id] = card
                 out.where[card.repo_id] = card.where_path()
-    out.diagnostics = report.diagnostics
+    out.diagnostics = (policy or Policy()).apply(report.diagnostics)
     return out
 
 
@@ -170,10 +172,10 @@ def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Ren
     report.extend(mine.diagnostics)
 
 
-def render_to(selection: Selection, out: Path,
-              jobs: int | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
+def render_to(selection: Selection, out: Path, jobs: int | None = None,
+              policy: Policy | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
     """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
-    rendering = render_all(selection, jobs, keep_cards=False)
+    rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
     written = []
     for repo, text in sorted(rendering.texts.items()):
         p = readme_path(out, repo)
@@ -202,9 +204,10 @@ class Drift:
     diff: str
 
 
-def drift(selection: Selection, out: Path, jobs: int | None = None) -> tuple[list[Diagnostic], list[Drift]]:
+def drift(selection: Selection, out: Path, jobs: int | None = None,
+          policy: Policy | None = None) -> tuple[list[Diagnostic], list[Drift]]:
     """Render in memory and compare with the committed READMEs under ``out``."""
-    rendering = render_all(selection, jobs, keep_cards=False)
+    rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
     report = Collector(rendering.diagnostics)
     drifted = []
     for repo, text in sorted(rendering.texts.items()):

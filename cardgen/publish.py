@@ -149,7 +149,7 @@ def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Repo
     """Render, compare with the Hub, and commit (or show the diffs); the report and the exit code."""
     from huggingface_hub import get_token
 
-    rendering = render_all(select(list(opts.paths)))
+    rendering = render_all(select(list(opts.paths)), policy=opts.policy)
     report = Report("publish", rendering.diagnostics)
     outcomes = [Outcome(r, opts.revision or "main", "skipped", "fails validation or rendering (see above)")
                 for r in rendering.failed]

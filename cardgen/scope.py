@@ -85,13 +85,44 @@ class Selection:
     readmes: tuple[Path, ...]
 
 
+class NothingToCheck(Exception):
+    """A path names neither card sources nor READMEs."""
+
+
+def readmes_under(folder: Path, skip: set[Path]) -> list[Path]:
+    """Published cards below a folder: every `README.md` in a folder below it (`org/name/README.md`),
+    not inside card folders, hidden or `_` folders; and, in a folder without card sources, the markdown
+    files directly in it (a flat folder of saved cards)."""
+    flat = not skip
+    out = [p for p in sorted(folder.iterdir()) if flat and p.is_file() and p.suffix.lower() in (".md", ".markdown")]
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")) and (here / d).resolve() not in skip)
+        if here != folder and "README.md" in filenames:
+            out.append(here / "README.md")
+    return out
+
+
 def select(paths: list[Path]) -> Selection:
-    """Group the paths by cards folder; README files stand apart."""
+    """Group the paths by cards folder; README files stand apart. A folder holding card sources is
+    a scope; the READMEs below a folder (outside its card folders) are checked too. A path with
+    nothing to check raises ``NothingToCheck``."""
     roots: dict[Path, list[Path]] = {}
     readmes: list[Path] = []
     for p in paths:
-        if is_readme(p):
-            readmes.append(p)
-        else:
-            roots.setdefault(find_root(p), []).append(p.resolve())
-    return Selection(tuple(Scope(r, tuple(w)) for r, w in roots.items()), tuple(readmes))
+        if p.is_file():
+            if is_readme(p):
+                readmes.append(p)
+            else:
+                roots.setdefault(find_root(p), []).append(p.resolve())
+            continue
+        root = find_root(p)
+        folders = card_folders(root, p)
+        if folders:
+            roots.setdefault(root, []).append(p.resolve())
+        found = readmes_under(p, {f.resolve() for f in folders}) if p.is_dir() else []
+        if not folders and not found:
+            raise NothingToCheck(f"nothing to validate under {p}: no card sources (`*.yaml` in card folders) "
+                                 "and no README files")
+        readmes += found
+    return Selection(tuple(Scope(r, tuple(w)) for r, w in roots.items()), tuple(dict.fromkeys(readmes)))

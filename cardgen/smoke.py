@@ -297,7 +297,7 @@ def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, 
     if missing:
         report.notes.append(f"cardgen: error: {missing} is not installed; {EXTRA_HINT}")
         return report, 2
-    rendering = render_all(select(list(opts.paths)))
+    rendering = render_all(select(list(opts.paths)), policy=opts.policy)
     report.diagnostics = rendering.diagnostics
     try:
         todo = shard(targets(rendering.cards), opts.shard)

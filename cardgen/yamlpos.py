@@ -163,12 +163,21 @@ class _Builder:
         tag = node.tag
         if tag == _STR:
             return node.value
-        if tag == _INT:
-            return _SCALAR.construct_yaml_int(node)
-        if tag == _FLOAT:
-            return _SCALAR.construct_yaml_float(node)
-        if tag == _BOOL:
-            return _SCALAR.construct_yaml_bool(node)
+        try:
+            if tag == _INT:
+                return _SCALAR.construct_yaml_int(node)
+            if tag == _FLOAT:
+                return _SCALAR.construct_yaml_float(node)
+            if tag == _BOOL:
+                return _SCALAR.construct_yaml_bool(node)
+        except (ValueError, TypeError, KeyError, OverflowError, yaml.YAMLError) as e:
+            # an explicit tag on text it does not fit (`!!bool maybe`), or an integer too long to read
+            kind = tag.rsplit(":", 1)[-1]
+            why = "too long to read" if "digits" in str(e) else f"not a valid {kind}"
+            text = node.value if len(node.value) <= 40 else node.value[:40] + "…"
+            self.diags.append(error(Where(self.file, *self._p(node.start_mark)), "CG007",
+                                    f"{kind} value {text!r} is {why}; write it as a quoted string"))
+            return node.value
         if tag == _NULL:
             return None
         return node.value  # timestamps stay the text the author wrote

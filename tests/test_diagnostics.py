@@ -23,7 +23,8 @@ def test_every_rule_declares_its_code_and_codes_lists_them(cli):
     for rule in rules.RULES:
         assert listed[rule.code.code] == rule.code.severity
     # each Hub rule says which rule of the Hub it enforces
-    assert "CG203  error    unknown pipeline tag  [`pipeline_tag` is a task of @huggingface/tasks" in r.out
+    assert "CG201  error    unknown licence id  [`license` is an id of the Hub's licence list" in r.out
+    assert "CG203  warning  unknown pipeline tag  [the Hub files a model under a task of @huggingface/tasks" in r.out
 
 
 def test_a_new_metadata_rule_is_one_function(cli, tmp_path):

@@ -105,11 +105,11 @@ def test_missing_branch_is_one_clear_line(cli, hub):
 
 
 def test_an_invalid_card_sends_nothing(cli, hub, cards, tmp_path):
-    edit(cards / "stabilityai/StableBeluga-7B/card.yaml", "pipeline_tag: text-generation", "pipeline_tag: txt")
+    edit(cards / "stabilityai/StableBeluga-7B/card.yaml", "language: [en]", "language: [english]")
     r = cli("publish", "--out", tmp_path / "none", cards / "stabilityai/StableBeluga-7B")
     assert r.code == 1
     assert hub.requests == []
-    assert "CG203" in r.out and "fails validation" in r.out
+    assert "CG205" in r.out and "fails validation" in r.out
 
 
 def test_a_stale_committed_readme_is_refused(cli, hub, cards, tmp_path):

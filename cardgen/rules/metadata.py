@@ -1,5 +1,12 @@
-"""The Hub's rules for front matter, one function each: licences, pipeline tags, libraries,
-languages, repo and dataset ids, the base-model relation, known-key typos.
+"""The Hub's rules for front matter, one function each: value types, licences, pipeline tags,
+libraries, languages, repo and dataset ids, the base-model relation, model-index, known-key typos.
+
+Severity follows one principle: an **error** is what the Hub refuses at push time or misreads (a
+licence not in its list, a language that is not an ISO 639 code, a dataset that is not a dataset id,
+a malformed model-index, a value of a type it rejects); a **warning** is what it accepts but shows
+as unknown, drops or shows badly (no licence, `other` without name and link, a one-item list, an
+ownerless base model, an unknown task or library, a key it ignores). Anything stricter is the
+publisher's policy (``policy.py``).
 
 They run on the metadata a card computes and on the front matter of a published README alike; a
 ``Meta.locate`` function says where each key is written (a card's source, or the README).
@@ -33,7 +40,7 @@ def _item_path(meta: Meta, key: str, i: int) -> tuple[Any, ...]:
     return (key, i) if isinstance(meta.data.get(key), list) else (key,)
 
 
-@metadata_rule("CG209", "no licence in the metadata",
+@metadata_rule("CG209", "no licence in the metadata", "warning",
                rule=f"the Hub shows a model without `license` as licence unknown ({CARDS_DOC})")
 def licence_missing(meta: Meta) -> Found:
     if "license" in meta.data or meta.license_written:
@@ -43,10 +50,11 @@ def licence_missing(meta: Meta) -> Found:
                + (f" although the body names {named[0]!r} (body line {named[1]})" if named else ""))
 
 
-@metadata_rule("CG208", "licence must be a single id", rule=f"`license` is one licence id ({LICENSES_DOC})")
+@metadata_rule("CG208", "licence given as a list", "warning",
+               rule=f"`license` is one licence id; the Hub shows only a single one ({LICENSES_DOC})")
 def licence_single(meta: Meta) -> Found:
     lic = meta.data.get("license")
-    if isinstance(lic, list):
+    if isinstance(lic, list) and all(isinstance(x, str) for x in lic):
         yield ("license",), (f"`license` must be a single licence id, not a list {lic!r}"
                              + (f"; write `license: {lic[0]}`" if len(lic) == 1 else ""))
 
@@ -56,14 +64,14 @@ def licence_known(meta: Meta) -> Found:
     if "license" not in meta.data:
         return
     lic = meta.data["license"]
-    if isinstance(lic, list):
-        return
-    if not isinstance(lic, str) or lic not in hubspec.licenses():
-        yield ("license",), (f"unknown licence {lic!r}{hubspec.suggest(lic, hubspec.licenses())}; "
-                             "use `other` with license_name and license_link for a custom licence")
+    for i, one in enumerate(lic if isinstance(lic, list) else [lic]):
+        if isinstance(one, str) and one not in hubspec.licenses():
+            hint = hubspec.suggest(one, hubspec.licenses())
+            yield _item_path(meta, "license", i), (f"unknown licence {one!r}{hint}; use `other` with license_name "
+                                                   "and license_link for a custom licence")
 
 
-@metadata_rule("CG202", "licence `other` needs license_name and license_link",
+@metadata_rule("CG202", "licence `other` needs license_name and license_link", "warning",
                rule=f"`license: other` is shown through `license_name` and `license_link` ({LICENSES_DOC})")
 def licence_other(meta: Meta) -> Found:
     m = meta.data
@@ -91,53 +99,76 @@ def licence_agrees_with_body(meta: Meta) -> Found:
                              f"(body line {named[1]}); one of them is wrong")
 
 
-@metadata_rule("CG203", "unknown pipeline tag", rule="`pipeline_tag` is a task of @huggingface/tasks (pipelines.ts)")
+@metadata_rule("CG203", "unknown pipeline tag", "warning",
+               rule="the Hub files a model under a task of @huggingface/tasks (pipelines.ts); any other is not shown")
 def pipeline_tag(meta: Meta) -> Found:
     tag = meta.data.get("pipeline_tag")
-    if tag is None:
-        return
-    if not isinstance(tag, str):
-        yield ("pipeline_tag",), f"`pipeline_tag` must be a string, not {tag!r}"
-    elif tag not in hubspec.pipeline_tags():
+    if isinstance(tag, str) and tag not in hubspec.pipeline_tags():
         yield ("pipeline_tag",), f"unknown pipeline tag {tag!r}{hubspec.suggest(tag, hubspec.pipeline_tags())}"
 
 
-@metadata_rule("CG204", "unknown library name",
-               rule="`library_name` is a library of @huggingface/tasks (model-libraries.ts)")
+@metadata_rule("CG204", "unknown library name", "warning",
+               rule="the Hub shows usage for the libraries of @huggingface/tasks (model-libraries.ts); any other "
+                    "gets none")
 def library_name(meta: Meta) -> Found:
     lib = meta.data.get("library_name")
-    if lib is None:
-        return
-    if not isinstance(lib, str):
-        yield ("library_name",), f"`library_name` must be a string, not {lib!r}"
-    elif lib not in hubspec.library_names():
+    if isinstance(lib, str) and lib not in hubspec.library_names():
         yield ("library_name",), f"unknown library name {lib!r}{hubspec.suggest(lib, hubspec.library_names())}"
 
 
-@metadata_rule("CG205", "unknown language code", rule=f"`language` holds ISO 639-1 or 639-3 codes ({CARDS_DOC})")
+@metadata_rule("CG205", "language is not an ISO 639 code",
+               rule="`language` holds lower-case ISO 639-1, 639-2 or 639-3 codes (two or three letters) or a "
+                    "special value such as `code` or `multilingual`; the Hub refuses other values")
 def language(meta: Meta) -> Found:
     for i, code in enumerate(_as_list(meta.data.get("language", []))):
-        if not isinstance(code, str) or code not in hubspec.languages():
-            hint = _language_hint(code) if isinstance(code, str) else ""
-            yield _item_path(meta, "language", i), (f"unknown language code {code!r}{hint}; "
-                                                    "use ISO 639-1 (e.g. `en`) or 639-3")
+        where = _item_path(meta, "language", i)
+        if isinstance(code, bool):
+            yield where, (f"language {code!r} is a YAML boolean: unquoted `no`, `yes`, `on` and `off` are read as "
+                          f"true or false; quote the code (for Norwegian, `'no'`)")
+        elif isinstance(code, str) and not hubspec.language_shaped(code):
+            yield where, (f"language {code!r} is not an ISO 639 code{_language_hint(code)}; use a lower-case code "
+                          "of two or three letters (e.g. `en`), or `code` or `multilingual`")
+
+
+@metadata_rule("CG218", "language code not in ISO 639", "warning",
+               rule="the Hub links languages by their ISO 639 code; a code it does not know is shown unlinked")
+def language_known(meta: Meta) -> Found:
+    for i, code in enumerate(_as_list(meta.data.get("language", []))):
+        if isinstance(code, str) and hubspec.language_shaped(code) and not hubspec.language_known(code):
+            yield _item_path(meta, "language", i), (f"language {code!r} is not an ISO 639 code the Hub knows"
+                                                    f"{_language_hint(code)}")
 
 
 @metadata_rule("CG207", "invalid dataset id", rule="`datasets` holds Hub dataset ids (huggingface_hub's repo-id rule)")
 def datasets(meta: Meta) -> Found:
     for i, ds in enumerate(_as_list(meta.data.get("datasets", []))):
-        if p := hubspec.dataset_id_problem(ds):
+        if isinstance(ds, str) and (p := hubspec.dataset_id_problem(ds)):
             yield ("datasets", i), p
+
+
+def _model_ids(meta: Meta) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """(path, id) of every model id the front matter names: base_model(s) and new_version."""
+    bases = meta.data.get("base_model")
+    for i, b in enumerate(_as_list(bases) if bases is not None else []):
+        if isinstance(b, str):
+            yield _item_path(meta, "base_model", i), b
+    if isinstance(meta.data.get("new_version"), str):
+        yield ("new_version",), meta.data["new_version"]
 
 
 @metadata_rule("CG206", "invalid repo id", rule="repo ids pass huggingface_hub's validate_repo_id")
 def repo_ids(meta: Meta) -> Found:
-    bases = meta.data.get("base_model")
-    for i, b in enumerate(_as_list(bases) if bases is not None else []):
-        if p := hubspec.repo_id_problem(b):
-            yield _item_path(meta, "base_model", i), f"base_model: {p}"
-    if meta.data.get("new_version") is not None and (p := hubspec.repo_id_problem(meta.data["new_version"])):
-        yield ("new_version",), f"new_version: {p}"
+    for path, repo in _model_ids(meta):
+        if p := hubspec.repo_id_problem(repo, need_owner=False):
+            yield path, f"{path[0]}: {p}"
+
+
+@metadata_rule("CG216", "model id without an owner", "warning",
+               rule="the Hub links `owner/name` ids; an ownerless legacy id may not resolve to the model meant")
+def repo_ids_owned(meta: Meta) -> Found:
+    for path, repo in _model_ids(meta):
+        if "/" not in repo and not hubspec.repo_id_problem(repo, need_owner=False):
+            yield path, f"{path[0]}: {repo!r} has no owner; write it as `owner/{repo}`"
 
 
 @metadata_rule("CG210", "invalid base_model_relation",
@@ -150,10 +181,117 @@ def base_model_relation(meta: Meta) -> Found:
                                          f"{hubspec.suggest(rel, hubspec.BASE_MODEL_RELATIONS)}")
 
 
-@metadata_rule("CG101", "wrong type or invalid value")
-def inference_flag(meta: Meta) -> Found:
-    if meta.data.get("inference") is not None and not isinstance(meta.data["inference"], bool):
-        yield ("inference",), "`inference` must be true or false"
+#: the type of each front-matter key the Hub reads (hub-docs model-cards.md and its metadata spec)
+KEY_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
+    "language": ("a code or a list of codes", (str, list)),
+    "license": ("a licence id", (str, list)),
+    "license_name": ("a string", (str,)),
+    "license_link": ("a string", (str,)),
+    "library_name": ("a string", (str,)),
+    "pipeline_tag": ("a string", (str,)),
+    "tags": ("a list of strings", (list, str)),
+    "datasets": ("a list of dataset ids", (list, str)),
+    "metrics": ("a list of metric ids", (list, str)),
+    "base_model": ("a model id or a list of ids", (str, list)),
+    "base_model_relation": ("a string", (str,)),
+    "new_version": ("a model id", (str,)),
+    "inference": ("true, false or a mapping of parameters", (bool, dict)),
+    "widget": ("a list of examples", (list,)),
+    "thumbnail": ("a URL", (str,)),
+    "co2_eq_emissions": ("a number or a mapping", (int, float, dict)),
+    "model-index": ("a list of models with results", (list,)),
+}
+_LIST_OF_STRINGS = {"language", "license", "tags", "datasets", "metrics", "base_model"}
+
+
+def _kind(v: Any) -> str:
+    return {list: "a list", dict: "a mapping", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+@metadata_rule("CG214", "front-matter value of a type the Hub rejects",
+               rule="the Hub validates the type of each metadata key it reads and refuses the push otherwise")
+def value_types(meta: Meta) -> Found:
+    for key, (want, types) in KEY_TYPES.items():
+        if key not in meta.data or meta.data[key] is None:
+            continue
+        v = meta.data[key]
+        if isinstance(v, bool) and bool not in types or not isinstance(v, types):
+            yield (key,), f"`{key}` must be {want}, not {_kind(v)}"
+        elif key in _LIST_OF_STRINGS and isinstance(v, list):
+            for i, item in enumerate(v):
+                if not isinstance(item, str) and not (key == "language" and isinstance(item, bool)):
+                    yield (key, i), f"`{key}` entries must be strings, not {_kind(item)} ({item!r})"
+
+
+@metadata_rule("CG219", "empty front-matter value", "warning", rule="the Hub ignores a key whose value is empty")
+def empty_values(meta: Meta) -> Found:
+    for key in KEY_TYPES:
+        if key in meta.data and meta.data[key] is None:
+            yield (key,), f"`{key}` has no value; the Hub ignores it (remove the key or give it a value)"
+
+
+@metadata_rule("CG215", "malformed model-index",
+               rule="the Hub parses `model-index` (huggingface_hub's model_index_to_eval_results) and refuses "
+                    "a malformed one")
+def model_index(meta: Meta) -> Found:
+    index = meta.data.get("model-index")
+    if not isinstance(index, list):
+        return
+    found = False
+    for path, msg in _model_index_shape(index):
+        found = True
+        yield ("model-index", *path), msg
+    if found or not index:
+        return
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    try:
+        model_index_to_eval_results(index)
+    except Exception as e:  # noqa: BLE001 - huggingface_hub's verdict, whatever it raises
+        yield ("model-index",), f"huggingface_hub cannot read it: {type(e).__name__}: {e}"
+
+
+def _model_index_shape(index: list[Any]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """The Hub's documented shape: [{name, results: [{task: {type}, dataset: {type, name},
+    metrics: [{type, value}], source?: {url}}]}]."""
+    def need(obj: Any, path: tuple[Any, ...], keys: tuple[str, ...],
+             what: str) -> Iterator[tuple[tuple[Any, ...], str]]:
+        if obj is None:
+            yield path[:-1], f"{what} is missing: a result needs `task`, `dataset` and `metrics`"
+            return
+        if not isinstance(obj, dict):
+            yield path, f"{what} must be a mapping, not {_kind(obj)}"
+            return
+        for k in keys:
+            if k not in obj or obj[k] is None:
+                yield path, f"{what} needs `{k}`"
+            elif isinstance(obj[k], (dict, list)):
+                yield (*path, k), f"{what}: `{k}` must be a single value, not {_kind(obj[k])}"
+
+    for m, model in enumerate(index):
+        if not isinstance(model, dict):
+            yield (m,), f"each model-index entry must be a mapping with `name` and `results`, not {_kind(model)}"
+            continue
+        results = model.get("results")
+        if not isinstance(results, list):
+            yield (m,), "a model-index entry needs `results`, a list"
+            continue
+        for r, res in enumerate(results):
+            at = (m, "results", r)
+            if not isinstance(res, dict):
+                yield at, f"each result must be a mapping, not {_kind(res)}"
+                continue
+            yield from need(res.get("task"), (*at, "task"), ("type",), "`task`")
+            yield from need(res.get("dataset"), (*at, "dataset"), ("type", "name"), "`dataset`")
+            metrics = res.get("metrics")
+            if not isinstance(metrics, list) or not metrics:
+                yield at, "a result needs `metrics`, a non-empty list"
+            else:
+                for k, metric in enumerate(metrics):
+                    yield from need(metric, (*at, "metrics", k), ("type", "value"), "each metric")
+            if "source" in res:
+                yield from need(res["source"], (*at, "source"), ("url",), "`source`")
 
 
 @metadata_rule("CG211", "typo of a known metadata key", "warning",
