@@ -1,22 +1,20 @@
-"""Validation: load the sources of a scope, resolve them and run every rule; or check a README.
+"""Validation of card sources: load the sources of a scope, resolve them and run every rule.
 
-This is the pre-commit path: it imports no Jinja, markdown-it or transformers.
+This is the pre-commit path: it imports no Jinja, markdown-it or transformers. (Published READMEs
+are checked by ``readme.py``.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import rules
 from .card import Card
-from .diagnostics import Collector, Diagnostic, Where, error, sort_unique, warning
-from .files import display, read_text
+from .diagnostics import Collector, Diagnostic
 from .policy import Policy, required_keys
 from .resolve import Resolver, targets
 from .scope import Scope, card_folders
 from .sources import Project, load_card, load_project
-from .yamlpos import loads
 
 
 @dataclass
@@ -90,38 +88,3 @@ def check_project(project: Project, report: Collector, catalogue: bool = True,
     if catalogue:
         report.extend(rules.check_project(resolver.registry, cards))
     return cards
-
-
-def validate_readme(path: Path, policy: Policy | None = None) -> list[Diagnostic]:
-    """Check a Hub README (a published card): its front matter against the Hub's rules, the policy's
-    required keys, and its body with the output lint (as warnings: the Hub shows it regardless)."""
-    from .frontmatter import split
-    from .lint import lint_body
-
-    shown = display(path)
-    text, diags = read_text(path, shown)
-    if text is None:
-        return diags
-    block, body, first = split(text)
-    offset = text[: len(text) - len(body)].count("\n")
-    out = [warning(Where(shown, p.line, 1), p.code, p.message) for p in lint_body(body, offset)]
-    if block is None:
-        out.append(warning(Where(shown), "CG209", "no front matter (`---` block) at the top of the README: the Hub "
-                                                  "shows no licence, task or library for the model"))
-        return sort_unique(out + required_keys(policy or Policy(), {}, shown, Where(shown)))
-    doc, d = loads(block if block.strip() else "{}", shown)
-    out += [Diagnostic(x.file, x.line + first - 1, x.col, x.code, x.message, x.severity) for x in d]
-    if doc is None:
-        return sort_unique(out)
-    if not isinstance(doc.data, dict):
-        return sort_unique(out + [error(Where(shown, first), "CG214", "the front matter must be a mapping of keys, "
-                                                                      f"not {type(doc.data).__name__}")])
-    data = {str(k): v for k, v in doc.data.items()}
-
-    def locate(p: tuple[object, ...]) -> Where:
-        line, col = doc.key_pos(p) if len(p) == 1 else doc.pos(p)
-        return Where(shown, line + first - 1, col)
-
-    out += rules.check_metadata(rules.Meta(data, locate, body))
-    out += required_keys(policy or Policy(), data, shown, locate(()))
-    return sort_unique(out)

@@ -48,12 +48,14 @@ def _progress(line: str) -> None:
 
 # -- commands ---------------------------------------------------------------------------------------
 def validate(opts: ValidateOptions) -> tuple[Report, int]:
-    from .checking import validate_readme, validate_scope
+    from .readme import validate_readme
 
     selection = select(list(opts.paths))
     report = Report("validate")
     ncards = 0
     for scope in selection.scopes:
+        from .checking import validate_scope  # the card schema: not needed for READMEs alone
+
         res = validate_scope(scope, opts.jobs, opts.policy)
         report.diagnostics += res.diagnostics
         ncards += len(res.cards)
@@ -117,9 +119,11 @@ def smoke(opts: SmokeOptions) -> tuple[Report, int]:
 
 
 def _codes() -> int:
-    from . import lint, rules  # noqa: F401 - they declare their codes
+    from . import lint, policy, rules  # noqa: F401 - they declare their codes
     from .diagnostics import CODES
 
+    print("An error is what the Hub refuses or misreads (the rule is named in brackets); a warning is what it\n"
+          "accepts but shows badly. A policy (cardgen.toml or [tool.cardgen]) may change either, or turn it off.\n")
     for c in sorted(CODES.values(), key=lambda c: c.code):
         print(f"{c.code}  {c.severity:7}  {c.title}" + (f"  [{c.rule}]" if c.rule != "cardgen" else ""))
     return 0
@@ -129,6 +133,21 @@ def _schema(out: Path) -> int:
     from .schema import write_schemas
 
     for p in write_schemas(out):
+        print(p)
+    return 0
+
+
+def _vocabulary(args: argparse.Namespace) -> int:
+    from . import hubspec
+    from .vocabulary import VocabularyError, rebuild
+
+    if args.tasks is None and args.hub_docs is None:
+        raise UsageError("vocabulary: give --tasks and/or --hub-docs")
+    try:
+        written = rebuild(args.out or hubspec.DATA, args.tasks, args.hub_docs)
+    except VocabularyError as e:
+        raise UsageError(str(e)) from None
+    for p in written:
         print(p)
     return 0
 
@@ -150,6 +169,7 @@ EXAMPLES = {
     "smoke": "cardgen smoke --model-path org/name=/models/name --json report.json",
     "schema": "cardgen schema --out schemas/",
     "codes": "cardgen codes",
+    "vocabulary": "cardgen vocabulary --tasks package/ --hub-docs ../hub-docs",
 }
 
 
@@ -205,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("schema", "write the JSON Schema files", formats=None, paths=False)
     p.add_argument("--out", type=Path, default=Path("schemas"))
     add("codes", "list the diagnostic codes, their severity and the rule each enforces", formats=None, paths=False)
+    p = add("vocabulary", "(maintainers) rebuild the carried Hub vocabulary from the Hub's own sources", formats=None,
+            paths=False)
+    p.add_argument("--tasks", type=Path, metavar="DIR", help="an unpacked @huggingface/tasks npm package")
+    p.add_argument("--hub-docs", type=Path, metavar="DIR", help="a checkout of huggingface/hub-docs (licences)")
+    p.add_argument("--out", type=Path, help="where to write (default: the installed cardgen/data/hubspec/)")
     return ap
 
 
@@ -221,7 +246,7 @@ def _model_paths(items: list[str]) -> dict[str, Path]:
 def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]], str]:
     """The command to run, with its typed options bound; and the output format."""
     name = args.command
-    common = {"paths": _paths(args), "format": args.format, "policy": find()} if name not in ("schema", "codes") else {}
+    common = {"paths": _paths(args), "format": args.format, "policy": find()}
     if name == "validate":
         vo = ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
         return lambda: validate(vo), args.format
@@ -261,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             return _codes()
         if args.command == "schema":
             return _schema(args.out)
+        if args.command == "vocabulary":
+            return _vocabulary(args)
         run, fmt = _command(args)
         report, code = run()
         _emit(report, fmt)

@@ -2,18 +2,23 @@
 
 ``compute`` gives the metadata a card's README carries; ``dump`` writes it as the YAML block;
 ``split`` separates a README into its YAML block and body with huggingface_hub's own
-``REGEX_YAML_BLOCK`` (imported when a README is read: it costs a quarter of a second), keeping the
-line offset so that diagnostics point into the README.
+``REGEX_YAML_BLOCK`` (see ``yaml_block``), keeping the line offset so that diagnostics point into
+the README.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import ast
+import importlib.util
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .card import Card
-from .schema import Dataset, License
+if TYPE_CHECKING:
+    from .card import Card
 
 KEY_ORDER = (
     "language license license_name license_link library_name pipeline_tag tags datasets metrics "
@@ -23,6 +28,8 @@ KEY_ORDER = (
 
 def compute(card: Card) -> dict[str, Any]:
     """The README front matter of a card, as a plain dict in KEY_ORDER (extra keys after, sorted)."""
+    from .schema import Dataset, License
+
     m = card.model
     meta: dict[str, Any] = {}
     if m.language:
@@ -140,12 +147,36 @@ def join(meta: dict[str, Any], body: str) -> str:
     return f"---\n{dump(meta)}---\n\n{body.lstrip(chr(10))}"
 
 
+@lru_cache(maxsize=1)
+def yaml_block() -> re.Pattern[str]:
+    """huggingface_hub's own ``REGEX_YAML_BLOCK``, the rule by which the Hub splits a README.
+
+    Importing ``huggingface_hub.repocard`` costs a quarter of a second (it pulls in the HTTP client),
+    more than validating dozens of READMEs; so the pattern is read from that module's installed source
+    without running it, and ``tests/test_validate.py`` pins it to the imported object's pattern. If the
+    source no longer has it as a literal, the module is imported after all.
+    """
+    spec = importlib.util.find_spec("huggingface_hub")
+    if spec is not None and spec.origin:
+        try:
+            tree = ast.parse(Path(spec.origin).with_name("repocard.py").read_text("utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            tree = ast.Module(body=[], type_ignores=[])
+        for node in tree.body:
+            if (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "REGEX_YAML_BLOCK" for t in node.targets)
+                    and isinstance(node.value, ast.Call) and len(node.value.args) == 1
+                    and isinstance(node.value.args[0], ast.Constant) and isinstance(node.value.args[0].value, str)
+                    and not node.value.keywords):
+                return re.compile(str(node.value.args[0].value))
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    return REGEX_YAML_BLOCK
+
+
 def split(text: str) -> tuple[str | None, str, int]:
     """(yaml_text or None, body, line number of the YAML's first line in the README), as
     ``huggingface_hub.ModelCard`` splits a README."""
-    from huggingface_hub.repocard import REGEX_YAML_BLOCK
-
-    m = REGEX_YAML_BLOCK.search(text)
+    m = yaml_block().search(text)
     if not m:
         return None, text, 0
     first_line = m.group(1).count("\n") + 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
+
+import pytest
 
 from cardgen import hubspec
 from cardgen.schema import SCHEMAS, schema_text
@@ -78,3 +81,33 @@ def test_wheel_carries_templates_and_schemas_and_runs_from_anywhere(tmp_path):
     assert run.returncode == 0, run.stderr
     out = elsewhere / "out/stabilityai/StableBeluga-7B/README.md"
     assert out.read_text() == (REPO / "rendered/stabilityai/StableBeluga-7B/README.md").read_text()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the vocabulary command reads @huggingface/tasks with Node.js")
+def test_the_vocabulary_is_rebuilt_from_the_hubs_sources(cli, tmp_path):
+    pkg = tmp_path / "package"
+    (pkg / "dist/commonjs").mkdir(parents=True)
+    (pkg / "package.json").write_text('{"name": "@huggingface/tasks", "version": "9.9.9"}')
+    (pkg / "dist/commonjs/pipelines.js").write_text(
+        'exports.PIPELINE_DATA = {"text-generation": {name: "Text Generation", modality: "nlp"},'
+        ' "robot-dancing": {name: "Robot Dancing", modality: "other"}};')
+    (pkg / "dist/commonjs/model-libraries.js").write_text(
+        'exports.MODEL_LIBRARIES_UI_ELEMENTS = {transformers: {prettyLabel: "Transformers", snippets: () => []}};')
+    docs = tmp_path / "hub-docs/docs/hub"
+    docs.mkdir(parents=True)
+    (docs / "repositories-licenses.md").write_text(
+        "# Licenses\n\n<!-- region licenses -->\n\n| Fullname | License identifier (to use in repo card) |\n"
+        "| --- | --- |\n| Apache license 2.0 | `apache-2.0` |\n| Do What The F\\*ck You Want | `wtfpl` |\n"
+        "| Other | `other` |\n\n<!-- endregion -->\n")
+    out = tmp_path / "hubspec"
+    r = cli("vocabulary", "--tasks", pkg, "--hub-docs", tmp_path / "hub-docs", "--out", out)
+    assert r.code == 0, r.text
+    tags = json.loads((out / "pipeline_tags.json").read_text())
+    assert [t["id"] for t in tags["pipeline_tags"]] == ["text-generation", "robot-dancing"]
+    assert tags["source"].startswith("@huggingface/tasks 9.9.9 (npm) PIPELINE_DATA, read ")
+    libs = json.loads((out / "library_names.json").read_text())["library_names"]
+    assert libs == [{"id": "transformers", "name": "Transformers"}]
+    lic = json.loads((out / "licenses.json").read_text())
+    assert lic["licenses"][1] == {"id": "wtfpl", "name": "Do What The F*ck You Want"}
+    assert lic["source"].startswith("huggingface/hub-docs docs/hub/repositories-licenses.md @ ")
+    assert cli("vocabulary", "--tasks", tmp_path / "nothing").code == 2

@@ -301,3 +301,11 @@ def yaml_load(text: str) -> object:
     import yaml
 
     return yaml.safe_load(text)
+
+
+def test_the_front_matter_rule_is_huggingface_hubs_own():
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    from cardgen.frontmatter import yaml_block
+
+    assert yaml_block().pattern == REGEX_YAML_BLOCK.pattern and yaml_block().flags == REGEX_YAML_BLOCK.flags
