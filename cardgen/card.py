@@ -63,6 +63,7 @@ class Card:
     training_datasets: list[Dataset] = field(default_factory=list)  # the training listing's items
     variant_datasets: list[Dataset] = field(default_factory=list)  # each quantisation variant's
     mitigations: dict[str, Ref] = field(default_factory=dict)
+    risk_citation: Ref | None = None  # the citation of the risk matrix's basis
     front_matter: dict[str, Any] = field(default_factory=dict)
     templates: tuple[str, ...] = ()  # the template search path: own, organisation's, cardgen's
     slots: tuple[str, ...] = ()  # the sections its `card.md.j2` places, in order

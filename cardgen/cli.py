@@ -7,6 +7,7 @@ Exit codes: 0 clean, 1 problems found, 2 usage error (or a missing optional extr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -39,6 +40,12 @@ def _paths(args: argparse.Namespace) -> tuple[Path, ...]:
 
 
 def _emit(report: Report, fmt: str) -> None:
+    if fmt == "stderr":  # the command's output is an artefact on stdout; diagnostics go beside it
+        reporter = REPORTERS["text"](out=sys.stderr)
+        sys.stdout.writelines(line if line.endswith("\n") else line + "\n" for line in report.lines)
+        report.lines = []
+        reporter.emit(report)
+        return
     REPORTERS[fmt]().emit(report)
 
 
@@ -91,18 +98,36 @@ def check(opts: CheckOptions) -> tuple[Report, int]:
 
 
 def export(opts: ExportOptions) -> tuple[Report, int]:
-    from . import risks
+    """`--format json`: one report, the assessments under `document`. `jsonld` and `cyclonedx`: the
+    artefact alone on stdout, the problems found on stderr."""
+    from . import risk_export, risks
     from .checking import validate_scope
 
-    report = Report("export", document=[])
+    report = Report("export")
+    cards = []
     for scope in select(list(opts.paths)).scopes:
         res = validate_scope(scope, opts.jobs, opts.policy)
         report.diagnostics += res.diagnostics
-        report.document += [risks.export(c) for c in res.cards if c.model.risk_assessment]
-    report.checked = plural(len(report.document), "risk assessment")
+        cards += [c for c in res.cards if c.model.risk_assessment]
+    report.checked = plural(len(cards), "risk assessment")
     if failed(report.diagnostics):
-        report.document = None
         return report, 1
+    if opts.format == "json":
+        report.document = [risks.export(c) for c in cards]
+        return report, 0
+    try:
+        if opts.format == "jsonld":
+            artefact = risk_export.jsonld(cards)
+        else:
+            bom = risk_export.cyclonedx(cards)
+            problem = risk_export.validate_cyclonedx(bom)
+            if problem:  # a bug in the export, said plainly rather than written out
+                report.notes.append(f"cardgen: error: the CycloneDX document does not validate: {problem}")
+                return report, 1
+            artefact = json.dumps(bom, indent=2, ensure_ascii=False)
+    except risk_export.ExportUnavailable as e:
+        raise UsageError(str(e)) from None
+    report.lines = [artefact]
     return report, 0
 
 
@@ -203,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(name, help)
         p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
         jobs(p)
-    p = add("export", "export risk assessments, with the problems found", formats=("json",), default_format="json")
+    p = add("export", "export risk assessments: json (with the problems found), jsonld (AIRO/DPV), cyclonedx",
+            formats=("json", "jsonld", "cyclonedx"), default_format="json")
     p.add_argument("--risks", action="store_true", required=True, help="export the risk documentation")
     p = add("publish", "upload rendered cards to the Hub")
     p.add_argument("--revision", help="branch to commit to (default: main, and each variant's branch with --variants)")
@@ -258,7 +284,8 @@ def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]]
         return lambda: check(co), args.format
     if name == "export":
         eo = ExportOptions(**common, risks=args.risks)
-        return lambda: export(eo), args.format
+        # an artefact owns stdout: its problems are reported as text on stderr
+        return lambda: export(eo), args.format if args.format == "json" else "stderr"
     if name == "publish":
         po = PublishOptions(**common, revision=args.revision, variants=args.variants, create_pr=args.create_pr,
                             message=args.message, dry_run=args.dry_run, force=args.force, jobs=max(1, args.jobs),

@@ -188,6 +188,9 @@ class Resolver:
             rsrc = src_of("risk_assessment")
             for k, v in ra.mitigations.items():
                 card.mitigations[k] = Ref(v, rsrc, ("risk_assessment", "mitigations", k))
+            if ra.basis and ra.basis.citation is not None:
+                card.risk_citation = self.ref("citations", ra.basis.citation, rsrc,
+                                              ("risk_assessment", "basis", "citation"))
 
     def section_text(self, ref: Ref) -> str | None:
         """The markdown of a free section: its body, or the file it names (which must stay in cards/)."""

@@ -184,7 +184,7 @@ def prompt_block(card: Card, name: str) -> str:
     return filled
 
 
-# -- the whole context -------------------------------------------------------------------------
+# -- the sections' values ------------------------------------------------------------------------
 def license_line(card: Card, name: str) -> str:
     if not card.license:
         return ""
@@ -299,30 +299,52 @@ def evaluation_table(card: Card) -> str | None:
                      for r in ev])
 
 
+def _cite_short(c: Citation) -> str:
+    """`Rao et al., 2025` for a citation's author list and year."""
+    authors = c.author if isinstance(c.author, list) else [
+        a.strip() for a in (c.author or "").split(" and ") if a.strip()]
+    first = authors[0].split(",")[0].split()[-1] if authors and authors[0] else ""
+    who = f"{first} et al." if len(authors) > 2 else " and ".join(a.split(",")[0].split()[-1] for a in authors)
+    return ", ".join(x for x in (who, str(c.year or "")) if x) or c.title or c.key
+
+
 def risk_values(card: Card) -> dict[str, Any] | None:
     ra = card.model.risk_assessment
     if ra is None:
         return None
     s = risks.summary(card)
     uses = ra.uses
-    columns = ["", ""] + [f"{u.purpose} ({u.id})" for u in uses]
-    rows = [[r.id, r.statement] + [risks.cell_text(risks.cell(ra, r.id, u.id)[0]) for u in uses] for r in ra.risks]
-    notes = [f"{r.id} × {u.id}: {note}" for r in ra.risks for u in uses if (note := risks.cell(ra, r.id, u.id)[1])]
+    rows = [[r.id, r.statement] + [risks.cell_text(ra, risks.cell(ra, r.id, u.id)) for u in uses]
+            for r in risks.ordered_risks(ra)]
+    totals = risks.use_totals(ra)
+    rows.append(["", "**Risks that apply**"] + [str(totals[u.id]) for u in uses])
+    notes = [f"{r.id} × {u.id}: {j.reason}" for r in risks.ordered_risks(ra) for u in uses
+             if (j := risks.cell(ra, r.id, u.id)) is not None and j.reason]
+    basis = ""
+    if ra.basis:
+        cite = f"; {_cite_short(card.risk_citation.value)}" if card.risk_citation else ""
+        basis = f"Basis: {ra.basis.text} ({ra.basis.method}{cite})."
     return {
         "heading": ra.heading,
         "summary": (f"We identified {s.risks} potential model risk{'s' * (s.risks != 1)} and {s.mitigations} "
                     f"mitigation strateg{'ies' if s.mitigations != 1 else 'y'} (M) for {s.uses} potential model "
                     f"use{'s' * (s.uses != 1)}"),
+        "applying": (f"{s.applying_cells} of the {s.cells} risk × use pairs apply; rows are ordered by the number of "
+                     "uses a risk applies to." if ra.order == "prioritised" else
+                     f"{s.applying_cells} of the {s.cells} risk × use pairs apply."),
         "intro": ra.intro or "",
-        "matrix": md_table(["Risks", "Statement"] + [f"{u.purpose} ({u.id})" for u in uses], rows) if columns else "",
-        "legend": " · ".join(risks.cell_text(lv) for lv in risks.LEVEL_SYMBOL),
+        "matrix": md_table(["Risks", "Statement"] + [f"{u.purpose} ({u.id})" for u in uses], rows),
+        "legend": risks.legend(ra),
+        "basis": basis,
         "notes": notes,
         "uses": [{"id": u.id, "purpose": u.purpose, "capability": u.capability, "ai_user": u.ai_user,
-                  "ai_subject": u.ai_subject, "domain": u.domain} for u in uses],
+                  "ai_subject": u.ai_subject, "domain": u.domain,
+                  "eu_ai_act": f"{u.eu_ai_act.category.replace('_', ' ')} ({u.eu_ai_act.basis})" if u.eu_ai_act else ""}
+                 for u in uses],
         "risks": [{"id": r.id, "statement": r.statement, "layer": risks.LAYER_TEXT[r.layer],
                    "harm_area": risks.harm_text(r.harm_area),
                    "mitigations": [card.mitigations[mid].value for mid in r.mitigations if mid in card.mitigations]}
-                  for r in ra.risks],
+                  for r in risks.ordered_risks(ra)],
     }
 
 

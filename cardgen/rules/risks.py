@@ -106,7 +106,7 @@ def matrix_names(card: Card) -> Found:
 @card_rule("CG604", "matrix is missing cells")
 def matrix_complete(card: Card) -> Found:
     ra = _ra(card)
-    if ra is None or ra.allow_missing_cells:
+    if ra is None:
         return
     use_ids = [u.id for u in ra.uses]
     for risk in ra.risks:
@@ -114,8 +114,72 @@ def matrix_complete(card: Card) -> Found:
         missing = [u for u in use_ids if row is None or u not in row]
         if missing:
             where = _key_at(card, "matrix", risk.id) if row is not None else _key_at(card, "matrix")
-            yield where, (f"matrix has no level for {risk.id} × {', '.join(missing)}; "
-                          "add the cells or set allow_missing_cells: true")
+            yield where, (f"matrix says nothing for {risk.id} × {', '.join(missing)}; state every cell "
+                          "(`unknown` where the sources say it is not known)")
+
+
+@card_rule("CG607", "matrix cell not on the assessment's scale")
+def cells_on_scale(card: Card) -> Found:
+    from ..risks import APPLIES, DOES_NOT_APPLY, NOT_APPLICABLE, UNKNOWN, judge, levels
+
+    ra = _ra(card)
+    if ra is None:
+        return
+    graded = ra.scale.kind != "presence"
+    allowed = {lv.id for lv in levels(ra)} | {NOT_APPLICABLE, UNKNOWN} if graded else {APPLIES, DOES_NOT_APPLY, UNKNOWN}
+    if ra.scale.kind == "custom" and not ra.scale.levels:
+        yield _at(card, "scale"), "a `custom` scale needs its `levels` (id, label, symbol, optional DPV level)"
+    for rid, row in ra.matrix.items():
+        for uid, value in row.items():
+            j = judge(value)
+            where = _at(card, "matrix", rid, uid)
+            if j is None:
+                yield where, f"cell {rid}×{uid} says neither whether the risk applies nor its level"
+            elif j.state not in allowed:
+                what = (f"levels: {', '.join(sorted(allowed))}" if graded else
+                        "a list of who is at risk (applies), `false` (does not apply) or `unknown`")
+                yield where, f"cell {rid}×{uid}: {j.state!r} is not on the {ra.scale.kind} scale; use {what}"
+            elif j.applies() and not j.subjects and not graded:
+                yield where, (f"cell {rid}×{uid} applies but names no one at risk: give `subjects` "
+                              "(ai_user, ai_subject, institution)")
+
+
+_ACTIVE_VERB = re.compile(r"[A-Z][a-z]+(?<!ss)s$")  # "Reflects", "Undermines": an active verb, present tense
+_NOT_BASE_FORM = {"need", "needs", "should", "must", "may", "can", "it", "the", "a", "an", "this", "these", "there"}
+
+
+@card_rule("CG608", "risk statement not in RiskRAG's form", "warning",
+           rule="RiskRAG: a risk starts with an active present-tense verb, one sentence, at most 20 words")
+def risk_wording(card: Card) -> Found:
+    ra = _ra(card)
+    for i, risk in enumerate(ra.risks if ra else []):
+        words = risk.statement.split()
+        first = words[0].strip(",.;:'\"") if words else ""
+        problems = []
+        if not _ACTIVE_VERB.match(first):
+            problems.append(f"start with an active verb in the present tense (not {first!r})")
+        if len(words) > 20:
+            problems.append(f"be at most 20 words (it has {len(words)})")
+        if re.search(r"[.!?]\s+\S", risk.statement.strip()):
+            problems.append("be one sentence")
+        if problems:
+            yield _at(card, "risks", i, "statement"), f"risk {risk.id} should {' and '.join(problems)}"
+
+
+@card_rule("CG609", "mitigation not an instruction", "warning",
+           rule="RiskRAG: a mitigation starts with a verb in its base form (\"Perform…\")")
+def mitigation_wording(card: Card) -> Found:
+    ra = _ra(card)
+    if ra is None:
+        return
+    used = {m for r in ra.risks for m in r.mitigations}
+    for k in sorted(used):
+        ref = card.mitigations.get(k)
+        if ref is None:
+            continue
+        first = str(ref.value).split()[0].strip(",.;:'\"") if str(ref.value).split() else ""
+        if first.lower() in _NOT_BASE_FORM or (first.endswith("s") and not first.endswith("ss")):
+            yield ref.pos(), f"mitigation {k} should start with a verb in its base form, not {first!r}"
 
 
 @card_rule("CG605", "mitigation defined but never used", "warning")
