@@ -48,20 +48,43 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | 
     return text.removeprefix("\ufeff"), []
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def clean_leftovers(folder: Path, name: str = "README.md") -> None:
+    """Remove the temporary files an interrupted earlier write left beside ``name``."""
+    with contextlib.suppress(OSError):
+        for p in folder.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it over: never a half-written file."""
+    """Write to a temporary file beside ``path`` and rename it over: never a half-written file. The
+    file gets the mode git gives (0666 less the umask), and the folder is synced after the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(path.parent, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    with contextlib.suppress(OSError):
+        dirfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
 
 
 def readme_path(out: Path, repo_id: str) -> Path:

@@ -16,6 +16,7 @@ import traceback
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import template_context
 from .cache import RunCache, folder
@@ -45,9 +46,12 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 
 def environment(search: tuple[str, ...], cache: RunCache) -> jinja2.Environment:
+    """The Jinja environment of a template search path: sandboxed, whoever wrote the templates (a card
+    tree is untrusted input in the job that holds the Hub token): no attribute of Python's internals,
+    no calls that change objects; templates see only the values the context gives them."""
     env = cache.environments.get(search)
     if env is None:
-        env = cache.environments[search] = jinja2.Environment(
+        env = cache.environments[search] = ImmutableSandboxedEnvironment(
             loader=jinja2.FileSystemLoader(list(search)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -156,16 +157,22 @@ class Prompt(Strict):
     example_response: str | None = None
 
 
+#: the snippet is Python built from these values: a dtype from a closed list, keyword names that are
+#: identifiers, values written as Python literals (``repr`` of validated scalars)
+Dtype = Literal["float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2", "int8", "uint8", "auto"]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
 class Usage(Strict):
     """How the generated transformers snippet loads and prompts the model."""
 
     intro: str | None = None
     style: str = Field("default", description="snippet template: templates/snippets/<style>.py.j2")
-    dtype: str | None = Field("float16", description="torch dtype name, or null to leave it out")
-    tokenizer_kwargs: dict[str, Scalar] = Field(default_factory=dict)
-    model_kwargs: dict[str, Scalar] = Field(default_factory=dict)
+    dtype: Dtype | None = Field("float16", description="torch dtype name, or null to leave it out")
+    tokenizer_kwargs: dict[Identifier, Scalar] = Field(default_factory=dict)
+    model_kwargs: dict[Identifier, Scalar] = Field(default_factory=dict)
     message: str = "Write me a poem please"
-    generation: dict[str, Scalar] = Field(default_factory=dict)
+    generation: dict[Identifier, Scalar] = Field(default_factory=dict)
     max_new_tokens: int = Field(256, ge=1)
     skip_special_tokens: bool = True
 

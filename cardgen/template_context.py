@@ -125,7 +125,7 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
     tok_kw = {k: py_value(v) for k, v in (u.tokenizer_kwargs if u else {}).items()}
     model_kw: dict[str, str] = {}
     if u and u.dtype:
-        model_kw["torch_dtype"] = f"torch.{u.dtype}"
+        model_kw["torch_dtype"] = '"auto"' if u.dtype == "auto" else f"torch.{u.dtype}"
     model_kw.update({k: py_value(v) for k, v in (u.model_kwargs if u else {}).items()})
     if m.trust_remote_code:
         model_kw["trust_remote_code"] = "True"
@@ -143,7 +143,7 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
         "tokenizer_args": kwargs(tok_kw),
         "generate_args": kwargs(gen),
         "generation": gen,
-        "needs_torch": bool(u and u.dtype),
+        "needs_torch": bool(u and u.dtype and u.dtype != "auto"),
         "move_to_device": "device_map" not in model_kw,
         "message": py_str(u.message if u else "Write me a poem please"),
         "skip_special_tokens": repr(u.skip_special_tokens if u else True),
