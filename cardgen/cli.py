@@ -60,12 +60,13 @@ def validate(opts: ValidateOptions) -> tuple[Report, int]:
     selection = select(list(opts.paths))
     report = Report("validate")
     ncards = 0
-    for scope in selection.scopes:
-        from .checking import validate_scope  # the card schema: not needed for READMEs alone
+    if selection.scopes:
+        # sources are rendered in memory and linted as `render` would: validate passes only if render does
+        from .pipeline import render_all
 
-        res = validate_scope(scope, opts.jobs, opts.policy)
-        report.diagnostics += res.diagnostics
-        ncards += len(res.cards)
+        rendering = render_all(selection, opts.jobs, keep_cards=False, policy=opts.policy)
+        report.diagnostics += rendering.diagnostics
+        ncards = len(rendering.texts) + len(rendering.failed)
     for p in selection.readmes:
         report.diagnostics += opts.policy.apply(validate_readme(p, opts.policy))
     report.checked = plural(ncards, "card") + (f", {plural(len(selection.readmes), 'README')}"

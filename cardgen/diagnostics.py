@@ -11,6 +11,7 @@ check-jsonschema's reporters. Every command prints through them.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -59,6 +60,7 @@ for _code, _title in (
     ("CG006", "document too complex (alias expansion, nesting depth or node count)"),
     ("CG007", "unsupported YAML tag"),
     ("CG008", "file cannot be read"),
+    ("CG009", "control character in text"),
     # schema
     ("CG101", "wrong type or invalid value"),
     ("CG102", "unknown key"),
@@ -92,7 +94,15 @@ class Diagnostic:
 
     def text(self) -> str:
         sev = "" if self.severity == "error" else "warning: "
-        return f"{self.file}:{self.line}:{self.col}: {self.code} {sev}{self.message}"
+        return printable(f"{self.file}:{self.line}:{self.col}: {self.code} {sev}{self.message}")
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal or a CI log: control characters and direction overrides escaped."""
+    return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def error(where: Where, code: str, message: str) -> Diagnostic:
@@ -215,8 +225,9 @@ class TextReporter(Reporter):
 
     def emit(self, report: Report) -> None:
         _write(self.out, (d.text() for d in report.diagnostics))
-        _write(self.out, report.lines)
-        _write(self.err, [*report.notes, report.summary()])
+        tty = getattr(self.out, "isatty", lambda: False)()
+        _write(self.out, (printable(line) if tty else line for line in report.lines))
+        _write(self.err, [*map(printable, report.notes), report.summary()])
 
 
 @reporter

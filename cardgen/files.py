@@ -87,5 +87,25 @@ def atomic_write(path: Path, text: str) -> None:
             os.close(dirfd)
 
 
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, links resolved, is ``root`` or below it (``root``'s own links resolved too)."""
+    real, top = path.resolve(), root.resolve()
+    return real == top or top in real.parents
+
+
+def escaping_link(path: Path, root: Path) -> Path | None:
+    """The first link on the way from ``root`` down to ``path`` that leads outside ``root``, if any."""
+    try:
+        rel = path.absolute().relative_to(root.absolute())
+    except ValueError:
+        return path if not inside(path, root) else None
+    cur = root.absolute()
+    for part in rel.parts:
+        cur = cur / part
+        if cur.is_symlink() and not inside(cur, root):
+            return cur
+    return None
+
+
 def readme_path(out: Path, repo_id: str) -> Path:
     return out / repo_id / "README.md"

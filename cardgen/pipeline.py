@@ -19,7 +19,7 @@ from .cache import RunCache
 from .card import Card
 from .checking import check_project, load_missing_bases, validate_scope
 from .diagnostics import Collector, Diagnostic, Where, error
-from .files import atomic_write, readme_path
+from .files import atomic_write, clean_leftovers, escaping_link, readme_path
 from .lint import lint, lint_body
 from .parallel import default_jobs, map_items, worth_forking
 from .policy import Policy
@@ -176,9 +176,15 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None,
               policy: Policy | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
     """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
     rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
+    report = Collector(rendering.diagnostics)
     written = []
     for repo, text in sorted(rendering.texts.items()):
         p = readme_path(out, repo)
+        if (link := escaping_link(p, out)) is not None:  # never write through a link out of --out
+            report.error(rendering.position(repo), "CG304", f"{link} is a link to {link.resolve()}, outside "
+                                                            f"{out}: {repo} not written")
+            continue
+        clean_leftovers(p.parent)
         try:
             old = p.read_text("utf-8") if p.is_file() else None
         except (OSError, UnicodeDecodeError):
@@ -188,7 +194,7 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None,
             continue
         atomic_write(p, text)
         written.append((p, "written"))
-    return rendering.diagnostics, written
+    return report.diagnostics, written
 
 
 def unified(old: str | None, new: str, path: str) -> str:

@@ -8,6 +8,7 @@ huggingface_hub's own lookup and is scrubbed from every message.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -62,8 +63,9 @@ class Publisher:
         from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
         try:
-            path = self.api.hf_hub_download(repo, "README.md", revision=branch,
-                                            cache_dir=Path(self.tmp) / f"{repo.replace('/', '--')}--{branch}")
+            # a folder named by a hash: no repo or branch name becomes a path (a `../` branch cannot escape)
+            where = Path(self.tmp) / hashlib.sha256(f"{repo}@{branch}".encode()).hexdigest()[:16]
+            path = self.api.hf_hub_download(repo, "README.md", revision=branch, cache_dir=where)
         except LocalEntryNotFoundError:  # the Hub could not be reached: not "there is no README"
             raise
         except EntryNotFoundError:  # the Hub says the repository has no README.md

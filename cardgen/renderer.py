@@ -32,17 +32,48 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+def _ours(path: str) -> bool:
+    """A file or folder this user owns and no one else may write to."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+class _OwnBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's bytecode cache, reading only entries this user wrote: an entry is compiled code, so one
+    planted by someone else (a shared or restored cache folder) is ignored, never loaded. Jinja binds
+    each entry to a checksum of the template's source, so an edited template is compiled afresh."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if _ours(self._get_cache_filename(bucket)):
+            super().load_bytecode(bucket)
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Jinja's own cache of compiled templates, on disk (see ``cache``)."""
+    """Jinja's own cache of compiled templates, on disk (see ``cache``); none in a folder that is not
+    this user's alone."""
     top = folder()
     if top is None:
         return None
     where = os.path.join(top, f"jinja-{jinja2.__version__}")
     try:
-        os.makedirs(where, exist_ok=True)
+        os.makedirs(where, mode=0o700, exist_ok=True)
     except OSError:
         return None
-    return jinja2.FileSystemBytecodeCache(where)
+    return _OwnBytecodeCache(where) if _ours(where) else None
+
+
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """Jinja's file loader, refusing a template whose file (links resolved) is outside its folder."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+        real = os.path.realpath(filename)
+        if not any(real.startswith(os.path.realpath(folder) + os.sep) for folder in self.searchpath):
+            raise jinja2.TemplateError(f"template {template} is a link to {real}, outside its templates folder")
+        return source, filename, uptodate
 
 
 def environment(search: tuple[str, ...], cache: RunCache) -> jinja2.Environment:
@@ -52,7 +83,7 @@ def environment(search: tuple[str, ...], cache: RunCache) -> jinja2.Environment:
     env = cache.environments.get(search)
     if env is None:
         env = cache.environments[search] = ImmutableSandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(list(search)),
+            loader=_ConfinedLoader(list(search)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,

@@ -139,7 +139,9 @@ class Resolver:
         merged = m if base is None else CardSource.model_construct(_fields_set=set(values), **values)
         card = Card(repo, src, merged, origin, member=member, members=list(m.suite or []), base=base)
         self._resolve_refs(card)
-        card.templates = search_path(src.folder, merged.templates)
+        card.templates, problems = search_path(src.folder, merged.templates, self.project.root)
+        for problem in problems:
+            self.report.error(card.loc("templates") if merged.templates else card.where(), "CG304", problem)
         if card.templates not in self._slots:
             self._slots[card.templates] = placed_slots(card.templates)[0]
         card.slots = self._slots[card.templates]

@@ -26,25 +26,59 @@ def find_root(path: Path) -> Path:
     return start
 
 
+#: folders below a cards folder that hold no card sources
+NOT_CARDS = (SHARED_DIR, "_templates", ".git")
+
+
+def is_yaml(name: str) -> bool:
+    """A card source: `.yaml` or `.yml`, in any case (`card.YAML` is not skipped)."""
+    return name.lower().endswith(YAML_SUFFIXES)
+
+
 def yaml_files(folder: Path) -> list[Path]:
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+        return sorted(p for p in folder.iterdir() if is_yaml(p.name) and p.is_file())
     except OSError:
         return []
 
 
-def card_folders(root: Path, under: Path | None = None) -> list[Path]:
-    """Folders below ``under`` (default: root) holding card YAML, outside `_shared` and template folders."""
-    base = (under or root).resolve()
+def walk_cards(root: Path, under: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """(card folders, links that lead outside ``root``) below ``under`` (default: root): every folder
+    holding card YAML, outside `_shared`, template folders and `.git`. Linked folders are followed
+    while they stay inside ``root``; one that leaves it is returned, never read."""
+    from .files import inside
+
+    base = (under or root).absolute()
     if base.is_file():
-        return [base.parent]
-    top = str(root.resolve())
-    out = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if d != SHARED_DIR and not d.startswith((".", "_")))
-        if dirpath != top and any(f.endswith(YAML_SUFFIXES) for f in filenames):
-            out.append(Path(dirpath))
-    return out
+        return [base.parent], []
+    top = root.resolve()
+    out: list[Path] = []
+    escapes: list[Path] = []
+    seen: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+        here = Path(dirpath)
+        real = here.resolve()
+        if real in seen:  # a link back into the tree: each folder once
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        keep = []
+        for d in sorted(dirnames):
+            if d in NOT_CARDS:
+                continue
+            if (here / d).is_symlink() and not inside(here / d, root):
+                escapes.append(here / d)
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        if real != top and any(is_yaml(f) for f in filenames):
+            out.append(here)
+    return out, escapes
+
+
+def card_folders(root: Path, under: Path | None = None) -> list[Path]:
+    """The card folders below ``under`` (see ``walk_cards``)."""
+    return walk_cards(root, under)[0]
 
 
 def is_readme(path: Path) -> bool:
@@ -64,10 +98,17 @@ class Scope:
 
     def folders(self) -> list[Path]:
         """The card folders in scope, each once, in order."""
+        return self.walk()[0]
+
+    def walk(self) -> tuple[list[Path], list[Path]]:
+        """(card folders in scope, links that lead outside the cards folder)."""
         folders: list[Path] = []
+        escapes: list[Path] = []
         for p in [self.root] if self.whole else self.wanted:
-            folders += card_folders(self.root, p)
-        return list(dict.fromkeys(folders))
+            f, e = walk_cards(self.root, p)
+            folders += f
+            escapes += e
+        return list(dict.fromkeys(folders)), list(dict.fromkeys(escapes))
 
     def keeps(self, file: str | Path) -> bool:
         """Whether a run over this scope reports on ``file`` (its card files and `_shared`)."""
@@ -117,11 +158,11 @@ def select(paths: list[Path]) -> Selection:
                 roots.setdefault(find_root(p), []).append(p.resolve())
             continue
         root = find_root(p)
-        folders = card_folders(root, p)
-        if folders:
+        folders, escapes = walk_cards(root, p)
+        if folders or escapes:
             roots.setdefault(root, []).append(p.resolve())
         found = readmes_under(p, {f.resolve() for f in folders}) if p.is_dir() else []
-        if not folders and not found:
+        if not folders and not escapes and not found:
             raise NothingToCheck(f"nothing to validate under {p}: no card sources (`*.yaml` in card folders) "
                                  "and no README files")
         readmes += found

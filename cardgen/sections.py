@@ -60,11 +60,23 @@ def package_templates() -> Path:
     raise FileNotFoundError("cardgen's templates folder is missing from the installation")
 
 
-def search_path(folder: Path, own: str | None) -> tuple[str, ...]:
-    """Where a card's partials are looked up: its own folder, its organisation's, cardgen's."""
+def search_path(folder: Path, own: str | None, root: Path | None = None) -> tuple[tuple[str, ...], list[str]]:
+    """Where a card's partials are looked up (its own folder, its organisation's, cardgen's); and why
+    a folder was left out: it leaves the cards folder ``root`` (a link, `..`, an absolute path), or the
+    card names a `templates` folder that is not there."""
+    from .files import inside
+
     mine = folder / (own or "templates")
     org = folder.parent / "_templates"
-    return tuple(str(p) for p in (mine, org) if p.is_dir()) + (str(package_templates()),)
+    path, problems = [], []
+    for p in (mine, org):
+        if root is not None and p.exists() and not inside(p, root):
+            problems.append(f"{p} leads outside {root} (to {p.resolve()}): its templates are not used")
+        elif p.is_dir():
+            path.append(str(p))
+        elif p is mine and own is not None:
+            problems.append(f"templates folder {own!r} does not exist in {folder}")
+    return tuple(path) + (str(package_templates()),), problems
 
 
 def placed_slots(search: tuple[str, ...]) -> tuple[tuple[str, ...], str]:

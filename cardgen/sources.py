@@ -232,21 +232,35 @@ def locate(file: str, path: tuple[Any, ...]) -> Where:
 
 
 def load_project(scope: Scope, jobs: int | None = None) -> Project:
-    """Load the shared sources and the card folders in scope."""
+    """Load the shared sources and the card folders in scope (a linked folder that leaves the cards
+    folder is reported, not read)."""
     from .parallel import map_items
 
     proj = load_shared(scope.root)
-    for src, d in map_items(partial(load_card, root=scope.root), scope.folders(), jobs):
+    folders, escapes = scope.walk()
+    proj.diagnostics += [outside_link(link, scope.root) for link in escapes]
+    for src, d in map_items(partial(load_card, root=scope.root), folders, jobs):
         proj.diagnostics += d
         if src.docs:
             proj.cards.append(src)
     return proj
 
 
+def outside_link(link: Path, root: Path) -> Diagnostic:
+    """CG304: a link that leads outside the cards folder (it is not followed)."""
+    return error(Where(display(link)), "CG304", f"{display(link)} is a link to {link.resolve()}, outside "
+                                                 f"{display(root)}: not read")
+
+
 def load_shared(root: Path) -> Project:
     """A project holding only the shared sources of a cards folder."""
+    from .files import escaping_link
+
     proj = Project(root)
     shared = root / SHARED_DIR
+    if (link := escaping_link(shared, root)) is not None:
+        proj.diagnostics.append(outside_link(link, root))
+        return proj
     for f in yaml_files(shared):
         src, d = load_source(shared, [f], SharedSource, root)
         proj.diagnostics += d

@@ -14,6 +14,7 @@ Problems are returned as diagnostics, never raised.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +61,10 @@ _TAG = "tag:yaml.org,2002:"
 _SCALAR = yaml.constructor.SafeConstructor()
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge"}
 _PLAIN_FULL = frozenset(_TAG + t for t in _PLAIN_TAGS)
+_COLLECTION = frozenset({_TAG + "seq", _TAG + "map"})
+#: characters refused in text: C0 controls but tab and newlines, DEL, and the bidirectional overrides
+#: that make text read differently from what it is
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE = (_TAG + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
 
@@ -134,15 +139,20 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise _TooComplex(node.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
         tag = node.tag
-        if tag == _STR:  # the common case first
+        if tag == _STR and type(node) is yaml.ScalarNode:  # the common case first
             if self.track and path not in self.positions:
                 self.positions[path] = self._p(node.start_mark)
+            if _CONTROL.search(node.value):
+                self._control(node)
             return node.value
         mark = node.start_mark
         if self.track and path not in self.positions:
             self.positions[path] = (mark.line + 1, mark.column + 1)
         if tag not in _PLAIN_FULL:
             raise _Refused(mark, f"unsupported tag {tag!r}: only plain YAML values are read")
+        if (tag in _COLLECTION) != (not isinstance(node, yaml.ScalarNode)):
+            what = "text" if isinstance(node, yaml.ScalarNode) else "list or mapping"
+            raise _Refused(mark, f"tag {tag!r} does not fit a {what}")
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         key = id(node)
@@ -158,6 +168,12 @@ class _Builder:
             return self._mapping(node, path, depth)
         finally:
             self.active.discard(key)
+
+    def _control(self, node: yaml.Node) -> None:
+        ch = _CONTROL.search(node.value).group(0)  # type: ignore[union-attr]
+        self.diags.append(error(Where(self.file, *self._p(node.start_mark)), "CG009",
+                                f"text holds the control character U+{ord(ch):04X} (invisible, or it changes how the "
+                                "text is shown); remove it, or write it as an escape in a double-quoted string"))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag

@@ -3,6 +3,7 @@ prompt placeholders, citation keys, free-section anchors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,19 @@ def licence_of_base(card: Card) -> Found:
             yield card.loc("license"), (f"licence {mine.id!r} differs from the base card's "
                                         f"{theirs.name or theirs.id!r}; a derivative usually carries its base "
                                         "model's licence")
+
+
+_BAD_REF = re.compile(r"(^[/.])|([/.]$)|(\.\.)|(//)|(@\{)|([\x00-\x20\x7f~^:?*\[\\])|(\.lock$)|(/\.)|(\.lock/)")
+
+
+@card_rule("CG309", "invalid branch name", rule="the Hub's branches are git refs: `git check-ref-format` rules")
+def branch_names(card: Card) -> Found:
+    q = card.model.quantization
+    for i, v in enumerate(q.variants if q else []):
+        if v.branch == "@" or _BAD_REF.search(v.branch):
+            yield card.loc("quantization", "variants", i, "branch"), (
+                f"branch {v.branch!r} is not a valid git branch name (no `..`, spaces, control characters, "
+                "`~^:?*[\\`, `@{`, and no leading or trailing `/` or `.`)")
 
 
 @card_rule("CG401", "placeholder used but not defined")
