@@ -87,10 +87,10 @@ def render(opts: RenderOptions) -> tuple[Report, int]:
 def check(opts: CheckOptions) -> tuple[Report, int]:
     from .pipeline import drift
 
-    diags, drifted = drift(select(list(opts.paths)), opts.out, opts.jobs, opts.policy)
+    diags, drifted, checked = drift(select(list(opts.paths)), opts.out, opts.jobs, opts.policy)
     if not opts.fail:  # `diff` shows the differences; they are not problems
         diags = [d for d in diags if d.code != "CG708"]
-    report = Report("check" if opts.fail else "diff", diags)
+    report = Report("check" if opts.fail else "diff", diags, checked=plural(checked, "card"))
     report.lines = [d.diff for d in drifted]
     report.results = [{"readme": str(d.readme), "state": d.state, "diff": d.diff} for d in drifted]
     if drifted and opts.fail:

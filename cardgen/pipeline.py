@@ -211,7 +211,7 @@ class Drift:
 
 
 def drift(selection: Selection, out: Path, jobs: int | None = None,
-          policy: Policy | None = None) -> tuple[list[Diagnostic], list[Drift]]:
+          policy: Policy | None = None) -> tuple[list[Diagnostic], list[Drift], int]:
     """Render in memory and compare with the committed READMEs under ``out``."""
     rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
     report = Collector(rendering.diagnostics)
@@ -223,4 +223,4 @@ def drift(selection: Selection, out: Path, jobs: int | None = None,
             state = "missing" if old is None else "out of date"
             drifted.append(Drift(p, state, unified(old, text, str(p))))
             report.error(rendering.position(repo), "CG708", f"{p} is {state}")
-    return report.diagnostics, drifted
+    return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)

@@ -26,7 +26,9 @@ class Registry:
 
     def __init__(self, shared: list[Source], report: Collector) -> None:
         self.entries: dict[str, dict[str, Ref]] = {}
+        self.broken: set[tuple[str, str]] = set()  # entries the schema refused (reported there)
         for src in shared:
+            self.broken |= src.broken
             if src.model is None:
                 continue
             for kind in type(src.model).model_fields:
@@ -73,6 +75,10 @@ class Resolver:
         hit = self.registry.get(kind, value)
         if hit:
             return hit
+        if (kind, value) in self.registry.broken:  # exists, but refused: the card cannot be rendered with it
+            self.report.error(src.pos(path), "CG301", f"{kind} entry {value!r} in {SHARED_DIR}/ has errors "
+                                                      "(reported there); this card cannot use it until they are fixed")
+            return None
         if plain is not None:
             return Ref(plain(id=value), src, path)
         self.report.error(src.pos(path), "CG301", f"{kind} reference {value!r} is not defined in "

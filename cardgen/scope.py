@@ -154,8 +154,10 @@ def select(paths: list[Path]) -> Selection:
         if p.is_file():
             if is_readme(p):
                 readmes.append(p)
+            elif is_yaml(p.name):  # a source file stands for its card folder (a card may span files)
+                roots.setdefault(find_root(p), []).append(p.resolve().parent)
             else:
-                roots.setdefault(find_root(p), []).append(p.resolve())
+                raise NothingToCheck(f"{p} is neither a card source (.yaml, .yml) nor a README (.md)")
             continue
         root = find_root(p)
         folders, escapes = walk_cards(root, p)

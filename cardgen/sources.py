@@ -34,6 +34,7 @@ class Source:
     data: dict = field(default_factory=dict)
     key_doc: dict[str, Document] = field(default_factory=dict)
     model: Any = None
+    broken: set[tuple[str, str]] = field(default_factory=set)  # shared (kind, id) entries the schema refused
 
     @property
     def file(self) -> str:
@@ -93,16 +94,26 @@ def load_source(folder: Path, files: list[Path], kind: type[BaseModel], root: Pa
 
 
 def build_model(src: Source, kind: type[BaseModel]) -> tuple[BaseModel | None, list[Diagnostic]]:
-    """Validate the merged data. On schema errors, report them all, then retry without the
-    offending top-level keys so that the later checks still see (and report on) the rest."""
+    """Validate the merged data. On schema errors, report them all, then retry without what was
+    refused (in a shared file, the one entry; in a card, the top-level key) so that the later checks
+    still see (and report on) the rest, and one bad shared entry hides no other."""
     data, diags = dict(src.data), list[Diagnostic]()
-    for _ in range(3):
+    shared = kind is SharedSource
+    for _ in range(4):
         try:
             return kind.model_validate(data), diags
         except ValidationError as e:
             if not diags:
                 diags = schema_diagnostics(e, src, kind)
-            bad = {err["loc"][0] for err in e.errors() if err["loc"]}
+            locs = [tuple(err["loc"]) for err in e.errors() if err["loc"]]
+            entries = {(str(loc[0]), str(loc[1])) for loc in locs if shared and len(loc) > 2
+                       and isinstance(data.get(loc[0]), dict) and loc[1] in data[loc[0]]}
+            if entries:
+                src.broken |= entries
+                data = {k: ({i: e for i, e in v.items() if (k, i) not in entries} if isinstance(v, dict) else v)
+                        for k, v in data.items()}
+                continue
+            bad = {loc[0] for loc in locs}
             if not bad & set(data):
                 break
             data = {k: v for k, v in data.items() if k not in bad}

@@ -4,6 +4,7 @@ the usage snippet is built from typed values only, and writes leave nothing behi
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 import pytest
@@ -78,3 +79,203 @@ def test_render_leaves_no_temporary_file_and_gives_gits_mode(cli, cards, tmp_pat
     assert not list(out.rglob("*.tmp"))
     for readme in out.rglob("README.md"):
         assert stat.S_IMODE(readme.stat().st_mode) == 0o644, readme
+
+
+# -- paths: every read confined to the cards folder, every write to --out ------------------------------
+def test_a_templates_field_outside_the_cards_folder_is_refused(cli, cards, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "footer.md.j2").write_text("stolen {{ name }}\n")
+    for value in ("../../../outside", str(outside)):
+        text = (cards / B7).read_text()
+        (cards / B7).write_text(text.replace("repo_id:", f"templates: {value}\nrepo_id:", 1))
+        r = cli("render", "--out", tmp_path / "out", cards / "stabilityai/StableBeluga-7B")
+        assert r.code == 1 and "CG304" in r.out and "leads outside" in r.out, r.out
+        assert not (tmp_path / "out/stabilityai/StableBeluga-7B/README.md").exists()
+        (cards / B7).write_text(text)
+
+
+def _outside_with(tmp_path, name: str, files: dict[str, str]):
+    target = tmp_path / name
+    target.mkdir()
+    for f, text in files.items():
+        (target / f).write_text(text)
+    return target
+
+
+def test_a_linked_shared_folder_that_leaves_the_cards_folder_is_not_read(cli, cards, tmp_path):
+    import shutil
+
+    elsewhere = tmp_path / "elsewhere-shared"
+    shutil.move(cards / "_shared", elsewhere)
+    (cards / "_shared").symlink_to(elsewhere)
+    r = cli("validate", cards)
+    assert r.code == 1 and re.search(r"_shared:1:1: CG304 .*_shared is a link to .*elsewhere-shared, outside", r.out)
+
+
+def test_linked_templates_and_card_folders_that_leave_the_cards_folder_are_refused(cli, cards, tmp_path):
+    evil = _outside_with(tmp_path, "evil-templates", {"footer.md.j2": "{{ name }} from outside\n"})
+    (cards / "stabilityai/_templates").symlink_to(evil)
+    card = _outside_with(tmp_path, "evil-card", {"card.yaml": "repo_id: evil/card\nname: x\n"})
+    (cards / "stabilityai/linked").symlink_to(card)
+    r = cli("validate", cards)
+    assert r.code == 1
+    assert re.search(r"stabilityai/_templates leads outside .*: its templates are not used", r.out), r.out
+    assert re.search(r"stabilityai/linked:1:1: CG304 .*linked is a link to .*evil-card", r.out), r.out
+    assert "evil/card" not in r.out
+
+
+def test_a_template_file_linked_outside_is_not_read(cli, cards, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    (cards / "stabilityai/_templates").mkdir()
+    (cards / "stabilityai/_templates/footer.md.j2").symlink_to(secret)
+    r = cli("render", "--out", tmp_path / "out", cards / "stabilityai")
+    assert r.code == 1 and "outside its templates folder" in r.out and "TOP SECRET" not in r.text
+    assert not list((tmp_path / "out").rglob("README.md")) or "TOP SECRET" not in "".join(
+        p.read_text() for p in (tmp_path / "out").rglob("README.md"))
+
+
+def test_an_owner_folder_linked_out_of_the_output_is_not_written_through(cli, cards, tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "stabilityai").symlink_to(elsewhere)
+    r = cli("render", "--out", out, cards)
+    assert r.code == 1 and "CG304" in r.out and "outside" in r.out
+    assert not list(elsewhere.rglob("*"))  # nothing written there
+    assert (out / "petals-team/StableBeluga2/README.md").is_file()  # the other owners are
+
+
+def test_a_branch_name_that_climbs_out_is_refused(cli, cards, tmp_path):
+    edit(cards / "TheBloke/StableBeluga2-70B-GPTQ/card.yaml", "branch: gptq-4bit-32g-actorder_True",
+         "branch: ../../escape")
+    r = cli("validate", cards)
+    assert r.code == 1 and "CG309 branch '../../escape' is not a valid git branch name" in r.out
+
+
+def test_a_poisoned_bytecode_cache_entry_is_never_loaded(cli, cards, tmp_path, monkeypatch):
+    from cardgen import cache as cache_mod
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(cache))
+    cache_mod.folder.cache_clear()
+    try:
+        assert cli("render", "--out", tmp_path / "a", cards).code == 0
+        entries = list(cache.rglob("*.cache"))
+        assert entries
+        marker = tmp_path / "ran"
+        import marshal
+
+        code = compile(f"open({str(marker)!r}, 'w').write('x')", "<poison>", "exec")
+        for e in entries:  # someone else's file: Jinja's header, then code that would run on load
+            header = e.read_bytes()[: e.read_bytes().index(b"\xe3") if b"\xe3" in e.read_bytes() else 0]
+            e.write_bytes(header + marshal.dumps(code))
+            e.chmod(0o666)  # writable by others: not this user's own entry any more
+        r = cli("render", "--out", tmp_path / "b", cards)
+        assert r.code == 0 and not marker.exists()
+        assert (tmp_path / "b/stabilityai/StableBeluga-7B/README.md").read_text() == \
+            (tmp_path / "a/stabilityai/StableBeluga-7B/README.md").read_text()
+    finally:
+        cache_mod.folder.cache_clear()
+
+
+# -- the gate: every error makes validate fail ------------------------------------------------------
+GATE = [
+    ("stabilityai/StableBeluga-7B/card.YAML", "a card source with an upper-case extension"),
+    ("stabilityai/Extra/Card.Yml", "mixed case"),
+    ("stabilityai/.hidden/card.yaml", "a hidden folder"),
+    ("_drafts/x/card.yaml", "an underscore folder"),
+]
+
+
+@pytest.mark.parametrize("rel,why", GATE, ids=[g[1] for g in GATE])
+def test_an_error_anywhere_fails_validate(cli, cards, rel, why):
+    p = cards / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.name == "card.YAML":
+        (p.parent / "card.yaml").rename(p)
+        edit(p, "pipeline_tag:", "licence: mit\npipeline_tag:")
+    else:
+        p.write_text("repo_id: org/drafted\nname: X\nlicense: not-a-licence\n")
+    r = cli("validate", cards)
+    assert r.code == 1, (why, r.text)
+
+
+def test_a_lint_error_fails_validate_as_it_fails_render(cli, cards):
+    edit(cards / B7, "description: \"`{name}`", "description: \"Hello {{ name }} `{name}`")
+    r = cli("validate", cards)
+    assert r.code == 1 and "CG705" in r.out, r.out
+
+
+def test_check_of_one_source_file_checks_that_card(cli, cards, tmp_path):
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    readme = out / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_text(readme.read_text().replace("Stable Beluga 7B", "Stale Beluga", 1))
+    r = cli("check", "--out", out, cards / B7)
+    assert r.code == 1 and "CG708" in r.out
+
+
+def test_control_characters_are_refused_with_their_place(cli, cards):
+    edit(cards / B7, "repo_id:", "description: \"safe\\u202egnp.exe\\x1b[31m\"\nrepo_id:")
+    r = cli("validate", cards)
+    assert r.code == 1 and re.search(r"card.yaml:\d+:\d+: CG009 text holds the control character U\+202E", r.out)
+    assert "\x1b" not in r.out and "\u202e" not in r.out
+
+
+# -- no internal error, whatever the sources say ---------------------------------------------------
+FUZZ_VALUES = ["[]", "{}", "", "~", "1", "-1.5e300", "true", "no", "!!bool maybe", "!!float x", "!!int 1.5",
+               "!!str [a]", "!!seq x", "!!map x", "!!python/object:os.system x", "&a [*a]", "*nope", "9" * 5000,
+               "x" * 5000, "\"\\x1b[2J\"", "\"\\u202e\"", "[" * 80 + "]" * 80, "{a: {b: [c]}}", "'unterminated",
+               "- a\n- b", "[mit, [x]]", "{id: other}", "{level: high}", "[ai_user, nobody]"]
+
+
+def _mutate_source(rng, text: str) -> str:
+    lines = text.splitlines()
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(lines))
+        line = lines[i]
+        op = rng.randrange(5)
+        if op == 0 and ":" in line:  # a value replaced
+            key = line.split(":", 1)[0]
+            lines[i] = f"{key}: {rng.choice(FUZZ_VALUES)}"
+        elif op == 1:
+            lines.insert(i, line)  # a duplicate key, or a repeated list item
+        elif op == 2:
+            lines[i] = line[: rng.randrange(len(line) + 1)]
+        elif op == 3:
+            lines[i] = " " * rng.randint(1, 4) + line
+        else:
+            lines.insert(i, f"{rng.choice(['repo_id', 'license', 'extends', 'templates', 'sections', 'x'])}: "
+                            f"{rng.choice(FUZZ_VALUES)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_fuzzed_sources_never_crash(cli, cards):
+    import random
+
+    rng = random.Random(11)
+    targets = [cards / B7, cards / "petals-team/StableBeluga2/risks.yaml", cards / "_shared/citations.yaml",
+               cards / "TheBloke/StableBeluga2-70B-GPTQ/card.yaml"]
+    originals = {t: t.read_text() for t in targets}
+    codes: set[str] = set()
+    for i in range(1000):
+        target = rng.choice(targets)
+        target.write_text(_mutate_source(rng, originals[target]))
+        folder = cards / "petals-team" if "petals" in str(target) else cards / "stabilityai/StableBeluga-7B"
+        r = cli("validate", folder if rng.random() < 0.8 else cards)
+        assert r.code in (0, 1, 2), (i, target.read_text()[:3000], r.text[-2000:])
+        assert "internal error" not in r.text and "Traceback" not in r.text, (i, r.text[-2000:])
+        codes.update(re.findall(r": (CG\d+) ", r.out))
+        target.write_text(originals[target])
+    assert {"CG004", "CG005", "CG006", "CG007", "CG009", "CG101"} <= codes, codes
+
+
+def test_one_bad_shared_entry_hides_nothing_else(cli, cards):
+    edit(cards / "_shared/citations.yaml", "    year: 2023\n", "    year: [2023]\n")  # llama2's year
+    r = cli("validate", cards)
+    assert r.code == 1 and "CG101 citations.llama2.year" in r.out, r.out
+    dangling = [ln for ln in r.out.splitlines() if " CG301 " in ln]
+    assert dangling and all("entry 'llama2' in _shared/ has errors" in ln for ln in dangling), dangling
+    assert "CG609" in r.out and "CG606" in r.out  # the other diagnostics are all still there
