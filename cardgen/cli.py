@@ -241,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite a README edited on the Hub")
     jobs(p, 1)
     p.add_argument("--out", type=Path, help="committed READMEs to compare against (default: rendered/)")
+    p.add_argument("--timeout", type=float, default=20.0, metavar="S", help="seconds to connect or wait for data, "
+                   "per request (default: 20)")
+    p.add_argument("--deadline", type=float, default=55.0, metavar="S",
+                   help="seconds per repository and branch, retries included (default: 55)")
+    p.add_argument("--retry-after-cap", type=float, default=10.0, metavar="S",
+                   help="the longest Retry-After the Hub may ask for (default: 10)")
+    p.add_argument("--max-readme-bytes", type=int, default=10 * 1024 * 1024, metavar="N",
+                   help="a README on the Hub larger than this is not read (default: 10 MiB)")
     p = add("smoke", "load each model, prompt it as the card documents and judge the output")
     p.add_argument("--model-path", action="append", default=[], metavar="REPO_ID=DIR",
                    help="load REPO_ID from a local folder")
@@ -290,7 +298,8 @@ def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]]
     if name == "publish":
         po = PublishOptions(**common, revision=args.revision, variants=args.variants, create_pr=args.create_pr,
                             message=args.message, dry_run=args.dry_run, force=args.force, jobs=max(1, args.jobs),
-                            out=args.out)
+                            out=args.out, timeout=args.timeout, deadline=args.deadline,
+                            retry_after_cap=args.retry_after_cap, max_readme_bytes=args.max_readme_bytes)
         return lambda: publish(po), args.format
     so = SmokeOptions(**common, model_paths=_model_paths(args.model_path), max_new_tokens=args.max_new_tokens,
                       json=args.json, shard=args.shard, no_snippet=args.no_snippet, device=args.device)

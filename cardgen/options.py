@@ -52,6 +52,10 @@ class PublishOptions(Common):
     force: bool = False
     jobs: int | None = 1
     out: Path | None = None  # the committed READMEs to compare with (default: rendered/)
+    timeout: float = 20.0  # seconds to connect or to wait for data, per request
+    deadline: float = 55.0  # seconds per repository and branch, all requests and retries together
+    retry_after_cap: float = 10.0  # the longest `Retry-After` obeyed, in seconds
+    max_readme_bytes: int = 10 * 1024 * 1024  # a README on the Hub larger than this is not read
 
 
 @dataclass(frozen=True)

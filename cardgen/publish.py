@@ -8,15 +8,20 @@ huggingface_hub's own lookup and is scrubbed from every message.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import signal
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .diagnostics import Report, plural
 from .files import readme_path
@@ -59,25 +64,52 @@ class Publisher:
             text = text.replace(self.token, "***")
         return text
 
-    def remote_readme(self, repo: str, branch: str) -> str | None:
+    def bound(self) -> None:
+        """Give huggingface_hub's shared HTTP client a timeout per request and a cap on `Retry-After`
+        (it has neither by default: a Hub that never answers would hold the run for ever). Done before
+        each target's requests, since huggingface_hub replaces the client after a connection error."""
+        from huggingface_hub.utils import get_session
+
+        client = get_session()
+        if getattr(client, "_cardgen_bounded", False):
+            return
+        client.timeout = type(client.timeout)(self.opts.timeout)
+        cap = int(self.opts.retry_after_cap)
+
+        def cap_retry_after(response: Any) -> None:
+            ra = response.headers.get("Retry-After", "")
+            if ra.strip().isdigit() and int(ra) > cap:
+                response.headers["Retry-After"] = str(cap)
+
+        hooks = dict(client.event_hooks)
+        hooks["response"] = [*hooks.get("response", []), cap_retry_after]
+        client.event_hooks = hooks
+        client._cardgen_bounded = True  # type: ignore[attr-defined]
+
+    def remote_readme(self, repo: str, branch: str, fresh: str = "") -> str | None:
         from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
+        self.bound()
         try:
             # a folder named by a hash: no repo or branch name becomes a path (a `../` branch cannot escape)
-            where = Path(self.tmp) / hashlib.sha256(f"{repo}@{branch}".encode()).hexdigest()[:16]
-            path = self.api.hf_hub_download(repo, "README.md", revision=branch, cache_dir=where)
+            where = Path(self.tmp) / hashlib.sha256(f"{repo}@{branch}{fresh}".encode()).hexdigest()[:16]
+            path = Path(self.api.hf_hub_download(repo, "README.md", revision=branch, cache_dir=where))
         except LocalEntryNotFoundError:  # the Hub could not be reached: not "there is no README"
             raise
         except EntryNotFoundError:  # the Hub says the repository has no README.md
             return None
-        return Path(path).read_text("utf-8")
+        size = path.stat().st_size  # downloaded to disk in chunks; read into memory only within the cap
+        if size > self.opts.max_readme_bytes:
+            raise TooLarge(f"the README on the Hub is {size:,} bytes; cardgen reads at most "
+                           f"{self.opts.max_readme_bytes:,}")
+        return path.read_text("utf-8", errors="replace")
 
     def one(self, repo: str, branch: str, text: str) -> Outcome:
         a = self.opts
         try:
             remote = self.remote_readme(repo, branch)
         except Exception as e:  # noqa: BLE001 - every failure becomes one line
-            return Outcome(repo, branch, "failed", self.explain(e, repo, branch))
+            return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "reading the README"))
         if remote == text:
             return Outcome(repo, branch, "unchanged")
         if remote is not None and not a.force:
@@ -93,27 +125,50 @@ class Publisher:
                            unified(remote, text, f"{repo}@{branch}/README.md"))
         from huggingface_hub import CommitOperationAdd
 
+        self.bound()
         try:
             info = self.api.create_commit(
                 repo, [CommitOperationAdd("README.md", text.encode("utf-8"))],
                 commit_message=a.message or DEFAULT_MESSAGE, revision=branch, create_pr=a.create_pr)
         except Exception as e:  # noqa: BLE001
-            return Outcome(repo, branch, "failed", self.explain(e, repo, branch))
+            why = self.explain(e, repo, branch, "committing the README")
+            if not a.create_pr and self.answer_lost(e) and self.stored(repo, branch, text):
+                return Outcome(repo, branch, "published", f"the Hub's answer was lost ({why}), but the README "
+                                                          "it now holds is this one")
+            return Outcome(repo, branch, "failed", why)
         return Outcome(repo, branch, "published", (info.pr_url if a.create_pr else info.commit_url) or "")
 
-    def explain(self, e: Exception, repo: str, branch: str) -> str:
+    @staticmethod
+    def answer_lost(e: Exception) -> bool:
+        """A failure after which the commit may have been stored: a server error or a lost connection."""
+        code = getattr(getattr(e, "response", None), "status_code", None)
+        return (code is not None and code >= 500) or _is_network(e) or isinstance(e, json.JSONDecodeError)
+
+    def stored(self, repo: str, branch: str, text: str) -> bool:
+        """Whether the README on the Hub is now ``text`` (read afresh)."""
+        try:
+            return self.remote_readme(repo, branch, fresh=":after-commit") == text
+        except Exception:  # noqa: BLE001 - still unknown: reported as the failure it was
+            return False
+
+    def explain(self, e: Exception, repo: str, branch: str, attempt: str = "") -> str:
         """One clear line for a failure, never the token."""
         from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
         where = f"{repo}@{branch}"
-        resp = getattr(e, "response", None)
-        code = getattr(resp, "status_code", None)
+        code = None
+        for cause in (e, e.__cause__, e.__context__):  # huggingface_hub wraps an HTTP error in a lookup error
+            code = getattr(getattr(cause, "response", None), "status_code", None)
+            if code is not None:
+                e = cause  # type: ignore[assignment]
+                break
         if isinstance(e, RevisionNotFoundError):
             msg = f"branch {branch!r} does not exist in {repo}"
         elif code == 401:
             msg = "authentication failed (401): set HF_TOKEN or run `hf auth login` with a valid token"
         elif code == 403:
-            msg = f"permission denied (403): the token cannot write to {repo}"
+            verb = "read" if attempt.startswith("reading") else "write to"
+            msg = f"permission denied (403): the token cannot {verb} {repo}"
         elif code == 404:
             msg = f"not found (404): {where} does not exist or the token cannot see it"
         elif code == 429:
@@ -126,9 +181,15 @@ class Publisher:
             msg = "the Hub refused the front matter: " + " ".join(str(e).split())
         elif _is_network(e):
             msg = f"network error reaching {self.endpoint or 'the Hub'}: {type(e).__name__}"
+        elif isinstance(e, TooLarge):
+            msg = str(e)
         else:
             msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        return self.scrub(msg)
+        return self.scrub(f"{attempt}: {msg}" if attempt else msg)
+
+
+class TooLarge(Exception):
+    """A README on the Hub over the size cardgen reads."""
 
 
 def _is_network(e: Exception) -> bool:
@@ -169,25 +230,75 @@ def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Repo
         report.notes.append("cardgen: error: no Hugging Face token: set HF_TOKEN or run `hf auth login`")
         return report, 1
     todo = targets(rendering, opts)
-    done = 0
-
-    def run(target: tuple[str, str]) -> Outcome:
-        nonlocal done
-        repo, branch = target
-        o = pub.one(repo, branch, texts[repo])
-        with pub.lock:
-            done += 1
-            progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}")
-        return o
-
+    interrupted = threading.Event()
     with tempfile.TemporaryDirectory(prefix="cardgen-publish-") as tmp:
         pub = Publisher(opts, token, tmp)
-        with ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1)) as pool:
-            outcomes += list(pool.map(run, todo))
+        with _first_interrupt_stops(interrupted, progress):
+            outcomes += _run_all(pub, todo, texts, opts, interrupted, progress)
+    if interrupted.is_set():
+        report.notes.append("interrupted: the targets not started were skipped")
     report.checked = plural(len(outcomes), "target")
     report.results = [asdict(o) for o in outcomes]
     report.lines = [o.diff for o in outcomes if o.diff] + [summary(outcomes)]
+    if interrupted.is_set():
+        return report, 130
     return report, int(any(o.status in ("failed", "skipped") for o in outcomes))
+
+
+def _run_all(pub: Publisher, todo: list[tuple[str, str]], texts: dict[str, str], opts: PublishOptions,
+             interrupted: threading.Event, progress: Callable[[str], None]) -> list[Outcome]:
+    """Each target in a worker thread, under a deadline per target; none started once interrupted."""
+    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1))
+
+    def run(target: tuple[str, str]) -> Outcome:
+        repo, branch = target
+        if interrupted.is_set():
+            return Outcome(repo, branch, "skipped", "interrupted before it started")
+        return pub.one(repo, branch, texts[repo])
+
+    futures = [pool.submit(run, t) for t in todo]
+    outcomes = []
+    for done, ((repo, branch), future) in enumerate(zip(todo, futures, strict=True), 1):
+        started = time.monotonic()
+        while True:  # wait in short steps, so that a Ctrl-C is seen at once
+            try:
+                o = future.result(timeout=0.2)
+                break
+            except FutureTimeout:
+                if interrupted.is_set() and not future.running():
+                    future.cancel()
+                if future.cancelled():
+                    o = Outcome(repo, branch, "skipped", "interrupted before it started")
+                    break
+                if time.monotonic() - started > opts.deadline:
+                    o = Outcome(repo, branch, "failed", f"no answer from the Hub within {opts.deadline:g} s; "
+                                                        "it may or may not have been updated")
+                    break
+        progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}")
+        outcomes.append(o)
+    pool.shutdown(wait=False, cancel_futures=True)  # a request still hung ends at its own timeout
+    return outcomes
+
+
+@contextlib.contextmanager
+def _first_interrupt_stops(flag: threading.Event, progress: Callable[[str], None]) -> Iterator[None]:
+    """The first Ctrl-C sets ``flag`` (no new target starts, the summary is printed); the second
+    interrupts as usual (exit 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+        progress("stopping: no new repository is started; Ctrl-C again to quit at once")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def summary(outcomes: list[Outcome]) -> str:

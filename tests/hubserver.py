@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
@@ -33,6 +34,9 @@ class FakeHub:
     files: dict = field(default_factory=dict)
     requests: list = field(default_factory=list)
     fail: dict = field(default_factory=dict)  # path regex -> status code to answer with
+    once: dict = field(default_factory=dict)  # path regex -> (status, headers) answered once, then normal
+    hang: dict = field(default_factory=dict)  # path regex -> seconds to wait before answering
+    stored_then: dict = field(default_factory=dict)  # commit path regex -> status answered after storing
     commits: int = 0
     url: str = "http://127.0.0.1"
 
@@ -85,6 +89,13 @@ def _handler(hub: FakeHub):
         def _route(self):
             r = self._record()
             head = r.method == "HEAD"
+            for pattern, seconds in hub.hang.items():
+                if re.search(pattern, r.path):
+                    time.sleep(seconds)
+            for pattern, (code, headers) in list(hub.once.items()):
+                if re.search(pattern, r.path):
+                    del hub.once[pattern]
+                    return self._json(code, {"error": "injected once"}, headers=headers, head=head)
             for pattern, code in hub.fail.items():
                 if re.search(pattern, r.path):
                     return self._json(code, {"error": "injected"}, head=head)
@@ -139,6 +150,9 @@ def _handler(hub: FakeHub):
                             v = line["value"]
                             store[v["path"]] = base64.b64decode(v["content"])
                 oid = f"{hub.commits:040x}"
+                for pattern, code in hub.stored_then.items():
+                    if re.search(pattern, r.path):  # stored, but the answer is an error
+                        return self._json(code, {"error": "bad gateway"})
                 out = {"commitUrl": f"{hub.url}/{repo}/commit/{oid}", "commitOid": oid, "success": True}
                 if pr:
                     out["pullRequestUrl"] = f"{hub.url}/{repo}/discussions/{hub.commits}"

@@ -206,3 +206,75 @@ def test_dry_run_as_json_reports_diffs_and_warnings(cli, hub):
     assert doc["warnings"] == 1 and doc["diagnostics"][0]["code"] == "CG606"
     assert hub.commit_requests() == []
     assert_no_token(hub, r)
+
+
+# -- bounded time, lost answers, interrupts ---------------------------------------------------------
+def test_a_hung_commit_is_reported_within_the_timeout(cli, hub):
+    import time
+
+    hub.hang[r"/commit/"] = 15
+    t0 = time.monotonic()
+    r = publish(cli, "--timeout", "2", "--deadline", "6")
+    took = time.monotonic() - t0
+    assert r.code == 1 and took < 12, (took, r.text)
+    assert re.search(rf"{B7}\s+main\s+failed", r.out), r.out
+    hub.hang.clear()
+
+
+def test_the_default_bounds_are_under_a_minute():
+    from cardgen.options import PublishOptions
+
+    o = PublishOptions()
+    assert o.timeout < 60 and o.deadline < 60 and o.retry_after_cap <= 10
+
+
+def test_a_long_retry_after_is_capped(cli, hub):
+    import time
+
+    hub.once[r"/resolve/"] = (429, {"Retry-After": "3600"})
+    t0 = time.monotonic()
+    r = publish(cli, "--dry-run", "--retry-after-cap", "1")
+    assert time.monotonic() - t0 < 20, r.text
+    assert r.code == 0 and "would publish" in r.out, r.text
+
+
+def test_a_commit_stored_but_answered_502_is_reported_as_published(cli, hub):
+    hub.stored_then[r"/commit/"] = 502
+    r = publish(cli)
+    assert r.code == 0, r.text
+    assert re.search(rf"{B7}\s+main\s+published\s+the Hub's answer was lost", r.out), r.out
+    assert hub.readme(B7) == committed(B7)
+
+
+def test_a_403_on_reading_says_read(cli, hub):
+    hub.fail[r"/resolve/"] = 403
+    r = publish(cli)
+    assert r.code == 1 and "reading the README: permission denied (403): the token cannot read" in r.out, r.out
+
+
+def test_a_readme_too_large_to_read_is_refused(cli, hub):
+    hub.files[(B7, "main")]["README.md"] = b"x" * 5000
+    r = publish(cli, "--dry-run", "--max-readme-bytes", "1000")  # the default is 10 MiB
+    assert r.code == 1 and "the README on the Hub is 5,000 bytes; cardgen reads at most 1,000" in r.out, r.out
+
+
+def test_a_ctrl_c_stops_new_work_and_prints_the_summary(hub, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    hub.hang[r"/resolve/"] = 4
+    env = {**os.environ, "CARDGEN_CACHE_DIR": "off"}
+    p = subprocess.Popen([sys.executable, "-m", "cardgen", "publish", "--dry-run", "--timeout", "10",
+                          str(CARDS / "stabilityai")], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=40)
+    hub.hang.clear()
+    assert p.returncode == 130, (out, err)
+    assert "stopping: no new repository is started" in err
+    assert "interrupted before it started" in out  # the summary table, with the targets not started
+    assert "repository" in out.splitlines()[-4] or "repository" in out

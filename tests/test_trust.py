@@ -279,3 +279,41 @@ def test_one_bad_shared_entry_hides_nothing_else(cli, cards):
     dangling = [ln for ln in r.out.splitlines() if " CG301 " in ln]
     assert dangling and all("entry 'llama2' in _shared/ has errors" in ln for ln in dangling), dangling
     assert "CG609" in r.out and "CG606" in r.out  # the other diagnostics are all still there
+
+
+def test_renders_killed_midway_leave_nothing_behind(cards, tmp_path):
+    """20 SIGKILLs during a render of 2,000 cards; the next render leaves no temporary file in --out,
+    and every README has the mode git would give it (0644 under umask 022)."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    source = (cards / B7).read_text()
+    for i in range(2000):
+        d = cards / "bulk" / f"m{i:04d}"
+        d.mkdir(parents=True)
+        (d / "card.yaml").write_text(source.replace("stabilityai/StableBeluga-7B", f"bulk/m{i:04d}"))
+    out = tmp_path / "out"
+    env = {**os.environ, "CARDGEN_CACHE_DIR": "off"}
+    cmd = [sys.executable, "-c", "import os, sys; os.umask(0o022); from cardgen.cli import main; "
+           "sys.exit(main(sys.argv[1:]))", "render", "--out", str(out), str(cards)]
+    rng = random.Random(3)
+    killed = 0
+    for _ in range(20):
+        p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.6, 3.0))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            killed += 1
+        p.wait()
+    assert killed >= 10  # most were killed mid-way
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    readmes = list(out.rglob("README.md"))
+    assert len(readmes) == 2006
+    assert {stat.S_IMODE(p.stat().st_mode) for p in readmes} == {0o644}
