@@ -107,5 +107,14 @@ def escaping_link(path: Path, root: Path) -> Path | None:
     return None
 
 
+def committed(path: Path) -> str | None:
+    """A committed README's text for comparison; None when there is none. Bytes that are not UTF-8
+    are replaced (the text then differs from any render, which is what it should report)."""
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else None
+    except OSError:
+        return None
+
+
 def readme_path(out: Path, repo_id: str) -> Path:
     return out / repo_id / "README.md"

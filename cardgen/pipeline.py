@@ -19,7 +19,7 @@ from .cache import RunCache
 from .card import Card
 from .checking import check_project, load_missing_bases, validate_scope
 from .diagnostics import Collector, Diagnostic, Where, error
-from .files import atomic_write, clean_leftovers, escaping_link, readme_path
+from .files import atomic_write, clean_leftovers, committed, escaping_link, readme_path
 from .lint import lint, lint_body
 from .parallel import default_jobs, map_items, worth_forking
 from .policy import Policy
@@ -185,11 +185,7 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None,
                                                             f"{out}: {repo} not written")
             continue
         clean_leftovers(p.parent)
-        try:
-            old = p.read_text("utf-8") if p.is_file() else None
-        except (OSError, UnicodeDecodeError):
-            old = None
-        if old == text:
+        if committed(p) == text:
             written.append((p, "unchanged"))
             continue
         atomic_write(p, text)
@@ -218,7 +214,7 @@ def drift(selection: Selection, out: Path, jobs: int | None = None,
     drifted = []
     for repo, text in sorted(rendering.texts.items()):
         p = readme_path(out, repo)
-        old = p.read_text("utf-8") if p.is_file() else None
+        old = committed(p)
         if old != text:
             state = "missing" if old is None else "out of date"
             drifted.append(Drift(p, state, unified(old, text, str(p))))

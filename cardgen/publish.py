@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .diagnostics import Report, plural
-from .files import readme_path
+from .files import committed, readme_path
 from .options import DEFAULT_OUT, PublishOptions
 from .pipeline import Rendering, render_all, unified
 from .provenance import intact
@@ -216,11 +216,11 @@ def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Repo
     report = Report("publish", rendering.diagnostics)
     outcomes = [Outcome(r, opts.revision or "main", "skipped", "fails validation or rendering (see above)")
                 for r in rendering.failed]
-    committed = opts.out or DEFAULT_OUT
+    committed_folder = opts.out or DEFAULT_OUT
     texts = dict(rendering.texts)
     for repo, text in list(texts.items()):
-        p = readme_path(committed, repo)
-        if p.is_file() and p.read_text("utf-8") != text:
+        p = readme_path(committed_folder, repo)
+        if p.is_file() and committed(p) != text:
             outcomes.append(Outcome(repo, opts.revision or "main", "skipped",
                                     f"{p} differs from its sources (`cardgen check`); run `cardgen render` first"))
             del texts[repo]

@@ -89,14 +89,14 @@ def _handler(hub: FakeHub):
         def _route(self):
             r = self._record()
             head = r.method == "HEAD"
-            for pattern, seconds in hub.hang.items():
+            for pattern, seconds in list(hub.hang.items()):
                 if re.search(pattern, r.path):
                     time.sleep(seconds)
             for pattern, (code, headers) in list(hub.once.items()):
                 if re.search(pattern, r.path):
                     del hub.once[pattern]
                     return self._json(code, {"error": "injected once"}, headers=headers, head=head)
-            for pattern, code in hub.fail.items():
+            for pattern, code in list(hub.fail.items()):
                 if re.search(pattern, r.path):
                     return self._json(code, {"error": "injected"}, head=head)
             m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", r.path)

@@ -182,6 +182,7 @@ def test_a_poisoned_bytecode_cache_entry_is_never_loaded(cli, cards, tmp_path, m
 
 # -- the gate: every error makes validate fail ------------------------------------------------------
 GATE = [
+    ("stabilityai/linked-inside", "a linked card folder inside the cards folder"),
     ("stabilityai/StableBeluga-7B/card.YAML", "a card source with an upper-case extension"),
     ("stabilityai/Extra/Card.Yml", "mixed case"),
     ("stabilityai/.hidden/card.yaml", "a hidden folder"),
@@ -193,7 +194,12 @@ GATE = [
 def test_an_error_anywhere_fails_validate(cli, cards, rel, why):
     p = cards / rel
     p.parent.mkdir(parents=True, exist_ok=True)
-    if p.name == "card.YAML":
+    if p.name == "linked-inside":
+        real = cards / "_drafts-real" / "x"
+        real.mkdir(parents=True)
+        (real / "card.yaml").write_text("repo_id: org/linked\nname: X\nlicense: not-a-licence\n")
+        p.symlink_to(real)
+    elif p.name == "card.YAML":
         (p.parent / "card.yaml").rename(p)
         edit(p, "pipeline_tag:", "licence: mit\npipeline_tag:")
     else:
@@ -215,6 +221,18 @@ def test_check_of_one_source_file_checks_that_card(cli, cards, tmp_path):
     readme.write_text(readme.read_text().replace("Stable Beluga 7B", "Stale Beluga", 1))
     r = cli("check", "--out", out, cards / B7)
     assert r.code == 1 and "CG708" in r.out
+
+
+def test_a_committed_readme_that_is_not_utf8_is_reported_not_crashed_on(cli, cards, tmp_path):
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    readme = out / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_bytes(readme.read_bytes().replace(b"Stable Beluga", b"Stable \xff\xfe Beluga", 1))
+    for command in ("check", "diff"):
+        r = cli(command, "--out", out, cards)
+        assert r.code == (1 if command == "check" else 0) and "internal error" not in r.text, r.text
+    assert "CG708" in cli("check", "--out", out, cards).out
+    assert cli("render", "--out", out, cards).code == 0 and b"\xff" not in readme.read_bytes()
 
 
 def test_control_characters_are_refused_with_their_place(cli, cards):
