@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -87,6 +88,10 @@ class Publisher:
         client._cardgen_bounded = True  # type: ignore[attr-defined]
 
     def remote_readme(self, repo: str, branch: str, fresh: str = "") -> str | None:
+        return self.remote(repo, branch, fresh)[0]
+
+    def remote(self, repo: str, branch: str, fresh: str = "") -> tuple[str | None, str | None]:
+        """(the README on the Hub or None, the commit it was read at, when known)."""
         from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
         self.bound()
@@ -97,17 +102,18 @@ class Publisher:
         except LocalEntryNotFoundError:  # the Hub could not be reached: not "there is no README"
             raise
         except EntryNotFoundError:  # the Hub says the repository has no README.md
-            return None
+            return None, None
+        commit = path.parent.name if re.fullmatch(r"[0-9a-f]{40}", path.parent.name) else None  # snapshots/<sha>/
         size = path.stat().st_size  # downloaded to disk in chunks; read into memory only within the cap
         if size > self.opts.max_readme_bytes:
             raise TooLarge(f"the README on the Hub is {size:,} bytes; cardgen reads at most "
                            f"{self.opts.max_readme_bytes:,}")
-        return path.read_text("utf-8", errors="replace")
+        return path.read_text("utf-8", errors="replace"), commit
 
     def one(self, repo: str, branch: str, text: str) -> Outcome:
         a = self.opts
         try:
-            remote = self.remote_readme(repo, branch)
+            remote, seen_at = self.remote(repo, branch)
         except Exception as e:  # noqa: BLE001 - every failure becomes one line
             return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "reading the README"))
         if remote == text:
@@ -129,8 +135,14 @@ class Publisher:
         try:
             info = self.api.create_commit(
                 repo, [CommitOperationAdd("README.md", text.encode("utf-8"))],
-                commit_message=a.message or DEFAULT_MESSAGE, revision=branch, create_pr=a.create_pr)
+                commit_message=a.message or DEFAULT_MESSAGE, revision=branch, create_pr=a.create_pr,
+                # the Hub refuses the commit if the branch moved since the README was compared
+                parent_commit=seen_at)
         except Exception as e:  # noqa: BLE001
+            if _status(e) in (409, 412):
+                return Outcome(repo, branch, "skipped", "edited on the Hub since it was compared: the branch moved "
+                                                        "between the download and the commit, and nothing was "
+                                                        "overwritten; run again (with --dry-run to see the edit)")
             why = self.explain(e, repo, branch, "committing the README")
             if not a.create_pr and self.answer_lost(e) and self.stored(repo, branch, text):
                 return Outcome(repo, branch, "published", f"the Hub's answer was lost ({why}), but the README "
@@ -156,12 +168,7 @@ class Publisher:
         from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
         where = f"{repo}@{branch}"
-        code = None
-        for cause in (e, e.__cause__, e.__context__):  # huggingface_hub wraps an HTTP error in a lookup error
-            code = getattr(getattr(cause, "response", None), "status_code", None)
-            if code is not None:
-                e = cause  # type: ignore[assignment]
-                break
+        code = _status(e)  # huggingface_hub wraps an HTTP error in a lookup error
         if isinstance(e, RevisionNotFoundError):
             msg = f"branch {branch!r} does not exist in {repo}"
         elif code == 401:
@@ -186,6 +193,15 @@ class Publisher:
         else:
             msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         return self.scrub(f"{attempt}: {msg}" if attempt else msg)
+
+
+def _status(e: BaseException) -> int | None:
+    """The HTTP status behind an error, huggingface_hub's wrapping included."""
+    for cause in (e, e.__cause__, e.__context__):
+        code = getattr(getattr(cause, "response", None), "status_code", None)
+        if code is not None:
+            return int(code)
+    return None
 
 
 class TooLarge(Exception):

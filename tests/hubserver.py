@@ -37,6 +37,14 @@ class FakeHub:
     once: dict = field(default_factory=dict)  # path regex -> (status, headers) answered once, then normal
     hang: dict = field(default_factory=dict)  # path regex -> seconds to wait before answering
     stored_then: dict = field(default_factory=dict)  # commit path regex -> status answered after storing
+    heads: dict = field(default_factory=dict)  # (repo_id, revision) -> its head commit (default "a" * 40)
+    before_commit: object = None  # called with (repo, revision) as a commit request arrives (a hand edit)
+
+    def edit(self, repo: str, rev: str, path: str, data: bytes) -> None:
+        """A commit made on the Hub by someone else: the file changes and the branch moves on."""
+        self.files.setdefault((repo, rev), {})[path] = data
+        self.commits += 1
+        self.heads[(repo, rev)] = f"{self.commits:040x}"
     commits: int = 0
     url: str = "http://127.0.0.1"
 
@@ -113,7 +121,8 @@ def _handler(hub: FakeHub):
                     return self._json(404, {"error": "entry not found"}, headers={"X-Error-Code": "EntryNotFound"}, head=head)
                 etag = '"' + hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() + '"'
                 return self._send(200, data, headers={"Content-Type": "text/plain; charset=utf-8", "ETag": etag,
-                                                      "X-Repo-Commit": "a" * 40}, head=head)
+                                                      "X-Repo-Commit": hub.heads.get((repo, rev), "a" * 40)},
+                                  head=head)
             if r.path == "/api/validate-yaml" and r.method == "POST":
                 # the Hub checks the README's front matter before a commit; a block that is not a
                 # mapping is refused with 400 and a list of errors, as the Hub does
@@ -140,7 +149,12 @@ def _handler(hub: FakeHub):
                 repo, rev = m.groups()
                 if not any(k[0] == repo for k in hub.files):
                     return self._json(404, {"error": "Repository not found"}, headers={"X-Error-Code": "RepoNotFound"})
+                if callable(hub.before_commit):
+                    hub.before_commit(repo, rev)
                 lines = r.ndjson()
+                parent = next((ln["value"].get("parentCommit") for ln in lines if ln.get("key") == "header"), None)
+                if parent is not None and parent != hub.heads.get((repo, rev), "a" * 40):
+                    return self._json(412, {"error": "A commit has happened since. Please refresh and try again."})
                 pr = r.query.get("create_pr", ["0"])[0] in ("1", "true")
                 hub.commits += 1
                 if not pr:
@@ -150,6 +164,8 @@ def _handler(hub: FakeHub):
                             v = line["value"]
                             store[v["path"]] = base64.b64decode(v["content"])
                 oid = f"{hub.commits:040x}"
+                if not pr:
+                    hub.heads[(repo, rev)] = oid
                 for pattern, code in hub.stored_then.items():
                     if re.search(pattern, r.path):  # stored, but the answer is an error
                         return self._json(code, {"error": "bad gateway"})

@@ -278,3 +278,19 @@ def test_a_ctrl_c_stops_new_work_and_prints_the_summary(hub, tmp_path):
     assert "stopping: no new repository is started" in err
     assert "interrupted before it started" in out  # the summary table, with the targets not started
     assert "repository" in out.splitlines()[-4] or "repository" in out
+
+
+def test_an_edit_on_the_hub_between_download_and_commit_is_not_overwritten(cli, hub):
+    from cardgen.provenance import seal
+
+    older = seal("---\nlicense: mit\n---\n\n# Older render\n")
+    hub.files[(B7, "main")]["README.md"] = older.encode()
+    hand_edit = older.replace("Older render", "Edited by hand just now").encode()
+    hub.before_commit = lambda repo, rev: hub.edit(repo, rev, "README.md", hand_edit)  # someone was faster
+    r = publish(cli)
+    hub.before_commit = None
+    assert r.code == 1, r.text
+    assert re.search(rf"{B7}\s+main\s+skipped\s+edited on the Hub since it was compared", r.out), r.out
+    assert hub.files[(B7, "main")]["README.md"] == hand_edit  # the hand edit is intact
+    [c] = hub.commit_requests()
+    assert c.ndjson()[0]["value"]["parentCommit"] == "a" * 40  # the revision the README was compared at
