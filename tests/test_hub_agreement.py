@@ -92,6 +92,8 @@ def readme(tmp_path: Path, front: str, body: str = "# M\n", name: str = "README.
     ("license: mit\nlibrary_name: tranformers\n", "CG204", "warning"),
     ("license: mit\npipeline_tag: []\n", "CG214", "error"),
     ("license: mit\nlibrary_name: {}\n", "CG214", "error"),
+    ("license: mit\ntags: {a: b}\n", "CG220", "warning"),  # shown badly, not refused
+    ("license: mit\nco2_eq_emissions: 10 kg\n", "CG220", "warning"),
     ("license: mit\npipeline_tag:\n", "CG219", "warning"),
     ("license: mit\nmodel-index:\n- name: m\n  results:\n  - task: {type: t}\n    metrics: [{type: acc, value: 1}]\n",
      "CG215", "error"),

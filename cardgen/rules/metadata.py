@@ -209,11 +209,16 @@ def _kind(v: Any) -> str:
             float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-@metadata_rule("CG214", "front-matter value of a type the Hub rejects",
-               rule="the Hub validates the type of each metadata key it reads and refuses the push otherwise")
-def value_types(meta: Meta) -> Found:
+#: keys whose values the Hub's metadata validation checks (a wrong type is refused at push); for the
+#: others (tags, metrics, widget, thumbnail, emissions, inference) a wrong type is only shown badly
+#: or ignored, which is a warning
+CHECKED_BY_THE_HUB = {"language", "license", "license_name", "license_link", "library_name", "pipeline_tag",
+                      "datasets", "base_model", "base_model_relation", "new_version", "model-index"}
+
+
+def _type_problems(meta: Meta, keys: set[str]) -> Found:
     for key, (want, types) in KEY_TYPES.items():
-        if key not in meta.data or meta.data[key] is None:
+        if key not in keys or key not in meta.data or meta.data[key] is None:
             continue
         v = meta.data[key]
         if isinstance(v, bool) and bool not in types or not isinstance(v, types):
@@ -222,6 +227,20 @@ def value_types(meta: Meta) -> Found:
             for i, item in enumerate(v):
                 if not isinstance(item, str) and not (key == "language" and isinstance(item, bool)):
                     yield (key, i), f"`{key}` entries must be strings, not {_kind(item)} ({item!r})"
+
+
+@metadata_rule("CG214", "front-matter value of a type the Hub rejects",
+               rule="the Hub validates the type of license, language, datasets, base_model, pipeline_tag, "
+                    "library_name and model-index, and refuses the push otherwise")
+def value_types(meta: Meta) -> Found:
+    yield from _type_problems(meta, CHECKED_BY_THE_HUB)
+
+
+@metadata_rule("CG220", "front-matter value of an unexpected type", "warning",
+               rule="the Hub shows tags, metrics, widget, thumbnail, emissions and inference settings only when "
+                    "they have the documented type")
+def value_types_shown(meta: Meta) -> Found:
+    yield from _type_problems(meta, set(KEY_TYPES) - CHECKED_BY_THE_HUB)
 
 
 @metadata_rule("CG219", "empty front-matter value", "warning", rule="the Hub ignores a key whose value is empty")
