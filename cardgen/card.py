@@ -29,13 +29,6 @@ class Ref:
     def pos(self, *rest: Any) -> Where:
         return self.src.pos((*self.path, *rest))
 
-    @property
-    def shared_id(self) -> str | None:
-        """The id of the shared entry this is (None for a value written inline in a card)."""
-        from .scope import SHARED_DIR
-
-        return str(self.path[1]) if self.src.folder.name == SHARED_DIR and len(self.path) == 2 else None
-
 
 @dataclass
 class SectionRef(Ref):

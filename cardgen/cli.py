@@ -16,6 +16,7 @@ from pathlib import Path
 from .diagnostics import REPORTERS, Report, failed, plural
 from .options import (
     DEFAULT_OUT,
+    RISK_FORMATS,
     CheckOptions,
     ExportOptions,
     PublishOptions,
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
         jobs(p)
     p = add("export", "export risk assessments: json (with the problems found), jsonld (AIRO/DPV), cyclonedx",
-            formats=("json", "jsonld", "cyclonedx"), default_format="json")
+            formats=RISK_FORMATS, default_format="json")
     p.add_argument("--risks", action="store_true", required=True, help="export the risk documentation")
     p = add("publish", "upload rendered cards to the Hub")
     p.add_argument("--revision", help="branch to commit to (default: main, and each variant's branch with --variants)")

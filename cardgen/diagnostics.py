@@ -88,10 +88,6 @@ class Diagnostic:
     message: str
     severity: Severity = "error"
 
-    @property
-    def where(self) -> Where:
-        return Where(self.file, self.line, self.col)
-
     def text(self) -> str:
         sev = "" if self.severity == "error" else "warning: "
         return printable(f"{self.file}:{self.line}:{self.col}: {self.code} {sev}{self.message}")
@@ -111,11 +107,6 @@ def error(where: Where, code: str, message: str) -> Diagnostic:
 
 def warning(where: Where, code: str, message: str) -> Diagnostic:
     return Diagnostic(where.file, where.line, where.col, code, message, "warning")
-
-
-def diagnostic(where: Where, code: str, message: str) -> Diagnostic:
-    """A diagnostic with its code's declared severity."""
-    return Diagnostic(where.file, where.line, where.col, code, message, CODES[code].severity)
 
 
 def sort_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -143,9 +143,6 @@ def _dump_entry(key: str, value: Any) -> str:
     return text
 
 
-def join(meta: dict[str, Any], body: str) -> str:
-    return f"---\n{dump(meta)}---\n\n{body.lstrip(chr(10))}"
-
 
 @lru_cache(maxsize=1)
 def yaml_block() -> re.Pattern[str]:

@@ -10,6 +10,7 @@ from .policy import Policy
 
 DEFAULT_CARDS = Path("cards")
 DEFAULT_OUT = Path("rendered")
+RISK_FORMATS = ("json", "jsonld", "cyclonedx")  # `cardgen export --risks --format`
 
 
 @dataclass(frozen=True)

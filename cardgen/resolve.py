@@ -229,10 +229,3 @@ def targets(src: Source) -> Iterator[tuple[str, SuiteMember | None, tuple[Any, .
             yield member.repo_id, member, ("suite", i, "repo_id")
     elif m.repo_id:
         yield m.repo_id, None, ("repo_id",)
-
-
-def resolve(project: Project, report: Collector) -> tuple[list[Card], Resolver]:
-    r = Resolver(project, report)
-    return r.all_cards(), r
-
-

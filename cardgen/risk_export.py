@@ -22,7 +22,6 @@ from .card import Card
 AIRO = "https://w3id.org/airo#"
 DPV = "https://w3id.org/dpv#"
 RISK = "https://w3id.org/dpv/risk#"
-FORMATS = ("json", "jsonld", "cyclonedx")
 EXTRA_HINT = "install the export extra: `python -m pip install 'cardgen[export]'`"
 
 

@@ -405,8 +405,6 @@ class SharedSource(Strict):
     mitigations: dict[str, str] = Field(default_factory=dict)
 
 
-SHARED_KINDS = tuple(SharedSource.model_fields)
-
 
 # -- JSON Schema export (`cardgen schema`) ------------------------------------------------------
 SCHEMAS: dict[str, type[BaseModel]] = {"card.schema.json": CardSource, "shared.schema.json": SharedSource}

@@ -268,3 +268,16 @@ def test_an_edited_template_is_seen_and_the_cache_folder_is_optional(cli, cards,
         assert r.code == 0, r.text
         assert f"## {word} Stable Beluga 7B" in out.read_text()
     cache_mod.folder.cache_clear()
+
+
+def test_the_declared_sections_agree_with_templates_builders_and_schema():
+    from cardgen.schema import CardSource
+    from cardgen.sections import SECTION_NAMES, SECTIONS, package_templates, placed_slots
+    from cardgen.template_context import BUILDERS
+
+    slots, _ = placed_slots((str(package_templates()),))
+    assert slots == SECTION_NAMES  # cardgen's card.md.j2 places every declared section, in the declared order
+    assert set(BUILDERS) <= set(SECTION_NAMES)
+    for s in SECTIONS:
+        assert (package_templates() / f"{s.name}.md.j2").is_file() or not s.fields, s.name
+        assert set(s.fields) <= set(CardSource.model_fields), s.name
