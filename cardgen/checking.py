@@ -82,8 +82,8 @@ def check_project(project: Project, report: Collector, catalogue: bool = True,
     cards = resolver.all_cards()
     for card in cards:
         report.extend(rules.check_card(card))
-        if policy is not None:
-            where = card.where()
+        if policy is not None and policy.required(card.src.file):
+            where = card.where()  # builds the source's node positions: only when a key is required
             report.extend(required_keys(policy, card.front_matter, where.file, where))
     if catalogue:
         report.extend(rules.check_project(resolver.registry, cards))

@@ -178,9 +178,14 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None,
     rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
     report = Collector(rendering.diagnostics)
     written = []
+    owners: dict[str, Path | None] = {}  # each owner folder checked once
     for repo, text in sorted(rendering.texts.items()):
         p = readme_path(out, repo)
-        if (link := escaping_link(p, out)) is not None:  # never write through a link out of --out
+        owner = repo.split("/")[0]
+        if owner not in owners:
+            owners[owner] = escaping_link(out / owner, out)
+        link = owners[owner] or (p.parent if p.parent.is_symlink() and escaping_link(p.parent, out) else None)
+        if link is not None:  # never write through a link out of --out
             report.error(rendering.position(repo), "CG304", f"{link} is a link to {link.resolve()}, outside "
                                                             f"{out}: {repo} not written")
             continue

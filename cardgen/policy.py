@@ -66,6 +66,8 @@ class Policy:
     def _for(self, file: str) -> tuple[dict[str, Setting], tuple[str, ...]]:
         """The severity settings and required keys that apply to a file."""
         severity, require = dict(self.severity), list(self.require)
+        if not self.overrides:
+            return severity, tuple(require)
         rel = _relative(file, self.base)
         for o in self.overrides:
             if any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat.rstrip("*").rstrip("/") + "/*")

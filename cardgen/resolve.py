@@ -9,6 +9,7 @@ point at the right node. Problems go into the run's ``Collector``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from .card import Card, Ref, SectionRef
@@ -57,6 +58,7 @@ class Resolver:
         self.cards: dict[tuple[int, str], Card] = {}
         self._stack: list[str] = []
         self._slots: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._folders: dict[Path, bool] = {}  # template folders judged (there, and inside the cards folder)
         for src in project.cards:
             if src.model is None:
                 continue
@@ -145,7 +147,7 @@ class Resolver:
         merged = m if base is None else CardSource.model_construct(_fields_set=set(values), **values)
         card = Card(repo, src, merged, origin, member=member, members=list(m.suite or []), base=base)
         self._resolve_refs(card)
-        card.templates, problems = search_path(src.folder, merged.templates, self.project.root)
+        card.templates, problems = search_path(src.folder, merged.templates, self.project.root, self._folders)
         for problem in problems:
             self.report.error(card.loc("templates") if merged.templates else card.where(), "CG304", problem)
         if card.templates not in self._slots:

@@ -8,8 +8,9 @@ every later stage asks the scope which card folders to load and which diagnostic
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 SHARED_DIR = "_shared"
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -42,26 +43,33 @@ def yaml_files(folder: Path) -> list[Path]:
         return []
 
 
-def walk_cards(root: Path, under: Path | None = None) -> tuple[list[Path], list[Path]]:
-    """(card folders, links that lead outside ``root``) below ``under`` (default: root): every folder
-    holding card YAML, outside `_shared`, template folders and `.git`. Linked folders are followed
-    while they stay inside ``root``; one that leaves it is returned, never read."""
+class Walk(NamedTuple):
+    folders: list[Path]  # card folders
+    escapes: list[Path]  # links that lead outside the cards folder (never followed)
+    readmes: list[Path]  # `README.md` files in folders below that hold no card sources
+
+
+def walk_cards(root: Path, under: Path | None = None) -> Walk:
+    """One walk below ``under`` (default: root): every folder holding card YAML, outside `_shared`,
+    template folders and `.git`; the links that leave ``root`` (returned, never read); and the
+    `README.md` files of the other folders below (published cards, `org/name/README.md`)."""
     from .files import inside
 
     base = (under or root).absolute()
     if base.is_file():
-        return [base.parent], []
+        return Walk([base.parent], [], [])
     top = root.resolve()
     out: list[Path] = []
     escapes: list[Path] = []
-    seen: set[Path] = set()
+    readmes: list[Path] = []
+    seen: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
         here = Path(dirpath)
-        real = here.resolve()
-        if real in seen:  # a link back into the tree: each folder once
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:  # a link back into the tree: each folder once
             dirnames[:] = []
             continue
-        seen.add(real)
+        seen.add((st.st_dev, st.st_ino))
         keep = []
         for d in sorted(dirnames):
             if d in NOT_CARDS:
@@ -71,9 +79,12 @@ def walk_cards(root: Path, under: Path | None = None) -> tuple[list[Path], list[
                 continue
             keep.append(d)
         dirnames[:] = keep
-        if real != top and any(is_yaml(f) for f in filenames):
+        if any(is_yaml(f) for f in filenames) and here.resolve() != top:
             out.append(here)
-    return out, escapes
+        elif "README.md" in filenames and here != base and not any(
+                part.startswith((".", "_")) for part in here.relative_to(base).parts):
+            readmes.append(here / "README.md")
+    return Walk(out, escapes, readmes)
 
 
 def card_folders(root: Path, under: Path | None = None) -> list[Path]:
@@ -91,6 +102,7 @@ class Scope:
 
     root: Path  # resolved
     wanted: tuple[Path, ...]  # resolved paths under root
+    found: tuple[tuple[Path, ...], tuple[Path, ...]] | None = field(default=None, compare=False)  # walked already
 
     @property
     def whole(self) -> bool:
@@ -102,10 +114,12 @@ class Scope:
 
     def walk(self) -> tuple[list[Path], list[Path]]:
         """(card folders in scope, links that lead outside the cards folder)."""
+        if self.found is not None:
+            return list(self.found[0]), list(self.found[1])
         folders: list[Path] = []
         escapes: list[Path] = []
         for p in [self.root] if self.whole else self.wanted:
-            f, e = walk_cards(self.root, p)
+            f, e, _ = walk_cards(self.root, p)
             folders += f
             escapes += e
         return list(dict.fromkeys(folders)), list(dict.fromkeys(escapes))
@@ -130,42 +144,42 @@ class NothingToCheck(Exception):
     """A path names neither card sources nor READMEs."""
 
 
-def readmes_under(folder: Path, skip: set[Path]) -> list[Path]:
-    """Published cards below a folder: every `README.md` in a folder below it (`org/name/README.md`),
-    not inside card folders, hidden or `_` folders; and, in a folder without card sources, the markdown
-    files directly in it (a flat folder of saved cards)."""
-    flat = not skip
-    out = [p for p in sorted(folder.iterdir()) if flat and p.is_file() and p.suffix.lower() in (".md", ".markdown")]
-    for dirpath, dirnames, filenames in os.walk(folder):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")) and (here / d).resolve() not in skip)
-        if here != folder and "README.md" in filenames:
-            out.append(here / "README.md")
-    return out
-
-
 def select(paths: list[Path]) -> Selection:
     """Group the paths by cards folder; README files stand apart. A folder holding card sources is
     a scope; the READMEs below a folder (outside its card folders) are checked too. A path with
     nothing to check raises ``NothingToCheck``."""
     roots: dict[Path, list[Path]] = {}
+    walked: dict[Path, tuple[list[Path], list[Path]]] = {}
     readmes: list[Path] = []
     for p in paths:
         if p.is_file():
             if is_readme(p):
                 readmes.append(p)
             elif is_yaml(p.name):  # a source file stands for its card folder (a card may span files)
-                roots.setdefault(find_root(p), []).append(p.resolve().parent)
+                root = find_root(p)
+                roots.setdefault(root, []).append(p.resolve().parent)
+                f, e = walked.setdefault(root, ([], []))
+                f.append(p.absolute().parent)
             else:
                 raise NothingToCheck(f"{p} is neither a card source (.yaml, .yml) nor a README (.md)")
             continue
         root = find_root(p)
-        folders, escapes = walk_cards(root, p)
+        folders, escapes, nested = walk_cards(root, p)
         if folders or escapes:
             roots.setdefault(root, []).append(p.resolve())
-        found = readmes_under(p, {f.resolve() for f in folders}) if p.is_dir() else []
+            f, e = walked.setdefault(root, ([], []))
+            f += folders
+            e += escapes
+        # a flat folder of saved cards: its own markdown files, where it holds no card sources
+        flat = [] if folders or not p.is_dir() else [
+            x for x in sorted(p.iterdir()) if x.is_file() and x.suffix.lower() in (".md", ".markdown")]
+        found = flat + nested
         if not folders and not escapes and not found:
             raise NothingToCheck(f"nothing to validate under {p}: no card sources (`*.yaml` in card folders) "
                                  "and no README files")
         readmes += found
-    return Selection(tuple(Scope(r, tuple(w)) for r, w in roots.items()), tuple(dict.fromkeys(readmes)))
+    scopes = []
+    for r, w in roots.items():
+        f, e = walked.get(r, ([], []))
+        scopes.append(Scope(r, tuple(w), (tuple(dict.fromkeys(f)), tuple(dict.fromkeys(e)))))
+    return Selection(tuple(scopes), tuple(dict.fromkeys(readmes)))

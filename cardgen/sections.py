@@ -60,7 +60,8 @@ def package_templates() -> Path:
     raise FileNotFoundError("cardgen's templates folder is missing from the installation")
 
 
-def search_path(folder: Path, own: str | None, root: Path | None = None) -> tuple[tuple[str, ...], list[str]]:
+def search_path(folder: Path, own: str | None, root: Path | None = None,
+                memo: dict[Path, bool] | None = None) -> tuple[tuple[str, ...], list[str]]:
     """Where a card's partials are looked up (its own folder, its organisation's, cardgen's); and why
     a folder was left out: it leaves the cards folder ``root`` (a link, `..`, an absolute path), or the
     card names a `templates` folder that is not there."""
@@ -69,11 +70,14 @@ def search_path(folder: Path, own: str | None, root: Path | None = None) -> tupl
     mine = folder / (own or "templates")
     org = folder.parent / "_templates"
     path, problems = [], []
+    memo = {} if memo is None else memo  # folders already judged in this run (an organisation's cards share one)
     for p in (mine, org):
-        if root is not None and p.exists() and not inside(p, root):
-            problems.append(f"{p} leads outside {root} (to {p.resolve()}): its templates are not used")
-        elif p.is_dir():
+        if p not in memo:
+            memo[p] = p.is_dir() and (root is None or inside(p, root))
+        if memo[p]:
             path.append(str(p))
+        elif root is not None and p.exists() and not inside(p, root):
+            problems.append(f"{p} leads outside {root} (to {p.resolve()}): its templates are not used")
         elif p is mine and own is not None:
             problems.append(f"templates folder {own!r} does not exist in {folder}")
     return tuple(path) + (str(package_templates()),), problems
