@@ -48,10 +48,12 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | 
     return text.removeprefix("\ufeff"), []
 
 
-def _umask() -> int:
+def file_mode() -> int:
+    """The mode git gives a new file: 0666 less the umask (read once, in the calling thread: reading
+    the umask means setting it for a moment)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def clean_leftovers(folder: Path, name: str = "README.md") -> None:
@@ -62,9 +64,10 @@ def clean_leftovers(folder: Path, name: str = "README.md") -> None:
                 p.unlink()
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     """Write to a temporary file beside ``path`` and rename it over: never a half-written file. The
-    file gets the mode git gives (0666 less the umask), and the folder is synced after the rename."""
+    file gets the mode git gives (``file_mode()``), and the folder is synced after the rename."""
+    mode = file_mode() if mode is None else mode
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(path.parent, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -72,7 +75,7 @@ def atomic_write(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
-            os.fchmod(fh.fileno(), 0o666 & ~_umask())
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

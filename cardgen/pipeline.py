@@ -9,6 +9,7 @@ that need every card (a repository described twice, the shared catalogues) made 
 from __future__ import annotations
 
 import difflib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -19,7 +20,7 @@ from .cache import RunCache
 from .card import Card
 from .checking import check_project, load_missing_bases, validate_scope
 from .diagnostics import Collector, Diagnostic, Where, error
-from .files import atomic_write, clean_leftovers, committed, escaping_link, readme_path
+from .files import atomic_write, clean_leftovers, committed, escaping_link, file_mode, readme_path
 from .lint import lint, lint_body
 from .parallel import default_jobs, map_items, worth_forking
 from .policy import Policy
@@ -178,6 +179,7 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None,
     rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
     report = Collector(rendering.diagnostics)
     written = []
+    todo: list[tuple[str, Path, str]] = []
     owners: dict[str, Path | None] = {}  # each owner folder checked once
     for repo, text in sorted(rendering.texts.items()):
         p = readme_path(out, repo)
@@ -193,8 +195,23 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None,
         if committed(p) == text:
             written.append((p, "unchanged"))
             continue
-        atomic_write(p, text)
-        written.append((p, "written"))
+        todo.append((repo, p, text))
+    # each write waits on the disk twice (the file, then its folder): a few threads overlap those waits
+    mode = file_mode()
+
+    def write(item: tuple[str, Path, str]) -> str | None:
+        try:
+            atomic_write(item[1], item[2], mode)
+        except OSError as e:
+            return e.strerror or str(e)
+        return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for (repo, p, _), problem in zip(todo, pool.map(write, todo), strict=True):
+            if problem:
+                report.error(rendering.position(repo), "CG008", f"cannot write {p}: {problem}")
+            else:
+                written.append((p, "written"))
     return report.diagnostics, written
 
 

@@ -335,3 +335,12 @@ def test_renders_killed_midway_leave_nothing_behind(cards, tmp_path):
     readmes = list(out.rglob("README.md"))
     assert len(readmes) == 2006
     assert {stat.S_IMODE(p.stat().st_mode) for p in readmes} == {0o644}
+
+
+def test_a_readme_that_cannot_be_written_is_a_diagnostic(cli, cards, tmp_path):
+    out = tmp_path / "out"
+    (out / "stabilityai").mkdir(parents=True)
+    (out / "stabilityai/StableBeluga-7B").write_text("a file where the README's folder should be")
+    r = cli("render", "--out", out, cards)
+    assert r.code == 1 and "CG008 cannot write" in r.out and "internal error" not in r.text, r.text
+    assert (out / "petals-team/StableBeluga2/README.md").is_file()  # the others are written
