@@ -7,8 +7,8 @@ The Python API mirrors the commands:
     results = cardgen.validate(["cards"])               # list[Result], one per cards folder
     rendering = cardgen.render(["cards"])               # .texts {repo_id: README}, .diagnostics, .failed
 
-Heavy modules (Jinja, markdown-it, huggingface_hub's card parser, transformers) are imported only by
-the functions that need them, so that `cardgen validate` stays fast enough for a pre-commit hook.
+Heavy modules (huggingface_hub's HTTP client, rdflib, transformers) are imported only by the
+functions that need them, so that `cardgen validate` stays fast enough for a pre-commit hook.
 """
 
 from __future__ import annotations

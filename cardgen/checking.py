@@ -1,7 +1,7 @@
 """Validation of card sources: load the sources of a scope, resolve them and run every rule.
 
-This is the pre-commit path: it imports no Jinja, markdown-it or transformers. (Published READMEs
-are checked by ``readme.py``.)
+It imports no Jinja, markdown-it or transformers; `cardgen validate` then renders and lints the
+valid cards in memory (``pipeline.render_all``). Published READMEs are checked by ``readme.py``.
 """
 
 from __future__ import annotations
