@@ -155,6 +155,14 @@ def select(paths: list[Path]) -> Selection:
         if p.is_file():
             if is_readme(p):
                 readmes.append(p)
+            elif is_yaml(p.name) and p.resolve().parent.name in NOT_CARDS:
+                # a shared source: every card may use it, so the whole cards folder is in scope
+                root = find_root(p)
+                roots.setdefault(root, []).append(root)
+                folders, escapes, _ = walk_cards(root)
+                f, e = walked.setdefault(root, ([], []))
+                f += folders
+                e += escapes
             elif is_yaml(p.name):  # a source file stands for its card folder (a card may span files)
                 root = find_root(p)
                 roots.setdefault(root, []).append(p.resolve().parent)

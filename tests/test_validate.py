@@ -309,3 +309,12 @@ def test_the_front_matter_rule_is_huggingface_hubs_own():
     from cardgen.frontmatter import yaml_block
 
     assert yaml_block().pattern == REGEX_YAML_BLOCK.pattern and yaml_block().flags == REGEX_YAML_BLOCK.flags
+
+
+def test_a_shared_source_named_alone_checks_every_card_that_may_use_it(cli, cards):
+    # what the pre-commit hook passes when a commit touches only cards/_shared/
+    r = cli("validate", cards / "_shared/citations.yaml")
+    assert r.code == 0 and "6 cards:" in r.err and "CG102" not in r.out, r.text
+    edit(cards / "_shared/citations.yaml", "    key: touvron2023llama\n", "    kee: touvron2023llama\n")
+    r = cli("validate", cards / "_shared/citations.yaml")
+    assert r.code == 1 and "CG102 unknown key 'kee'" in r.out
