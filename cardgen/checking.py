@@ -32,7 +32,7 @@ class Result:
 
 def validate_scope(scope: Scope, jobs: int | None = None, policy: Policy | None = None) -> Result:
     """Load, resolve and check the cards of a scope (card folders are read by ``jobs`` worker
-    processes when there are many; default: one per idle CPU)."""
+    processes when there are many; default: one per CPU)."""
     project = load_project(scope, jobs)
     if not scope.whole:
         load_missing_bases(project)

@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def jobs(p: argparse.ArgumentParser, default: int | None = None) -> None:
         p.add_argument("--jobs", type=int, default=default, metavar="N",
-                       help="worker processes (default: one per idle CPU for large batches)" if default is None else
+                       help="worker processes (default: one per CPU for large batches)" if default is None else
                        f"concurrent requests (default: {default})")
 
     p = add("validate", "check sources (and README front matter) against the schema and the Hub's rules")

@@ -17,7 +17,7 @@ RISK_FORMATS = ("json", "jsonld", "cyclonedx")  # `cardgen export --risks --form
 class Common:
     paths: tuple[Path, ...] = (DEFAULT_CARDS,)
     format: str = "text"
-    jobs: int | None = None  # worker processes; None: one per idle CPU for large batches
+    jobs: int | None = None  # worker processes; None: one per CPU for large batches
     policy: Policy = field(default_factory=Policy)  # the publisher's policy (cardgen.toml / pyproject.toml)
 
 

@@ -32,17 +32,11 @@ def _run(i: int) -> Any:
 
 
 def default_jobs() -> int:
-    """Workers for a large batch: the CPUs this process may use that are not already busy (the
-    one-minute load average), at least one. On a loaded machine more workers only compete."""
+    """Workers for a large batch: one per CPU this process may use (``os.sched_getaffinity``)."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        busy = 0.0
-    return max(1, min(cpus, round(cpus - busy)))
+        return os.cpu_count() or 1
 
 
 def worth_forking(n: int, jobs: int | None = None, min_items: int = PARALLEL_FROM) -> bool:

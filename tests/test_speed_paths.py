@@ -171,14 +171,3 @@ def test_tidy_with_its_shortcut_equals_tidy_line_by_line():
         text = readme.read_text("utf-8")
         assert _tidy(text) == _tidy_lines(text)
 
-
-def test_a_busy_machine_gets_one_worker(monkeypatch):
-    from cardgen import parallel
-
-    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
-    assert parallel.default_jobs() == 4
-    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (2.6, 2.0, 1.0))
-    assert parallel.default_jobs() == 1  # 4 CPUs, 2.6 of them busy: round(1.4) = 1
-    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
-    assert parallel.default_jobs() == 1  # never fewer than one
