@@ -93,7 +93,9 @@ def check(opts: CheckOptions) -> tuple[Report, int]:
         diags = [d for d in diags if d.code != "CG708"]
     report = Report("check" if opts.fail else "diff", diags, checked=plural(checked, "card"))
     report.lines = [d.diff for d in drifted]
-    report.results = [{"readme": str(d.readme), "state": d.state, "diff": d.diff} for d in drifted]
+    report.results = [{"readme": str(d.readme), "state": d.state, "diff": d.diff,
+                       "front_matter": [{"key": k, "old": a, "new": b} for k, a, b in d.front_matter]}
+                      for d in drifted]
     if drifted and opts.fail:
         report.notes = [f"{plural(len(drifted), 'README')} differ from the sources; run `cardgen render`"]
     return report, int((opts.fail and bool(drifted)) or failed(diags))

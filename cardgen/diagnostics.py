@@ -263,6 +263,42 @@ class GithubReporter(Reporter):
         _write(self.err, [*report.notes, report.summary()])
 
 
+@reporter
+class MarkdownReporter(Reporter):
+    """Markdown for a pull-request comment or a job summary: the counts, the problems as a table, and
+    per changed README its front-matter changes (key: old → new) and its diff, collapsed."""
+
+    name = "markdown"
+
+    def emit(self, report: Report) -> None:
+        out = [f"### cardgen {report.command}: {report.summary()}", ""]
+        if report.diagnostics:
+            out += ["| where | code | problem |", "| --- | --- | --- |"]
+            out += [f"| `{_cell(d.file)}:{d.line}` | {d.code}{' (warning)' if d.severity == 'warning' else ''} | "
+                    f"{_cell(d.message)} |" for d in report.diagnostics]
+            out.append("")
+        for r in report.results:
+            if "diff" not in r:
+                continue
+            out += [f"<details><summary><code>{_cell(r['readme'])}</code>: {r['state']}</summary>", ""]
+            if r.get("front_matter"):
+                out += ["| front matter | committed | rendered |", "| --- | --- | --- |"]
+                out += [f"| `{_cell(c['key'])}` | {_value(c['old'])} | {_value(c['new'])} |" for c in r["front_matter"]]
+                out.append("")
+            fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", r["diff"])), default=0))
+            out += [f"{fence}diff", r["diff"].rstrip("\n"), fence, "", "</details>", ""]
+        _write(self.out, out)
+        _write(self.err, report.notes)
+
+
+def _cell(text: str) -> str:
+    return printable(str(text)).replace("|", "\\|").replace("\n", " ")
+
+
+def _value(v: Any) -> str:
+    return "—" if v is None else f"`{_cell(json.dumps(v, ensure_ascii=False))}`"
+
+
 def _gh_escape(s: str, prop: bool = False) -> str:
     s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:

@@ -226,6 +226,25 @@ class Drift:
     readme: Path
     state: str  # missing | out of date
     diff: str
+    front_matter: list[tuple[str, Any, Any]] = field(default_factory=list)  # (key, committed, rendered) that differ
+
+
+def front_matter_changes(old: str | None, new: str) -> list[tuple[str, Any, Any]]:
+    """The front-matter keys whose values differ between two READMEs: (key, old value, new value)."""
+    import yaml
+
+    from .frontmatter import split
+
+    def meta(text: str | None) -> dict[str, Any]:
+        block = split(text)[0] if text else None
+        try:
+            data = yaml.safe_load(block) if block else {}
+        except yaml.YAMLError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    a, b = meta(old), meta(new)
+    return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
 
 
 def drift(selection: Selection, out: Path, jobs: int | None = None,
@@ -239,6 +258,6 @@ def drift(selection: Selection, out: Path, jobs: int | None = None,
         old = committed(p)
         if old != text:
             state = "missing" if old is None else "out of date"
-            drifted.append(Drift(p, state, unified(old, text, str(p))))
+            drifted.append(Drift(p, state, unified(old, text, str(p)), front_matter_changes(old, text)))
             report.error(rendering.position(repo), "CG708", f"{p} is {state}")
     return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)
