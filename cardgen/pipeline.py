@@ -28,7 +28,7 @@ from .provenance import unsealed
 from .renderer import render_card
 from .resolve import Registry, described_twice, targets
 from .scope import Scope, Selection
-from .sources import Project, load_card, load_shared, locate
+from .sources import Project, load_card, load_shared, locate, outside_link
 
 
 @dataclass
@@ -61,7 +61,7 @@ def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool =
     for scope in selection.scopes:
         folders = scope.folders()
         if not keep_cards and worth_forking(len(folders), jobs):
-            _render_shards(scope, folders, jobs, out, report, cache)
+            _render_shards(scope, folders, jobs, out, report, cache, policy or Policy())
             continue
         res = validate_scope(scope, jobs, policy)
         report.extend(res.diagnostics)
@@ -105,8 +105,9 @@ class _Shard:
     risk_cards: list[Card]  # for the catalogue rules, which need every card
 
 
-def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache) -> _Shard:
-    """Load, check, render and lint the cards of some folders (in a worker process)."""
+def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy) -> _Shard:
+    """Load, check, render and lint the cards of some folders (in a worker process), as
+    ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card."""
     project = Project(root, shared=list(shared))
     for folder in folders:
         src, d = load_card(folder, root)
@@ -118,7 +119,8 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
              for repo, _, path in targets(src)]
     load_missing_bases(project)  # cards they extend, from other shards: resolved here, rendered there
     report = Collector()
-    cards = check_project(project, report, catalogue=False)
+    cards = check_project(project, report, catalogue=False, policy=policy)
+    report = Collector(policy.apply(report.diagnostics))
     bad_files = report.files_with_errors()
     rendered = []
     for card in cards:
@@ -132,9 +134,10 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
 
 
 def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Rendering, report: Collector,
-                   cache: RunCache) -> None:
+                   cache: RunCache, policy: Policy) -> None:
     base = load_shared(scope.root)
-    work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache)
+    base.diagnostics += [outside_link(link, scope.root) for link in scope.walk()[1]]  # as load_project does
+    work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache, policy=policy)
     # The first card is rendered here, before the fork: the workers inherit the compiled templates
     # and the lint of the parts every card shares instead of each building them again.
     first_shard = work(folders[:1])
@@ -157,6 +160,9 @@ def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Ren
                 mine.add(described_twice(repo, locate(file, path), first[repo][1]))
                 bad_files.add(file)
                 again.add((repo, file))
+    if again:  # a second description is no card for one resolver: what its shard checked of it as one goes
+        mine = Collector(d for d in mine.diagnostics
+                         if not (d.code == "CG217" and any(d.file == f for _, f in again)))
     mine.extend(rules.check_project(Registry(base.shared, Collector()), [c for s in results for c in s.risk_cards]))
     for shard in results:
         for repo, text, rdiags, files, where in shard.rendered:

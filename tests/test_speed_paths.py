@@ -171,3 +171,21 @@ def test_tidy_with_its_shortcut_equals_tidy_line_by_line():
         text = readme.read_text("utf-8")
         assert _tidy(text) == _tidy_lines(text)
 
+
+
+def test_shards_apply_the_policy_and_report_links_out_as_one_process_does(tmp_path: Path):
+    from cardgen.policy import parse
+
+    root = _org(tmp_path)
+    outside = tmp_path / "outside-card"
+    outside.mkdir()
+    (outside / "card.yaml").write_text("repo_id: evil/card\nname: x\n")
+    (root / "org/linked").symlink_to(outside)
+    # the policy requires a key no card writes, and makes the catalogue's near-duplicate warning an error
+    policy = parse({"require": ["thumbnail"], "severity": {"CG606": "error"}}, "cardgen.toml", tmp_path)
+    one = render_all([root], jobs=1, policy=policy)
+    sharded = render_all([root], jobs=2, keep_cards=False, policy=policy)
+    assert sharded.diagnostics == one.diagnostics and sharded.failed == one.failed and sharded.texts == one.texts
+    codes = {d.code for d in one.diagnostics}
+    assert {"CG217", "CG304"} <= codes
+    assert not one.texts and len(one.failed) == 76  # CG217 on every card stops it, in both paths
