@@ -102,7 +102,9 @@ def _relative(file: str, base: Path) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _ignored_lines(file: str) -> dict[int, frozenset[str]]:
+def _ignored_lines(file: str, stamp: tuple[int, int]) -> dict[int, frozenset[str]]:
+    """The `# cardgen: ignore[...]` comments of a file, by line; ``stamp`` (modification time, size)
+    keys the memo, so an edited file is read again."""
     try:
         with open(file, encoding="utf-8", errors="replace") as fh:
             text = fh.read(4 * 1024 * 1024)
@@ -119,7 +121,11 @@ def _ignored_lines(file: str) -> dict[int, frozenset[str]]:
 
 
 def _ignored(file: str, line: int) -> frozenset[str]:
-    return _ignored_lines(file).get(line, frozenset())
+    try:
+        st = os.stat(file)
+    except OSError:
+        return frozenset()
+    return _ignored_lines(file, (st.st_mtime_ns, st.st_size)).get(line, frozenset())
 
 
 def _settings(table: Any, where: str) -> tuple[tuple[str, Setting], ...]:

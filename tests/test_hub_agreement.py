@@ -207,3 +207,10 @@ def test_fuzzed_front_matter_never_crashes(cli, tmp_path):
         assert "internal error" not in r.text and "Traceback" not in r.text, (i, r.text[-2000:])
         codes.update(re.findall(r": (CG\d+) ", r.out))
     assert {"CG004", "CG005", "CG007", "CG205", "CG214"} <= codes, codes  # the mutations reached the rules
+
+
+def test_an_ignore_comment_added_later_is_seen_in_the_same_process(cli, tmp_path):
+    p = readme(tmp_path, "license: mit\nquantised_by: me\n")
+    assert "CG211" in cli("validate", p).out
+    p.write_text(p.read_text().replace("quantised_by: me", "quantised_by: me  # cardgen: ignore[CG211]"))
+    assert "CG211" not in cli("validate", p).out
