@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .diagnostics import Diagnostic
     from .pipeline import Rendering
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["__version__", "load", "render", "validate"]
 
 

@@ -54,10 +54,11 @@ class Card:
     sections: list[SectionRef] = field(default_factory=list)
     training: Ref | None = None
     training_datasets: list[Dataset] = field(default_factory=list)  # the training listing's items
-    variant_datasets: list[Dataset] = field(default_factory=list)  # each quantisation variant's
+    variant_datasets: list[Dataset | None] = field(default_factory=list)  # each quantisation variant's
     mitigations: dict[str, Ref] = field(default_factory=dict)
     risk_citation: Ref | None = None  # the citation of the risk matrix's basis
     front_matter: dict[str, Any] = field(default_factory=dict)
+    produced: frozenset[str] = frozenset()  # the front-matter keys its typed fields produce
     templates: tuple[str, ...] = ()  # the template search path: own, organisation's, cardgen's
     slots: tuple[str, ...] = ()  # the sections its `card.md.j2` places, in order
 
@@ -74,6 +75,15 @@ class Card:
         if self.member and self.member.name:
             return self.member.name
         return self.model.name or self.repo_name
+
+    @property
+    def library_name(self) -> str | None:
+        """The library the front matter names: not one inherited by GGUF files, which the Hub detects itself."""
+        from .schema import GGUF
+
+        if isinstance(self.model.quantization, GGUF) and self.origin.get("library_name", self.src) is not self.src:
+            return None
+        return self.model.library_name
 
     @property
     def org(self) -> Org | None:

@@ -22,12 +22,27 @@ if TYPE_CHECKING:
 
 KEY_ORDER = (
     "language license license_name license_link library_name pipeline_tag tags datasets metrics "
-    "base_model base_model_relation new_version inference widget model-index model_creator model_name "
+    "base_model base_model_relation new_version inference widget co2_eq_emissions model-index model_creator model_name "
     "model_type prompt_template quantized_by"
 ).split()
 
 def compute(card: Card) -> dict[str, Any]:
-    """The README front matter of a card, as a plain dict in KEY_ORDER (extra keys after, sorted)."""
+    """The README front matter of a card, as a plain dict in KEY_ORDER (extra keys after, sorted): what
+    its typed fields produce, then the `metadata:` pass-through's other keys."""
+    return merge(card, typed(card))
+
+
+def merge(card: Card, produced: dict[str, Any]) -> dict[str, Any]:
+    """The typed fields' keys, then the pass-through's others: a key a typed field produces is refused
+    (CG221), never overridden."""
+    meta = dict(produced)
+    for k, v in (card.model.metadata or {}).items():
+        meta.setdefault(k, v)
+    return order(meta)
+
+
+def typed(card: Card) -> dict[str, Any]:
+    """The front-matter keys the card's typed fields produce (without the pass-through)."""
     from .schema import Dataset, License
 
     m = card.model
@@ -41,12 +56,15 @@ def compute(card: Card) -> dict[str, Any]:
             meta["license_name"] = lic.name
         if lic.link:
             meta["license_link"] = lic.link.replace("{repo_id}", card.repo_id)
-    for k in ("library_name", "pipeline_tag"):
-        if getattr(m, k):
-            meta[k] = getattr(m, k)
+    if card.library_name:
+        meta["library_name"] = card.library_name
+    if m.pipeline_tag:
+        meta["pipeline_tag"] = m.pipeline_tag
     if m.tags:
         meta["tags"] = list(m.tags)
-    ds = [r.value.id for r in card.datasets if isinstance(r.value, Dataset) and r.value.id and r.value.metadata]
+    # the card's datasets, then those its training listing names (the Hub's `datasets` are those trained on)
+    listed = [r.value for r in card.datasets if isinstance(r.value, Dataset)] + card.training_datasets
+    ds = list(dict.fromkeys(d.id for d in listed if d.id and d.metadata))
     if ds:
         meta["datasets"] = ds
     base = m.base_model or m.extends
@@ -58,6 +76,10 @@ def compute(card: Card) -> dict[str, Any]:
         meta["new_version"] = m.new_version
     if m.inference is not None:
         meta["inference"] = m.inference
+    if m.widget:
+        meta["widget"] = [w.model_dump(exclude_none=True) for w in m.widget]
+    if m.co2_eq_emissions is not None:
+        meta["co2_eq_emissions"] = m.co2_eq_emissions.model_dump(exclude_none=True)
     if m.evaluation:
         meta["model-index"] = model_index(card)
     if m.base_model_relation == "quantized" and card.base is not None:
@@ -67,13 +89,11 @@ def compute(card: Card) -> dict[str, Any]:
         meta["model_name"] = b.repo_name
         if m.model_type:
             meta["model_type"] = m.model_type
-        if m.prompt:
+        if m.prompt and m.prompt.template is not None:
             meta["prompt_template"] = m.prompt.template
         if card.creator:
             meta["quantized_by"] = card.creator.value.name
-    for k, v in (m.metadata or {}).items():
-        meta[k] = v
-    return order(meta)
+    return meta
 
 
 def order(meta: dict[str, Any]) -> dict[str, Any]:
@@ -83,24 +103,12 @@ def order(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def model_index(card: Card) -> list[dict[str, Any]]:
-    results = []
-    for r in card.model.evaluation or []:
-        task = {"type": r.task_type}
-        if r.task_name:
-            task["name"] = r.task_name
-        dataset = {"type": r.dataset_type, "name": r.dataset_name}
-        if r.dataset_config:
-            dataset["config"] = r.dataset_config
-        if r.dataset_split:
-            dataset["split"] = r.dataset_split
-        metric = {"type": r.metric_type, "value": r.metric_value}
-        if r.metric_name:
-            metric["name"] = r.metric_name
-        res = {"task": task, "dataset": dataset, "metrics": [metric]}
-        if r.source_url:
-            res["source"] = {"url": r.source_url, **({"name": r.source_name} if r.source_name else {})}
-        results.append(res)
-    return [{"name": card.repo_name, "results": results}]
+    """The `model-index`, built by huggingface_hub's own ``eval_results_to_model_index`` from its
+    ``EvalResult``s: metrics of one task and dataset grouped into one result, as the Hub expects."""
+    from huggingface_hub.repocard_data import EvalResult, eval_results_to_model_index
+
+    results = [EvalResult(**r.model_dump()) for r in card.model.evaluation or []]
+    return eval_results_to_model_index(card.repo_name, results)
 
 
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when present

@@ -44,6 +44,25 @@ _FILEISH = re.compile(r"^(\./|\.\./|/)|\.[A-Za-z0-9]{1,5}(#.*)?$|^#")
 
 
 @lru_cache(maxsize=1)
+def demote(markdown: str, by: int = 1) -> str:
+    """The markdown with every heading ``by`` levels lower (at most `######`), found by markdown-it-py
+    (so `#` lines in code blocks stay as they are); setext headings become ATX ones."""
+    lines = markdown.split("\n")
+    for tok in parser().parse(markdown):
+        if tok.type != "heading_open" or not tok.map:
+            continue
+        start, end = tok.map
+        level = min(int(tok.tag[1]) + by, 6)
+        if tok.markup.startswith("#"):
+            lines[start] = "#" * (level - int(tok.tag[1])) + lines[start].lstrip(" ")
+        else:  # setext: the text lines, then the underline
+            text = " ".join(ln.strip() for ln in lines[start:end - 1])
+            lines[start] = "#" * level + " " + text
+            for i in range(start + 1, end):
+                lines[i] = "\x00"
+    return "\n".join(ln for ln in lines if ln != "\x00")
+
+
 def parser() -> MarkdownIt:
     # block structure only: inline runs are checked from their raw markdown (see _inline_problems)
     return MarkdownIt("commonmark").enable("table").disable("inline")

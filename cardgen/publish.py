@@ -29,6 +29,7 @@ from .files import committed, readme_path
 from .options import DEFAULT_OUT, PublishOptions
 from .pipeline import Rendering, render_all, unified
 from .provenance import intact
+from .schema import branches
 from .scope import select
 
 DEFAULT_MESSAGE = "Update model card (rendered by cardgen)"
@@ -220,7 +221,7 @@ def targets(rendering: Rendering, opts: PublishOptions) -> list[tuple[str, str]]
         out.append((repo, opts.revision or "main"))
         q = rendering.cards[repo].model.quantization
         if opts.variants and q and not opts.revision:
-            out += [(repo, v.branch) for v in q.variants if v.branch != "main"]
+            out += [(repo, b) for b in branches(q) if b != "main"]
     return out
 
 

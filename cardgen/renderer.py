@@ -23,6 +23,7 @@ from .cache import RunCache, folder
 from .card import Card, SectionRef
 from .diagnostics import Collector
 from .frontmatter import dump
+from .lint import demote
 from .provenance import seal
 
 
@@ -186,7 +187,7 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
             report.error(card.where(), "CG701", f"rendering {card.repo_id} failed: its embedded card of "
                                                 f"{card.base.repo_id} did not render")
             raise _Failed
-        return body.strip("\n")
+        return demote(body.strip("\n"))  # under the derived card's own title and "Original model card"
 
     ctx.update(snippet=snippet, base_card=base_card, slot=slot)
     try:

@@ -16,7 +16,7 @@ from .card import Card, Ref, SectionRef
 from .diagnostics import Collector, Diagnostic, Where, error
 from .files import display, read_text
 from .hubspec import suggest
-from .schema import NOT_INHERITED, CardSource, Dataset, License, Section, SuiteMember, Training
+from .schema import GGUF, NOT_INHERITED, CardSource, Dataset, License, Section, SuiteMember, Training
 from .scope import SHARED_DIR
 from .sections import placed_slots, search_path
 from .sources import Project, Source
@@ -153,9 +153,11 @@ class Resolver:
         if card.templates not in self._slots:
             self._slots[card.templates] = placed_slots(card.templates)[0]
         card.slots = self._slots[card.templates]
-        from .frontmatter import compute
+        from .frontmatter import merge, typed
 
-        card.front_matter = compute(card)
+        produced = typed(card)
+        card.produced = frozenset(produced)
+        card.front_matter = merge(card, produced)
         return card
 
     def _resolve_refs(self, card: Card) -> None:
@@ -190,8 +192,9 @@ class Resolver:
             for i, d in enumerate(t.value.datasets.items):
                 self.ref("datasets", d, t.src, (*t.path, "datasets", "items", i), plain=Dataset)
                 card.training_datasets.append(self.dataset(d))
-        if m.quantization:
-            card.variant_datasets = [self.dataset(v.dataset) for v in m.quantization.variants]
+        q = m.quantization
+        if q is not None and not isinstance(q, GGUF):
+            card.variant_datasets = [self.dataset(v.dataset) if v.dataset is not None else None for v in q.variants]
         card.mitigations = dict(self.registry.entries.get("mitigations", {}))
         ra = m.risk_assessment
         if ra:

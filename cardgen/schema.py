@@ -117,6 +117,13 @@ class Table(Strict):
     columns: list[str] = Field(min_length=1)
     rows: list[list[Cell]]
 
+    @model_validator(mode="after")
+    def _fits(self) -> Table:
+        for i, row in enumerate(self.rows):
+            if len(row) > len(self.columns):
+                raise ValueError(f"row {i + 1} has {len(row)} cells but the table has {len(self.columns)} columns")
+        return self
+
 
 class DatasetListing(Strict):
     """Datasets listed in the body, in this order; `{count}` in the intro is the number listed."""
@@ -138,11 +145,29 @@ class Training(Strict):
     hyperparameters: Table | None = None
 
 
+class Message(Strict):
+    """One turn of a conversation, as chat templates receive it."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
 class Prompt(Strict):
-    """The documented prompt format: a template with named `{placeholders}`."""
+    """The documented prompt format: a raw template with named `{placeholders}`, or a chat template
+    (the Jinja text the tokenizer carries, or `from_tokenizer`), or both."""
 
     name: str | None = Field(None, description="a name for the format, e.g. `Orca-Hashes`")
-    template: str
+    template: str | None = Field(None, description="the raw prompt, with `{placeholders}`")
+    chat_template: str | None = Field(
+        None, description="the chat template's Jinja text (as in tokenizer_config.json), or `from_tokenizer`")
+    conversation: list[Message] = Field(
+        default_factory=list, description="the example conversation the card shows (default: the system prompt, "
+                                          "if any, and `usage.message`)")
+    bos: Literal["tokenizer", "template", "none"] | None = Field(
+        None, description="who adds the beginning-of-sequence token: the tokenizer when it encodes, the template "
+                          "text itself (encoded without special tokens), or nobody")
+    bos_token: str | None = Field(None, description="the BOS token's text, e.g. `<s>` (for the shown chat example)")
+    eos_token: str | None = Field(None, description="the EOS token's text, e.g. `</s>` (for the shown chat example)")
     placeholders: dict[str, str] = Field(
         default_factory=lambda: {"system_message": "the system prompt", "prompt": "the user's message"},
         description="placeholder name -> what it stands for",
@@ -156,6 +181,12 @@ class Prompt(Strict):
     example: dict[str, str] = Field(default_factory=dict, description="placeholder values for the shown example")
     example_response: str | None = None
 
+    @model_validator(mode="after")
+    def _some_format(self) -> Prompt:
+        if self.template is None and self.chat_template is None:
+            raise ValueError("give `template` (a raw prompt), `chat_template` (text or `from_tokenizer`), or both")
+        return self
+
 
 #: the snippet is Python built from these values: a dtype from a closed list, keyword names that are
 #: identifiers, values written as Python literals (``repr`` of validated scalars)
@@ -167,18 +198,25 @@ class Usage(Strict):
     """How the generated transformers snippet loads and prompts the model."""
 
     intro: str | None = None
-    style: str = Field("default", description="snippet template: templates/snippets/<style>.py.j2")
-    dtype: Dtype | None = Field("float16", description="torch dtype name, or null to leave it out")
+    style: str | None = Field(None, description="snippet template: templates/snippets/<style>.py.j2; by default "
+                                                "the one that serves the card's pipeline_tag and library_name")
+    dtype: Dtype | None = Field("float16", description="torch dtype name, or null to leave it out; when not "
+                                                       "given, float16 for generating models, left out otherwise")
     tokenizer_kwargs: dict[Identifier, Scalar] = Field(default_factory=dict)
     model_kwargs: dict[Identifier, Scalar] = Field(default_factory=dict)
-    message: str = "Write me a poem please"
+    message: str = Field("Write me a poem please", description="the input text; for fill-mask it holds `{mask}`, "
+                                                              "for question answering it is the question")
+    context: str | None = Field(None, description="question answering: the passage the answer is found in")
+    sentences: list[str] = Field(default_factory=list, description="feature extraction and sentence similarity: "
+                                                                   "the sentences embedded (default: `message`)")
+    file: str | None = Field(None, description="GGUF: the file the snippet loads (default: the first listed)")
     generation: dict[Identifier, Scalar] = Field(default_factory=dict)
     max_new_tokens: int = Field(256, ge=1)
     skip_special_tokens: bool = True
 
 
 class Variant(Strict):
-    """A quantisation variant, living on its own branch."""
+    """A GPTQ variant, living on its own branch."""
 
     branch: str
     bits: int = Field(ge=1, le=16)
@@ -192,23 +230,130 @@ class Variant(Strict):
     description: str
 
 
-class Quantization(Strict):
-    method: str = "GPTQ"
+class EXL2Variant(Strict):
+    """An ExLlamaV2 variant on its own branch: bits per weight, and the output layer's bits."""
+
+    branch: str
+    bits: float = Field(gt=0, le=16, description="average bits per weight, e.g. 4.65")
+    head_bits: int | None = Field(None, ge=1, le=16, description="bits of the output layer (lm_head)")
+    dataset: str | Dataset | None = Field(None, description="calibration dataset")
+    size: str
+    description: str
+
+
+class AWQVariant(Strict):
+    """An AWQ variant (usually the `main` branch)."""
+
+    branch: str = "main"
+    bits: int = Field(4, ge=1, le=16)
+    group_size: int = Field(128, ge=-1)
+    version: Literal["GEMM", "GEMV"] = "GEMM"
+    zero_point: bool = True
+    dataset: str | Dataset | None = Field(None, description="calibration dataset")
+    size: str
+    description: str | None = None
+
+
+class GGUFFile(Strict):
+    """One GGUF file of the repository, as llama.cpp's users pick one."""
+
+    file: str = Field(pattern=r"^[^/\\\x00-\x1f]+\.gguf$", description="file name in the repository")
+    quant_method: str = Field(description="e.g. `Q4_K_M`, `Q8_0`, `F16`")
+    bits: int = Field(ge=1, le=32)
+    size: str = Field(description="e.g. `4.37 GB`")
+    max_ram: str = Field(description="RAM needed without GPU offloading, e.g. `6.87 GB`")
+    use_case: str
+
+
+class GPTQ(Strict):
+    method: Literal["GPTQ"]
     variants: list[Variant] = Field(min_length=1)
 
 
+class EXL2(Strict):
+    method: Literal["EXL2"]
+    variants: list[EXL2Variant] = Field(min_length=1)
+
+
+class AWQ(Strict):
+    method: Literal["AWQ"]
+    variants: list[AWQVariant] = Field(min_length=1)
+
+
+class GGUF(Strict):
+    method: Literal["GGUF"]
+    files: list[GGUFFile] = Field(min_length=1)
+    intro: str | None = Field(None, description="text above the table of provided files")
+
+
+#: a quantisation, by `method`: each format has its own fields, table and smoke path
+Quantization = Annotated[GPTQ | EXL2 | AWQ | GGUF, Field(discriminator="method")]
+
+
+def branches(q: GPTQ | EXL2 | AWQ | GGUF | None) -> list[str]:
+    """The branches a quantisation's variants live on (GGUF files all live on `main`)."""
+    if q is None or isinstance(q, GGUF):
+        return []
+    return [v.branch for v in q.variants]
+
+
 class EvalResult(Strict):
-    task_type: str
+    """One evaluation result: the fields of huggingface_hub's ``EvalResult``, which builds the
+    `model-index` (results of one task and dataset grouped, as the Hub expects)."""
+
+    task_type: str = Field(description="a Hub task id, e.g. `text-classification`")
     task_name: str | None = None
-    dataset_type: str
-    dataset_name: str
+    dataset_type: str = Field(description="the dataset's Hub id, e.g. `glue`")
+    dataset_name: str = Field(description="a pretty name, e.g. `GLUE SST-2`")
     dataset_config: str | None = None
     dataset_split: str | None = None
-    metric_type: str
+    dataset_revision: str | None = None
+    dataset_args: dict[str, Scalar] | None = None
+    metric_type: str = Field(description="a metric id, e.g. `accuracy`")
     metric_value: float | int
     metric_name: str | None = None
+    metric_config: str | None = None
+    metric_args: dict[str, Scalar] | None = None
+    verified: bool | None = Field(None, description="set by the Hub's evaluation service only")
+    verify_token: str | None = Field(None, description="the Hub's signature of a verified result")
     source_name: str | None = None
-    source_url: str | None = None
+    source_url: str | None = Field(None, description="where the result comes from (required with `source_name`)")
+
+    @model_validator(mode="after")
+    def _source(self) -> EvalResult:
+        if self.source_name is not None and self.source_url is None:
+            raise ValueError("`source_name` needs `source_url` too (huggingface_hub's EvalResult refuses a source "
+                             "without a URL)")
+        return self
+
+
+class CO2(Strict):
+    """`co2_eq_emissions`: the emissions of training, as the Hub's model card spec has them."""
+
+    emissions: float | int = Field(ge=0, description="grams of CO2 equivalent")
+    source: str | None = Field(None, description="how it was measured, e.g. `CodeCarbon`")
+    training_type: str | None = Field(None, description="e.g. `pre-training`, `fine-tuning`")
+    geographical_location: str | None = None
+    hardware_used: str | None = None
+
+
+class WidgetExample(Strict):
+    """One example input of the Hub's inference widget."""
+
+    text: str | None = None
+    example_title: str | None = None
+    context: str | None = Field(None, description="question answering: the passage")
+    source_sentence: str | None = Field(None, description="sentence similarity: the sentence compared")
+    sentences: list[str] | None = Field(None, description="sentence similarity: the sentences compared with it")
+    candidate_labels: str | None = Field(None, description="zero-shot classification: comma-separated labels")
+    messages: list[Message] | None = Field(None, description="chat models: a conversation")
+    src: str | None = Field(None, description="an image or audio URL")
+
+    @model_validator(mode="after")
+    def _input(self) -> WidgetExample:
+        if not (self.text or self.messages or self.src or self.source_sentence):
+            raise ValueError("a widget example needs an input: `text`, `messages`, `src` or `source_sentence`")
+        return self
 
 
 class Section(Strict):
@@ -362,6 +507,8 @@ class CardSource(Strict):
     training: str | Training | None = None
     quantization: Quantization | None = None
     evaluation: list[EvalResult] | None = None
+    co2_eq_emissions: CO2 | None = None
+    widget: list[WidgetExample] | None = None
     citations: list[str | Citation] | None = None
     citations_heading: str = "Citations"
     cite_as: list[str | Citation] | None = Field(None, description="how to cite this model itself")
@@ -389,7 +536,8 @@ class CardSource(Strict):
 NOT_INHERITED = frozenset(
     {"repo_id", "suite", "extends", "embed_base_card", "title", "tagline", "description", "sections",
      "quantization", "metadata", "templates", "base_model", "base_model_relation", "usage",
-     "citations_heading", "risk_assessment", "evaluation", "new_version", "inference"}
+     "citations_heading", "risk_assessment", "evaluation", "new_version", "inference", "co2_eq_emissions",
+     "widget"}
 )
 
 

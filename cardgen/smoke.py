@@ -1,9 +1,17 @@
-"""Smoke-test each card's documented prompt format with transformers (GPU when present, else CPU).
+"""Smoke-test each card's documentation with transformers (GPU when present, else CPU).
 
-For each repository (and quantisation branch): load tokenizer and model, check the card's stop ids
-and special markers against the tokenizer, fill the documented template, generate greedily with
-the card's stop strings and ids, and judge the answer. Then run the card's rendered usage snippet
-against the same local model. torch/transformers are an optional extra (`cardgen[smoke]`).
+What runs follows the card's snippet style (``tasks.STYLES``):
+
+* generating models (raw prompt, chat template, seq2seq): load tokenizer and model, check the card's
+  stop ids, special markers and BOS handling against the tokenizer, build the documented prompt
+  (the filled template, or the chat template applied to the conversation), generate greedily with
+  the card's stop strings and ids, and judge the answer;
+* classifiers, taggers, fill-mask, question answering, embeddings: check the tokenizer against what
+  the style needs (a mask token), the model's configuration against the task;
+* GGUF: every listed file is there and its header says the listed quantisation.
+
+Then the card's own rendered usage snippet runs against the same local model, in a child process.
+torch/transformers are an optional extra (`cardgen[smoke]`).
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ from .diagnostics import Report, plural
 from .options import SmokeOptions
 from .pipeline import render_all
 from .prompt import PLACEHOLDER, fill_template, markers
+from .schema import EXL2, GGUF, branches
 from .scope import select
+from .tasks import STYLES, style_of
 
 TEST_MESSAGE = "Say hello."
 EXTRA_HINT = ("the smoke test needs torch and transformers: `python -m pip install torch==2.13.0 'cardgen[smoke]'` "
@@ -52,6 +62,8 @@ class SmokeResult:
     prompt: str = ""
     output: str = ""
     snippet: str | None = None  # ok | failed | skipped
+    style: str = ""  # the card's snippet style: what was exercised
+    skipped: str | None = None  # why nothing could be run here (not a failure)
 
     @property
     def name(self) -> str:
@@ -81,8 +93,8 @@ def targets(cards: dict[str, Card]) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     for repo in sorted(cards):
         q = cards[repo].model.quantization
-        if q:
-            out += [(repo, v.branch) for v in q.variants]
+        if q and not isinstance(q, GGUF):
+            out += [(repo, b) for b in branches(q)]
         else:
             out.append((repo, None))
     return out
@@ -91,7 +103,7 @@ def targets(cards: dict[str, Card]) -> list[tuple[str, str | None]]:
 def fill_prompt(card: Card, message: str = TEST_MESSAGE) -> tuple[str, list[str]]:
     """The card's template filled with its system prompt and a test message; and what was left unfilled."""
     p = card.model.prompt
-    assert p is not None
+    assert p is not None and p.template is not None
     values = {"system_message": p.system_prompt or "", "prompt": message}
     prompt = fill_template(p.template, values)
     return prompt, PLACEHOLDER.findall(prompt)
@@ -112,18 +124,38 @@ class _FirstToken:
 def run_one(card: Card, branch: str | None, source: str, local: bool, readme: str | None,
             args: SmokeOptions) -> SmokeResult:
     import torch
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
 
     r = SmokeResult(card.repo_id, branch)
     m = card.model
-    if m.prompt is None:
-        r.failures.append("the card documents no prompt format")
-        return r
+    r.style = style_of(m)
     cuda = torch.cuda.is_available() and args.device != "cpu"
     r.device = "cuda" if cuda else "cpu"
     if local and not Path(source).is_dir():
         r.failures.append(f"model folder {source} does not exist")
+        return r
+    if isinstance(m.quantization, GGUF):
+        return run_gguf(card, source, local, readme, args, r)
+    if isinstance(m.quantization, EXL2):
+        r.skipped = "EXL2 variants load with exllamav2, which transformers does not drive: not smoke-tested here"
+        r.ok = True
+        return r
+    spec = STYLES.get(r.style)
+    if spec is not None and not spec.generates:
+        return run_encoder(card, source, local, readme, args, r)
+    return run_generate(card, branch, source, local, readme, args, r, cuda)
+
+
+def run_generate(card: Card, branch: str | None, source: str, local: bool, readme: str | None, args: SmokeOptions,
+                 r: SmokeResult, cuda: bool) -> SmokeResult:
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    m = card.model
+    seq2seq = r.style == "seq2seq"
+    chat_style = r.style == "chat" or (m.prompt is not None and m.prompt.template is None)
+    if m.prompt is None and not seq2seq:
+        r.failures.append("the card documents no prompt format")
         return r
     if m.quantization:
         method = m.quantization.method.lower()
@@ -150,7 +182,7 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
     try:
         tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust,
                                             **({"revision": branch} if branch and not local else {}))
-        model = AutoModelForCausalLM.from_pretrained(source, **kw)
+        model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(source, **kw)
     except Exception as e:  # noqa: BLE001 - reported, not raised
         r.failures.append(f"loading failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         return r
@@ -158,7 +190,13 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
         model.to("cpu")
     model.eval()
     r.load_s = round(time.perf_counter() - t0, 3)
+    if seq2seq:
+        text = m.usage.message if m.usage else TEST_MESSAGE
+        r.prompt = text
+        ids = tok(text, return_tensors="pt").to(model.device)
+        return _generate(card, tok, model, ids, [], [], readme, local, source, args, r, cuda)
     p = m.prompt
+    assert p is not None
     vocab = len(tok)
     for sid in p.stop_token_ids:
         if sid >= vocab:
@@ -167,11 +205,20 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
         ids = tok.encode(special, add_special_tokens=False)
         if len(ids) != 1:
             r.failures.append(f"{special!r} should be one special token but tokenises into {len(ids)}: {ids}")
+    if chat_style:
+        return _chat(card, tok, model, readme, local, source, args, r, cuda)
     prompt, unfilled = fill_prompt(card)
     r.prompt = prompt
     if unfilled:
         r.failures.append(f"template placeholder(s) left unfilled: {', '.join('{' + u + '}' for u in unfilled)}")
         return r
+    add_special = p.bos != "template"
+    encoded = tok(prompt, add_special_tokens=add_special)["input_ids"]
+    bos_id = tok.bos_token_id
+    if bos_id is not None and encoded[:2] == [bos_id, bos_id]:
+        r.failures.append(f"the model is fed two BOS tokens ({encoded[:3]}...): the template writes "
+                          f"{tok.bos_token!r} and the tokenizer adds it too; remove it from the template, or set "
+                          "`prompt.bos: template`")
     if getattr(tok, "chat_template", None):
         msgs = ([{"role": "system", "content": p.system_prompt}] if p.system_prompt is not None else []) + [
             {"role": "user", "content": TEST_MESSAGE}]
@@ -187,15 +234,71 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
                                   f"chat {chat[max(0, at - 15):at + 15]!r} vs card {prompt[max(0, at - 15):at + 15]!r}")
     if r.failures:
         return r
-    stop_ids = [i for i in p.stop_token_ids if i < vocab]
+    inputs = tok(prompt, return_tensors="pt", add_special_tokens=add_special).to(model.device)
+    return _generate(card, tok, model, inputs, [i for i in p.stop_token_ids if i < vocab], list(p.stop_strings),
+                     readme, local, source, args, r, cuda, markers(p.template or ""))
+
+
+def _chat(card: Card, tok: Any, model: Any, readme: str | None, local: bool, source: str, args: SmokeOptions,
+          r: SmokeResult, cuda: bool) -> SmokeResult:
+    """A chat card: the tokenizer's chat template applied to the snippet's conversation (and, when the
+    card writes the template's text, the card's rendering of it must give the same token ids)."""
+    from . import chat
+    from .template_context import snippet_messages
+
+    p = card.model.prompt
+    assert p is not None
+    if not getattr(tok, "chat_template", None):
+        r.failures.append("the card documents a chat template but the tokenizer has none (tokenizer_config.json "
+                          "`chat_template`)")
+        return r
+    msgs = snippet_messages(card)
+    try:
+        ids = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+        text = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    except Exception as e:  # noqa: BLE001
+        r.failures.append(f"the tokenizer's chat template fails: {type(e).__name__}: {e}")
+        return r
+    r.prompt = text
+    if p.chat_template not in (None, chat.FROM_TOKENIZER):
+        assert p.chat_template is not None
+        try:
+            mine = chat.render(p.chat_template, msgs, tok.bos_token, tok.eos_token)
+        except chat.ChatTemplateError as e:
+            r.failures.append(str(e))
+            return r
+        card_ids = tok(mine, add_special_tokens=False)["input_ids"]
+        if card_ids != list(ids):
+            at = next((i for i, (a, b) in enumerate(zip(card_ids, ids, strict=False)) if a != b),
+                      min(len(card_ids), len(ids)))
+            r.failures.append(f"the card's chat template gives other token ids than the tokenizer's, from position "
+                              f"{at}: card {card_ids[at:at + 5]} vs tokenizer {list(ids[at:at + 5])}; copy "
+                              "tokenizer_config.json's chat_template into `prompt.chat_template`")
+    bos_id = tok.bos_token_id
+    if bos_id is not None and list(ids[:2]) == [bos_id, bos_id]:
+        r.failures.append(f"the chat template's output starts with two BOS tokens ({list(ids[:3])}...)")
+    if r.failures:
+        return r
+    import torch
+
+    inputs = {"input_ids": torch.tensor([list(ids)], device=model.device)}
+    return _generate(card, tok, model, inputs, list(p.stop_token_ids), list(p.stop_strings), readme, local, source,
+                     args, r, cuda)
+
+
+def _generate(card: Card, tok: Any, model: Any, inputs: Any, stop_ids: list[int], stop_strings: list[str],
+              readme: str | None, local: bool, source: str, args: SmokeOptions, r: SmokeResult, cuda: bool,
+              template_markers: list[str] | None = None) -> SmokeResult:
+    import torch
+    from transformers import LogitsProcessorList
+
     eos = list(dict.fromkeys(stop_ids + ([tok.eos_token_id] if tok.eos_token_id is not None else [])))
-    inputs = tok(prompt, return_tensors="pt").to(model.device)
     first = _FirstToken()
     gen_kw = dict(max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=eos or None,
                   pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else 0),
                   logits_processor=LogitsProcessorList([first]))
-    if p.stop_strings:
-        gen_kw.update(stop_strings=list(p.stop_strings), tokenizer=tok)
+    if stop_strings:
+        gen_kw.update(stop_strings=stop_strings, tokenizer=tok)
     t1 = time.perf_counter()
     try:
         with torch.no_grad():
@@ -204,7 +307,10 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
         r.failures.append(f"generation failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         return r
     t2 = time.perf_counter()
-    new = out[0][inputs["input_ids"].shape[1]:].tolist()
+    decoder_only = not getattr(model.config, "is_encoder_decoder", False)
+    new = out[0][inputs["input_ids"].shape[1]:].tolist() if decoder_only else out[0].tolist()
+    if not decoder_only and new and new[0] == model.config.decoder_start_token_id:
+        new = new[1:]
     r.new_tokens = len(new)
     if first.t is not None:
         r.first_token_s = round(first.t - t1, 4)
@@ -216,7 +322,7 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
     r.peak_host_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     answer_ids = new[:-1] if new and new[-1] in eos else new
     raw = tok.decode(answer_ids, skip_special_tokens=False)
-    cut = min([raw.find(s) for s in p.stop_strings if s in raw] or [len(raw)])
+    cut = min([raw.find(s) for s in stop_strings if s in raw] or [len(raw)])
     answer = raw[:cut]
     r.output = tok.decode(answer_ids, skip_special_tokens=True)[:cut] if cut < len(raw) else tok.decode(
         answer_ids, skip_special_tokens=True)
@@ -230,11 +336,93 @@ def run_one(card: Card, branch: str | None, source: str, local: bool, readme: st
         r.failures.append(f"generation ended after {len(new)} tokens without a stop token, stop string or the limit")
     if not r.output.strip():
         r.failures.append("the model returned no text")
-    for mk in markers(p.template):
+    for mk in template_markers or []:
         if mk and mk in answer:
             r.failures.append(f"template text {mk!r} leaked into the answer")
     if readme and not args.no_snippet and local:
         r.snippet = run_snippet(readme, card.repo_id, source, r.device, r)
+    r.ok = not r.failures
+    return r
+
+
+#: what each non-generating style's model configuration must have
+def run_encoder(card: Card, source: str, local: bool, readme: str | None, args: SmokeOptions,
+                r: SmokeResult) -> SmokeResult:
+    """A classifier, tagger, fill-mask, question-answering or embedding card: the tokenizer and the
+    configuration must fit the task; then the card's own snippet runs on the model."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    trust = bool(card.model.trust_remote_code)
+    t0 = time.perf_counter()
+    try:
+        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
+        cfg = AutoConfig.from_pretrained(source, trust_remote_code=trust)
+    except Exception as e:  # noqa: BLE001
+        r.failures.append(f"loading failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        return r
+    r.load_s = round(time.perf_counter() - t0, 3)
+    if r.style == "fill-mask" and tok.mask_token is None:
+        r.failures.append("a fill-mask card, but the tokenizer has no mask token")
+    archs = list(getattr(cfg, "architectures", None) or [])
+    heads = {"text-classification": "ForSequenceClassification", "token-classification": "ForTokenClassification",
+             "fill-mask": ("ForMaskedLM", "ForPreTraining"), "question-answering": "ForQuestionAnswering"}
+    want = heads.get(r.style)
+    if want and archs and not any(a.endswith(want) for a in archs):
+        r.failures.append(f"the card documents {r.style}, but the model's architecture is {', '.join(archs)} "
+                          f"(config.json): its snippet would load a head that was never trained")
+    if r.style in ("text-classification", "token-classification"):
+        labels = getattr(cfg, "id2label", None) or {}
+        r.output = ", ".join(str(v) for v in labels.values())[:200]
+    if not r.failures and readme and not args.no_snippet and local:
+        r.snippet = run_snippet(readme, card.repo_id, source, r.device, r)
+    elif not local and not r.failures:
+        r.snippet = "skipped"
+    r.ok = not r.failures
+    return r
+
+
+def run_gguf(card: Card, source: str, local: bool, readme: str | None, args: SmokeOptions,
+             r: SmokeResult) -> SmokeResult:
+    """A GGUF card: every listed file is in the model folder, reads as GGUF, and is of the listed
+    quantisation; the llama-cpp snippet runs where llama-cpp-python is installed."""
+    q = card.model.quantization
+    assert isinstance(q, GGUF)
+    r.dtype = "gguf"
+    if not local:
+        r.skipped = "GGUF files are checked in a local folder: give --model-path (nothing is downloaded)"
+        r.ok = True
+        return r
+    if importlib.util.find_spec("gguf") is None:
+        r.failures.append("the gguf package is needed to read GGUF headers: `python -m pip install gguf`")
+        return r
+    import gguf
+
+    t0 = time.perf_counter()
+    for f in q.files:
+        path = Path(source) / f.file
+        if not path.is_file():
+            r.failures.append(f"{f.file} is listed but not in {source}")
+            continue
+        try:
+            reader = gguf.GGUFReader(str(path))
+            field = reader.get_field("general.file_type")
+            kind = gguf.LlamaFileType(int(field.parts[field.data[0]][0])).name if field else None
+        except Exception as e:  # noqa: BLE001 - a file that does not parse, whatever the reader raises
+            r.failures.append(f"{f.file} does not read as GGUF: {type(e).__name__}: {e}")
+            continue
+        if kind is None:
+            r.warnings.append(f"{f.file} does not say its quantisation (no general.file_type)")
+        elif kind.removeprefix("MOSTLY_").removeprefix("ALL_") != f.quant_method.upper():
+            r.failures.append(f"{f.file} is listed as {f.quant_method} but its header says "
+                              f"{kind.removeprefix('MOSTLY_').removeprefix('ALL_')}")
+    r.load_s = round(time.perf_counter() - t0, 3)
+    if not r.failures and readme and not args.no_snippet:
+        if importlib.util.find_spec("llama_cpp") is None:
+            r.snippet = "skipped"
+            r.warnings.append("llama-cpp-python is not installed: the usage snippet was not run")
+        else:
+            r.snippet = run_snippet(readme, card.repo_id, source, r.device, r)
+    r.output = f"{len(q.files)} file(s) checked"
     r.ok = not r.failures
     return r
 

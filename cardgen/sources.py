@@ -128,12 +128,12 @@ def _kind(v: Any) -> str:
 def _data_path(data: Any, loc: tuple) -> tuple[tuple, bool]:
     """Follow a pydantic loc through the data, skipping union tags; (path, whether a tag was skipped)."""
     path, cur, tagged = [], data, False
-    for part in loc:
+    for i, part in enumerate(loc):
         if (isinstance(cur, dict) and part in cur
                 or isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
             path.append(part)
             cur = cur[part]
-        elif isinstance(cur, dict) and len(path) + 1 == len(loc) or part == "[key]":
+        elif isinstance(cur, dict) and i + 1 == len(loc) or part == "[key]":
             path.append(part)  # a missing or extra key: the last element
         else:
             tagged = True
@@ -155,6 +155,8 @@ def _members(ann: Any) -> list:
     origin = typing.get_origin(ann)
     if origin in (typing.Union, types.UnionType):
         return [m for a in typing.get_args(ann) for m in _members(a)]
+    if origin is typing.Annotated:
+        return _members(typing.get_args(ann)[0])
     return [ann]
 
 
@@ -197,11 +199,33 @@ def schema_diagnostics(exc: ValidationError, src: Source, model: type[BaseModel]
         elif e["type"] == "missing":
             parent = ".".join(map(str, path[:-1])) or "the top level"
             out.append(error(src.pos(path[:-1]), "CG103", f"missing required key {path[-1]!r} in {parent}"))
+        elif e["type"] in ("union_tag_not_found", "union_tag_invalid"):  # a discriminated union: say the tags
+            ctx = e.get("ctx") or {}
+            key, tags = ctx.get("discriminator", "").strip("'"), ctx.get("expected_tags", "")
+            if not tags:
+                tags = ", ".join(repr(t) for t in _tags(model, path, key))
+            got = ctx.get("tag")
+            what = f"{key} {got!r} is not one of them" if got is not None else f"it has no `{key}`"
+            out.append(error(src.pos(path), "CG101", f"{where}: needs `{key}`, one of {tags}; {what}"))
         else:
             msgs = sorted({x["msg"] for x, _ in items})
             got = _value_at(src.data, path)
             msg = "; or ".join(msgs) if len(msgs) <= 3 else msgs[0]
             out.append(error(src.pos(path), "CG101", f"{where}: {msg} (got {_kind(got)}{_short(got)})"))
+    return out
+
+
+def _tags(model: type[BaseModel], path: tuple, key: str) -> list[Any]:
+    """The values of a discriminated union's tag field at ``path``."""
+    ann: Any = model
+    for part in path:
+        ann = _descend(ann, part)
+        if ann is None:
+            return []
+    out: list[Any] = []
+    for m in _members(ann):
+        if isinstance(m, type) and issubclass(m, BaseModel) and key in m.model_fields:
+            out += list(typing.get_args(m.model_fields[key].annotation))
     return out
 
 

@@ -11,10 +11,21 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import hubspec, risks
+from . import chat, hubspec, risks, tasks
 from .card import Card, Ref
 from .prompt import PLACEHOLDER, fill_template, split_system
-from .schema import BIBTEX_FIELDS, Citation, Dataset, DatasetListing, License, Training
+from .schema import (
+    AWQ,
+    BIBTEX_FIELDS,
+    EXL2,
+    GGUF,
+    GPTQ,
+    Citation,
+    Dataset,
+    DatasetListing,
+    License,
+    Training,
+)
 
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
                "sixteen seventeen eighteen nineteen twenty".split()
@@ -116,16 +127,54 @@ def bibtex(c: Citation) -> str:
 
 
 # -- prompt and usage ------------------------------------------------------------------------
+def snippet_messages(card: Card) -> list[dict[str, str]]:
+    """The conversation the chat snippet sends: the system prompt, if any, and the usage message."""
+    m = card.model
+    p = m.prompt
+    out = [{"role": "system", "content": p.system_prompt}] if p and p.system_prompt is not None else []
+    return out + [{"role": "user", "content": m.usage.message if m.usage else "Write me a poem please"}]
+
+
+def shown_conversation(card: Card) -> list[dict[str, str]]:
+    """The conversation the card shows with its chat template (its own, else the snippet's)."""
+    p = card.model.prompt
+    if p and p.conversation:
+        return [msg.model_dump() for msg in p.conversation]
+    return snippet_messages(card)
+
+
+def py_literal(v: Any) -> str:
+    """Python source of a value made of dicts, lists and scalars, strings double-quoted."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{py_literal(k)}: {py_literal(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(py_literal(x) for x in v) + "]"
+    return py_value(v)
+
+
+def snippet_dtype(card: Card) -> str | None:
+    """The dtype the snippet loads with: the card's, else float16 for generating models only."""
+    u = card.model.usage
+    style = tasks.STYLES.get(tasks.style_of(card.model))
+    if u is None:
+        return "float16" if style is None or style.generates else None
+    if "dtype" not in u.model_fields_set and style is not None and not style.generates:
+        return None
+    return u.dtype
+
+
 def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
     """What the usage snippet template needs, as ready-to-place Python source fragments."""
     m = card.model
     u = m.usage
     p = m.prompt
     repo = repo_id or card.repo_id
+    style = tasks.style_of(m)
     tok_kw = {k: py_value(v) for k, v in (u.tokenizer_kwargs if u else {}).items()}
     model_kw: dict[str, str] = {}
-    if u and u.dtype:
-        model_kw["torch_dtype"] = '"auto"' if u.dtype == "auto" else f"torch.{u.dtype}"
+    dtype = snippet_dtype(card)
+    if dtype:
+        model_kw["torch_dtype"] = '"auto"' if dtype == "auto" else f"torch.{dtype}"
     model_kw.update({k: py_value(v) for k, v in (u.model_kwargs if u else {}).items()})
     if m.trust_remote_code:
         model_kw["trust_remote_code"] = "True"
@@ -143,9 +192,19 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
         "tokenizer_args": kwargs(tok_kw),
         "generate_args": kwargs(gen),
         "generation": gen,
-        "needs_torch": bool(u and u.dtype and u.dtype != "auto"),
+        "needs_torch": bool(dtype and dtype != "auto"),
         "move_to_device": "device_map" not in model_kw,
         "message": py_str(u.message if u else "Write me a poem please"),
+        "style": style,
+        "auto_class": tasks.STYLES[style].auto_class if style in tasks.STYLES else "AutoModelForCausalLM",
+        "context": py_str(u.context or "") if u else py_str(""),
+        "sentences": py_literal(list(u.sentences) if u and u.sentences else [u.message if u else ""]),
+        "mask_fstring": py_fstring((u.message if u else "").replace("{mask}", "{__mask__}"),
+                                   {"__mask__": "tokenizer.mask_token"}),
+        "messages": py_literal(snippet_messages(card)),
+        "add_special_tokens": repr(not (p is not None and p.bos == "template")),
+        "gguf_file": py_str(_gguf_file(card)),
+        "stop": py_literal(list(p.stop_strings)) if p and p.stop_strings else "",
         "skip_special_tokens": repr(u.skip_special_tokens if u else True),
         "prompt_vars": [],
         "prompt_fstring": py_str(""),
@@ -153,7 +212,7 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
         "template_triple": "",
         "system_message": py_str(""),
     }
-    if p:
+    if p and p.template is not None:
         rename = {"prompt": "message"}
         parts = split_system(p.template)
         if parts and p.system_prompt is not None:
@@ -170,9 +229,61 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
     return out
 
 
+def _gguf_file(card: Card) -> str:
+    q = card.model.quantization
+    u = card.model.usage
+    if u is not None and u.file:
+        return u.file
+    return q.files[0].file if isinstance(q, GGUF) else ""
+
+
+BOS_TEXT = {
+    "tokenizer": "The tokenizer adds the beginning-of-sequence token{tok} itself: the prompt text does not write it.",
+    "template": "The prompt text writes the beginning-of-sequence token{tok} itself: encode it without adding "
+                "special tokens (`add_special_tokens=False`).",
+    "chat": "The chat template writes the beginning-of-sequence token{tok} itself: `apply_chat_template(..., "
+            "tokenize=True)` adds no other; a prompt formatted as text is encoded with `add_special_tokens=False`.",
+    "none": "No beginning-of-sequence token is used.",
+}
+
+
+def chat_values(card: Card) -> dict[str, Any] | None:
+    """The chat template's shown example (rendered here, without transformers) or, for a template taken
+    from the tokenizer, the conversation it formats."""
+    p = card.model.prompt
+    if p is None or p.chat_template is None:
+        return None
+    conversation = shown_conversation(card)
+    out: dict[str, Any] = {"from_tokenizer": p.chat_template == chat.FROM_TOKENIZER, "example": "",
+                           "template": "", "messages": ""}
+    if out["from_tokenizer"]:
+        out["messages"] = json_block(conversation)
+    else:
+        out["template"] = p.chat_template
+        out["example"] = chat.render(p.chat_template, conversation, p.bos_token, p.eos_token,
+                                     add_generation_prompt=conversation[-1]["role"] != "assistant").rstrip("\n")
+    return out
+
+
+def json_block(v: Any) -> str:
+    import json
+
+    return json.dumps(v, indent=2, ensure_ascii=False)
+
+
+def bos_line(card: Card) -> str:
+    p = card.model.prompt
+    if p is None or p.bos is None:
+        return ""
+    key = "chat" if p.bos == "template" and p.template is None else p.bos
+    return BOS_TEXT[key].format(tok=f" `{p.bos_token}`" if p.bos_token else "")
+
+
 def prompt_block(card: Card, name: str) -> str:
     p = card.model.prompt
     assert p is not None
+    if p.template is None:
+        return ""
     if p.show == "template":
         return p.template
     parts = split_system(p.template)
@@ -199,15 +310,35 @@ def license_line(card: Card, name: str) -> str:
 def details(card: Card, name: str) -> list[tuple[str, str]]:
     m = card.model
     out = []
-    if card.creator:
-        o = card.creator.value
-        out.append(("Developed by", f"[{o.name}]({o.url})" if o.url else o.name))
+
+    def who(ref: Ref) -> str:
+        o = ref.value
+        url = o.url or (f"https://huggingface.co/{o.hub}" if o.hub else None)  # its page on the Hub, else
+        return f"[{o.name}]({url})" if url else str(o.name)
+
+    base = card.base
+    repackaged = base is not None and m.base_model_relation in (None, "quantized")
+    if repackaged and base is not None and base.creator and base.creator.value.name != (
+            card.creator.value.name if card.creator else None):
+        out.append(("Developed by", who(base.creator)))
+        if card.creator:
+            out.append(("Quantized by" if m.base_model_relation == "quantized" else "Repackaged by",
+                        who(card.creator)))
+    elif card.creator:
+        out.append(("Developed by", who(card.creator)))
     if m.model_type_description:
         out.append(("Model type", fill(m.model_type_description, name=name)))
+    elif m.model_type:
+        out.append(("Model type", f"`{m.model_type}`"))
+    parameters = (card.member.parameters if card.member else None) or m.parameters
+    if parameters:
+        out.append(("Parameters", parameters))
     if m.language:
         out.append(("Language(s)", ", ".join(hubspec.languages().get(c, c) for c in m.language)))
-    if m.library_display or m.library_name:
-        lib = m.library_name or ""
+    if isinstance(m.quantization, GGUF) and not card.library_name:
+        out.append(("Library", "[llama.cpp](https://github.com/ggml-org/llama.cpp) (GGUF files)"))
+    elif m.library_display or card.library_name:
+        lib = card.library_name or ""
         out.append(("Library", m.library_display or hubspec.library_names().get(lib, lib)))
     if card.license:
         out.append(("License", license_line(card, name)))
@@ -225,7 +356,7 @@ def dataset_link(d: Dataset) -> str:
 def dataset_listing(listing: DatasetListing, items: list[Dataset], name: str) -> str:
     lines = []
     for i, d in enumerate(items):
-        text = dataset_link(d) + (f", {d.description}" if d.description else "")
+        text = dataset_link(d) + (f" ({d.size})" if d.size else "") + (f", {d.description}" if d.description else "")
         if i == len(items) - 1 and len(items) > 1:
             text = "and " + text
         lines.append(text)
@@ -268,6 +399,36 @@ def variants_values(card: Card) -> dict[str, Any] | None:
     q = card.model.quantization
     if q is None:
         return None
+    if isinstance(q, GGUF):
+        rows = [[f"[{f.file}](https://huggingface.co/{card.repo_id}/blob/main/{f.file})", f.quant_method, f.bits,
+                 f.size, f.max_ram, f.use_case] for f in q.files]
+        return {"method": q.method, "kind": "files", "count": len(q.files), "intro": fill(q.intro, name=card.name),
+                "table": md_table(["Name", "Quant method", "Bits", "Size", "Max RAM required", "Use case"], rows),
+                "branches": [], "example_branch": "", "example_file": q.files[0].file, "compatibility": []}
+    if isinstance(q, GPTQ):
+        return _gptq_values(card, q)
+    ds = [dataset_link(d) if d else "" for d in card.variant_datasets]
+    if isinstance(q, EXL2):
+        columns = ["Branch", "Bits", "lm_head bits", "Dataset", "Size", "Desc"]
+        rows = [[_branch_link(card, v.branch), v.bits, "" if v.head_bits is None else v.head_bits, d, v.size,
+                 v.description] for v, d in zip(q.variants, ds, strict=True)]
+    else:
+        assert isinstance(q, AWQ)
+        columns = ["Branch", "Bits", "GS", "Version", "Zero point", "AWQ Dataset", "Size", "Desc"]
+        rows = [[_branch_link(card, v.branch), v.bits, v.group_size, v.version, v.zero_point, d, v.size,
+                 v.description or ""] for v, d in zip(q.variants, ds, strict=True)]
+    branches = [v.branch for v in q.variants]
+    return {"method": q.method, "kind": "branches", "count": len(branches), "intro": "",
+            "table": md_table(columns, rows), "branches": branches,
+            "example_branch": next((b for b in branches if b != "main"), branches[0]), "example_file": "",
+            "compatibility": []}
+
+
+def _branch_link(card: Card, branch: str) -> str:
+    return f"[{branch}](https://huggingface.co/{card.repo_id}/tree/{branch})"
+
+
+def _gptq_values(card: Card, q: GPTQ) -> dict[str, Any]:
     compat = list(dict.fromkeys(k for v in q.variants for k in v.compatibility))
     rows = []
     for v, ds in zip(q.variants, card.variant_datasets, strict=True):
@@ -277,7 +438,7 @@ def variants_values(card: Card) -> dict[str, Any] | None:
             "None" if v.group_size is None else v.group_size,
             v.act_order,
             v.damp_percent,
-            dataset_link(ds),
+            dataset_link(ds) if ds else "",
             v.seq_len,
             v.size,
             *[v.compatibility.get(c, False) for c in compat],
@@ -286,17 +447,49 @@ def variants_values(card: Card) -> dict[str, Any] | None:
     columns = ["Branch", "Bits", "GS", "Act Order", "Damp %", f"{q.method} Dataset", "Seq Len", "Size", *compat, "Desc"]
     branches = [v.branch for v in q.variants]
     example = next((b for b in branches if b != "main"), branches[0])
-    return {"method": q.method, "table": md_table(columns, rows), "branches": branches,
-            "example_branch": example, "compatibility": compat}
+    return {"method": q.method, "kind": "branches", "count": len(branches), "intro": "",
+            "table": md_table(columns, rows), "branches": branches, "example_branch": example,
+            "example_file": "", "compatibility": compat}
 
 
 def evaluation_table(card: Card) -> str | None:
+    """The results, grouped by task and dataset as the model-index groups them."""
     ev = card.model.evaluation
     if not ev:
         return None
-    return md_table(["Task", "Dataset", "Metric", "Value"],
-                    [[r.task_name or r.task_type, r.dataset_name, r.metric_name or r.metric_type, r.metric_value]
-                     for r in ev])
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for r in ev:
+        groups.setdefault((r.task_type, r.dataset_type, r.dataset_config, r.dataset_split, r.dataset_revision,
+                           r.source_url), []).append(r)
+    verified = any(r.verified for r in ev)
+    sources = any(r.source_url for r in ev)
+    columns = ["Task", "Dataset", "Split", "Metric", "Value"] + ["Verified"] * verified + ["Source"] * sources
+    rows = []
+    for results in groups.values():
+        for r in results:
+            ds = r.dataset_name + (f" ({r.dataset_config})" if r.dataset_config else "")
+            row: list[Any] = [r.task_name or r.task_type, ds, r.dataset_split or "", r.metric_name or r.metric_type,
+                              r.metric_value]
+            if verified:
+                row.append(bool(r.verified))
+            if sources:
+                row.append(f"[{r.source_name or 'source'}]({r.source_url})" if r.source_url else "")
+            rows.append(row)
+    return md_table(columns, rows)
+
+
+def environment_values(card: Card) -> list[tuple[str, str]] | None:
+    co2 = card.model.co2_eq_emissions
+    if co2 is None:
+        return None
+    grams = co2.emissions
+    amount = f"{grams:g} g" if grams < 1000 else f"{grams / 1000:g} kg"
+    out = [("Emissions", f"{amount} CO₂ equivalent")]
+    for label, v in (("Source", co2.source), ("Training type", co2.training_type),
+                     ("Geographical location", co2.geographical_location), ("Hardware used", co2.hardware_used)):
+        if v:
+            out.append((label, v))
+    return out
 
 
 def _cite_short(c: Citation) -> str:
@@ -365,7 +558,7 @@ def builds(section: str) -> Callable[[Builder], Builder]:
 
 @builds("title")
 def _title(card: Card, name: str) -> dict[str, Any]:
-    return {"title": fill(card.model.title or name, name=name)}
+    return {"title": fill(card.model.title or name, name=name), "tagline": fill(card.model.tagline, name=name)}
 
 
 @builds("description")
@@ -381,7 +574,7 @@ def _usage(card: Card, name: str) -> dict[str, Any]:
     if u is None:
         return {"usage": None}
     intro = u.intro or "Use `{name}` with the following code snippet:"
-    return {"usage": {"intro": fill(intro, name=name), "style": u.style, **snippet_values(card)}}
+    return {"usage": {"intro": fill(intro, name=name), **snippet_values(card)}}
 
 
 @builds("prompt_format")
@@ -389,11 +582,23 @@ def _prompt(card: Card, name: str) -> dict[str, Any]:
     p = card.model.prompt
     if p is None:
         return {"prompt": None}
+    c = chat_values(card)
+    default_intro = "{name} should be used with this prompt format:" if p.template is not None else (
+        "{name} is prompted through its chat template; for this conversation:" if c and c["messages"] else
+        "{name} should be used with this chat template; for this conversation it gives:")
     return {"prompt": {
         "name": p.name or "",
-        "intro": fill(p.intro or "{name} should be used with this prompt format:", name=name),
+        "intro": fill(p.intro or default_intro, name=name),
         "block": prompt_block(card, name),
-        "template": p.template,
+        "template": p.template or "",
+        "chat": c,
+        "chat_intro": ("With its chat template, for this conversation:" if c and p.template is not None else ""),
+        "bos": bos_line(card),
+        "format_name": f"This prompt format is known as **{p.name}**." if p.name else "",
+        "placeholders": ("Placeholders: " + "; ".join(f"`{{{k}}}`: {v}" for k, v in p.placeholders.items()) + "."
+                         if "placeholders" in p.model_fields_set and p.template is not None else ""),
+        "special_tokens": ("These markers are special tokens, each encoded as one token: "
+                           + ", ".join(f"`{t}`" for t in p.special_tokens) + "." if p.special_tokens else ""),
     }}
 
 
@@ -415,6 +620,11 @@ def _training(card: Card, name: str) -> dict[str, Any]:
 @builds("evaluation")
 def _evaluation(card: Card, name: str) -> dict[str, Any]:
     return {"evaluation": evaluation_table(card)}
+
+
+@builds("environment")
+def _environment(card: Card, name: str) -> dict[str, Any]:
+    return {"environment": environment_values(card)}
 
 
 @builds("risks")

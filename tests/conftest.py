@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 # compiled templates go to a cache of the test run's own, not the user's ~/.cache/cardgen
 os.environ["CARDGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="cardgen-test-cache-")
 CARDS = REPO / "cards"
+#: how many READMEs the bundled cards render (a suite source renders one per member)
+BUNDLED = len(list((REPO / "rendered").rglob("README.md")))
 SEEDS = REPO / "tests" / "seeds"  # copies of ../shared/seeds (see its ORIGIN.md)
 SEED = {
     "000": SEEDS / "000_60bd70116340600e.txt",

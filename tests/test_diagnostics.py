@@ -12,7 +12,7 @@ import pytest
 from cardgen import rules
 from cardgen.diagnostics import CODES, REPORTERS, Report, Reporter, reporter
 
-from conftest import CARDS
+from conftest import BUNDLED, CARDS
 
 
 def test_every_rule_declares_its_code_and_codes_lists_them(cli):
@@ -54,7 +54,7 @@ def test_every_format_carries_warnings(cli, fmt):
 def test_json_report_counts_and_names_the_vocabulary(cli):
     r = cli("validate", CARDS, "--format", "json")
     doc = json.loads(r.out)
-    assert doc["command"] == "validate" and doc["checked"] == "6 cards"
+    assert doc["command"] == "validate" and doc["checked"] == f"{BUNDLED} cards"
     assert (doc["errors"], doc["warnings"]) == (0, 3) and {d["severity"] for d in doc["diagnostics"]} == {"warning"}
     assert "@" in doc["vocabulary"]["licenses"]
 

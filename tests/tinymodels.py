@@ -121,3 +121,113 @@ def build_neox(path: Path, specials: dict[str, int] | None = None, restrict: boo
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     return path
+
+
+# -- other tasks: an encoder (BERT) with each task's head, an encoder-decoder (T5), a sentence-transformers
+ENCODER_CORPUS = [
+    "paris is the capital of france .", "i loved this film , it was great .", "the service was slow and bad .",
+    "what is the capital of france ?", "stable beluga follows instructions well .", "hello there friend .",
+] * 4
+LABELS = {"text-classification": ["NEGATIVE", "POSITIVE"], "token-classification": ["O", "B-LOC", "I-LOC"]}
+
+
+def _wordpiece(path: Path):
+    """A BERT tokenizer (WordPiece, lower-cased) trained here, with [CLS] ... [SEP] around each input."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(ENCODER_CORPUS, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials,
+                                                                      show_progress=False))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                                       special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    from tokenizers import decoders
+
+    tok.decoder = decoders.WordPiece()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+
+
+def build_bert(path: Path, task: str) -> Path:
+    """A tiny BERT with the head of ``task`` (or none, for feature extraction)."""
+    import torch
+    from transformers import (
+        BertConfig,
+        BertForMaskedLM,
+        BertForQuestionAnswering,
+        BertForSequenceClassification,
+        BertForTokenClassification,
+        BertModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = _wordpiece(path)
+    labels = LABELS.get(task, [])
+    cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                     num_attention_heads=4, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id,
+                     **({"id2label": dict(enumerate(labels)), "label2id": {v: i for i, v in enumerate(labels)}}
+                        if labels else {}))
+    cls = {"text-classification": BertForSequenceClassification, "token-classification": BertForTokenClassification,
+           "fill-mask": BertForMaskedLM, "question-answering": BertForQuestionAnswering}.get(task, BertModel)
+    model = cls(cfg)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def build_sentence_transformer(path: Path) -> Path:
+    """A sentence-transformers model: the tiny BERT with mean pooling, saved in its own format."""
+    from sentence_transformers import SentenceTransformer
+
+    try:  # sentence-transformers 6 moved the modules
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:
+        from sentence_transformers.models import Pooling, Transformer
+
+    bert = build_bert(path.with_name(path.name + "-bert"), "feature-extraction")
+    word = Transformer(str(bert))
+    dim = getattr(word, "get_embedding_dimension", None) or word.get_word_embedding_dimension
+    pooling = Pooling(dim(), pooling_mode="mean")
+    SentenceTransformer(modules=[word, pooling]).save(str(path))
+    return path
+
+
+def build_t5(path: Path) -> Path:
+    """A tiny T5 (encoder-decoder) with a BPE tokenizer that ends each input with `</s>`."""
+    import torch
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    tok = _bpe(300, ["<pad>", "</s>", "<unk>"])
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    cfg = T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=64, d_kv=8, num_layers=2, num_heads=4,
+                   decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
+                   eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
+    model = T5ForConditionalGeneration(cfg)
+    _restrict_head(model, tokenizer)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def build_gguf(path: Path, files: dict[str, str]) -> Path:
+    """A folder of GGUF files (name -> llama.cpp file type, e.g. `Q8_0`): headers and one tensor each."""
+    import gguf
+    import numpy as np
+
+    path.mkdir(parents=True, exist_ok=True)
+    for name, kind in files.items():
+        w = gguf.GGUFWriter(str(path / name), "llama")
+        w.add_file_type(int(gguf.LlamaFileType[f"MOSTLY_{kind}" if kind not in ("F32",) else "ALL_F32"]))
+        w.add_tensor("token_embd.weight", np.zeros((4, 4), dtype=np.float32))
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+    return path

@@ -104,7 +104,7 @@ def check_project(registry: Registry, cards: list[Card]) -> list[Diagnostic]:
 
 
 # the rule modules register themselves on import
-from . import card, metadata, risks  # noqa: E402
+from . import card, kinds, metadata, risks  # noqa: E402
 
-__all__ = ["RULES", "Meta", "card", "card_rule", "check_card", "check_metadata", "check_project",
+__all__ = ["RULES", "Meta", "card", "card_rule", "kinds", "check_card", "check_metadata", "check_project",
            "metadata", "metadata_rule", "project_rule", "risks"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import hubspec
 from ..diagnostics import Where
 from ..prompt import PLACEHOLDER
+from ..schema import branches
 from ..sections import placed_slots
 from . import card_rule, project_rule
 
@@ -41,18 +42,17 @@ _BAD_REF = re.compile(r"(^[/.])|([/.]$)|(\.\.)|(//)|(@\{)|([\x00-\x20\x7f~^:?*\[
 
 @card_rule("CG309", "invalid branch name", rule="the Hub's branches are git refs: `git check-ref-format` rules")
 def branch_names(card: Card) -> Found:
-    q = card.model.quantization
-    for i, v in enumerate(q.variants if q else []):
-        if v.branch == "@" or _BAD_REF.search(v.branch):
+    for i, branch in enumerate(branches(card.model.quantization)):
+        if branch == "@" or _BAD_REF.search(branch):
             yield card.loc("quantization", "variants", i, "branch"), (
-                f"branch {v.branch!r} is not a valid git branch name (no `..`, spaces, control characters, "
+                f"branch {branch!r} is not a valid git branch name (no `..`, spaces, control characters, "
                 "`~^:?*[\\`, `@{`, and no leading or trailing `/` or `.`)")
 
 
 @card_rule("CG401", "placeholder used but not defined")
 def placeholders_defined(card: Card) -> Found:
     p = card.model.prompt
-    if p is None:
+    if p is None or p.template is None:
         return
     for name in dict.fromkeys(PLACEHOLDER.findall(p.template)):
         if name not in p.placeholders:
@@ -67,7 +67,7 @@ def placeholders_defined(card: Card) -> Found:
 @card_rule("CG402", "placeholder defined but not used", "warning")
 def placeholders_used(card: Card) -> Found:
     p = card.model.prompt
-    if p is None:
+    if p is None or p.template is None:
         return
     used = PLACEHOLDER.findall(p.template)
     for name in p.placeholders:

@@ -364,7 +364,8 @@ SOURCE_FIELD = {
     "library_name": "library_name", "pipeline_tag": "pipeline_tag", "tags": "tags", "datasets": "datasets",
     "base_model": "base_model", "base_model_relation": "base_model_relation", "new_version": "new_version",
     "inference": "inference", "model-index": "evaluation", "model_type": "model_type",
-    "prompt_template": "prompt", "model_creator": "creator", "quantized_by": "creator",
+    "prompt_template": "prompt", "model_creator": "creator", "quantized_by": "creator", "widget": "widget",
+    "co2_eq_emissions": "co2_eq_emissions", "model_name": "extends",
 }
 
 
@@ -388,7 +389,7 @@ def card_meta(card: Card) -> Meta:
                 return r.pos("id") if r.path[0] != "datasets" or not isinstance(r.value, str) else r.pos()
         if key == "base_model" and card.model.base_model is None and card.model.extends:
             return card.loc("extends")
-        if key in SOURCE_FIELD:
+        if key in SOURCE_FIELD and (key not in (card.model.metadata or {}) or key in card.produced):
             return card.loc(SOURCE_FIELD[key], *rest)
         return card.key_loc("metadata", key)
 
