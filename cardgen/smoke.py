@@ -463,7 +463,8 @@ def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: Smoke
 
 
 def format_result(r: SmokeResult) -> str:
-    lines = [f"{r.name} ({r.device}, {r.dtype}): {'ok' if r.ok else 'FAILED'}"]
+    verdict = f"skipped: {r.skipped}" if r.skipped else "ok" if r.ok else "FAILED"
+    lines = [f"{r.name} ({r.device}, {r.dtype}, {r.style or 'no'} style): {verdict}"]
     if r.load_s is not None:
         fmt = lambda v, unit: "-" if v is None else f"{v} {unit}"  # noqa: E731
         lines.append(f"  load {fmt(r.load_s, 's')} · first token {fmt(r.first_token_s, 's')} · "
@@ -510,5 +511,8 @@ def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, 
     failed = [r for r in results if not r.ok]
     report.results = data
     report.checked = plural(len(results), "model")
-    report.lines = [format_result(r) for r in results] + [f"{len(results) - len(failed)} passed, {len(failed)} failed"]
+    skipped = [r for r in results if r.skipped]
+    report.lines = [format_result(r) for r in results] + [
+        f"{len(results) - len(failed) - len(skipped)} passed, {len(failed)} failed"
+        + (f", {len(skipped)} skipped" if skipped else "")]
     return report, int(bool(failed))

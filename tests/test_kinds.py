@@ -342,6 +342,15 @@ def test_gguf_files_are_checked_against_the_table(cli, tmp_path):
     assert f"{list(kinds)[-1]} is listed but not in" in r.out
 
 
+def test_exl2_is_reported_as_skipped_not_passed(cli, models, tmp_path):
+    write_card(tmp_path / "cards", "acme/tiny-EXL2", pipeline_tag="text-generation", quantization={
+        "method": "EXL2", "variants": [{"branch": "4.0bpw", "bits": 4.0, "size": "1 GB", "description": "d"}]})
+    r = cli("smoke", tmp_path / "cards", "--model-path", f"acme/tiny-EXL2={models['llama']}")
+    assert r.code == 0
+    assert "acme/tiny-EXL2@4.0bpw (cpu, float32, causal style): skipped: EXL2 variants load with exllamav2" in r.out
+    assert "0 passed, 0 failed, 1 skipped" in r.out
+
+
 def test_the_bundled_example_cards_pass_smoke(cli, tmp_path):
     chat_src = yaml.safe_load((CARDS / EXAMPLES / "tiny-chat/card.yaml").read_text())
     root = tmp_path / "m"
