@@ -260,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="I/N", help="run only shard I of N (1-based)")
     p.add_argument("--no-snippet", action="store_true", help="do not execute the card's usage snippet")
     p.add_argument("--device", choices=("cpu", "cuda"), help="force a device")
+    p.add_argument("--tokenizer-only", action="store_true",
+                   help="run only the checks that need no weights (prompt, special tokens, stops, chat template)")
+    p.add_argument("--allow-download", action="store_true",
+                   help="download repositories that are neither given with --model-path nor in the local cache")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="per model: loading, generation and the snippet each (default: 600)")
     p = add("schema", "write the JSON Schema files", formats=None, paths=False)
     p.add_argument("--out", type=Path, default=Path("schemas"))
     add("codes", "list the diagnostic codes, their severity and the rule each enforces", formats=None, paths=False)
@@ -305,7 +311,9 @@ def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]]
                             retry_after_cap=args.retry_after_cap, max_readme_bytes=args.max_readme_bytes)
         return lambda: publish(po), args.format
     so = SmokeOptions(**common, model_paths=_model_paths(args.model_path), max_new_tokens=args.max_new_tokens,
-                      json=args.json, shard=args.shard, no_snippet=args.no_snippet, device=args.device)
+                      json=args.json, shard=args.shard, no_snippet=args.no_snippet, device=args.device,
+                      tokenizer_only=args.tokenizer_only, allow_download=args.allow_download,
+                      timeout=args.timeout if args.timeout > 0 else None)
     return lambda: smoke(so), args.format
 
 

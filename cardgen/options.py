@@ -67,3 +67,6 @@ class SmokeOptions(Common):
     shard: str | None = None
     no_snippet: bool = False
     device: str | None = None
+    tokenizer_only: bool = False
+    allow_download: bool = False
+    timeout: float | None = 600.0

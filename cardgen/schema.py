@@ -168,6 +168,9 @@ class Prompt(Strict):
                           "text itself (encoded without special tokens), or nobody")
     bos_token: str | None = Field(None, description="the BOS token's text, e.g. `<s>` (for the shown chat example)")
     eos_token: str | None = Field(None, description="the EOS token's text, e.g. `</s>` (for the shown chat example)")
+    chat_template_differs: str | None = Field(
+        None, description="why the raw `template` deliberately differs from the tokenizer's chat template (shown in "
+                          "the card; the smoke test then reports the difference without failing)")
     placeholders: dict[str, str] = Field(
         default_factory=lambda: {"system_message": "the system prompt", "prompt": "the user's message"},
         description="placeholder name -> what it stands for",

@@ -1,31 +1,45 @@
 """Smoke-test each card's documentation with transformers (GPU when present, else CPU).
 
-What runs follows the card's snippet style (``tasks.STYLES``):
+What runs follows the card's snippet style (``tasks.STYLES``), in two tiers:
 
-* generating models (raw prompt, chat template, seq2seq): load tokenizer and model, check the card's
-  stop ids, special markers and BOS handling against the tokenizer, build the documented prompt
-  (the filled template, or the chat template applied to the conversation), generate greedily with
-  the card's stop strings and ids, and judge the answer;
-* classifiers, taggers, fill-mask, question answering, embeddings: check the tokenizer against what
-  the style needs (a mask token), the model's configuration against the task;
-* GGUF: every listed file is there and its header says the listed quantisation.
+* the tokenizer tier (``--tokenizer-only``, no weights read): the documented prompt against the
+  tokenizer, judged on token ids (the filled template against the tokenizer's chat template, BOS
+  counted once, special markers one token each), the stop ids and strings against the
+  end-of-sequence ids of the tokenizer and of `generation_config.json`, the tokenizer keywords of
+  the snippet; for classifiers, taggers, fill-mask, question answering and embeddings the tokenizer
+  (a mask token) and the configuration (an architecture with the task's head); for GGUF cards, each
+  listed file's header;
+* the full tier: the memory the weights need is estimated before loading (a model that cannot fit is
+  a skip, with the figures); generating models are loaded once per weight folder and generate
+  greedily with the card's stop criteria, and the stop path is forced (the documented stop token is
+  forced as the first new tokens: generation must end there, so random weights exercise it too); the
+  model is freed, then the card's own rendered usage snippet runs in a fresh process forked from a
+  server that has already imported torch and transformers.
 
-Then the card's own rendered usage snippet runs against the same local model, in a child process.
-torch/transformers are an optional extra (`cardgen[smoke]`).
+Nothing is downloaded unless ``--allow-download``: a repository that is neither given with
+``--model-path`` nor in the local Hugging Face cache is skipped as not available locally. One model's
+crash is that model's failure; the JSON report is written whatever happens. torch/transformers are an
+optional extra (`cardgen[smoke]`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import gc
 import importlib
 import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +48,18 @@ from .diagnostics import Report, plural
 from .options import SmokeOptions
 from .pipeline import render_all
 from .prompt import PLACEHOLDER, fill_template, markers
-from .schema import EXL2, GGUF, branches
+from .schema import AWQ, EXL2, GGUF, GPTQ, branches
 from .scope import select
 from .tasks import STYLES, style_of
 
 TEST_MESSAGE = "Say hello."
 EXTRA_HINT = ("the smoke test needs torch and transformers: `python -m pip install torch==2.13.0 'cardgen[smoke]'` "
               "(install torch first to pick the CPU build)")
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+class Timeout(Exception):
+    pass
 
 
 @dataclass
@@ -52,9 +71,12 @@ class SmokeResult:
     ok: bool = False
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    checks: dict[str, str] = field(default_factory=dict)  # check -> "ok" | "failed" | "skipped"
     load_s: float | None = None
     first_token_s: float | None = None
     tokens_per_s: float | None = None
+    weights_mb: float | None = None  # what the weight files hold (the memory estimate's basis)
+    load_mb_per_s: float | None = None
     new_tokens: int = 0
     stopped_by: str | None = None
     peak_gpu_mb: float | None = None
@@ -62,12 +84,17 @@ class SmokeResult:
     prompt: str = ""
     output: str = ""
     snippet: str | None = None  # ok | failed | skipped
+    snippet_s: float | None = None
     style: str = ""  # the card's snippet style: what was exercised
     skipped: str | None = None  # why nothing could be run here (not a failure)
+    source: str = ""  # the folder the model was read from
 
     @property
     def name(self) -> str:
         return self.repo_id + (f"@{self.branch}" if self.branch else "")
+
+    def check(self, name: str, failures_before: int) -> None:
+        self.checks[name] = "ok" if len(self.failures) == failures_before else "failed"
 
 
 def missing_extra() -> str | None:
@@ -109,6 +136,31 @@ def fill_prompt(card: Card, message: str = TEST_MESSAGE) -> tuple[str, list[str]
     return prompt, PLACEHOLDER.findall(prompt)
 
 
+def _first_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise ``Timeout`` when the block runs longer than ``seconds`` (main thread, Unix; else no limit)."""
+    import threading
+
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise Timeout(f"{what} took longer than {seconds:g} s (--timeout)")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 class _FirstToken:
     """A logits processor that notes when the first new token is chosen."""
 
@@ -121,196 +173,396 @@ class _FirstToken:
         return scores
 
 
-def run_one(card: Card, branch: str | None, source: str, local: bool, readme: str | None,
-            args: SmokeOptions) -> SmokeResult:
+class _Force:
+    """A logits processor that makes the new tokens at ``start``, ``start + 1``... the ``forced`` ones."""
+
+    def __init__(self, prompt_len: int, start: int, forced: list[int]) -> None:
+        self.prompt_len, self.start, self.forced = prompt_len, start, forced
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        k = input_ids.shape[-1] - self.prompt_len - self.start
+        if 0 <= k < len(self.forced):
+            scores[:] = float("-inf")
+            scores[:, self.forced[k]] = 0.0
+        return scores
+
+
+# -- where the model comes from -----------------------------------------------------------------
+def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) -> str | None:
+    """The local folder of a repository: given, in the cache, or downloaded when allowed; None (with
+    the reason in ``r``) when there is none."""
+    given = opts.model_paths.get(repo)
+    if given is not None:
+        if not Path(given).is_dir():
+            r.failures.append(f"model folder {given} does not exist")
+            return None
+        return str(given)
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        return str(snapshot_download(repo, revision=branch, local_files_only=not opts.allow_download))
+    except RepositoryNotFoundError:
+        r.failures.append(f"repository {repo} does not exist on the Hub (or is private and no token was given)")
+    except RevisionNotFoundError:
+        r.failures.append(f"branch {branch!r} does not exist in {repo}")
+    except LocalEntryNotFoundError:
+        r.skipped = (f"not available locally: give --model-path {repo}=DIR, or --allow-download to fetch it"
+                     if not opts.allow_download else f"could not download {repo}: the Hub could not be reached")
+    except Exception as e:  # noqa: BLE001 - a network fault, a full disk...: this model's problem
+        r.failures.append(f"could not get {repo}: {_first_line(e)}")
+    return None
+
+
+def weight_bytes(folder: str) -> int:
+    """What the weight files of a model folder hold (safetensors, else PyTorch bins)."""
+    files = list(Path(folder).glob("*.safetensors")) or list(Path(folder).glob("*.bin"))
+    return sum(f.stat().st_size for f in files if f.is_file())
+
+
+def free_bytes(cuda: bool) -> int | None:
+    if cuda:
+        import torch
+
+        return int(torch.cuda.mem_get_info()[0])
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def stored_dtype_bytes(folder: str) -> int:
+    try:
+        cfg = json.loads((Path(folder) / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return 2
+    name = str(cfg.get("torch_dtype") or cfg.get("dtype") or "float16")
+    return 4 if "32" in name else 1 if "8" in name else 2
+
+
+# -- the checks --------------------------------------------------------------------------------
+def run_one(card: Card, branch: str | None, readme: str | None, opts: SmokeOptions,
+            folder_done: dict[tuple[str, str], SmokeResult], server: SnippetServer | None) -> SmokeResult:
     import torch
 
     r = SmokeResult(card.repo_id, branch)
     m = card.model
     r.style = style_of(m)
-    cuda = torch.cuda.is_available() and args.device != "cpu"
+    cuda = torch.cuda.is_available() and opts.device != "cpu"
     r.device = "cuda" if cuda else "cpu"
-    if local and not Path(source).is_dir():
-        r.failures.append(f"model folder {source} does not exist")
-        return r
-    if isinstance(m.quantization, GGUF):
-        return run_gguf(card, source, local, readme, args, r)
-    if isinstance(m.quantization, EXL2):
+    q = m.quantization
+    if isinstance(q, EXL2):
         r.skipped = "EXL2 variants load with exllamav2, which transformers does not drive: not smoke-tested here"
-        r.ok = True
         return r
-    spec = STYLES.get(r.style)
-    if spec is not None and not spec.generates:
-        return run_encoder(card, source, local, readme, args, r)
-    return run_generate(card, branch, source, local, readme, args, r, cuda)
+    if isinstance(q, (GPTQ, AWQ)) and not opts.tokenizer_only:
+        backends = {"GPTQ": ("gptqmodel", "auto_gptq"), "AWQ": ("awq",)}[q.method]
+        if not cuda:
+            r.skipped = f"{q.method} variants need a CUDA GPU; none is present"
+            return r
+        if not any(importlib.util.find_spec(b) for b in backends):
+            r.skipped = f"{q.method} kernels are not installed: install one of {', '.join(backends)}"
+            return r
+    source = locate(card.repo_id, branch, opts, r)
+    if source is None:
+        return r
+    r.source = source
+    earlier = folder_done.get((card.repo_id, source))
+    if earlier is not None:  # nine GPTQ branches given one folder: it is loaded and judged once
+        return replace(earlier, branch=branch, warnings=[*earlier.warnings,
+                                                         f"same folder as {earlier.name}: its result, not run again"])
+    if isinstance(q, GGUF):
+        run_gguf(card, source, r)
+    else:
+        spec = STYLES.get(r.style)
+        if spec is not None and not spec.generates:
+            run_encoder(card, source, r)
+        else:
+            run_generate(card, source, opts, r, cuda)
+    gc.collect()  # the model is freed before the snippet loads its own copy
+    if cuda:
+        torch.cuda.empty_cache()
+    if not r.failures and not r.skipped and not opts.tokenizer_only and not opts.no_snippet:
+        if readme is None:
+            r.snippet = "skipped"
+        elif isinstance(q, GGUF) and importlib.util.find_spec("llama_cpp") is None:
+            r.snippet = "skipped"
+            r.warnings.append("llama-cpp-python is not installed: the usage snippet was not run")
+        else:
+            r.snippet = run_snippet(readme, card.repo_id, source, r.device, r, opts.timeout, server)
+    r.ok = not r.failures
+    folder_done[(card.repo_id, source)] = r
+    return r
 
 
-def run_generate(card: Card, branch: str | None, source: str, local: bool, readme: str | None, args: SmokeOptions,
-                 r: SmokeResult, cuda: bool) -> SmokeResult:
+def _tokenizer_kwargs(card: Card, tok: Any, source: str, r: SmokeResult) -> None:
+    """The snippet's tokenizer keywords must be ones transformers reads: an unknown one is ignored silently."""
+    import inspect
+
+    from transformers import PreTrainedTokenizerBase
+
+    u = card.model.usage
+    if u is None or not u.tokenizer_kwargs:
+        return
+    known = set(inspect.signature(PreTrainedTokenizerBase.__init__).parameters)
+    known |= set(inspect.signature(type(tok).__init__).parameters)
+    # what this tokenizer is configured with (not init_kwargs: unknown keywords land there too)
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        known |= set(json.loads((Path(source) / "tokenizer_config.json").read_text("utf-8")))
+    known |= {"use_fast", "trust_remote_code", "revision", "cache_dir", "token", "local_files_only", "subfolder",
+              "force_download", "proxies", "legacy", "add_bos_token", "add_eos_token", "from_slow",
+              "tokenizer_type", "use_default_system_prompt", "add_prefix_space"}
+    for k in u.tokenizer_kwargs:
+        if k not in known:
+            close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.75)
+            r.failures.append(f"the snippet passes tokenizer keyword {k!r}, which transformers ignores"
+                              + (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+def _architecture(source: str, trust: bool, seq2seq: bool, r: SmokeResult) -> None:
+    """config.json's architecture must have the head the card's snippet loads (read without weights)."""
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.from_pretrained(source, trust_remote_code=trust)
+    except Exception as e:  # noqa: BLE001
+        r.failures.append(f"config.json does not load: {_first_line(e)}")
+        return
+    archs = list(getattr(cfg, "architectures", None) or [])
+    want = ("ForConditionalGeneration", "Seq2SeqLM") if seq2seq else ("ForCausalLM", "LMHeadModel")
+    if archs and not any(a.endswith(want) for a in archs):
+        cls = "AutoModelForSeq2SeqLM" if seq2seq else "AutoModelForCausalLM"
+        r.failures.append(f"the card's {r.style} snippet loads {cls}, "
+                          f"but the model's architecture is {', '.join(archs)} (config.json): set the pipeline_tag "
+                          "that this model serves")
+
+
+def eos_ids(source: str, tok: Any, trust: bool) -> tuple[set[int], str]:
+    """The end-of-sequence ids of the tokenizer and of generation_config.json (else config.json)."""
+    ids = {tok.eos_token_id} if tok.eos_token_id is not None else set()
+    where = "tokenizer"
+    try:
+        from transformers import GenerationConfig
+
+        gen = GenerationConfig.from_pretrained(source)
+        where += " and generation_config.json"
+        found = gen.eos_token_id
+    except Exception:  # noqa: BLE001 - no generation_config.json: the model's config says it
+        from transformers import AutoConfig
+
+        try:
+            found = getattr(AutoConfig.from_pretrained(source, trust_remote_code=trust), "eos_token_id", None)
+            where += " and config.json"
+        except Exception:  # noqa: BLE001
+            found = None
+    ids |= set(found if isinstance(found, list) else [found] if isinstance(found, int) else [])
+    return ids, where
+
+
+def check_stops(card: Card, tok: Any, eos: set[int], where: str, r: SmokeResult) -> list[int]:
+    """The documented stop ids against the model's end-of-sequence ids; the ids generation stops at
+    (the documented ones, which the snippet passes as `eos_token_id`, else the model's own)."""
+    p = card.model.prompt
+    before = len(r.failures)
+    documented = list(p.stop_token_ids) if p else []
+    vocab = len(tok)
+    for sid in documented:
+        if sid >= vocab:
+            r.failures.append(f"stop token id {sid} is outside the tokenizer's vocabulary (size {vocab})")
+    if documented:
+        missing = sorted(eos - set(documented))
+        if missing:
+            names = ", ".join(f"{i} {tok.convert_ids_to_tokens(i)!r}" for i in missing)
+            r.failures.append(f"the snippet passes eos_token_id={documented}, which replaces the model's end-of-"
+                              f"sequence id(s) {names} ({where}): add them to prompt.stop_token_ids")
+        special = set(getattr(tok, "all_special_ids", [])) | {
+            i for i, t in getattr(tok, "added_tokens_decoder", {}).items() if getattr(t, "special", False)}
+        for sid in documented:
+            if sid < vocab and sid not in eos and sid not in special:
+                r.failures.append(f"stop token id {sid} is the ordinary token {tok.convert_ids_to_tokens(sid)!r}, "
+                                  "neither end-of-sequence nor a special token: generation would stop inside text")
+    r.check("stops", before)
+    return [i for i in documented if i < vocab] or sorted(eos)
+
+
+def run_generate(card: Card, source: str, opts: SmokeOptions, r: SmokeResult, cuda: bool) -> None:
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     m = card.model
+    p = m.prompt
     seq2seq = r.style == "seq2seq"
-    chat_style = r.style == "chat" or (m.prompt is not None and m.prompt.template is None)
-    if m.prompt is None and not seq2seq:
+    chat_style = r.style == "chat" or (p is not None and p.template is None)
+    if p is None and not seq2seq:
         r.failures.append("the card documents no prompt format")
-        return r
-    if m.quantization:
-        method = m.quantization.method.lower()
-        backends = {"gptq": ("gptqmodel", "auto_gptq"), "awq": ("awq",)}.get(method, ())
-        if backends and not any(importlib.util.find_spec(b) for b in backends):
-            r.failures.append(f"{m.quantization.method} backend missing: install one of {', '.join(backends)}")
-        if not cuda:
-            r.failures.append(f"{m.quantization.method} variants need a CUDA GPU; none is present")
-        if r.failures:
-            return r
+        return
     trust = bool(m.trust_remote_code)
     if trust:
         r.warnings.append("the card asks for trust_remote_code=True: code from the repository runs")
-    want = (m.usage.dtype if m.usage and m.usage.dtype else "float16") if cuda else "float32"
+    u = m.usage
+    tok_kw = dict(u.tokenizer_kwargs) if u else {}
+    try:
+        with time_limit(opts.timeout, f"loading the tokenizer of {r.name}"):
+            tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust, **tok_kw)
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        r.failures.append(f"loading the tokenizer failed: {_first_line(e)}")
+        return
+    _tokenizer_kwargs(card, tok, source, r)
+    _architecture(source, trust, seq2seq, r)
+    eos, eos_where = eos_ids(source, tok, trust)
+    stop_at = check_stops(card, tok, eos, eos_where, r)
+    stop_strings = list(p.stop_strings) if p else []
+    template_markers: list[str] = []
+    if seq2seq:
+        r.prompt = u.message if u else TEST_MESSAGE
+        ids = tok(r.prompt)["input_ids"]
+    else:
+        assert p is not None
+        before = len(r.failures)
+        for special in p.special_tokens:
+            enc = tok.encode(special, add_special_tokens=False)
+            if len(enc) != 1:
+                r.failures.append(f"{special!r} should be one special token but tokenises into {len(enc)}: {enc}")
+        r.check("special tokens", before)
+        got = _chat_ids(card, tok, r) if chat_style else _template_ids(card, tok, r)
+        if got is None:
+            return
+        ids = got
+        template_markers = markers(p.template or "")
+    bos = tok.bos_token_id
+    if bos is not None and list(ids[:2]) == [bos, bos]:
+        r.failures.append(f"the model is fed two BOS tokens ({list(ids[:3])}...): the prompt writes {tok.bos_token!r} "
+                          "and the tokenizer adds it too; remove it from the template, or set `prompt.bos: template`")
+    if r.failures or opts.tokenizer_only:
+        return
+    want = (m.usage.dtype if m.usage and m.usage.dtype not in (None, "auto") else "float16") if cuda else "float32"
     r.dtype = want
+    size = weight_bytes(source)
+    r.weights_mb = round(size / 2**20, 1)
+    need = size * max(1.0, (4 if want == "float32" else 2) / stored_dtype_bytes(source))
+    free = free_bytes(cuda)
+    if free is not None and need > 0.9 * free:
+        r.skipped = (f"the weights need about {need / 2**30:.1f} GiB in {want} and the "
+                     f"{'GPU' if cuda else 'host'} has {free / 2**30:.1f} GiB free")
+        return
     dtype_kw = "dtype" if tuple(int(x) for x in transformers.__version__.split(".")[:2]) >= (4, 56) else "torch_dtype"
-    kw = {"trust_remote_code": trust, dtype_kw: getattr(torch, want)}
-    if branch and not local:
-        kw["revision"] = branch
+    kw: dict[str, Any] = {"trust_remote_code": trust, dtype_kw: getattr(torch, want)}
     if cuda:
         kw["device_map"] = "auto"
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     try:
-        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust,
-                                            **({"revision": branch} if branch and not local else {}))
-        model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(source, **kw)
+        with time_limit(opts.timeout, f"loading {r.name}"):
+            model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(source, **kw)
     except Exception as e:  # noqa: BLE001 - reported, not raised
-        r.failures.append(f"loading failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-        return r
+        r.failures.append(f"loading failed: {_first_line(e)}")
+        return
     if not cuda:
         model.to("cpu")
     model.eval()
     r.load_s = round(time.perf_counter() - t0, 3)
-    if seq2seq:
-        text = m.usage.message if m.usage else TEST_MESSAGE
-        r.prompt = text
-        ids = tok(text, return_tensors="pt").to(model.device)
-        return _generate(card, tok, model, ids, [], [], readme, local, source, args, r, cuda)
-    p = m.prompt
+    r.load_mb_per_s = round(r.weights_mb / max(r.load_s, 1e-9), 1) if size else None
+    try:
+        _generate(model, tok, ids, stop_at, stop_strings, template_markers, opts, r, cuda)
+    finally:
+        del model
+
+
+def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
+    """The filled raw template's ids; against the tokenizer's chat template's, when it has one."""
+    p = card.model.prompt
     assert p is not None
-    vocab = len(tok)
-    for sid in p.stop_token_ids:
-        if sid >= vocab:
-            r.failures.append(f"stop token id {sid} is outside the tokenizer's vocabulary (size {vocab})")
-    for special in p.special_tokens:
-        ids = tok.encode(special, add_special_tokens=False)
-        if len(ids) != 1:
-            r.failures.append(f"{special!r} should be one special token but tokenises into {len(ids)}: {ids}")
-    if chat_style:
-        return _chat(card, tok, model, readme, local, source, args, r, cuda)
     prompt, unfilled = fill_prompt(card)
     r.prompt = prompt
     if unfilled:
         r.failures.append(f"template placeholder(s) left unfilled: {', '.join('{' + u + '}' for u in unfilled)}")
-        return r
-    add_special = p.bos != "template"
-    encoded = tok(prompt, add_special_tokens=add_special)["input_ids"]
-    bos_id = tok.bos_token_id
-    if bos_id is not None and encoded[:2] == [bos_id, bos_id]:
-        r.failures.append(f"the model is fed two BOS tokens ({encoded[:3]}...): the template writes "
-                          f"{tok.bos_token!r} and the tokenizer adds it too; remove it from the template, or set "
-                          "`prompt.bos: template`")
+        return None
+    ids = list(tok(prompt, add_special_tokens=p.bos != "template")["input_ids"])
     if getattr(tok, "chat_template", None):
+        before = len(r.failures)
         msgs = ([{"role": "system", "content": p.system_prompt}] if p.system_prompt is not None else []) + [
             {"role": "user", "content": TEST_MESSAGE}]
         try:
-            chat = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            chat = list(tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
+                                                return_dict=True)["input_ids"])
         except Exception as e:  # noqa: BLE001
-            r.warnings.append(f"the tokenizer's chat_template fails: {type(e).__name__}: {e}")
-        else:
-            if chat != prompt:
-                pairs = enumerate(zip(chat, prompt, strict=False))
-                at = next((i for i, (a, b) in pairs if a != b), min(len(chat), len(prompt)))
-                r.warnings.append(f"the tokenizer's chat_template differs from the card's template at character {at}: "
-                                  f"chat {chat[max(0, at - 15):at + 15]!r} vs card {prompt[max(0, at - 15):at + 15]!r}")
-    if r.failures:
-        return r
-    inputs = tok(prompt, return_tensors="pt", add_special_tokens=add_special).to(model.device)
-    return _generate(card, tok, model, inputs, [i for i in p.stop_token_ids if i < vocab], list(p.stop_strings),
-                     readme, local, source, args, r, cuda, markers(p.template or ""))
+            r.failures.append(f"the tokenizer's chat template fails: {_first_line(e)}")
+            return None
+        if chat != ids:
+            at = next((i for i, (a, b) in enumerate(zip(chat, ids, strict=False)) if a != b), min(len(chat), len(ids)))
+            text = (f"the card's template gives other token ids than the tokenizer's chat template, from position "
+                    f"{at}: card {ids[at:at + 4]} {tok.decode(ids[at:at + 4])!r} vs chat template {chat[at:at + 4]} "
+                    f"{tok.decode(chat[at:at + 4])!r}")
+            if p.chat_template_differs:
+                r.warnings.append(f"{text} (the card says why: {p.chat_template_differs})")
+            else:
+                r.failures.append(text + "; fix the template, or say why it differs in `prompt.chat_template_differs`")
+        r.check("chat template", before)
+    return ids
 
 
-def _chat(card: Card, tok: Any, model: Any, readme: str | None, local: bool, source: str, args: SmokeOptions,
-          r: SmokeResult, cuda: bool) -> SmokeResult:
-    """A chat card: the tokenizer's chat template applied to the snippet's conversation (and, when the
-    card writes the template's text, the card's rendering of it must give the same token ids)."""
+def _chat_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
+    """A chat card: the tokenizer's chat template applied to the snippet's conversation; a chat template
+    written in the card must give the same ids."""
     from . import chat
     from .template_context import snippet_messages
 
     p = card.model.prompt
     assert p is not None
+    before = len(r.failures)
     if not getattr(tok, "chat_template", None):
         r.failures.append("the card documents a chat template but the tokenizer has none (tokenizer_config.json "
                           "`chat_template`)")
-        return r
+        return None
     msgs = snippet_messages(card)
     try:
-        ids = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
-        text = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        ids = list(tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
+                                           return_dict=True)["input_ids"])
+        r.prompt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
     except Exception as e:  # noqa: BLE001
-        r.failures.append(f"the tokenizer's chat template fails: {type(e).__name__}: {e}")
-        return r
-    r.prompt = text
+        r.failures.append(f"the tokenizer's chat template fails: {_first_line(e)}")
+        return None
     if p.chat_template not in (None, chat.FROM_TOKENIZER):
         assert p.chat_template is not None
         try:
             mine = chat.render(p.chat_template, msgs, tok.bos_token, tok.eos_token)
         except chat.ChatTemplateError as e:
             r.failures.append(str(e))
-            return r
-        card_ids = tok(mine, add_special_tokens=False)["input_ids"]
-        if card_ids != list(ids):
+            return None
+        card_ids = list(tok(mine, add_special_tokens=False)["input_ids"])
+        if card_ids != ids:
             at = next((i for i, (a, b) in enumerate(zip(card_ids, ids, strict=False)) if a != b),
                       min(len(card_ids), len(ids)))
             r.failures.append(f"the card's chat template gives other token ids than the tokenizer's, from position "
-                              f"{at}: card {card_ids[at:at + 5]} vs tokenizer {list(ids[at:at + 5])}; copy "
+                              f"{at}: card {card_ids[at:at + 5]} vs tokenizer {ids[at:at + 5]}; copy "
                               "tokenizer_config.json's chat_template into `prompt.chat_template`")
-    bos_id = tok.bos_token_id
-    if bos_id is not None and list(ids[:2]) == [bos_id, bos_id]:
-        r.failures.append(f"the chat template's output starts with two BOS tokens ({list(ids[:3])}...)")
-    if r.failures:
-        return r
-    import torch
-
-    inputs = {"input_ids": torch.tensor([list(ids)], device=model.device)}
-    return _generate(card, tok, model, inputs, list(p.stop_token_ids), list(p.stop_strings), readme, local, source,
-                     args, r, cuda)
+    r.check("chat template", before)
+    return ids
 
 
-def _generate(card: Card, tok: Any, model: Any, inputs: Any, stop_ids: list[int], stop_strings: list[str],
-              readme: str | None, local: bool, source: str, args: SmokeOptions, r: SmokeResult, cuda: bool,
-              template_markers: list[str] | None = None) -> SmokeResult:
+def _generate(model: Any, tok: Any, ids: list[int], stop_at: list[int], stop_strings: list[str],
+              template_markers: list[str], opts: SmokeOptions, r: SmokeResult, cuda: bool) -> None:
     import torch
     from transformers import LogitsProcessorList
 
-    eos = list(dict.fromkeys(stop_ids + ([tok.eos_token_id] if tok.eos_token_id is not None else [])))
+    encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
+    inputs = torch.tensor([ids], device=model.device)
     first = _FirstToken()
-    gen_kw = dict(max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=eos or None,
-                  pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else 0),
-                  logits_processor=LogitsProcessorList([first]))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (stop_at[0] if stop_at else 0)
+    gen_kw: dict[str, Any] = dict(max_new_tokens=opts.max_new_tokens, do_sample=False, eos_token_id=stop_at or None,
+                                  pad_token_id=pad, max_time=opts.timeout)
     if stop_strings:
         gen_kw.update(stop_strings=stop_strings, tokenizer=tok)
     t1 = time.perf_counter()
     try:
         with torch.no_grad():
-            out = model.generate(**inputs, **gen_kw)
+            out = model.generate(inputs, attention_mask=torch.ones_like(inputs),
+                                 logits_processor=LogitsProcessorList([first]), **gen_kw)
     except Exception as e:  # noqa: BLE001
-        r.failures.append(f"generation failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-        return r
+        r.failures.append(f"generation failed: {_first_line(e)}")
+        return
     t2 = time.perf_counter()
-    decoder_only = not getattr(model.config, "is_encoder_decoder", False)
-    new = out[0][inputs["input_ids"].shape[1]:].tolist() if decoder_only else out[0].tolist()
-    if not decoder_only and new and new[0] == model.config.decoder_start_token_id:
-        new = new[1:]
+    new = out[0].tolist()[1:] if encoder_decoder else out[0][len(ids):].tolist()
     r.new_tokens = len(new)
     if first.t is not None:
         r.first_token_s = round(first.t - t1, 4)
@@ -320,36 +572,62 @@ def _generate(card: Card, tok: Any, model: Any, inputs: Any, stop_ids: list[int]
     import resource
 
     r.peak_host_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    answer_ids = new[:-1] if new and new[-1] in eos else new
+    answer_ids = new[:-1] if new and new[-1] in stop_at else new
     raw = tok.decode(answer_ids, skip_special_tokens=False)
     cut = min([raw.find(s) for s in stop_strings if s in raw] or [len(raw)])
     answer = raw[:cut]
-    r.output = tok.decode(answer_ids, skip_special_tokens=True)[:cut] if cut < len(raw) else tok.decode(
-        answer_ids, skip_special_tokens=True)
-    if new and new[-1] in eos:
+    clean = tok.decode(answer_ids, skip_special_tokens=True)
+    r.output = clean[:cut] if cut < len(raw) else clean
+    if opts.timeout and t2 - t1 >= opts.timeout:
+        r.failures.append(f"generation of {r.name} took longer than {opts.timeout:g} s (--timeout)")
+    elif new and new[-1] in stop_at:
         r.stopped_by = f"stop token {new[-1]}"
     elif cut < len(raw):
         r.stopped_by = f"stop string {raw[cut:cut + 20]!r}"
-    elif len(new) >= args.max_new_tokens:
+    elif len(new) >= opts.max_new_tokens:
         r.stopped_by = "token limit"
     else:
         r.failures.append(f"generation ended after {len(new)} tokens without a stop token, stop string or the limit")
     if not r.output.strip():
         r.failures.append("the model returned no text")
-    for mk in template_markers or []:
+    for mk in template_markers:
         if mk and mk in answer:
             r.failures.append(f"template text {mk!r} leaked into the answer")
-    if readme and not args.no_snippet and local:
-        r.snippet = run_snippet(readme, card.repo_id, source, r.device, r)
-    r.ok = not r.failures
-    return r
+    if not encoder_decoder:
+        _force_stop(model, tok, inputs, stop_at, stop_strings, gen_kw, r)
 
 
-#: what each non-generating style's model configuration must have
-def run_encoder(card: Card, source: str, local: bool, readme: str | None, args: SmokeOptions,
-                r: SmokeResult) -> SmokeResult:
+def _force_stop(model: Any, tok: Any, inputs: Any, stop_at: list[int], stop_strings: list[str],
+                gen_kw: dict[str, Any], r: SmokeResult) -> None:
+    """Make the documented stop token (or the first stop string's tokens) the first new ones: the
+    documented stop criteria must end generation right there."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    before = len(r.failures)
+    cases: list[tuple[str, list[int]]] = []
+    if stop_at:
+        cases.append((f"stop token {stop_at[0]}", [stop_at[0]]))
+    if stop_strings:
+        cases.append((f"stop string {stop_strings[0]!r}", tok.encode(stop_strings[0], add_special_tokens=False)))
+    n = inputs.shape[-1]
+    for what, forced in cases:
+        if not forced:
+            continue
+        kw = {**gen_kw, "max_new_tokens": len(forced) + 8}
+        with torch.no_grad():
+            out = model.generate(inputs, attention_mask=torch.ones_like(inputs),
+                                 logits_processor=LogitsProcessorList([_Force(n, 0, forced)]), **kw)
+        new = out[0][n:].tolist()
+        if new != forced:
+            r.failures.append(f"the documented stop criteria did not end generation at the {what}: "
+                              f"{len(new)} new tokens {new[:12]}")
+    r.check("forced stop", before)
+
+
+def run_encoder(card: Card, source: str, r: SmokeResult) -> None:
     """A classifier, tagger, fill-mask, question-answering or embedding card: the tokenizer and the
-    configuration must fit the task; then the card's own snippet runs on the model."""
+    configuration must fit the task (the card's own snippet then runs on the model)."""
     from transformers import AutoConfig, AutoTokenizer
 
     trust = bool(card.model.trust_remote_code)
@@ -358,14 +636,16 @@ def run_encoder(card: Card, source: str, local: bool, readme: str | None, args: 
         tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
         cfg = AutoConfig.from_pretrained(source, trust_remote_code=trust)
     except Exception as e:  # noqa: BLE001
-        r.failures.append(f"loading failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-        return r
+        r.failures.append(f"loading failed: {_first_line(e)}")
+        return
     r.load_s = round(time.perf_counter() - t0, 3)
+    before = len(r.failures)
+    _tokenizer_kwargs(card, tok, source, r)
     if r.style == "fill-mask" and tok.mask_token is None:
         r.failures.append("a fill-mask card, but the tokenizer has no mask token")
     archs = list(getattr(cfg, "architectures", None) or [])
-    heads = {"text-classification": "ForSequenceClassification", "token-classification": "ForTokenClassification",
-             "fill-mask": ("ForMaskedLM", "ForPreTraining"), "question-answering": "ForQuestionAnswering"}
+    heads = {"text-classification": ("ForSequenceClassification",), "token-classification": ("ForTokenClassification",),
+             "fill-mask": ("ForMaskedLM", "ForPreTraining"), "question-answering": ("ForQuestionAnswering",)}
     want = heads.get(r.style)
     if want and archs and not any(a.endswith(want) for a in archs):
         r.failures.append(f"the card documents {r.style}, but the model's architecture is {', '.join(archs)} "
@@ -373,31 +653,23 @@ def run_encoder(card: Card, source: str, local: bool, readme: str | None, args: 
     if r.style in ("text-classification", "token-classification"):
         labels = getattr(cfg, "id2label", None) or {}
         r.output = ", ".join(str(v) for v in labels.values())[:200]
-    if not r.failures and readme and not args.no_snippet and local:
-        r.snippet = run_snippet(readme, card.repo_id, source, r.device, r)
-    elif not local and not r.failures:
-        r.snippet = "skipped"
-    r.ok = not r.failures
-    return r
+    r.check("task head", before)
+    r.weights_mb = round(weight_bytes(source) / 2**20, 1)
 
 
-def run_gguf(card: Card, source: str, local: bool, readme: str | None, args: SmokeOptions,
-             r: SmokeResult) -> SmokeResult:
+def run_gguf(card: Card, source: str, r: SmokeResult) -> None:
     """A GGUF card: every listed file is in the model folder, reads as GGUF, and is of the listed
-    quantisation; the llama-cpp snippet runs where llama-cpp-python is installed."""
+    quantisation (the llama-cpp snippet runs where llama-cpp-python is installed)."""
     q = card.model.quantization
     assert isinstance(q, GGUF)
     r.dtype = "gguf"
-    if not local:
-        r.skipped = "GGUF files are checked in a local folder: give --model-path (nothing is downloaded)"
-        r.ok = True
-        return r
     if importlib.util.find_spec("gguf") is None:
         r.failures.append("the gguf package is needed to read GGUF headers: `python -m pip install gguf`")
-        return r
+        return
     import gguf
 
     t0 = time.perf_counter()
+    before = len(r.failures)
     for f in q.files:
         path = Path(source) / f.file
         if not path.is_file():
@@ -405,34 +677,98 @@ def run_gguf(card: Card, source: str, local: bool, readme: str | None, args: Smo
             continue
         try:
             reader = gguf.GGUFReader(str(path))
-            field = reader.get_field("general.file_type")
-            kind = gguf.LlamaFileType(int(field.parts[field.data[0]][0])).name if field else None
+            fld = reader.get_field("general.file_type")
+            kind = gguf.LlamaFileType(int(fld.parts[fld.data[0]][0])).name if fld else None
         except Exception as e:  # noqa: BLE001 - a file that does not parse, whatever the reader raises
-            r.failures.append(f"{f.file} does not read as GGUF: {type(e).__name__}: {e}")
+            r.failures.append(f"{f.file} does not read as GGUF: {_first_line(e)}")
             continue
         if kind is None:
             r.warnings.append(f"{f.file} does not say its quantisation (no general.file_type)")
         elif kind.removeprefix("MOSTLY_").removeprefix("ALL_") != f.quant_method.upper():
             r.failures.append(f"{f.file} is listed as {f.quant_method} but its header says "
                               f"{kind.removeprefix('MOSTLY_').removeprefix('ALL_')}")
+    r.check("GGUF files", before)
     r.load_s = round(time.perf_counter() - t0, 3)
-    if not r.failures and readme and not args.no_snippet:
-        if importlib.util.find_spec("llama_cpp") is None:
-            r.snippet = "skipped"
-            r.warnings.append("llama-cpp-python is not installed: the usage snippet was not run")
-        else:
-            r.snippet = run_snippet(readme, card.repo_id, source, r.device, r)
     r.output = f"{len(q.files)} file(s) checked"
-    r.ok = not r.failures
-    return r
 
 
+# -- the usage snippet ----------------------------------------------------------------------------
 def snippet_of(readme: str) -> str | None:
     m = re.search(r"^```python\n(.*?)^```", readme, re.S | re.M)
     return m.group(1) if m else None
 
 
-def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: SmokeResult) -> str:
+def _snippet_child(code: str, env: dict[str, str], out_path: str, err_path: str) -> None:
+    """In a process forked from the warm server: the snippet as `python -c` would run it."""
+    os.environ.update(env)
+    for fd, path in ((1, out_path), (2, err_path)):
+        f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(f, fd)
+        os.close(f)
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the process's own stdout, kept open
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    status = 0
+    try:
+        exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102 - the card's own snippet
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: BLE001 - reported as `python -c` reports it
+        traceback.print_exc()
+        status = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+class SnippetServer:
+    """Fresh processes for the snippets, forked from one server that imports torch and transformers
+    once (multiprocessing's forkserver); ``run`` falls back to `python -c` where there is none."""
+
+    #: what every snippet imports: torch, and the parts of transformers that its Auto classes pull in
+    PRELOAD = ["torch", "transformers", "transformers.modeling_utils", "transformers.masking_utils",
+               "transformers.activations", "transformers.generation", "transformers.models.auto.modeling_auto",
+               "transformers.models.auto.tokenization_auto"]
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        self.ctx: Any = None
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            self.ctx = multiprocessing.get_context("forkserver")
+            self.ctx.set_forkserver_preload([m for m in self.PRELOAD if importlib.util.find_spec(m.split(".")[0])])
+
+    def start(self) -> None:
+        """Start the server now, so that its imports overlap the checks that come before the first snippet."""
+        if self.ctx is not None:
+            from multiprocessing import forkserver
+
+            with contextlib.suppress(Exception):  # no server: `run` starts one, or falls back to `python -c`
+                forkserver.ensure_running()
+
+    def run(self, code: str, env: dict[str, str], timeout: float) -> tuple[int | None, str, str]:
+        """(exit status or None on timeout, stdout, stderr)."""
+        if self.ctx is None:
+            try:
+                p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                                   env={**os.environ, **env})
+            except subprocess.TimeoutExpired:
+                return None, "", ""
+            return p.returncode, p.stdout, p.stderr
+        with tempfile.TemporaryDirectory(prefix="cardgen-snippet-") as d:
+            out, err = os.path.join(d, "out"), os.path.join(d, "err")
+            proc = self.ctx.Process(target=_snippet_child, args=(code, env, out, err), daemon=True)
+            proc.start()
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+                return None, "", ""
+            read = lambda p: Path(p).read_text("utf-8", "replace") if Path(p).exists() else ""  # noqa: E731
+            return proc.exitcode, read(out), read(err)
+
+
+def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: SmokeResult, timeout: float | None = 600,
+                server: SnippetServer | None = None) -> str:
     """Run the README's usage snippet with the repo id pointed at the local model."""
     code = snippet_of(readme)
     if code is None:
@@ -440,28 +776,30 @@ def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: Smoke
         return "skipped"
     code = code.replace(json.dumps(repo_id), json.dumps(str(local_dir)))
     code = code.replace('"cuda"', json.dumps(device)).replace(".cuda()", f".to({json.dumps(device)})")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    try:
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
-    except subprocess.TimeoutExpired:
-        r.failures.append("usage snippet did not finish within 600 s")
+    env = {**OFFLINE, "PYTHONUNBUFFERED": "1"}
+    t0 = time.perf_counter()
+    status, stdout, stderr = (server or SnippetServer()).run(code, env, timeout or 600)
+    r.snippet_s = round(time.perf_counter() - t0, 3)
+    if status is None:
+        r.failures.append(f"usage snippet did not finish within {timeout or 600:g} s")
         return "failed"
-    if p.returncode != 0:
+    if status != 0:
         lines = code.splitlines()
-        where = re.findall(r'File "<string>", line (\d+)', p.stderr)
-        last = [ln for ln in p.stderr.strip().splitlines() if ln.strip()][-1:] or ["(no message)"]
+        where = re.findall(r'File "<string>", line (\d+)', stderr)
+        last = [ln for ln in stderr.strip().splitlines() if ln.strip()][-1:] or ["(no message)"]
         at = ""
         if where:
             n = int(where[-1])
             at = f" at snippet line {n}: {lines[n - 1].strip() if 0 < n <= len(lines) else ''!r}"
         r.failures.append(f"usage snippet failed{at}: {last[0].strip()}")
         return "failed"
-    if not p.stdout.strip():
+    if not stdout.strip():
         r.failures.append("usage snippet printed nothing")
         return "failed"
     return "ok"
 
 
+# -- the run ---------------------------------------------------------------------------------
 def format_result(r: SmokeResult) -> str:
     verdict = f"skipped: {r.skipped}" if r.skipped else "ok" if r.ok else "FAILED"
     lines = [f"{r.name} ({r.device}, {r.dtype}, {r.style or 'no'} style): {verdict}"]
@@ -479,6 +817,30 @@ def format_result(r: SmokeResult) -> str:
     return "\n".join(lines)
 
 
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("cardgen", "torch", "transformers", "huggingface_hub", "sentence-transformers", "gguf"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    return out
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, int]:
     """Smoke-test every card in scope; the report (per-model results) and the exit code."""
     report = Report("smoke")
@@ -488,6 +850,12 @@ def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, 
         return report, 2
     rendering = render_all(select(list(opts.paths)), policy=opts.policy)
     report.diagnostics = rendering.diagnostics
+    known = set(rendering.cards) | set(rendering.failed)
+    stray = sorted(set(opts.model_paths) - known)
+    if stray:
+        report.notes.append(f"cardgen: error: --model-path names {', '.join(stray)}, which no card in scope "
+                            f"describes{_close(stray[0], known)}")
+        return report, 2
     try:
         todo = shard(targets(rendering.cards), opts.shard)
     except ValueError as e:
@@ -499,20 +867,38 @@ def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, 
     import logging
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    for i, (repo, branch) in enumerate(todo, 1):
-        card = rendering.cards[repo]
-        local = opts.model_paths.get(repo)
-        r = run_one(card, branch, str(local or repo), local is not None, rendering.texts.get(repo), opts)
-        results.append(r)
-        progress(f"[{i}/{len(todo)}] {r.name}: {'ok' if r.ok else 'FAILED'}")
-    data = [asdict(r) | {"name": r.name} for r in results]
-    if opts.json:
-        opts.json.write_text(json.dumps(data, indent=2), "utf-8")
-    failed = [r for r in results if not r.ok]
+    done: dict[tuple[str, str], SmokeResult] = {}
+    server = None if opts.no_snippet or opts.tokenizer_only else SnippetServer()
+    t0 = time.perf_counter()
+    try:
+        with _environment({} if opts.allow_download else OFFLINE):
+            if server is not None and any(r in rendering.texts for r, _ in todo):
+                server.start()  # inherits the offline environment
+            for i, (repo, branch) in enumerate(todo, 1):
+                try:
+                    r = run_one(rendering.cards[repo], branch, rendering.texts.get(repo), opts, done, server)
+                except Timeout as e:
+                    r = SmokeResult(repo, branch, failures=[str(e)])
+                except Exception as e:  # noqa: BLE001 - one model's crash is that model's failure
+                    r = SmokeResult(repo, branch, failures=[f"crashed: {_first_line(e)}"])
+                results.append(r)
+                progress(f"[{i}/{len(todo)}] {r.name}: {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}")
+    finally:  # the report is written whatever happened, Ctrl-C included
+        data = [asdict(r) | {"name": r.name} for r in results]
+        if opts.json:
+            doc = {"versions": versions(), "tier": "tokenizer" if opts.tokenizer_only else "full",
+                   "seconds": round(time.perf_counter() - t0, 3), "results": data}
+            opts.json.write_text(json.dumps(doc, indent=2), "utf-8")
+    failed = [r for r in results if not r.ok and not r.skipped]
+    skipped = [r for r in results if r.skipped]
     report.results = data
     report.checked = plural(len(results), "model")
-    skipped = [r for r in results if r.skipped]
     report.lines = [format_result(r) for r in results] + [
         f"{len(results) - len(failed) - len(skipped)} passed, {len(failed)} failed"
         + (f", {len(skipped)} skipped" if skipped else "")]
     return report, int(bool(failed))
+
+
+def _close(word: str, choices: set[str]) -> str:
+    m = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {m[0]}?)" if m else ""

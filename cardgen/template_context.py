@@ -595,6 +595,8 @@ def _prompt(card: Card, name: str) -> dict[str, Any]:
         "chat_intro": ("With its chat template, for this conversation:" if c and p.template is not None else ""),
         "bos": bos_line(card),
         "format_name": f"This prompt format is known as **{p.name}**." if p.name else "",
+        "differs": ("It deliberately differs from the tokenizer's chat template: "
+                    + fill(p.chat_template_differs, name=name) if p.chat_template_differs else ""),
         "placeholders": ("Placeholders: " + "; ".join(f"`{{{k}}}`: {v}" for k, v in p.placeholders.items()) + "."
                          if "placeholders" in p.model_fields_set and p.template is not None else ""),
         "special_tokens": ("These markers are special tokens, each encoded as one token: "

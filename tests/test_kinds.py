@@ -302,7 +302,7 @@ def test_each_task_runs_its_own_snippet(cli, models, tmp_path, task):
     report = tmp_path / "smoke.json"
     r = cli("smoke", tmp_path / "cards", "--model-path", f"acme/tiny={models[model]}", "--device", "cpu",
             "--json", report)
-    [res] = json.loads(report.read_text())
+    [res] = json.loads(report.read_text())["results"]
     assert r.code == 0 and res["ok"], r.out
     assert res["style"] == style and res["snippet"] == "ok"  # the README's own snippet ran on the model
 
@@ -364,7 +364,7 @@ def test_the_bundled_example_cards_pass_smoke(cli, tmp_path):
     report = tmp_path / "smoke.json"
     args = [a for name, p in paths.items() for a in ("--model-path", f"{EXAMPLES}/{name}={p}")]
     r = cli("smoke", CARDS / EXAMPLES, *args, "--device", "cpu", "--json", report)
-    data = {d["name"]: d for d in json.loads(report.read_text())}
+    data = {d["name"]: d for d in json.loads(report.read_text())["results"]}
     assert r.code == 0, r.out
     assert set(data) == {f"{EXAMPLES}/{n}" for n in paths}
     assert all(d["ok"] for d in data.values())

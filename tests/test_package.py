@@ -66,7 +66,9 @@ def test_wheel_carries_templates_and_schemas_and_runs_from_anywhere(tmp_path):
     assert p.returncode == 0, p.stderr
     [wheel] = (tmp_path / "dist").glob("cardgen-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "cardgen/templates/card.md.j2" in names and "cardgen/templates/snippets/default.py.j2" in names
+    assert "cardgen/templates/card.md.j2" in names
+    snippets = {f"cardgen/templates/snippets/{p.name}" for p in (REPO / "templates/snippets").glob("*.py.j2")}
+    assert len(snippets) >= 10 and snippets <= set(names)  # every task's snippet style ships
     assert "cardgen/schemas/card.schema.json" in names and "cardgen/data/hubspec/languages.json" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

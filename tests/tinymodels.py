@@ -231,3 +231,64 @@ def build_gguf(path: Path, files: dict[str, str]) -> Path:
         w.write_tensors_to_file()
         w.close()
     return path
+
+
+# -- decoder families as the Hub ships them: who adds BOS, which ids end a turn ----------------------
+FAMILIES = {
+    "mistral": {"bos": "<s>", "eos": "</s>", "add_bos": True, "specials": ["<unk>", "<s>", "</s>"],
+                "chat": "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} "
+                        "[/INST]{% elif m['role'] == 'assistant' %}{{ m['content'] }}{{ eos_token }}{% endif %}"
+                        "{% endfor %}"},
+    "qwen2": {"bos": None, "eos": "<|im_end|>", "add_bos": False,
+              "specials": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], "extra_eos": ["<|endoftext|>"],
+              "chat": "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                      "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"},
+    "gemma": {"bos": "<bos>", "eos": "<eos>", "add_bos": True,
+              "specials": ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"], "extra_eos": ["<end_of_turn>"],
+              "chat": "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' "
+                      "else m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+                      "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"},
+}
+
+
+def build_family(path: Path, family: str, chat: bool = True) -> Path:
+    """A tiny decoder of ``family`` (mistral, qwen2, gemma): its special tokens, whether its tokenizer adds
+    BOS, its chat template, and the end-of-sequence ids of its generation config."""
+    import torch
+    from tokenizers import processors
+    from transformers import (
+        GemmaConfig,
+        GemmaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
+
+    torch.manual_seed(0)
+    f = FAMILIES[family]
+    tok = _bpe(400, f["specials"])
+    if f["add_bos"]:
+        tok.post_processor = processors.TemplateProcessing(single=f"{f['bos']} $A",
+                                                           special_tokens=[(f["bos"], tok.token_to_id(f["bos"]))])
+    extra = [t for t in f["specials"] if t not in (f["bos"], f["eos"], "<unk>", "<pad>")]
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=f["bos"], eos_token=f["eos"],
+                                        pad_token="<pad>" if "<pad>" in f["specials"] else None,
+                                        unk_token="<unk>" if "<unk>" in f["specials"] else None,
+                                        additional_special_tokens=extra)
+    if chat:
+        tokenizer.chat_template = f["chat"]
+    common = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                  pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+    cls, cfg = {"mistral": (MistralForCausalLM, MistralConfig), "qwen2": (Qwen2ForCausalLM, Qwen2Config),
+                "gemma": (GemmaForCausalLM, GemmaConfig)}[family]
+    model = cls(cfg(**common, **({"head_dim": 8} if family == "gemma" else {})))
+    _restrict_head(model, tokenizer)
+    eos = [tokenizer.eos_token_id] + [tokenizer.convert_tokens_to_ids(t) for t in f.get("extra_eos", [])]
+    model.generation_config.eos_token_id = eos if len(eos) > 1 else eos[0]
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path

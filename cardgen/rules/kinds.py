@@ -168,6 +168,10 @@ def unused_by_kind(card: Card) -> Found:
                 yield card.loc("usage", f), (f"`usage.{f}` is only used by the {styles} snippet style, and this "
                                              f"card's is {style!r}: remove it, or set the style that uses it")
     if p is not None:
+        if p.template is None and p.chat_template_differs is not None:
+            yield card.loc("prompt", "chat_template_differs"), ("`prompt.chat_template_differs` explains how a raw "
+                                                               "`template` differs from the chat template: this card "
+                                                               "has no raw template; remove it")
         if p.template is None or p.show != "example":
             for f in ("example", "example_response"):
                 if f in p.model_fields_set:
