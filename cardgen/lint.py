@@ -43,7 +43,6 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _FILEISH = re.compile(r"^(\./|\.\./|/)|\.[A-Za-z0-9]{1,5}(#.*)?$|^#")
 
 
-@lru_cache(maxsize=1)
 def demote(markdown: str, by: int = 1) -> str:
     """The markdown with every heading ``by`` levels lower (at most `######`), found by markdown-it-py
     (so `#` lines in code blocks stay as they are); setext headings become ATX ones."""
@@ -63,6 +62,7 @@ def demote(markdown: str, by: int = 1) -> str:
     return "\n".join(ln for ln in lines if ln != "\x00")
 
 
+@lru_cache(maxsize=1)
 def parser() -> MarkdownIt:
     # block structure only: inline runs are checked from their raw markdown (see _inline_problems)
     return MarkdownIt("commonmark").enable("table").disable("inline")

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from .. import hubspec
 from ..diagnostics import Where
 from ..prompt import PLACEHOLDER
-from ..schema import branches
 from ..sections import placed_slots
 from . import card_rule, project_rule
 
@@ -42,6 +41,8 @@ _BAD_REF = re.compile(r"(^[/.])|([/.]$)|(\.\.)|(//)|(@\{)|([\x00-\x20\x7f~^:?*\[
 
 @card_rule("CG309", "invalid branch name", rule="the Hub's branches are git refs: `git check-ref-format` rules")
 def branch_names(card: Card) -> Found:
+    from ..schema import branches
+
     for i, branch in enumerate(branches(card.model.quantization)):
         if branch == "@" or _BAD_REF.search(branch):
             yield card.loc("quantization", "variants", i, "branch"), (

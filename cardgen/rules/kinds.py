@@ -42,18 +42,22 @@ def style_serves_task(card: Card) -> Found:
         return
     style = tasks.style_of(m)
     tag = m.pipeline_tag
-    where = card.loc("usage", "style") if m.usage.style else card.loc("pipeline_tag") if tag else card.loc("usage")
+
+    def where() -> Where:  # positions are built only for a finding
+        return card.loc("usage", "style") if m.usage and m.usage.style else card.loc(
+            "pipeline_tag") if tag else card.loc("usage")
+
     if not style:
-        yield where, (f"no snippet style of cardgen's serves pipeline_tag {tag!r}; name a snippet template of your own "
-                      f"in `usage.style` (templates/snippets/<style>.py.j2), or leave `usage` out. Styles: "
-                      f"{', '.join(sorted(tasks.STYLES))}")
+        yield where(), (f"no snippet style of cardgen's serves pipeline_tag {tag!r}; name a snippet template of "
+                        "your own in `usage.style` (templates/snippets/<style>.py.j2), or leave `usage` out. Styles: "
+                        f"{', '.join(sorted(tasks.STYLES))}")
         return
     spec = tasks.STYLES.get(style)
     if spec is None or tag is None or tag not in hubspec.pipeline_tags():
         return
     if tag not in spec.tasks:
         fit = tasks.BY_TASK.get(tag)
-        yield where, (f"usage style {style!r} writes a {'/'.join(sorted(spec.tasks))} snippet, but the card's "
+        yield where(), (f"usage style {style!r} writes a {'/'.join(sorted(spec.tasks))} snippet, but the card's "
                       f"pipeline_tag is {tag!r}: " + (f"set `usage.style: {fit}` or leave `style` out to follow "
                                                       "pipeline_tag" if fit else "no style of cardgen's serves it"))
 
@@ -124,12 +128,12 @@ def chat_template_renders(card: Card) -> Found:
 def metadata_overrides(card: Card) -> Found:
     extra = card.model.metadata or {}
     for key in extra:
-        where = card.key_loc("metadata", key)
         if key in TYPED_KEYS:
-            yield where, (f"`metadata: {key}` would override the typed field: write it as `{TYPED_KEYS[key]}:` "
-                          "(the body is computed from the typed field, and the two would disagree)")
+            yield card.key_loc("metadata", key), (
+                f"`metadata: {key}` would override the typed field: write it as `{TYPED_KEYS[key]}:` (the body is "
+                "computed from the typed field, and the two would disagree)")
         elif key in card.produced:
-            yield where, (f"`metadata: {key}` would override the value computed from "
+            yield card.key_loc("metadata", key), (f"`metadata: {key}` would override the value computed from "
                           f"{COMPUTED_KEYS.get(key, 'a typed field')}: remove it from `metadata`")
 
 
