@@ -201,7 +201,8 @@ def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) ->
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        return str(snapshot_download(repo, revision=branch, local_files_only=not opts.allow_download))
+        return str(snapshot_download(repo, revision=branch, local_files_only=not opts.allow_download,
+                                     endpoint=os.environ.get("HF_ENDPOINT") or None))
     except RepositoryNotFoundError:
         r.failures.append(f"repository {repo} does not exist on the Hub (or is private and no token was given)")
     except RevisionNotFoundError:

@@ -164,3 +164,36 @@ def test_nothing_is_downloaded_and_stray_model_paths_are_usage_errors(cli, model
     r = cli("smoke", tmp_path / "cards", "--model-path", f"acme/tinny={models['mistral']}")
     assert r.code == 2 and "--model-path names acme/tinny, which no card in scope describes (did you mean " \
                            "acme/tiny?)" in r.err
+
+
+def test_a_repo_that_does_not_exist_is_named_as_such(cli, tmp_path, monkeypatch):
+    from hubserver import FakeHub, HubServer
+
+    folder = tmp_path / "cards/acme/tiny"
+    folder.mkdir(parents=True)
+    (folder / "card.yaml").write_text(yaml.safe_dump({"repo_id": "acme/tiny", "license": "mit", **MISTRAL_OK}))
+    with HubServer(FakeHub()) as server:  # a loopback Hub that knows no repository
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+        r = cli("smoke", tmp_path / "cards", "--allow-download", "--timeout", "60")
+    assert r.code == 1
+    assert "FAIL: repository acme/tiny does not exist on the Hub (or is private and no token was given)" in r.out
+
+
+def test_a_model_that_cannot_fit_is_skipped_with_the_figures(cli, models, tmp_path, monkeypatch):
+    import cardgen.smoke as smoke_module
+
+    monkeypatch.setattr(smoke_module, "free_bytes", lambda cuda: 1000)
+    r, doc = smoke(cli, tmp_path, MISTRAL_OK, models["mistral"])
+    assert r.code == 0
+    [res] = doc["results"]
+    assert res["skipped"].startswith("the weights need about 0.0 GiB in float32 and the host has 0.0 GiB free")
+    assert res["checks"]["stops"] == "ok"  # the tokenizer tier ran before the skip
+
+
+def test_loading_past_the_timeout_fails_naming_the_model(cli, models, tmp_path):
+    r, doc = smoke(cli, tmp_path, MISTRAL_OK, models["mistral"], "--timeout", "0.000001")
+    assert r.code == 1
+    assert "took longer than 1e-06 s (--timeout)" in r.out and "acme/tiny" in r.out
