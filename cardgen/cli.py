@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from . import console
+from .console import Progress
 from .diagnostics import REPORTERS, Report, failed, plural
 from .options import (
     DEFAULT_OUT,
@@ -50,8 +52,8 @@ def _emit(report: Report, fmt: str) -> None:
     REPORTERS[fmt]().emit(report)
 
 
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def _progress() -> Progress:
+    return Progress(sys.stderr)
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -138,13 +140,21 @@ def export(opts: ExportOptions) -> tuple[Report, int]:
 def publish(opts: PublishOptions) -> tuple[Report, int]:
     from .publish import publish as run
 
-    return run(opts, _progress)
+    progress = _progress()
+    try:
+        return run(opts, progress)
+    finally:
+        progress.close()
 
 
 def smoke(opts: SmokeOptions) -> tuple[Report, int]:
     from .smoke import smoke as run
 
-    return run(opts, _progress)
+    progress = _progress()
+    try:
+        return run(opts, progress)
+    finally:
+        progress.close()
 
 
 def _codes() -> int:
@@ -198,6 +208,8 @@ EXAMPLES = {
     "smoke": "cardgen smoke --model-path org/name=/models/name --json report.json",
     "schema": "cardgen schema --out schemas/",
     "codes": "cardgen codes",
+    "new": "cardgen new acme/tiny-chat --kind chat   # then: cardgen new acme/tiny-chat-GGUF --kind gguf "
+           "--extends acme/tiny-chat",
     "vocabulary": "cardgen vocabulary --tasks package/ --hub-docs ../hub-docs",
 }
 
@@ -216,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="cards folders, card folders, source files or README files (default: cards/)")
         if formats:
             p.add_argument("--format", choices=formats, default=default_format)
+            loud = p.add_mutually_exclusive_group()
+            loud.add_argument("-q", "--quiet", action="store_true", help="only errors and the summary")
+            loud.add_argument("-v", "--verbose", action="store_true",
+                              help="also the rule behind each diagnostic (the Hub's, or cardgen's)")
         return p
 
     def jobs(p: argparse.ArgumentParser, default: int | None = None) -> None:
@@ -269,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("schema", "write the JSON Schema files", formats=None, paths=False)
     p.add_argument("--out", type=Path, default=Path("schemas"))
     add("codes", "list the diagnostic codes, their severity and the rule each enforces", formats=None, paths=False)
+    from .scaffold import KINDS
+
+    p = add("new", "write a card source to start from, for a kind of card", formats=None, paths=False)
+    p.add_argument("repo_id", metavar="OWNER/NAME")
+    p.add_argument("--kind", choices=KINDS, default="base")
+    p.add_argument("--extends", metavar="OWNER/NAME", help="the base card, in the cards folder (gguf, gptq, awq)")
+    p.add_argument("--cards", default="cards", help="the cards folder (default: cards)")
+    p.add_argument("--force", action="store_true", help="replace an existing card.yaml")
     p = add("vocabulary", "(maintainers) rebuild the carried Hub vocabulary from the Hub's own sources", formats=None,
             paths=False)
     p.add_argument("--tasks", type=Path, metavar="DIR", help="an unpacked @huggingface/tasks npm package")
@@ -285,6 +309,27 @@ def _model_paths(items: list[str]) -> dict[str, Path]:
             raise UsageError(f"--model-path wants REPO_ID=DIR, got {item!r}")
         out[repo] = Path(path)
     return out
+
+
+def _new(args: argparse.Namespace) -> int:
+    from . import hubspec
+    from .scaffold import write_new
+
+    cards = Path(args.cards)
+    for what, repo in (("repo id", args.repo_id), ("--extends", args.extends)):
+        if repo is not None and (p := hubspec.repo_id_problem(repo)):
+            raise UsageError(f"{what}: {p}")
+    if args.extends and not (cards / args.extends).is_dir():
+        raise UsageError(f"--extends {args.extends}: no card folder {cards / args.extends}")
+    if args.extends and args.kind not in ("gguf", "gptq", "awq"):
+        raise UsageError(f"--extends goes with a derived kind (gguf, gptq, awq), not {args.kind}")
+    try:
+        target = write_new(cards, args.repo_id, args.kind, args.extends, args.force)
+    except FileExistsError as e:
+        raise UsageError(str(e)) from None
+    print(f"written   {target}\nnext: replace each TODO (`cardgen validate {target.parent}` lists them), then "
+          f"`cardgen render {target.parent}`")
+    return 0
 
 
 def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]], str]:
@@ -323,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     ap = build_parser()
     args = ap.parse_args(argv)
+    console.VERBOSITY = -1 if getattr(args, "quiet", False) else 1 if getattr(args, "verbose", False) else 0
     try:
         if args.version:
             print(version_text())
@@ -336,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             return _schema(args.out)
         if args.command == "vocabulary":
             return _vocabulary(args)
+        if args.command == "new":
+            return _new(args)
         run, fmt = _command(args)
         report, code = run()
         _emit(report, fmt)

@@ -215,10 +215,20 @@ class TextReporter(Reporter):
     name = "text"
 
     def emit(self, report: Report) -> None:
-        _write(self.out, (d.text() for d in report.diagnostics))
+        from . import console
+
+        quiet = console.VERBOSITY < 0
+        for d in report.diagnostics:
+            if quiet and d.severity != "error":
+                continue
+            rule = CODES[d.code].rule if d.code in CODES else None
+            console.write_diagnostic(self.out, printable(f"{d.file}:{d.line}:{d.col}"), d.code, d.severity,
+                                     printable(d.message), rule)
         tty = getattr(self.out, "isatty", lambda: False)()
-        _write(self.out, (printable(line) if tty else line for line in report.lines))
-        _write(self.err, [*map(printable, report.notes), report.summary()])
+        if not quiet:
+            _write(self.out, (printable(line) if tty else line for line in report.lines))
+        _write(self.err, list(map(printable, report.notes)))
+        console.write_summary(self.err, report.summary(), *counts(report.diagnostics))
 
 
 @reporter

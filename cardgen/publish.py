@@ -225,7 +225,7 @@ def targets(rendering: Rendering, opts: PublishOptions) -> list[tuple[str, str]]
     return out
 
 
-def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Report, int]:
+def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report, int]:
     """Render, compare with the Hub, and commit (or show the diffs); the report and the exit code."""
     from huggingface_hub import get_token
 
@@ -263,7 +263,7 @@ def publish(opts: PublishOptions, progress: Callable[[str], None]) -> tuple[Repo
 
 
 def _run_all(pub: Publisher, todo: list[tuple[str, str]], texts: dict[str, str], opts: PublishOptions,
-             interrupted: threading.Event, progress: Callable[[str], None]) -> list[Outcome]:
+             interrupted: threading.Event, progress: Callable[..., None]) -> list[Outcome]:
     """Each target in a worker thread, under a deadline per target; none started once interrupted."""
     pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1))
 
@@ -291,14 +291,15 @@ def _run_all(pub: Publisher, todo: list[tuple[str, str]], texts: dict[str, str],
                     o = Outcome(repo, branch, "failed", f"no answer from the Hub within {opts.deadline:g} s; "
                                                         "it may or may not have been updated")
                     break
-        progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}")
+        progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}",
+                 done=done, total=len(todo))
         outcomes.append(o)
     pool.shutdown(wait=False, cancel_futures=True)  # a request still hung ends at its own timeout
     return outcomes
 
 
 @contextlib.contextmanager
-def _first_interrupt_stops(flag: threading.Event, progress: Callable[[str], None]) -> Iterator[None]:
+def _first_interrupt_stops(flag: threading.Event, progress: Callable[..., None]) -> Iterator[None]:
     """The first Ctrl-C sets ``flag`` (no new target starts, the summary is printed); the second
     interrupts as usual (exit 130)."""
     if threading.current_thread() is not threading.main_thread():

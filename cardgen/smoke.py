@@ -842,7 +842,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, int]:
+def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, int]:
     """Smoke-test every card in scope; the report (per-model results) and the exit code."""
     report = Report("smoke")
     missing = missing_extra()
@@ -883,7 +883,8 @@ def smoke(opts: SmokeOptions, progress: Callable[[str], None]) -> tuple[Report, 
                 except Exception as e:  # noqa: BLE001 - one model's crash is that model's failure
                     r = SmokeResult(repo, branch, failures=[f"crashed: {_first_line(e)}"])
                 results.append(r)
-                progress(f"[{i}/{len(todo)}] {r.name}: {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}")
+                progress(f"[{i}/{len(todo)}] {r.name}: {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}",
+                         done=i, total=len(todo))
     finally:  # the report is written whatever happened, Ctrl-C included
         data = [asdict(r) | {"name": r.name} for r in results]
         if opts.json:

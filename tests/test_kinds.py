@@ -371,3 +371,34 @@ def test_the_bundled_example_cards_pass_smoke(cli, tmp_path):
     for name in ("tiny-chat", "tiny-sentiment", "tiny-embed"):
         assert data[f"{EXAMPLES}/{name}"]["snippet"] == "ok", name
     assert data[f"{EXAMPLES}/tiny-chat"]["prompt"].startswith("<s><|system|>\n")  # BOS once, from the template
+
+
+# -- cardgen new: every kind validates and renders at once, with only its placeholders to fill --------
+@pytest.mark.parametrize("kind, extends", [("base", None), ("chat", None), ("classifier", None),
+                                           ("embedding", None), ("gguf", None), ("gptq", None), ("awq", None),
+                                           ("gguf", "acme/base"), ("gptq", "acme/base"), ("awq", "acme/base")])
+def test_new_scaffolds_a_card_that_validates_and_renders(cli, tmp_path, kind, extends):
+    cards = tmp_path / "cards"
+    assert cli("new", "acme/base", "--kind", "chat", "--cards", cards).code == 0
+    repo = f"acme/new-{kind.upper()}" if extends else f"acme/new-{kind}"
+    args = ["--extends", extends] if extends else []
+    r = cli("new", repo, "--kind", kind, "--cards", cards, *args)
+    assert r.code == 0 and f"written   {cards / repo / 'card.yaml'}" in r.out
+    text = (cards / repo / "card.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=../../../schemas/card.schema.json\n")
+    v = cli("validate", cards / repo)
+    codes = {ln.split(" ")[1] for ln in v.out.splitlines() if ": CG" in ln}
+    assert v.code == 0 and codes == {"CG410"}, v.out  # only the placeholders, each one named
+    assert cli("render", cards / repo, "--out", tmp_path / "out").code == 0
+    assert (tmp_path / "out" / repo / "README.md").is_file()
+
+
+def test_new_refuses_to_overwrite_and_checks_its_arguments(cli, tmp_path):
+    cards = tmp_path / "cards"
+    assert cli("new", "acme/m", "--cards", cards).code == 0
+    r = cli("new", "acme/m", "--cards", cards)
+    assert r.code == 2 and "exists; pass --force to replace it" in r.err
+    assert cli("new", "acme/m", "--cards", cards, "--force").code == 0
+    assert cli("new", "not a repo id", "--cards", cards).code == 2
+    r = cli("new", "acme/m-GGUF", "--kind", "gguf", "--extends", "acme/nothing", "--cards", cards)
+    assert r.code == 2 and "no card folder" in r.err

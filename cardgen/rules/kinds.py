@@ -4,6 +4,7 @@ and typed fields that the card's template would not show."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -219,3 +220,26 @@ def unused_by_kind(card: Card) -> Found:
                 yield card.loc("quantization", "variants", i, "dataset", f), (
                     f"the variants table shows a calibration dataset's name and link only: `dataset.{f}` would be "
                     "shown nowhere; remove it")
+
+
+_TODO = re.compile(r"(?i)\btodo\b")
+
+
+@card_rule("CG410", "placeholder left", "warning", rule="cardgen new writes TODO where only the author knows")
+def placeholders_left(card: Card) -> Found:
+    """Every string of the card's own sources that still says TODO."""
+
+    def walk(v: object, path: tuple) -> Iterator[tuple]:
+        if isinstance(v, str):
+            if _TODO.search(v):
+                yield path
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                yield from walk(x, (*path, k))
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                yield from walk(x, (*path, i))
+
+    data = card.src.data if isinstance(card.src.data, dict) else {}
+    for path in walk(data, ()):
+        yield card.src.pos(path), f"placeholder left in `{'.'.join(map(str, path))}`: replace the TODO"
