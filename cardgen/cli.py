@@ -21,6 +21,7 @@ from .options import (
     RISK_FORMATS,
     CheckOptions,
     ExportOptions,
+    PreviewOptions,
     PublishOptions,
     RenderOptions,
     SmokeOptions,
@@ -208,6 +209,7 @@ EXAMPLES = {
     "smoke": "cardgen smoke --model-path org/name=/models/name --json report.json",
     "schema": "cardgen schema --out schemas/",
     "codes": "cardgen codes",
+    "preview": "cardgen preview --html preview/   # or `cardgen preview` to serve them on 127.0.0.1:8000",
     "new": "cardgen new acme/tiny-chat --kind chat   # then: cardgen new acme/tiny-chat-GGUF --kind gguf "
            "--extends acme/tiny-chat",
     "vocabulary": "cardgen vocabulary --tasks package/ --hub-docs ../hub-docs",
@@ -284,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per model: loading, generation and the snippet each (default: 600)")
     p = add("schema", "write the JSON Schema files", formats=None, paths=False)
     p.add_argument("--out", type=Path, default=Path("schemas"))
+    p = add("preview", "show each card as the Hub shows a model page (HTML): served with reload, or written out")
+    p.add_argument("--html", type=Path, metavar="DIR", help="write a page per card and an index to DIR")
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 to serve on (default: 8000; 0: any)")
     add("codes", "list the diagnostic codes, their severity and the rule each enforces", formats=None, paths=False)
     from .scaffold import KINDS
 
@@ -332,6 +337,14 @@ def _new(args: argparse.Namespace) -> int:
     return 0
 
 
+def preview(opts: PreviewOptions) -> tuple[Report, int]:
+    from . import preview as pv
+
+    if opts.html is not None:
+        return pv.write_site(list(opts.paths), opts.html, opts.policy)
+    return pv.serve(list(opts.paths), opts.port, opts.policy, lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]], str]:
     """The command to run, with its typed options bound; and the output format."""
     name = args.command
@@ -355,6 +368,9 @@ def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]]
                             out=args.out, timeout=args.timeout, deadline=args.deadline,
                             retry_after_cap=args.retry_after_cap, max_readme_bytes=args.max_readme_bytes)
         return lambda: publish(po), args.format
+    if name == "preview":
+        pvo = PreviewOptions(**common, html=args.html, port=args.port)
+        return lambda: preview(pvo), args.format
     so = SmokeOptions(**common, model_paths=_model_paths(args.model_path), max_new_tokens=args.max_new_tokens,
                       json=args.json, shard=args.shard, no_snippet=args.no_snippet, device=args.device,
                       tokenizer_only=args.tokenizer_only, allow_download=args.allow_download,

@@ -60,6 +60,12 @@ class PublishOptions(Common):
 
 
 @dataclass(frozen=True)
+class PreviewOptions(Common):
+    html: Path | None = None  # write static pages here; None: serve on 127.0.0.1
+    port: int = 8000
+
+
+@dataclass(frozen=True)
 class SmokeOptions(Common):
     model_paths: dict[str, Path] = field(default_factory=dict)
     max_new_tokens: int = 16
