@@ -209,6 +209,7 @@ EXAMPLES = {
     "smoke": "cardgen smoke --model-path org/name=/models/name --json report.json",
     "schema": "cardgen schema --out schemas/",
     "codes": "cardgen codes",
+    "import": "cardgen import old-cards/ TheBloke/Llama-2-7B-GGUF@main --out cards/",
     "preview": "cardgen preview --html preview/   # or `cardgen preview` to serve them on 127.0.0.1:8000",
     "new": "cardgen new acme/tiny-chat --kind chat   # then: cardgen new acme/tiny-chat-GGUF --kind gguf "
            "--extends acme/tiny-chat",
@@ -286,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per model: loading, generation and the snippet each (default: 600)")
     p = add("schema", "write the JSON Schema files", formats=None, paths=False)
     p.add_argument("--out", type=Path, default=Path("schemas"))
+    p = add("import", "turn existing README cards (files, folders, Hub repos) into card sources", formats=None,
+            paths=False)
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="a README.md, a folder of them (owner/name/README.md or *.md), or owner/name[@revision]")
+    p.add_argument("--out", default="cards", help="the cards folder to write to (default: cards)")
+    p.add_argument("--repo-id", help="the repo id of a single README (default: from its folder)")
+    p.add_argument("--force", action="store_true", help="replace existing sources")
     p = add("preview", "show each card as the Hub shows a model page (HTML): served with reload, or written out")
     p.add_argument("--html", type=Path, metavar="DIR", help="write a page per card and an index to DIR")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 to serve on (default: 8000; 0: any)")
@@ -314,6 +322,25 @@ def _model_paths(items: list[str]) -> dict[str, Path]:
             raise UsageError(f"--model-path wants REPO_ID=DIR, got {item!r}")
         out[repo] = Path(path)
     return out
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .importer import ImportError_, run_import
+
+    try:
+        imports, targets = run_import(list(args.sources), Path(args.out), args.repo_id, args.force)
+    except ImportError_ as e:
+        raise UsageError(str(e)) from None
+    problems = 0
+    for imp, target in zip(imports, targets, strict=True):
+        typed = ", ".join(imp.recognised) or "none"
+        print(f"imported  {imp.source} -> {target}: typed fields: {typed}; free sections: {imp.free_sections}")
+        for p in imp.problems:
+            print(f"  problem: {p}")
+        problems += len(imp.problems)
+    print(f"{len(imports)} card{'s' * (len(imports) != 1)} imported, {problems} problem{'s' * (problems != 1)} "
+          f"noted; next: `cardgen validate {args.out}`", file=sys.stderr)
+    return 0
 
 
 def _new(args: argparse.Namespace) -> int:
@@ -400,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
             return _vocabulary(args)
         if args.command == "new":
             return _new(args)
+        if args.command == "import":
+            return _import(args)
         run, fmt = _command(args)
         report, code = run()
         _emit(report, fmt)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,13 @@ def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic
     problems = lint_body(body, head.count("\n") + 2) if sep else lint(unsealed(text))
     if problems:
         where = card.where()
-        return None, [error(where, p.code, f"{card.repo_id} README line {p.line}: {p.message}") for p in problems]
+        found = [error(where, p.code, f"{card.repo_id} README line {p.line}: {p.message}") for p in problems]
+        if any(ref.value.verbatim for ref in card.sections):
+            # a card with verbatim sections (imported) shows its author's own text: what the lint finds is
+            # reported for them to fix, and does not stop the card (the imported text is kept as written)
+            return text, [replace(d, severity="warning", message=d.message + " (in text kept as its author wrote "
+                                                                                "it)") for d in found]
+        return None, found
     return text, []
 
 

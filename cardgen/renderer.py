@@ -152,7 +152,8 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
         parts = []
         if s.heading:
             parts.append(f"{'#' * s.level} {template_context.fill(s.heading, name=ctx['name'])}")
-        body = template_context.fill(ref.text, name=ctx["name"], repo_id=card.repo_id).strip("\n")
+        body = (ref.text if s.verbatim else template_context.fill(ref.text, name=ctx["name"],
+                                                                    repo_id=card.repo_id)).strip("\n")
         if body:
             parts.append(body)
         return "\n\n".join(parts)

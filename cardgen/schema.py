@@ -369,6 +369,7 @@ class Section(Strict):
     file: str | None = Field(None, description="markdown file, relative to the source's folder")
     after: str | None = None
     before: str | None = None
+    verbatim: bool = Field(False, description="shown exactly as written: `{name}` and the like are not filled in")
 
 
 EUCategory = Literal["excluded", "prohibited", "high_risk_exception", "high_risk", "limited_or_low_risk"]

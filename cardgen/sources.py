@@ -140,13 +140,21 @@ def _data_path(data: Any, loc: tuple) -> tuple[tuple, bool]:
     return tuple(path), tagged
 
 
-def _fields_at(model: type[BaseModel], data: Any, path: tuple) -> list[str]:
-    """Known keys of the model that sits at ``path`` (for 'did you mean')."""
+def _annotation_at(model: type[BaseModel], path: tuple) -> Any:
+    """The annotation of what sits at ``path`` in the data of ``model`` (None when the path leaves it)."""
     ann: Any = model
     for part in path:
         ann = _descend(ann, part)
         if ann is None:
-            return []
+            return None
+    return ann
+
+
+def _fields_at(model: type[BaseModel], data: Any, path: tuple) -> list[str]:
+    """Known keys of the model that sits at ``path`` (for 'did you mean')."""
+    ann = _annotation_at(model, path)
+    if ann is None:
+        return []
     models = [a for a in _members(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
     return [n for m in models for n in m.model_fields]
 
@@ -217,11 +225,9 @@ def schema_diagnostics(exc: ValidationError, src: Source, model: type[BaseModel]
 
 def _tags(model: type[BaseModel], path: tuple, key: str) -> list[Any]:
     """The values of a discriminated union's tag field at ``path``."""
-    ann: Any = model
-    for part in path:
-        ann = _descend(ann, part)
-        if ann is None:
-            return []
+    ann = _annotation_at(model, path)
+    if ann is None:
+        return []
     out: list[Any] = []
     for m in _members(ann):
         if isinstance(m, type) and issubclass(m, BaseModel) and key in m.model_fields:

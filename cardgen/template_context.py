@@ -558,7 +558,8 @@ def builds(section: str) -> Callable[[Builder], Builder]:
 
 @builds("title")
 def _title(card: Card, name: str) -> dict[str, Any]:
-    return {"title": fill(card.model.title or name, name=name), "tagline": fill(card.model.tagline, name=name)}
+    title = name if card.model.title is None else card.model.title  # "" for none (an imported card without one)
+    return {"title": fill(title, name=name), "tagline": fill(card.model.tagline, name=name)}
 
 
 @builds("description")
