@@ -11,13 +11,19 @@ The smoke test compares the two on the real tokenizer.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 FROM_TOKENIZER = "from_tokenizer"
 FIXED_NOW = datetime(2024, 1, 1)  # what `strftime_now` shows in a rendered card
+TIME_LIMIT = 2.0  # seconds a chat template may take on the example (a card's data, so possibly hostile)
+MAX_CHARS = 1_000_000  # the most a rendered example may hold
 
 
 class ChatTemplateError(ValueError):
@@ -65,12 +71,43 @@ def render(text: str, messages: list[dict[str, str]], bos_token: str | None = No
     """The chat template filled with a conversation, as transformers fills it (tokenize=False)."""
     template = _compile(text)
     try:
-        return str(template.render(messages=messages, add_generation_prompt=add_generation_prompt,
-                                   bos_token=bos_token or "", eos_token=eos_token or "", tools=None,
-                                   documents=None))
+        with _time_limit(TIME_LIMIT):
+            out = str(template.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                      bos_token=bos_token or "", eos_token=eos_token or "", tools=None,
+                                      documents=None))
+    except _TooLong:
+        raise ChatTemplateError(f"the chat template ran longer than {TIME_LIMIT:g} s on the example conversation") \
+            from None
     except Exception as e:  # noqa: BLE001 - a template's own raise_exception, an undefined name...: one message
         raise ChatTemplateError(f"the chat template fails on the example conversation: {type(e).__name__}: {e}") \
             from None
+    if len(out) > MAX_CHARS:
+        raise ChatTemplateError(f"the chat template gives {len(out):,} characters for the example conversation; "
+                                f"the limit is {MAX_CHARS:,}")
+    return out
+
+
+class _TooLong(BaseException):  # not an Exception: the template's own error handling cannot swallow it
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (in the main thread, where signals arrive; else no limit)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise _TooLong
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def starts_with_bos(text: str, bos_token: str | None) -> bool:

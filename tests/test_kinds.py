@@ -402,3 +402,20 @@ def test_new_refuses_to_overwrite_and_checks_its_arguments(cli, tmp_path):
     assert cli("new", "not a repo id", "--cards", cards).code == 2
     r = cli("new", "acme/m-GGUF", "--kind", "gguf", "--extends", "acme/nothing", "--cards", cards)
     assert r.code == 2 and "no card folder" in r.err
+
+
+def test_a_hostile_chat_template_is_stopped_not_waited_for(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    slow = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    write_card(tmp_path, "acme/slow", pipeline_tag="text-generation", prompt={"chat_template": slow})
+    big = "{% for a in range(100000) %}" + "x" * 100 + "{% endfor %}"
+    write_card(tmp_path, "acme/big", pipeline_tag="text-generation", prompt={"chat_template": big})
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "cardgen", "validate", str(tmp_path)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 1 and time.monotonic() - t0 < 60
+    assert "CG408 the chat template ran longer than 2 s on the example conversation" in p.stdout
+    assert "CG408 the chat template gives 10,000,000 characters" in p.stdout
