@@ -113,3 +113,21 @@ class Card:
     def files(self) -> set[str]:
         """The source files this card's content comes from (its own and its bases')."""
         return {s.file for s in self.origin.values()} | {self.src.file}
+
+    def inputs(self) -> set[str]:
+        """Every file its README is built from, as absolute paths: its sources and its bases', the shared
+        files its references come from, the files of its free sections, the templates on its search
+        path, and the Hub vocabulary cardgen carries. What `--changed-since` matches changes against."""
+        from pathlib import Path
+
+        from .hubspec import DATA
+
+        refs = [self.creator, self.license, self.training, self.risk_citation, *self.datasets, *self.citations,
+                *self.cite_as, *self.sections, *self.mitigations.values()]
+        files = self.files() | {r.src.file for r in refs if r is not None}
+        files |= {str(s.src.folder / s.value.file) for s in self.sections if getattr(s.value, "file", None)}
+        for folder in self.templates:
+            files |= {str(p) for p in Path(folder).rglob("*.j2")}
+        files |= {str(p) for p in Path(DATA).glob("*.json")}
+        out = {str(Path(f).resolve()) for f in files}
+        return out | (self.base.inputs() if self.base is not None else set())

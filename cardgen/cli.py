@@ -81,17 +81,32 @@ def validate(opts: ValidateOptions) -> tuple[Report, int]:
 def render(opts: RenderOptions) -> tuple[Report, int]:
     from .pipeline import render_to
 
-    diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs, opts.policy)
+    diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs, opts.policy,
+                               _changed(opts.changed_since, opts.paths))
     report = Report("render", diags, checked=plural(len(written), "README"))
     report.notes = [f"{state:9} {p}" for p, state in written]
+    if opts.changed_since:
+        report.notes.append(f"only the cards whose inputs changed since {opts.changed_since} were rendered")
     report.results = [{"readme": str(p), "state": state} for p, state in written]
     return report, int(failed(diags))
+
+
+def _changed(ref: str | None, paths: tuple[Path, ...]) -> frozenset[str] | None:
+    from .files import changed_since
+
+    if ref is None:
+        return None
+    try:
+        return changed_since(ref, paths[0] if paths else Path("."))
+    except ValueError as e:
+        raise UsageError(f"--changed-since {ref}: {e}") from None
 
 
 def check(opts: CheckOptions) -> tuple[Report, int]:
     from .pipeline import drift
 
-    diags, drifted, checked = drift(select(list(opts.paths)), opts.out, opts.jobs, opts.policy)
+    diags, drifted, checked = drift(select(list(opts.paths)), opts.out, opts.jobs, opts.policy,
+                                    _changed(opts.changed_since, opts.paths))
     if not opts.fail:  # `diff` shows the differences; they are not problems
         diags = [d for d in diags if d.code != "CG708"]
     report = Report("check" if opts.fail else "diff", diags, checked=plural(checked, "card"))
@@ -250,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ("diff", "show how committed READMEs differ from their sources")):
         p = add(name, help)
         p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
+        p.add_argument("--changed-since", metavar="REF",
+                       help="only the cards whose inputs (sources, shared entries, bases, templates, vocabulary) or "
+                            "committed README changed since this git revision, dependents included")
         jobs(p)
     p = add("export", "export risk assessments: json (with the problems found), jsonld (AIRO/DPV), cyclonedx",
             formats=RISK_FORMATS, default_format="json")
@@ -380,10 +398,11 @@ def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]]
         vo = ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
         return lambda: validate(vo), args.format
     if name == "render":
-        ro = RenderOptions(**common, out=args.out, jobs=args.jobs)
+        ro = RenderOptions(**common, out=args.out, jobs=args.jobs, changed_since=args.changed_since)
         return lambda: render(ro), args.format
     if name in ("check", "diff"):
-        co = CheckOptions(**common, out=args.out, jobs=args.jobs, fail=name == "check")
+        co = CheckOptions(**common, out=args.out, jobs=args.jobs, fail=name == "check",
+                          changed_since=args.changed_since)
         return lambda: check(co), args.format
     if name == "export":
         eo = ExportOptions(**common, risks=args.risks)

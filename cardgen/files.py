@@ -121,3 +121,26 @@ def committed(path: Path) -> str | None:
 
 def readme_path(out: Path, repo_id: str) -> Path:
     return out / repo_id / "README.md"
+
+
+def changed_since(ref: str, where: Path) -> frozenset[str]:
+    """The files (absolute paths) that differ from git revision ``ref`` in the work tree around ``where``:
+    committed since, staged, modified, deleted or new and not ignored. ValueError, with git's reason,
+    when there is no such revision or no git repository."""
+    import subprocess
+
+    def git(*args: str, cwd: Path) -> str:
+        try:
+            p = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ValueError(f"git did not run: {e}") from None
+        if p.returncode != 0:
+            raise ValueError((p.stderr.strip().splitlines() or ["git failed"])[-1])
+        return p.stdout
+
+    start = where if where.is_dir() else where.parent
+    top = Path(git("rev-parse", "--show-toplevel", cwd=start).strip())
+    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=top)
+    names = git("diff", "--name-only", "-z", ref, "--", cwd=top).split("\0")
+    names += git("ls-files", "--others", "--exclude-standard", "-z", cwd=top).split("\0")
+    return frozenset(str((top / n).resolve()) for n in names if n)

@@ -29,11 +29,13 @@ class ValidateOptions(Common):
 @dataclass(frozen=True)
 class RenderOptions(Common):
     out: Path = DEFAULT_OUT
+    changed_since: str | None = None  # a git revision: only the cards whose inputs changed since
 
 
 @dataclass(frozen=True)
 class CheckOptions(Common):
     out: Path = DEFAULT_OUT
+    changed_since: str | None = None
     fail: bool = True  # `check` fails on drift; `diff` only shows it
 
 

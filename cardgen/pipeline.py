@@ -40,6 +40,7 @@ class Rendering:
     cards: dict[str, Card] = field(default_factory=dict)  # repo id -> card (not kept by sharded runs)
     failed: list[str] = field(default_factory=list)  # repo ids not rendered (invalid or lint errors)
     where: dict[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)  # repo id -> its repo id's place
+    unaffected: int = 0  # cards left alone: none of their inputs changed (`--changed-since`)
 
     def position(self, repo: str) -> Where:
         """Where a rendered repository is named in its sources."""
@@ -47,8 +48,14 @@ class Rendering:
         return locate(file, path)
 
 
+def affected(card: Card, changed: frozenset[str] | None) -> bool:
+    """Whether a card must be rendered again: no change set given, one of its inputs changed, or its
+    committed README did (``repo:<id>`` in the set)."""
+    return changed is None or f"repo:{card.repo_id}" in changed or bool(card.inputs() & changed)
+
+
 def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool = True,
-               policy: Policy | None = None) -> Rendering:
+               policy: Policy | None = None, changed: frozenset[str] | None = None) -> Rendering:
     """Validate and render; cards with errors are not rendered.
 
     With ``keep_cards=False`` (rendering and drift checks, which need only the texts) a large batch
@@ -61,13 +68,16 @@ def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool =
     for scope in selection.scopes:
         folders = scope.folders()
         if not keep_cards and worth_forking(len(folders), jobs):
-            _render_shards(scope, folders, jobs, out, report, cache, policy or Policy())
+            _render_shards(scope, folders, jobs, out, report, cache, policy or Policy(), changed)
             continue
         res = validate_scope(scope, jobs, policy)
         report.extend(res.diagnostics)
         bad_files = {d.file for d in res.errors}
         todo = []
         for card in res.cards:
+            if not affected(card, changed):
+                out.unaffected += 1
+                continue
             (out.failed.append(card.repo_id) if card.files() & bad_files else todo.append(card))
         rendered = map_items(partial(render_one, cache=cache), todo, jobs)
         for card, (text, diags) in zip(todo, rendered, strict=True):
@@ -109,9 +119,11 @@ class _Shard:
     rendered: list[tuple[str, str | None, list[Diagnostic], set[str], tuple[str, tuple[Any, ...]]]]
     targets: list[tuple[str, str, tuple[Any, ...]]]  # repo id, file, path
     risk_cards: list[Card]  # for the catalogue rules, which need every card
+    unaffected: int = 0
 
 
-def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy) -> _Shard:
+def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy,
+                  changed: frozenset[str] | None = None) -> _Shard:
     """Load, check, render and lint the cards of some folders (in a worker process), as
     ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card."""
     project = Project(root, shared=list(shared))
@@ -129,21 +141,25 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
     report = Collector(policy.apply(report.diagnostics))
     bad_files = report.files_with_errors()
     rendered = []
+    unaffected = 0
     for card in cards:
         if card.src.folder not in mine:
+            continue
+        if not affected(card, changed):
+            unaffected += 1
             continue
         files = card.files()
         text, diags = (None, []) if files & bad_files else render_one(card, cache)
         rendered.append((card.repo_id, text, diags, files, card.where_path()))
     risk_cards = [c for c in cards if c.src.folder in mine and c.model.risk_assessment]
-    return _Shard(report.diagnostics, rendered, found, risk_cards)
+    return _Shard(report.diagnostics, rendered, found, risk_cards, unaffected)
 
 
 def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Rendering, report: Collector,
-                   cache: RunCache, policy: Policy) -> None:
+                   cache: RunCache, policy: Policy, changed: frozenset[str] | None = None) -> None:
     base = load_shared(scope.root)
     base.diagnostics += [outside_link(link, scope.root) for link in scope.walk()[1]]  # as load_project does
-    work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache, policy=policy)
+    work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache, policy=policy, changed=changed)
     # The first card is rendered here, before the fork: the workers inherit the compiled templates
     # and the lint of the parts every card shares instead of each building them again.
     first_shard = work(folders[:1])
@@ -171,6 +187,7 @@ def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Ren
                          if not (d.code == "CG217" and any(d.file == f for _, f in again)))
     mine.extend(rules.check_project(Registry(base.shared, Collector()), [c for s in results for c in s.risk_cards]))
     for shard in results:
+        out.unaffected += shard.unaffected
         for repo, text, rdiags, files, where in shard.rendered:
             if (repo, where[0]) in again:
                 continue
@@ -185,10 +202,11 @@ def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Ren
     report.extend(mine.diagnostics)
 
 
-def render_to(selection: Selection, out: Path, jobs: int | None = None,
-              policy: Policy | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
+def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: Policy | None = None,
+              changed: frozenset[str] | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
     """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
-    rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
+    rendering = render_all(selection, jobs, keep_cards=False, policy=policy,
+                           changed=None if changed is None else changed | readme_changes(changed, out))
     report = Collector(rendering.diagnostics)
     written = []
     todo: list[tuple[str, Path, str]] = []
@@ -259,10 +277,26 @@ def front_matter_changes(old: str | None, new: str) -> list[tuple[str, Any, Any]
     return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
 
 
-def drift(selection: Selection, out: Path, jobs: int | None = None,
-          policy: Policy | None = None) -> tuple[list[Diagnostic], list[Drift], int]:
-    """Render in memory and compare with the committed READMEs under ``out``."""
-    rendering = render_all(selection, jobs, keep_cards=False, policy=policy)
+def readme_changes(changed: frozenset[str], out: Path) -> frozenset[str]:
+    """``repo:<id>`` for each committed README under ``out`` among the changed files."""
+    root = out.resolve()
+    marks = set()
+    for f in changed:
+        try:
+            rel = Path(f).relative_to(root)
+        except ValueError:
+            continue
+        if len(rel.parts) == 3 and rel.parts[2] == "README.md":
+            marks.add(f"repo:{rel.parts[0]}/{rel.parts[1]}")
+    return frozenset(marks)
+
+
+def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Policy | None = None,
+          changed: frozenset[str] | None = None) -> tuple[list[Diagnostic], list[Drift], int]:
+    """Render in memory and compare with the committed READMEs under ``out``; with ``changed``, only the
+    cards whose inputs (or committed README) are among those files."""
+    rendering = render_all(selection, jobs, keep_cards=False, policy=policy,
+                           changed=None if changed is None else changed | readme_changes(changed, out))
     report = Collector(rendering.diagnostics)
     drifted = []
     for repo, text in sorted(rendering.texts.items()):

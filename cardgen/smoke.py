@@ -226,6 +226,12 @@ def free_bytes(cuda: bool) -> int | None:
         import torch
 
         return int(torch.cuda.mem_get_info()[0])
+    try:  # what the kernel could hand out without swapping (page cache included), else the free pages
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
