@@ -11,14 +11,12 @@ The smoke test compares the two on the real tokenizer.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
-import threading
-from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+
+from .limits import time_limit
 
 FROM_TOKENIZER = "from_tokenizer"
 FIXED_NOW = datetime(2024, 1, 1)  # what `strftime_now` shows in a rendered card
@@ -71,7 +69,7 @@ def render(text: str, messages: list[dict[str, str]], bos_token: str | None = No
     """The chat template filled with a conversation, as transformers fills it (tokenize=False)."""
     template = _compile(text)
     try:
-        with _time_limit(TIME_LIMIT):
+        with time_limit(TIME_LIMIT, _TooLong):
             out = str(template.render(messages=messages, add_generation_prompt=add_generation_prompt,
                                       bos_token=bos_token or "", eos_token=eos_token or "", tools=None,
                                       documents=None))
@@ -89,25 +87,6 @@ def render(text: str, messages: list[dict[str, str]], bos_token: str | None = No
 
 class _TooLong(BaseException):  # not an Exception: the template's own error handling cannot swallow it
     pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (in the main thread, where signals arrive; else no limit)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def alarm(signum: int, frame: Any) -> None:
-        raise _TooLong
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def starts_with_bos(text: str, bos_token: str | None) -> bool:

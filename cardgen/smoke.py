@@ -32,7 +32,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -140,25 +139,11 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float | None, what: str) -> Iterator[None]:
-    """Raise ``Timeout`` when the block runs longer than ``seconds`` (main thread, Unix; else no limit)."""
-    import threading
+def time_limit(seconds: float | None, what: str) -> contextlib.AbstractContextManager[None]:
+    """Raise ``Timeout`` when the block runs longer than ``seconds``, naming ``what``."""
+    from .limits import time_limit as limit
 
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def alarm(signum: int, frame: Any) -> None:
-        raise Timeout(f"{what} took longer than {seconds:g} s (--timeout)")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    return limit(seconds, lambda: Timeout(f"{what} took longer than {seconds:g} s (--timeout)"))
 
 
 class _FirstToken:
