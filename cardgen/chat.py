@@ -88,7 +88,3 @@ def render(text: str, messages: list[dict[str, str]], bos_token: str | None = No
 class _TooLong(BaseException):  # not an Exception: the template's own error handling cannot swallow it
     pass
 
-
-def starts_with_bos(text: str, bos_token: str | None) -> bool:
-    """Whether a rendered prompt starts with the BOS token's text."""
-    return bool(bos_token) and text.startswith(bos_token or "")

@@ -151,29 +151,25 @@ def body(text: str, out: dict[str, Any], imp: Imported) -> None:
     first_block = next((t.map[0] for t in tokens if t.map and t.level == 0), None)
     taken: set[str] = set()
     sections: list[dict[str, Any]] = []
-    start_title = None
+    body_start = 0  # where the sections begin: after a one-line `# ` title that opens the body
     if heads and heads[0][2] == 1 and heads[0][0] == first_block and heads[0][1] - heads[0][0] == 1 \
             and lines[heads[0][0]].startswith("# "):
         out["title"] = heads[0][3]
-        start_title = heads[0][1]
-    starts = sorted({0 if start_title is None else start_title, *[c for c in cuts if c != (heads[0][0] if
-                                                                                        start_title else -1)]})
-    bounds = [*starts, len(lines)]
+        body_start = heads[0][1]
+        cuts.remove(heads[0][0])
+    bounds = [*sorted({body_start, *cuts}), len(lines)]
+    prev = "title"
     for a, b in zip(bounds, bounds[1:], strict=False):
         chunk = "\n".join(lines[a:b]).strip("\n")
         if not chunk.strip():
             continue
         sid = _slug(chunk.split("\n", 1)[0].lstrip("#").strip(), taken)
-        sections.append({"id": sid, "heading": None, "body": chunk, "verbatim": True})
-    prev = "title"
-    for s in sections:
-        s["after"] = prev
-        prev = s["id"]
+        sections.append({"id": sid, "body": chunk, "verbatim": True, "after": prev})
+        prev = sid
     if sections:
-        out["sections"] = [{k: v for k, v in s.items() if v is not None} for s in sections]
+        out["sections"] = sections
     imp.free_sections = len(sections)
-    if "title" not in out:
-        out["title"] = ""
+    out.setdefault("title", "")  # none: the rendered card has no `# ` title either
 
 
 def import_text(text: str, repo_id: str, source: str) -> Imported:

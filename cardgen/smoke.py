@@ -310,15 +310,19 @@ def _tokenizer_kwargs(card: Card, tok: Any, source: str, r: SmokeResult) -> None
                               + (f"; did you mean {close[0]!r}?" if close else ""))
 
 
-def _architecture(source: str, trust: bool, seq2seq: bool, r: SmokeResult) -> None:
-    """config.json's architecture must have the head the card's snippet loads (read without weights)."""
+def _config(source: str, trust: bool, r: SmokeResult) -> Any:
+    """The model's configuration (config.json, no weights); None, with the failure, when it does not load."""
     from transformers import AutoConfig
 
     try:
-        cfg = AutoConfig.from_pretrained(source, trust_remote_code=trust)
+        return AutoConfig.from_pretrained(source, trust_remote_code=trust)
     except Exception as e:  # noqa: BLE001
         r.failures.append(f"config.json does not load: {_first_line(e)}")
-        return
+        return None
+
+
+def _architecture(cfg: Any, seq2seq: bool, r: SmokeResult) -> None:
+    """config.json's architecture must have the head the card's snippet loads."""
     archs = list(getattr(cfg, "architectures", None) or [])
     want = ("ForConditionalGeneration", "Seq2SeqLM") if seq2seq else ("ForCausalLM", "LMHeadModel")
     if archs and not any(a.endswith(want) for a in archs):
@@ -328,8 +332,8 @@ def _architecture(source: str, trust: bool, seq2seq: bool, r: SmokeResult) -> No
                           "that this model serves")
 
 
-def eos_ids(source: str, tok: Any, trust: bool) -> tuple[set[int], str]:
-    """The end-of-sequence ids of the tokenizer and of generation_config.json (else config.json)."""
+def eos_ids(source: str, tok: Any, cfg: Any) -> tuple[set[int], str]:
+    """The end-of-sequence ids of the tokenizer and of generation_config.json (else of ``cfg``, config.json)."""
     ids = {tok.eos_token_id} if tok.eos_token_id is not None else set()
     where = "tokenizer"
     try:
@@ -339,13 +343,9 @@ def eos_ids(source: str, tok: Any, trust: bool) -> tuple[set[int], str]:
         where += " and generation_config.json"
         found = gen.eos_token_id
     except Exception:  # noqa: BLE001 - no generation_config.json: the model's config says it
-        from transformers import AutoConfig
-
-        try:
-            found = getattr(AutoConfig.from_pretrained(source, trust_remote_code=trust), "eos_token_id", None)
+        found = getattr(cfg, "eos_token_id", None)
+        if cfg is not None:
             where += " and config.json"
-        except Exception:  # noqa: BLE001
-            found = None
     ids |= set(found if isinstance(found, list) else [found] if isinstance(found, int) else [])
     return ids, where
 
@@ -400,8 +400,10 @@ def run_generate(card: Card, source: str, opts: SmokeOptions, r: SmokeResult, cu
         r.failures.append(f"loading the tokenizer failed: {_first_line(e)}")
         return
     _tokenizer_kwargs(card, tok, source, r)
-    _architecture(source, trust, seq2seq, r)
-    eos, eos_where = eos_ids(source, tok, trust)
+    cfg = _config(source, trust, r)
+    if cfg is not None:
+        _architecture(cfg, seq2seq, r)
+    eos, eos_where = eos_ids(source, tok, cfg)
     stop_at = check_stops(card, tok, eos, eos_where, r)
     stop_strings = list(p.stop_strings) if p else []
     template_markers: list[str] = []
@@ -460,6 +462,11 @@ def run_generate(card: Card, source: str, opts: SmokeOptions, r: SmokeResult, cu
         del model
 
 
+def _first_difference(a: list[int], b: list[int]) -> int:
+    """The first position where two token id lists differ (the shorter one's length if one extends the other)."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
 def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
     """The filled raw template's ids; against the tokenizer's chat template's, when it has one."""
     p = card.model.prompt
@@ -481,7 +488,7 @@ def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
             r.failures.append(f"the tokenizer's chat template fails: {_first_line(e)}")
             return None
         if chat != ids:
-            at = next((i for i, (a, b) in enumerate(zip(chat, ids, strict=False)) if a != b), min(len(chat), len(ids)))
+            at = _first_difference(chat, ids)
             text = (f"the card's template gives other token ids than the tokenizer's chat template, from position "
                     f"{at}: card {ids[at:at + 4]} {tok.decode(ids[at:at + 4])!r} vs chat template {chat[at:at + 4]} "
                     f"{tok.decode(chat[at:at + 4])!r}")
@@ -523,8 +530,7 @@ def _chat_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
             return None
         card_ids = list(tok(mine, add_special_tokens=False)["input_ids"])
         if card_ids != ids:
-            at = next((i for i, (a, b) in enumerate(zip(card_ids, ids, strict=False)) if a != b),
-                      min(len(card_ids), len(ids)))
+            at = _first_difference(card_ids, ids)
             r.failures.append(f"the card's chat template gives other token ids than the tokenizer's, from position "
                               f"{at}: card {card_ids[at:at + 5]} vs tokenizer {ids[at:at + 5]}; copy "
                               "tokenizer_config.json's chat_template into `prompt.chat_template`")
