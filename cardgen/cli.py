@@ -81,19 +81,26 @@ def validate(opts: ValidateOptions) -> tuple[Report, int]:
 def render(opts: RenderOptions) -> tuple[Report, int]:
     from .pipeline import render_to
 
+    graph: list[str] = []
     diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs, opts.policy,
-                               _changed(opts.changed_since, opts.paths))
+                               _changed(opts.changed_since, opts.paths, opts.changed), graph)
     report = Report("render", diags, checked=plural(len(written), "README"))
     report.notes = [f"{state:9} {p}" for p, state in written]
+    if console.VERBOSITY > 0:
+        report.notes += graph
     if opts.changed_since:
         report.notes.append(f"only the cards whose inputs changed since {opts.changed_since} were rendered")
+    elif opts.changed:
+        report.notes.append(f"only the cards built from the {plural(len(opts.changed), 'file')} given were rendered")
     report.results = [{"readme": str(p), "state": state} for p, state in written]
     return report, int(failed(diags))
 
 
-def _changed(ref: str | None, paths: tuple[Path, ...]) -> frozenset[str] | None:
+def _changed(ref: str | None, paths: tuple[Path, ...], files: tuple[Path, ...] = ()) -> frozenset[str] | None:
     from .files import changed_since
 
+    if files:  # a file that is gone (deleted in the commit) still names the cards built from it
+        return frozenset(os.path.realpath(f) for f in files)
     if ref is None:
         return None
     try:
@@ -105,8 +112,9 @@ def _changed(ref: str | None, paths: tuple[Path, ...]) -> frozenset[str] | None:
 def check(opts: CheckOptions) -> tuple[Report, int]:
     from .pipeline import drift
 
+    graph: list[str] = []
     diags, drifted, checked = drift(select(list(opts.paths)), opts.out, opts.jobs, opts.policy,
-                                    _changed(opts.changed_since, opts.paths))
+                                    _changed(opts.changed_since, opts.paths, opts.changed), graph)
     if not opts.fail:  # `diff` shows the differences; they are not problems
         diags = [d for d in diags if d.code != "CG708"]
     report = Report("check" if opts.fail else "diff", diags, checked=plural(checked, "card"))
@@ -116,6 +124,8 @@ def check(opts: CheckOptions) -> tuple[Report, int]:
                       for d in drifted]
     if drifted and opts.fail:
         report.notes = [f"{plural(len(drifted), 'README')} differ from the sources; run `cardgen render`"]
+    if console.VERBOSITY > 0:
+        report.notes += graph
     return report, int((opts.fail and bool(drifted)) or failed(diags))
 
 
@@ -254,8 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def jobs(p: argparse.ArgumentParser, default: int | None = None) -> None:
         p.add_argument("--jobs", type=int, default=default, metavar="N",
-                       help="worker processes (default: one per CPU for large batches)" if default is None else
+                       help="worker processes (default: from the number of cards, the CPUs this process may "
+                            "use and how busy they are)" if default is None else
                        f"concurrent requests (default: {default})")
+        if default is None:
+            p.add_argument("--no-cache", action="store_true",
+                           help="neither read nor keep the dependency graph and compiled templates of earlier runs")
 
     p = add("validate", "check sources (and README front matter) against the schema and the Hub's rules")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -265,13 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
                        ("diff", "show how committed READMEs differ from their sources")):
         p = add(name, help)
         p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
-        p.add_argument("--changed-since", metavar="REF",
-                       help="only the cards whose inputs (sources, shared entries, bases, templates, vocabulary) or "
-                            "committed README changed since this git revision, dependents included")
+        which = p.add_mutually_exclusive_group()
+        which.add_argument("--changed-since", metavar="REF",
+                           help="only the cards whose inputs (sources, shared entries, bases, templates, vocabulary) "
+                                "or committed README changed since this git revision, dependents included")
+        which.add_argument("--changed", nargs="+", type=Path, metavar="FILE",
+                           help="only the cards built from these files (the pre-commit hook's file list), dependents "
+                                "included")
         jobs(p)
     p = add("export", "export risk assessments: json (with the problems found), jsonld (AIRO/DPV), cyclonedx",
             formats=RISK_FORMATS, default_format="json")
     p.add_argument("--risks", action="store_true", required=True, help="export the risk documentation")
+    jobs(p)
     p = add("publish", "upload rendered cards to the Hub")
     p.add_argument("--revision", help="branch to commit to (default: main, and each variant's branch with --variants)")
     p.add_argument("--variants", action="store_true", help="also publish to each quantisation variant's branch")
@@ -398,14 +417,15 @@ def _command(args: argparse.Namespace) -> tuple[Callable[[], tuple[Report, int]]
         vo = ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
         return lambda: validate(vo), args.format
     if name == "render":
-        ro = RenderOptions(**common, out=args.out, jobs=args.jobs, changed_since=args.changed_since)
+        ro = RenderOptions(**common, out=args.out, jobs=args.jobs, changed_since=args.changed_since,
+                           changed=tuple(args.changed or ()))
         return lambda: render(ro), args.format
     if name in ("check", "diff"):
         co = CheckOptions(**common, out=args.out, jobs=args.jobs, fail=name == "check",
-                          changed_since=args.changed_since)
+                          changed_since=args.changed_since, changed=tuple(args.changed or ()))
         return lambda: check(co), args.format
     if name == "export":
-        eo = ExportOptions(**common, risks=args.risks)
+        eo = ExportOptions(**common, risks=args.risks, jobs=args.jobs)
         # an artefact owns stdout: its problems are reported as text on stderr
         return lambda: export(eo), args.format if args.format == "json" else "stderr"
     if name == "publish":
@@ -431,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     console.VERBOSITY = -1 if getattr(args, "quiet", False) else 1 if getattr(args, "verbose", False) else 0
+    if getattr(args, "no_cache", False):
+        from .cache import folder
+
+        os.environ["CARDGEN_CACHE_DIR"] = "off"
+        folder.cache_clear()
     try:
         if args.version:
             print(version_text())

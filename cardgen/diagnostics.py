@@ -227,7 +227,7 @@ class TextReporter(Reporter):
         tty = getattr(self.out, "isatty", lambda: False)()
         if not quiet:
             _write(self.out, (printable(line) if tty else line for line in report.lines))
-        _write(self.err, list(map(printable, report.notes)))
+            _write(self.err, list(map(printable, report.notes)))
         console.write_summary(self.err, report.summary(), *counts(report.diagnostics))
 
 

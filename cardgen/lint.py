@@ -205,9 +205,40 @@ def _lint_body(body: str) -> tuple[Problem, ...]:
     return tuple(out + _balance(events))
 
 
+PartLint = tuple[tuple[Problem, ...], tuple[tuple[int, int], ...], tuple[tuple[int, bool, str], ...]]
+_ATX = re.compile(r"(#{1,6})[ \t]+([^#]*?)[ \t]*")
+_NOT_PLAIN = re.compile(r"[<`|~\t\\&\r\x00]")  # characters that may start or change a block, or hide a tag
+
+
 @lru_cache(maxsize=8192)
-def _lint_part(body: str) -> tuple[tuple[Problem, ...], tuple[tuple[int, int], ...], tuple[tuple[int, bool, str], ...]]:
-    """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part."""
+def _lint_part(body: str) -> PartLint:
+    """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part.
+    A part that is one plain paragraph or one plain ATX heading (most of a card's prose) is read
+    without the block parser, with the same result (``tests/test_lint.py`` compares them)."""
+    plain = _plain_part(body)
+    return plain if plain is not None else _parsed_part(body)
+
+
+def _plain_part(body: str) -> PartLint | None:
+    """The lint of a part that is one paragraph whose lines each start with a letter, or one ATX
+    heading without closing `#`s, and holds no character that could start another block or a tag;
+    None for any other part."""
+    text = body.rstrip("\n \t")
+    if not text or _NOT_PLAIN.search(text):
+        return None
+    lines = text.split("\n")
+    if len(lines) == 1 and text.startswith("#"):
+        m = _ATX.fullmatch(text)
+        if m is None:
+            return None
+        content = m.group(2).strip()
+        return tuple((1, c, msg) for c, msg in _inline_problems(content, False)), ((1, len(m.group(1))),), ()
+    if not all(ln[:1].isalpha() and ln.strip() for ln in lines):
+        return None
+    return tuple((1, c, msg) for c, msg in _inline_problems(text.strip(), False)), (), ()
+
+
+def _parsed_part(body: str) -> PartLint:
     lines = body.split("\n")
     tokens = parser().parse(body)
     out: list[Problem] = []

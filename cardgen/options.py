@@ -17,7 +17,7 @@ RISK_FORMATS = ("json", "jsonld", "cyclonedx")  # `cardgen export --risks --form
 class Common:
     paths: tuple[Path, ...] = (DEFAULT_CARDS,)
     format: str = "text"
-    jobs: int | None = None  # worker processes; None: one per CPU for large batches
+    jobs: int | None = None  # worker processes; None: chosen from the work, the CPUs and their load
     policy: Policy = field(default_factory=Policy)  # the publisher's policy (cardgen.toml / pyproject.toml)
 
 
@@ -30,12 +30,14 @@ class ValidateOptions(Common):
 class RenderOptions(Common):
     out: Path = DEFAULT_OUT
     changed_since: str | None = None  # a git revision: only the cards whose inputs changed since
+    changed: tuple[Path, ...] = ()  # only the cards built from these files (dependents included)
 
 
 @dataclass(frozen=True)
 class CheckOptions(Common):
     out: Path = DEFAULT_OUT
     changed_since: str | None = None
+    changed: tuple[Path, ...] = ()
     fail: bool = True  # `check` fails on drift; `diff` only shows it
 
 

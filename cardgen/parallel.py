@@ -32,11 +32,26 @@ def _run(i: int) -> Any:
 
 
 def default_jobs() -> int:
-    """Workers for a large batch: one per CPU this process may use (``os.sched_getaffinity``)."""
+    """Workers for a large batch: the CPUs this process may use (``os.sched_getaffinity``) that no other
+    process is using now (the runnable processes in ``/proc/loadavg``, else the 1-minute load), at least
+    one. On a busy machine a second worker only competes for the same cores, and pays for the fork."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, round(cpus - others_running())))
+
+
+def others_running() -> float:
+    """How many other processes want a CPU now."""
+    try:
+        with open("/proc/loadavg") as f:
+            return max(0, int(f.read().split()[3].split("/")[0]) - 1)  # this process is one of them
+    except (OSError, IndexError, ValueError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:
+            return 0.0
 
 
 def worth_forking(n: int, jobs: int | None = None, min_items: int = PARALLEL_FROM) -> bool:

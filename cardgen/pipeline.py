@@ -9,41 +9,56 @@ that need every card (a repository described twice, the shared catalogues) made 
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import rules
 from .cache import RunCache
-from .card import Card
-from .checking import check_project, load_missing_bases, validate_scope
 from .diagnostics import Collector, Diagnostic, Where, error
 from .files import atomic_write, clean_leftovers, committed, escaping_link, file_mode, readme_path
-from .lint import lint, lint_body
+from .graph import DIR, Hasher, Store, Texts, diag_in, diag_out, environment, sha, split_inputs, where_in
+from .graph import _tuple as _tuple
 from .parallel import default_jobs, map_items, worth_forking
 from .policy import Policy
-from .provenance import unsealed
-from .renderer import render_card
-from .resolve import Registry, described_twice, targets
-from .scope import Scope, Selection
-from .sources import Project, load_card, load_shared, locate, outside_link
+from .scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
+
+if TYPE_CHECKING:
+    from .card import Card
+    from .sources import Project
+
+# Loading, checking, rendering and linting are imported where they are used: a run whose cards are all
+# fresh in the dependency graph needs none of them, and starts in a fraction of the time.
+
+#: at most this many card folders in one worker's batch: what a batch loads is held until it is done
+SHARD_MAX = 256
 
 
 @dataclass
 class Rendering:
     """What a render produced: README texts, the problems found, and which cards failed."""
 
-    texts: dict[str, str] = field(default_factory=dict)  # repo id -> README
+    texts: Mapping[str, str] = field(default_factory=dict)  # repo id -> README (``Texts``: read when asked for)
+    same: set[str] = field(default_factory=set)  # repo ids whose committed README is known to equal the text
     diagnostics: list[Diagnostic] = field(default_factory=list)
     cards: dict[str, Card] = field(default_factory=dict)  # repo id -> card (not kept by sharded runs)
     failed: list[str] = field(default_factory=list)  # repo ids not rendered (invalid or lint errors)
     where: dict[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)  # repo id -> its repo id's place
     unaffected: int = 0  # cards left alone: none of their inputs changed (`--changed-since`)
+    folders: int = 0  # card folders gone through the dependency graph
+    rebuilt: int = 0  # of those, the ones loaded, checked and rendered again (the others replayed)
+
+    def graph_note(self) -> str:
+        return (f"dependency graph: {self.rebuilt} of {self.folders} card folders rebuilt, the others unchanged "
+                "since the last run")
 
     def position(self, repo: str) -> Where:
         """Where a rendered repository is named in its sources."""
+        from .sources import locate
+
         file, path = self.where[repo]
         return locate(file, path)
 
@@ -55,20 +70,28 @@ def affected(card: Card, changed: frozenset[str] | None) -> bool:
 
 
 def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool = True,
-               policy: Policy | None = None, changed: frozenset[str] | None = None) -> Rendering:
+               policy: Policy | None = None, changed: frozenset[str] | None = None,
+               readmes: Path | None = None) -> Rendering:
     """Validate and render; cards with errors are not rendered.
 
-    With ``keep_cards=False`` (rendering and drift checks, which need only the texts) a large batch
-    is validated, rendered and linted shard by shard inside the workers, so that no card travels
-    between processes; ``Rendering.cards`` then stays empty.
+    With ``keep_cards=False`` (validate, render and check, which need only the texts) each scope goes
+    through its dependency graph (``_render_graph``): only the folders whose inputs changed since the
+    last run are loaded, checked and rendered, in forked workers when there are many, and the texts
+    stay in the graph's store (``Rendering.texts`` reads them when asked); ``Rendering.cards`` then
+    stays empty. ``readmes`` is the folder of the committed READMEs the texts will be compared with.
     """
+    from .card import forget_files
+    from .checking import validate_scope
+
     out = Rendering()
     report = Collector()
     cache = RunCache()
+    forget_files()
+    if not keep_cards:
+        out.texts = Texts()
     for scope in selection.scopes:
-        folders = scope.folders()
-        if not keep_cards and worth_forking(len(folders), jobs):
-            _render_shards(scope, folders, jobs, out, report, cache, policy or Policy(), changed)
+        if not keep_cards:
+            _render_graph(scope, jobs, out, report, cache, policy or Policy(), changed, readmes)
             continue
         res = validate_scope(scope, jobs, policy)
         report.extend(res.diagnostics)
@@ -85,6 +108,7 @@ def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool =
             if text is None:
                 out.failed.append(card.repo_id)
             else:
+                assert isinstance(out.texts, dict)
                 out.texts[card.repo_id] = text
                 out.cards[card.repo_id] = card
                 out.where[card.repo_id] = card.where_path()
@@ -94,6 +118,10 @@ def render_all(selection: Selection, jobs: int | None = None, keep_cards: bool =
 
 def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic]]:
     """Render and lint one card: (README or None, diagnostics)."""
+    from .lint import lint, lint_body
+    from .provenance import unsealed
+    from .renderer import render_card
+
     report = Collector()
     text = render_card(card, cache, report)
     if text is None:
@@ -115,17 +143,23 @@ def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic
 
 @dataclass
 class _Shard:
-    diagnostics: list[Diagnostic]
-    rendered: list[tuple[str, str | None, list[Diagnostic], set[str], tuple[str, tuple[Any, ...]]]]
-    targets: list[tuple[str, str, tuple[Any, ...]]]  # repo id, file, path
-    risk_cards: list[Card]  # for the catalogue rules, which need every card
-    unaffected: int = 0
+    """What rendering some card folders gave: a record per folder (see ``graph``) and the cards that
+    carry risk assessments (for the catalogue rules, which need every card)."""
+
+    records: dict[str, dict[str, Any]]  # folder -> record
+    sets: dict[str, list[str]]  # common input sets the records name
+    risk_cards: list[Card]
 
 
 def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy,
-                  changed: frozenset[str] | None = None) -> _Shard:
+                  store: Store | None = None, render: bool = True) -> _Shard:
     """Load, check, render and lint the cards of some folders (in a worker process), as
-    ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card."""
+    ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card. The
+    texts go to the store; a record per folder comes back."""
+    from .checking import check_project, load_missing_bases
+    from .resolve import targets
+    from .sources import Project, load_card
+
     project = Project(root, shared=list(shared))
     for folder in folders:
         src, d = load_card(folder, root)
@@ -133,85 +167,237 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
         if src.docs:
             project.cards.append(src)
     mine = set(folders)
-    found = [(repo, src.doc_for(path).file, path) for src in project.cards if src.model
-             for repo, _, path in targets(src)]
     load_missing_bases(project)  # cards they extend, from other shards: resolved here, rendered there
     report = Collector()
     cards = check_project(project, report, catalogue=False, policy=policy)
-    report = Collector(policy.apply(report.diagnostics))
-    bad_files = report.files_with_errors()
-    rendered = []
-    unaffected = 0
+    if not render:
+        return _Shard({}, {}, [c for c in cards if c.src.folder in mine and c.model.risk_assessment])
+    diags = policy.apply(report.diagnostics)
+    bad_files = Collector(diags).files_with_errors()
+    by_folder: dict[Path, list[Card]] = {f: [] for f in folders}
     for card in cards:
-        if card.src.folder not in mine:
-            continue
-        if not affected(card, changed):
-            unaffected += 1
-            continue
-        files = card.files()
-        text, diags = (None, []) if files & bad_files else render_one(card, cache)
-        rendered.append((card.repo_id, text, diags, files, card.where_path()))
-    risk_cards = [c for c in cards if c.src.folder in mine and c.model.risk_assessment]
-    return _Shard(report.diagnostics, rendered, found, risk_cards, unaffected)
+        if card.src.folder in mine:
+            by_folder[card.src.folder].append(card)
+    hasher = Hasher()
+    texts: list[tuple[str, str, str]] = []
+    records: dict[str, dict[str, Any]] = {}
+    sets: dict[str, list[str]] = {}
+    inputs = {f: set().union(*(c.inputs() | template_folders(c) for c in cs))
+              | {str(p.resolve()) for p in yaml_files(f)} for f, cs in by_folder.items()}
+    claims: dict[str, list[str]] = {}  # diagnostic file -> folders whose cards were built from it
+    for f, ins in inputs.items():
+        for i in ins:
+            claims.setdefault(i, []).append(str(f))
+    prefixes = [(str(f) + os.sep, str(f)) for f in folders]
+    assigned: dict[str, list[Diagnostic]] = {str(f): [] for f in folders}
+    for diag in diags:
+        owners = claims.get(diag.file) or [f for pre, f in prefixes if diag.file.startswith(pre)] or list(assigned)
+        for o in owners:
+            assigned[o].append(diag)
+    sources = {s.folder: s for s in project.cards if s.folder in mine}
+    for f, cs in by_folder.items():
+        rendered = []
+        for card in cs:
+            files = card.files()
+            text, rdiags = (None, []) if files & bad_files else render_one(card, cache)
+            digest = None if text is None else sha(text)
+            if text is not None and digest is not None:
+                texts.append((digest, str(f), text))
+            rendered.append([card.repo_id, digest, [diag_out(d) for d in rdiags], sorted(files),
+                             list(card.where_path())])
+        own, common = split_inputs(f, inputs[f])
+        set_id = sha("\n".join(common))
+        sets[set_id] = common
+        mine_diags = assigned[str(f)]
+        own_src = sources.get(f)
+        records[str(f)] = {
+            "files": [p.name for p in yaml_files(f)], "own": own, "set": set_id,
+            "digest": hasher.digest(own, set_id, sets),
+            "diags": [diag_out(d) for d in mine_diags],
+            "errors": any(d.severity == "error" for d in mine_diags) or any(r[1] is None for r in rendered),
+            "rendered": rendered,
+            "targets": [[repo, own_src.doc_for(path).file, list(path)] for repo, _, path in targets(own_src)]
+            if own_src is not None and own_src.model else [],
+            "risk": any(c.model.risk_assessment for c in cs),
+        }
+    if store is not None and texts:
+        store.put_texts(texts)
+    return _Shard(records, sets, [c for c in cards if c.src.folder in mine and c.model.risk_assessment])
 
 
-def _render_shards(scope: Scope, folders: list[Path], jobs: int | None, out: Rendering, report: Collector,
-                   cache: RunCache, policy: Policy, changed: frozenset[str] | None = None) -> None:
-    base = load_shared(scope.root)
-    base.diagnostics += [outside_link(link, scope.root) for link in scope.walk()[1]]  # as load_project does
-    work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache, policy=policy, changed=changed)
-    # The first card is rendered here, before the fork: the workers inherit the compiled templates
-    # and the lint of the parts every card shares instead of each building them again.
-    first_shard = work(folders[:1])
-    rest = folders[1:]
-    n = max(1, min(len(rest), (jobs or default_jobs()) * 4))  # a few shards per worker evens out the load
-    size = -(-len(rest) // n)
-    shards = [rest[i:i + size] for i in range(0, len(rest), size)]
-    results = [first_shard, *map_items(work, shards, jobs, min_items=1)]
-    mine = Collector(base.diagnostics)
-    # what a single resolver sees across shards: a repo described twice, the catalogue against every card
-    first: dict[str, tuple[int, str]] = {}
+def template_folders(card: Card) -> set[str]:
+    """The folders whose templates a card's README may use, there or not yet (``graph.DIR`` inputs): its
+    own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'."""
+    out = {DIR + os.path.realpath(t) for t in card.templates}
+    for c in (card, card.base) if card.base is not None else (card,):
+        folder = c.src.folder
+        out |= {DIR + os.path.realpath(folder / "templates"), DIR + os.path.realpath(folder.parent / "_templates")}
+    return out | (template_folders(card.base) if card.base is not None else set())
+
+
+def _fresh(record: dict[str, Any] | None, folder: Path, hasher: Hasher, sets: dict[str, list[str]]) -> bool:
+    """Whether a folder's record still holds: same source files, every input hashing the same, and no
+    error (an error may be mended by a card added anywhere, e.g. the base it names)."""
+    return (record is not None and not record["errors"]
+            and record["files"] == yaml_names(folder)
+            and record["set"] in sets and hasher.digest(record["own"], record["set"], sets) == record["digest"])
+
+
+def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collector, cache: RunCache,
+                  policy: Policy, changed: frozenset[str] | None, readmes: Path | None) -> None:
+    """Render a scope through its dependency graph (``graph``): folders whose inputs hash as in the
+    last run are replayed from their records, the others are rendered again (in forked workers when
+    there are many), and what needs every card (a repo described twice, the shared catalogues) is
+    judged over all the records. With ``readmes`` (the output folder), a replayed README whose
+    committed copy differs is read back from the store, or rendered again when it cannot be."""
+    store = Store(scope.root, environment(policy, scope.root))
+    records, sets = store.records(), store.sets()
+    hasher = Hasher()
+    folders, escapes = scope.walk()
+    stale: list[Path] = []
+    fresh: dict[str, dict[str, Any]] = {}
+    for f in folders:
+        rec = records.get(str(f))
+        if rec is not None and _fresh(rec, f, hasher, sets) and _readable(rec, readmes, store, out):
+            fresh[str(f)] = rec
+        else:
+            stale.append(f)
+    shared_files = [str(p.resolve()) for p in yaml_files(scope.root / SHARED_DIR)]
+    shared_digest = sha("\n".join(f"{p}\0{hasher.file(p)}" for p in shared_files))
+    known_shared = store.get("shared")
+    base: Project | None = None
+    if stale or not known_shared or known_shared[0] != shared_digest:
+        from .sources import load_shared
+
+        base = load_shared(scope.root)
+        shared_diags = base.diagnostics
+    else:
+        shared_diags = [diag_in(d) for d in known_shared[1]]
+    mine = Collector(shared_diags)
+    if escapes:
+        from .sources import outside_link
+
+        mine.extend(outside_link(link, scope.root) for link in escapes)  # as load_project does
+    computed: dict[str, dict[str, Any]] = {}
+    risk_cards: list[Card] = []
+    if stale:
+        assert base is not None
+        jobs = jobs or default_jobs()  # judged once, before any worker of this run adds to the load
+        work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache, policy=policy, store=store)
+        if worth_forking(len(stale), jobs):
+            # The first card is rendered here, before the fork: the workers inherit the compiled templates
+            # and the lint of the parts every card shares instead of each building them again.
+            results = [work(stale[:1])]
+            rest = stale[1:]
+            n = max(1, min(len(rest), jobs * 4), -(-len(rest) // SHARD_MAX))
+            size = -(-len(rest) // n)
+            results += map_items(work, [rest[i:i + size] for i in range(0, len(rest), size)], jobs, min_items=1)
+        else:
+            results = [work(stale)]
+        for shard in results:
+            computed.update(shard.records)
+            sets.update(shard.sets)
+            risk_cards += shard.risk_cards
+    every = {**fresh, **computed}
+    out.folders += len(folders)
+    out.rebuilt += len(computed)
+    ordered = [(str(f), every[str(f)]) for f in folders if str(f) in every]
+    # what a single resolver sees across all folders: a repo described twice, the catalogue against every card
+    first: dict[str, str] = {}
     bad_files: set[str] = set()
     again: set[tuple[str, str]] = set()  # (repo id, file) of a second description: not a card at all
-    for i, shard in enumerate(results):
-        mine.extend(shard.diagnostics)
-        for repo, file, path in shard.targets:
+    for _, rec in ordered:
+        mine.extend(diag_in(d) for d in rec["diags"])
+        for repo, file, path in rec["targets"]:
             if repo not in first:
-                first[repo] = (i, file)
-            elif first[repo][0] != i:  # within one shard its own resolver reported it
-                mine.add(described_twice(repo, locate(file, path), first[repo][1]))
+                first[repo] = file
+            elif first[repo] != file:
+                from .resolve import described_twice
+                from .sources import locate
+
+                mine.add(described_twice(repo, locate(file, _tuple(path)), first[repo]))
                 bad_files.add(file)
                 again.add((repo, file))
-    if again:  # a second description is no card for one resolver: what its shard checked of it as one goes
+    if again:  # a second description is no card for one resolver: what was checked of it as one goes
         mine = Collector(d for d in mine.diagnostics
                          if not (d.code == "CG217" and any(d.file == f for _, f in again)))
-    mine.extend(rules.check_project(Registry(base.shared, Collector()), [c for s in results for c in s.risk_cards]))
-    for shard in results:
-        out.unaffected += shard.unaffected
-        for repo, text, rdiags, files, where in shard.rendered:
+    risky = sorted((key, rec["digest"]) for key, rec in ordered if rec["risk"])
+    project_key = sha("\n".join([shared_digest, *(f"{k}\0{d}" for k, d in risky)]))
+    known_project = store.get("project")
+    if known_project and known_project[0] == project_key:
+        project_diags = [diag_in(d) for d in known_project[1]]
+    else:
+        if base is None:
+            from .sources import load_shared
+
+            base = load_shared(scope.root)
+        loaded = {str(c.src.folder) for c in risk_cards}
+        todo = [Path(k) for k, _ in risky if k not in loaded]
+        if todo:
+            risk_cards += _render_shard(todo, scope.root, base.shared, cache, policy, render=False).risk_cards
+        from . import rules
+        from .resolve import Registry
+
+        project_diags = rules.check_project(Registry(base.shared, Collector()), risk_cards)
+    mine.extend(project_diags)
+    for _, rec in ordered:
+        for repo, digest, rdiags, files, where in rec["rendered"]:
             if (repo, where[0]) in again:
                 continue
-            mine.extend(rdiags)
-            if text is None or files & bad_files:
+            if not (changed is None or f"repo:{repo}" in changed
+                    or any(p in changed for p in rec["own"]) or any(p in changed for p in sets[rec["set"]])):
+                out.unaffected += 1
+                continue
+            mine.extend(diag_in(d) for d in rdiags)
+            if digest is None or bad_files.intersection(files):
                 out.failed.append(repo)
             else:
-                out.texts[repo] = text
-                out.where[repo] = where
+                assert isinstance(out.texts, Texts)
+                out.texts.add(repo, digest, store)
+                out.where[repo] = where_in(where)
     if not scope.whole:
         mine.keep(scope.keeps)
     report.extend(mine.diagnostics)
+    gone = [k for k in records if k not in every and scope.keeps(k)] if scope.whole else []
+    used = {rec["set"] for rec in every.values()}
+    store.save(computed, {i: p for i, p in sets.items() if i in used}, gone,
+               {"shared": [shared_digest, [diag_out(d) for d in shared_diags]],
+                "project": [project_key, [diag_out(d) for d in project_diags]]})
+
+
+def _readable(rec: dict[str, Any], readmes: Path | None, store: Store, out: Rendering) -> bool:
+    """Whether the READMEs of a fresh record can be compared with the committed ones: a committed README
+    equal to the record's text needs nothing more; one that differs needs the text from the store."""
+    if readmes is None:
+        return True
+    for repo, digest, *_ in rec["rendered"]:
+        if digest is None:
+            continue
+        try:
+            with open(os.path.join(readmes, repo, "README.md"), "rb") as f:
+                old = f.read()
+        except OSError:
+            old = None
+        if old is not None and sha(old) == digest:
+            out.same.add(repo)
+        elif store.text(digest) is None:
+            return False
+    return True
 
 
 def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: Policy | None = None,
-              changed: frozenset[str] | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
+              changed: frozenset[str] | None = None,
+              notes: list[str] | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
     """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
     rendering = render_all(selection, jobs, keep_cards=False, policy=policy,
-                           changed=None if changed is None else changed | readme_changes(changed, out))
+                           changed=None if changed is None else changed | readme_changes(changed, out), readmes=out)
     report = Collector(rendering.diagnostics)
+    if notes is not None and rendering.folders:
+        notes.append(rendering.graph_note())
     written = []
-    todo: list[tuple[str, Path, str]] = []
+    todo: list[tuple[str, Path]] = []
     owners: dict[str, Path | None] = {}  # each owner folder checked once
-    for repo, text in sorted(rendering.texts.items()):
+    for repo in sorted(rendering.texts):
         p = readme_path(out, repo)
         owner = repo.split("/")[0]
         if owner not in owners:
@@ -222,23 +408,29 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
                                                             f"{out}: {repo} not written")
             continue
         clean_leftovers(p.parent)
-        if committed(p) == text:
+        if repo in rendering.same:
             written.append((p, "unchanged"))
             continue
-        todo.append((repo, p, text))
-    # each write waits on the disk twice (the file, then its folder): a few threads overlap those waits
+        todo.append((repo, p))
+    # each write waits on the disk twice (the file, then its folder): a few threads overlap those waits;
+    # each thread reads its text when it comes to it, so the texts are never all held at once
     mode = file_mode()
 
-    def write(item: tuple[str, Path, str]) -> str | None:
+    def write(item: tuple[str, Path]) -> str | None:
+        text = rendering.texts[item[0]]
+        if committed(item[1]) == text:
+            return "unchanged"
         try:
-            atomic_write(item[1], item[2], mode)
+            atomic_write(item[1], text, mode)
         except OSError as e:
             return e.strerror or str(e)
         return None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for (repo, p, _), problem in zip(todo, pool.map(write, todo), strict=True):
-            if problem:
+        for (repo, p), problem in zip(todo, pool.map(write, todo), strict=True):
+            if problem == "unchanged":
+                written.append((p, "unchanged"))
+            elif problem:
                 report.error(rendering.position(repo), "CG008", f"cannot write {p}: {problem}")
             else:
                 written.append((p, "written"))
@@ -292,15 +484,21 @@ def readme_changes(changed: frozenset[str], out: Path) -> frozenset[str]:
 
 
 def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Policy | None = None,
-          changed: frozenset[str] | None = None) -> tuple[list[Diagnostic], list[Drift], int]:
+          changed: frozenset[str] | None = None,
+          notes: list[str] | None = None) -> tuple[list[Diagnostic], list[Drift], int]:
     """Render in memory and compare with the committed READMEs under ``out``; with ``changed``, only the
     cards whose inputs (or committed README) are among those files."""
     rendering = render_all(selection, jobs, keep_cards=False, policy=policy,
-                           changed=None if changed is None else changed | readme_changes(changed, out))
+                           changed=None if changed is None else changed | readme_changes(changed, out), readmes=out)
     report = Collector(rendering.diagnostics)
+    if notes is not None and rendering.folders:
+        notes.append(rendering.graph_note())
     drifted = []
-    for repo, text in sorted(rendering.texts.items()):
+    for repo in sorted(rendering.texts):
+        if repo in rendering.same:
+            continue
         p = readme_path(out, repo)
+        text = rendering.texts[repo]
         old = committed(p)
         if old != text:
             state = "missing" if old is None else "out of date"

@@ -37,8 +37,14 @@ def is_yaml(name: str) -> bool:
 
 
 def yaml_files(folder: Path) -> list[Path]:
+    return [folder / n for n in yaml_names(folder)]
+
+
+def yaml_names(folder: Path | str) -> list[str]:
+    """The names of the card sources in a folder, sorted."""
     try:
-        return sorted(p for p in folder.iterdir() if is_yaml(p.name) and p.is_file())
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if is_yaml(e.name) and e.is_file())
     except OSError:
         return []
 
@@ -58,32 +64,46 @@ def walk_cards(root: Path, under: Path | None = None) -> Walk:
     base = (under or root).absolute()
     if base.is_file():
         return Walk([base.parent], [], [])
-    top = root.resolve()
+    top = os.stat(root)
     out: list[Path] = []
     escapes: list[Path] = []
     readmes: list[Path] = []
     seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
-        here = Path(dirpath)
-        st = os.stat(dirpath)
+    # os.scandir, depth first in name order, as os.walk(followlinks=True) with sorted folder names would
+    # go, but knowing from each entry whether it is a link without asking the disk again
+    stack: list[tuple[str, tuple[str, ...]]] = [(str(base), ())]
+    while stack:
+        dirpath, rel = stack.pop()
+        try:
+            st = os.stat(dirpath)
+            with os.scandir(dirpath) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
         if (st.st_dev, st.st_ino) in seen:  # a link back into the tree: each folder once
-            dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        keep = []
-        for d in sorted(dirnames):
-            if d in NOT_CARDS:
+        dirs: list[str] = []
+        files: list[str] = []
+        for e in entries:
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                files.append(e.name)
+            elif e.name in NOT_CARDS:
                 continue
-            if (here / d).is_symlink() and not inside(here / d, root):
-                escapes.append(here / d)
-                continue
-            keep.append(d)
-        dirnames[:] = keep
-        if any(is_yaml(f) for f in filenames) and here.resolve() != top:
+            elif e.is_symlink() and not inside(Path(e.path), root):
+                escapes.append(Path(e.path))
+            else:
+                dirs.append(e.name)
+        here = Path(dirpath)
+        if any(is_yaml(f) for f in files) and (st.st_dev, st.st_ino) != (top.st_dev, top.st_ino):
             out.append(here)
-        elif "README.md" in filenames and here != base and not any(
-                part.startswith((".", "_")) for part in here.relative_to(base).parts):
+        elif "README.md" in files and rel and not any(part.startswith((".", "_")) for part in rel):
             readmes.append(here / "README.md")
+        stack += [(os.path.join(dirpath, d), (*rel, d)) for d in sorted(dirs, reverse=True)]
     return Walk(out, escapes, readmes)
 
 
