@@ -13,10 +13,12 @@ round's time and min/median/max of the per-round ratios:
 * the peer on one process: for each card, huggingface_hub's ``ModelCard.from_template`` with the same
   metadata and a body of the same size, ``save``, then ``ModelCard.load`` of what it wrote (the peer's
   validation pass);
-* the floor on one process: the same libraries doing the least the job needs: read each source with
-  PyYAML's C loader, render a Jinja template of the README's size, parse it once with markdown-it
-  (the lint's parser) and write it. It checks nothing and resolves nothing (no bases, no shared facts),
-  so it is below what any card generator can do, not a program producing the same READMEs.
+* the bare program on one process: cardgen's own loading, resolution and rendering called directly,
+  each README written atomically, and nothing else (no rules, no lint, no graph, no report); it writes
+  the same READMEs byte for byte (checked), so it is the floor for those READMEs with these libraries;
+* the library floor on one process: the same libraries doing the least any generator must: read each
+  source with PyYAML's C loader, render a Jinja template of the README's size, parse it once with
+  markdown-it (the lint's parser) and write it. It checks and resolves nothing, and writes other text.
 
 Incremental (the committed READMEs in place, the graph warm): ``cardgen check`` with nothing changed,
 after one leaf card changed, after one base card changed, against ``cardgen validate --no-cache`` of
@@ -45,6 +47,7 @@ WORDS = (
     "lantern signal vector lattice prism orbit"
 ).split()
 LICENSES = ["apache-2.0", "mit", "llama2", "cc-by-4.0", "cc-by-nc-4.0", "bsd-3-clause", "openrail", "gpl-3.0"]
+BARE_NAME = "bare (cardgen's load+resolve+render+write)"
 VERBS = ["Exposes", "Misleads", "Reflects", "Leaks", "Fabricates"]
 FAMILY = 25  # cards per organisation: a base card and its family
 
@@ -217,6 +220,28 @@ for f in sorted(src.rglob("card.yaml")):
     os.replace(tmp, p)
 """
 
+BARE = r"""
+import os, sys, tempfile
+from pathlib import Path
+from cardgen.cache import RunCache
+from cardgen.diagnostics import Collector
+from cardgen.renderer import render_card
+from cardgen.resolve import Resolver
+from cardgen.scope import select
+from cardgen.sources import load_project
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+project = load_project(select([src]).scopes[0], jobs=1)
+cache, report = RunCache(), Collector()
+for card in Resolver(project, report).all_cards():
+    text = render_card(card, cache, report)
+    p = out / card.repo_id / "README.md"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as w:
+        w.write(text)
+    os.replace(tmp, p)
+"""
+
 
 def _pss(pid: int) -> int:
     """A process's proportional set size in bytes (pages shared with its forked workers counted once
@@ -274,6 +299,42 @@ def timed(args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] =
     return took, peak[0]
 
 
+def busy_machine(cardgen: list[str], work: Path, env: dict[str, str], rounds: int) -> None:
+    """A cold render with every CPU already busy (one spinning process per CPU): the default workers
+    against one worker, in interleaved rounds."""
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(1)
+        times: dict[str, list[float]] = {"--jobs 1": [], "default": []}
+        for r in range(rounds):
+            for k in (("--jobs 1", "default") if r % 2 == 0 else ("default", "--jobs 1")):
+                shutil.rmtree(work / "cache", ignore_errors=True)
+                shutil.rmtree(work / "ob", ignore_errors=True)
+                extra = ["--jobs", "1"] if k == "--jobs 1" else []
+                times[k].append(timed([*cardgen, "render", *extra, "--out", str(work / "ob"), "cards"], work, env)[0])
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
+    ratio = [x / y for x, y in zip(times["default"], times["--jobs 1"], strict=True)]
+    print(f"\n  busy machine ({len(spin)} spinning processes), cold render: --jobs 1 {mmm(times['--jobs 1'])} s, "
+          f"default {mmm(times['default'])} s, default / one worker {mmm(ratio)}")
+
+
+def cold_table(n: int, rounds: int, times: dict[str, list[float]], peaks: dict[str, list[int]]) -> None:
+    print(f"\n{n} cards, cold, {rounds} interleaved rounds: seconds min / median / max, peak memory (PSS), per-round "
+          "ratios min / median / max")
+    floor = times["floor (yaml+jinja+markdown-it+write)"]
+    bare = times[BARE_NAME]
+    peer = times["huggingface_hub from_template+save+load"]
+    for k, ts in times.items():
+        vs_bare = [x / y for x, y in zip(ts, bare, strict=True)]
+        vs_floor = [x / y for x, y in zip(ts, floor, strict=True)]
+        vs_peer = [x / y for x, y in zip(ts, peer, strict=True)]
+        print(f"  {k:44} {mmm(ts)} s  {max(peaks[k]) / 2**20:5.0f} MB  ×bare {mmm(vs_bare)}  "
+              f"×floor {mmm(vs_floor)}  ×peer {mmm(vs_peer)}")
+
+
 def mmm(xs: list[float]) -> str:
     return f"{min(xs):.2f} / {statistics.median(xs):.2f} / {max(xs):.2f}"
 
@@ -282,6 +343,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cards", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--incremental-only", action="store_true", help="only the incremental table")
     a = ap.parse_args()
     py = sys.executable
     print(f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), Python {sys.version.split()[0]}")
@@ -296,34 +358,34 @@ def main() -> None:
             sizes = work / "sizes.tsv"
             sizes.write_text("".join(f"{p.parent.parent.name}/{p.parent.name}\t{p.stat().st_size}\n"
                                      for p in (work / "rendered").glob("*/*/README.md")))
-            peer_py, floor_py = work / "peer.py", work / "floor.py"
+            peer_py, floor_py, bare_py = work / "peer.py", work / "floor.py", work / "bare.py"
             peer_py.write_text(PEER)
             floor_py.write_text(FLOOR)
+            bare_py.write_text(BARE)
             progs = {
                 "cardgen render --jobs 1": [*cardgen, "render", "--jobs", "1", "--out", str(work / "o1"), "cards"],
                 "cardgen render": [*cardgen, "render", "--out", str(work / "o2"), "cards"],
                 "huggingface_hub from_template+save+load": [py, str(peer_py), "cards", str(work / "o3"), str(sizes)],
                 "floor (yaml+jinja+markdown-it+write)": [py, str(floor_py), "cards", str(work / "o4"), str(sizes)],
+                BARE_NAME: [py, str(bare_py), "cards", str(work / "o5")],
             }
             times: dict[str, list[float]] = {k: [] for k in progs}
             peaks: dict[str, list[int]] = {k: [] for k in progs}
-            for r in range(a.rounds):
+            for r in range(0 if a.incremental_only else a.rounds):
                 order = list(progs) if r % 2 == 0 else list(reversed(progs))
                 for k in order:
                     shutil.rmtree(work / "cache", ignore_errors=True)
-                    for o in ("o1", "o2", "o3", "o4"):
+                    for o in ("o1", "o2", "o3", "o4", "o5"):
                         shutil.rmtree(work / o, ignore_errors=True)
                     t, m = timed(progs[k], work, env)
                     times[k].append(t)
                     peaks[k].append(m)
-            print(f"\n{n} cards, cold, {a.rounds} interleaved rounds: seconds min / median / max, peak memory")
-            floor = times["floor (yaml+jinja+markdown-it+write)"]
-            peer = times["huggingface_hub from_template+save+load"]
-            for k, ts in times.items():
-                vs_floor = [x / y for x, y in zip(ts, floor, strict=True)]
-                vs_peer = [x / y for x, y in zip(ts, peer, strict=True)]
-                print(f"  {k:42} {mmm(ts)} s  {max(peaks[k]) / 2**20:6.0f} MB  ×floor {mmm(vs_floor)}  "
-                      f"×peer {mmm(vs_peer)}")
+                    if k == BARE_NAME:  # the bare program writes what cardgen writes, byte for byte
+                        for readme in (work / "rendered").glob("*/*/README.md"):
+                            twin = work / "o5" / readme.relative_to(work / "rendered")
+                            assert twin.read_bytes() == readme.read_bytes(), twin
+            if not a.incremental_only:
+                cold_table(n, a.rounds, times, peaks)
             # incremental: the committed READMEs are those rendered above, the graph warm
             shutil.rmtree(work / "cache", ignore_errors=True)
             timed([*cardgen, "render", "--out", str(work / "rendered"), "cards"], work, env)
@@ -347,6 +409,8 @@ def main() -> None:
                 timed([*cardgen, "check", "--out", str(work / "rendered"), "cards"], work, env)  # back in step
                 inc.setdefault("validate --no-cache of one card", []).append(
                     timed([*cardgen, "validate", "--no-cache", str(leaf)], work, env)[0])
+            if not a.incremental_only:
+                busy_machine(cardgen, work, env, a.rounds)
             one = statistics.median(inc["validate --no-cache of one card"])
             print(f"\n{n} cards, incremental (graph warm): seconds min / median / max, median × one-card validate")
             for k, ts in inc.items():

@@ -15,14 +15,17 @@ checked and rendered again. A base card's change reaches every card that extends
 because its files are among their inputs; a template's, every card that used it.
 
 The store is one SQLite file per cards folder in the cache folder (``cache.folder()``), used only if
-this user owns it and no one else may write to it; a text read back must hash to its key, or the
-folder is rebuilt. With the cache turned off the same store lives in a temporary folder for one run.
+this user owns it and no one else may write to it. Each record is sealed with an HMAC under a key
+only this user may read (``graph/key``): a record altered, or copied from another cache, is not
+trusted and its folder is rebuilt; a text read back must hash to its key, or the folder is rebuilt.
+With the cache turned off the same store lives in a temporary folder for one run.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -40,6 +43,41 @@ from .diagnostics import Diagnostic
 
 SCHEMA = 1
 DIR = "dir:"  # an input that is a folder of templates: what it holds, not what is in each file
+
+
+#: what a folder's record holds (``pipeline._render_shard`` writes them)
+RECORD = {"files": list, "own": list, "set": str, "digest": str, "diags": list, "errors": bool, "rendered": list,
+          "targets": list, "risk": bool}
+
+
+def _key(where: str) -> bytes:
+    """This user's key for sealing records (made once, readable by this user alone); a fresh one for this
+    run where it cannot be kept."""
+    path = os.path.join(where, "key")
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    except FileExistsError:
+        pass
+    except OSError:
+        return os.urandom(32)
+    try:
+        st = os.stat(path)
+        if st.st_uid != os.getuid() or st.st_mode & 0o077:
+            return os.urandom(32)
+        with open(path, "rb") as f:
+            key = f.read()
+    except OSError:
+        return os.urandom(32)
+    return key if len(key) == 32 else os.urandom(32)
+
+
+def _json(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 def sha(data: bytes | str) -> str:
@@ -158,6 +196,7 @@ class Store:
         else:
             self.persistent = True
         self.path = os.path.join(where, sha(str(root))[:32] + ".sqlite")
+        self.key = _key(where)
         self._local = threading.local()
         try:
             self._open()
@@ -165,6 +204,7 @@ class Store:
             where = tempfile.mkdtemp(prefix="cardgen-graph-")
             atexit.register(shutil.rmtree, where, True)
             self.path, self.persistent = os.path.join(where, "graph.sqlite"), False
+            self.key = os.urandom(32)
             self._local = threading.local()
             self._open()
 
@@ -204,14 +244,35 @@ class Store:
 
     # -- records ---------------------------------------------------------------------------------
     def records(self) -> dict[str, dict[str, Any]]:
-        return {f: json.loads(r) for f, r in self.db.execute("SELECT folder, record FROM folders")}
+        """The folders' records; one that does not read as a record is left out (its folder is rebuilt)."""
+        out = {}
+        for f, r in self.db.execute("SELECT folder, record FROM folders"):
+            rec = _json(self._opened(f, r))
+            if isinstance(rec, dict) and all(isinstance(rec.get(k), t) for k, t in RECORD.items()):
+                out[f] = rec
+        return out
+
+    def _sealed(self, folder: str, record: str) -> str:
+        return hmac.new(self.key, f"{folder}\0{record}".encode("utf-8", "surrogatepass"), "sha256").hexdigest() + record
+
+    def _opened(self, folder: str, value: Any) -> str | None:
+        """A record this store's key sealed, or None (altered, or from another key: a copied cache)."""
+        if not isinstance(value, str) or len(value) < 64:
+            return None
+        record = value[64:]
+        return record if hmac.compare_digest(self._sealed(folder, record)[:64], value[:64]) else None
 
     def sets(self) -> dict[str, list[str]]:
-        return {i: json.loads(p) for i, p in self.db.execute("SELECT id, paths FROM sets")}
+        out = {}
+        for i, p in self.db.execute("SELECT id, paths FROM sets"):
+            paths = _json(p)
+            if isinstance(paths, list) and all(isinstance(x, str) for x in paths):
+                out[i] = paths
+        return out
 
     def get(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else _json(self._opened("meta:" + key, row[0]))
 
     def save(self, records: Mapping[str, dict[str, Any]], sets: Mapping[str, list[str]], gone: Iterable[str],
              meta: Mapping[str, Any]) -> None:
@@ -221,7 +282,8 @@ class Store:
         with _tx(db):
             db.executemany("INSERT OR REPLACE INTO sets VALUES(?, ?)", [(i, json.dumps(p)) for i, p in sets.items()])
             for folder, rec in records.items():
-                db.execute("INSERT OR REPLACE INTO folders VALUES(?, ?)", (folder, json.dumps(rec)))
+                sealed = self._sealed(folder, json.dumps(rec))
+                db.execute("INSERT OR REPLACE INTO folders VALUES(?, ?)", (folder, sealed))
                 keep = [r[1] for r in rec["rendered"] if r[1]]
                 db.execute(f"DELETE FROM texts WHERE folder=? AND sha NOT IN ({','.join('?' * len(keep))})",
                            (folder, *keep))
@@ -229,7 +291,7 @@ class Store:
                 db.execute("DELETE FROM folders WHERE folder=?", (folder,))
                 db.execute("DELETE FROM texts WHERE folder=?", (folder,))
             for k, v in meta.items():
-                db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (k, json.dumps(v)))
+                db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (k, self._sealed("meta:" + k, json.dumps(v))))
 
     # -- texts -----------------------------------------------------------------------------------
     def put_texts(self, items: list[tuple[str, str, str]]) -> None:

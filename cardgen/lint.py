@@ -210,7 +210,7 @@ _ATX = re.compile(r"(#{1,6})[ \t]+([^#]*?)[ \t]*")
 _NOT_PLAIN = re.compile(r"[<`|~\t\\&\r\x00]")  # characters that may start or change a block, or hide a tag
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)  # an organisation's boilerplate repeats; a bound keeps a long run's memory flat
 def _lint_part(body: str) -> PartLint:
     """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part.
     A part that is one plain paragraph or one plain ATX heading (most of a card's prose) is read
@@ -293,7 +293,7 @@ def _finish(msg: str) -> str:
     return _EXCERPT.sub(lambda m: repr(m.group(2)[: int(m.group(1))] if m.group(1) else m.group(2)), msg)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _inline_problems(content: str, in_table: bool) -> tuple[tuple[str, str], ...]:
     """Problems in one inline run (the raw markdown of a paragraph, heading, item or cell)."""
     out = []

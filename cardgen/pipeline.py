@@ -264,7 +264,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
             stale.append(f)
     shared_files = [str(p.resolve()) for p in yaml_files(scope.root / SHARED_DIR)]
     shared_digest = sha("\n".join(f"{p}\0{hasher.file(p)}" for p in shared_files))
-    known_shared = store.get("shared")
+    known_shared = _pair(store.get("shared"))
     base: Project | None = None
     if stale or not known_shared or known_shared[0] != shared_digest:
         from .sources import load_shared
@@ -292,8 +292,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
             n = max(1, min(len(rest), jobs * 4), -(-len(rest) // SHARD_MAX))
             size = -(-len(rest) // n)
             results += map_items(work, [rest[i:i + size] for i in range(0, len(rest), size)], jobs, min_items=1)
-        else:
-            results = [work(stale)]
+        else:  # in this process, a batch at a time: what a batch loads is let go before the next
+            results = [work(stale[i:i + SHARD_MAX]) for i in range(0, len(stale), SHARD_MAX)]
         for shard in results:
             computed.update(shard.records)
             sets.update(shard.sets)
@@ -323,7 +323,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
                          if not (d.code == "CG217" and any(d.file == f for _, f in again)))
     risky = sorted((key, rec["digest"]) for key, rec in ordered if rec["risk"])
     project_key = sha("\n".join([shared_digest, *(f"{k}\0{d}" for k, d in risky)]))
-    known_project = store.get("project")
+    known_project = _pair(store.get("project"))
     if known_project and known_project[0] == project_key:
         project_diags = [diag_in(d) for d in known_project[1]]
     else:
@@ -363,6 +363,14 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     store.save(computed, {i: p for i, p in sets.items() if i in used}, gone,
                {"shared": [shared_digest, [diag_out(d) for d in shared_diags]],
                 "project": [project_key, [diag_out(d) for d in project_diags]]})
+
+
+def _pair(value: Any) -> tuple[str, list[Any]] | None:
+    """A stored (key, diagnostics) pair, or None when it is not one."""
+    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], list)
+            and all(isinstance(d, list) and len(d) == 6 for d in value[1])):
+        return value[0], value[1]
+    return None
 
 
 def _readable(rec: dict[str, Any], readmes: Path | None, store: Store, out: Rendering) -> bool:
@@ -417,7 +425,10 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
     mode = file_mode()
 
     def write(item: tuple[str, Path]) -> str | None:
-        text = rendering.texts[item[0]]
+        try:
+            text = rendering.texts[item[0]]
+        except KeyError as e:  # another run replaced it in the store meanwhile
+            return str(e)
         if committed(item[1]) == text:
             return "unchanged"
         try:
@@ -498,7 +509,11 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
         if repo in rendering.same:
             continue
         p = readme_path(out, repo)
-        text = rendering.texts[repo]
+        try:
+            text = rendering.texts[repo]
+        except KeyError as e:  # another run replaced it in the store meanwhile
+            report.error(rendering.position(repo), "CG008", f"{p} not compared: {e}; run again")
+            continue
         old = committed(p)
         if old != text:
             state = "missing" if old is None else "out of date"

@@ -40,8 +40,14 @@ def yaml_files(folder: Path) -> list[Path]:
     return [folder / n for n in yaml_names(folder)]
 
 
+#: the card sources of each card folder the walks of this command found (``select`` starts it afresh)
+LISTED: dict[str, list[str]] = {}
+
+
 def yaml_names(folder: Path | str) -> list[str]:
-    """The names of the card sources in a folder, sorted."""
+    """The names of the card sources in a folder, sorted (as this command's walk saw them)."""
+    if (known := LISTED.get(str(folder))) is not None:
+        return list(known)
     try:
         with os.scandir(folder) as it:
             return sorted(e.name for e in it if is_yaml(e.name) and e.is_file())
@@ -101,6 +107,7 @@ def walk_cards(root: Path, under: Path | None = None) -> Walk:
         here = Path(dirpath)
         if any(is_yaml(f) for f in files) and (st.st_dev, st.st_ino) != (top.st_dev, top.st_ino):
             out.append(here)
+            LISTED[dirpath] = sorted(e.name for e in entries if is_yaml(e.name) and e.is_file())
         elif "README.md" in files and rel and not any(part.startswith((".", "_")) for part in rel):
             readmes.append(here / "README.md")
         stack += [(os.path.join(dirpath, d), (*rel, d)) for d in sorted(dirs, reverse=True)]
@@ -168,6 +175,7 @@ def select(paths: list[Path]) -> Selection:
     """Group the paths by cards folder; README files stand apart. A folder holding card sources is
     a scope; the READMEs below a folder (outside its card folders) are checked too. A path with
     nothing to check raises ``NothingToCheck``."""
+    LISTED.clear()
     roots: dict[Path, list[Path]] = {}
     walked: dict[Path, tuple[list[Path], list[Path]]] = {}
     readmes: list[Path] = []

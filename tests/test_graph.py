@@ -170,3 +170,40 @@ def test_an_upgraded_vocabulary_rebuilds_every_card(tree, tmp_path):
     (vocab,) = [p for p in (pkg / "cardgen/data/hubspec").glob("*.json") if "licen" in p.name][:1]
     vocab.write_text(vocab.read_text() + "\n")
     assert run() == (n, n)
+
+
+def test_a_damaged_store_is_rebuilt_not_a_crash(cli, tree, tmp_path):
+    n = rebuilt(check(cli, tree))[1]
+    with sqlite3.connect(_store(tmp_path)) as db:
+        db.execute("UPDATE folders SET record = '{\"files\": 1}' WHERE rowid = 1")
+        db.execute("UPDATE folders SET record = 'not json' WHERE rowid = 2")
+        db.execute("UPDATE meta SET value = '[\"x\", [[1]]]' WHERE key = 'project'")
+    r = check(cli, tree)
+    assert r.code == 0 and rebuilt(r) == (2, n) and problems(r) == problems(check(cli, tree, "--no-cache"))
+    with open(_store(tmp_path), "wb") as f:
+        f.write(b"this is not a database" * 100)
+    r = check(cli, tree)
+    assert r.code == 0 and rebuilt(r) == (n, n) and problems(r) == problems(check(cli, tree, "--no-cache"))
+
+
+def test_a_record_from_another_cache_is_not_trusted(cli, tree, tmp_path):
+    n = rebuilt(check(cli, tree))[1]
+    (tmp_path / "cache/graph/key").chmod(0o600)
+    (tmp_path / "cache/graph/key").write_bytes(b"k" * 32)  # as if the folder came from someone else
+    assert rebuilt(check(cli, tree)) == (n, n)
+    assert rebuilt(check(cli, tree)) == (0, n)
+
+
+def test_default_workers_leave_a_busy_machine_alone():
+    from cardgen.parallel import default_jobs
+
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        import time
+
+        time.sleep(0.5)
+        assert default_jobs() == 1
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
