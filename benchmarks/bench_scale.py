@@ -23,7 +23,7 @@ round's time and min/median/max of the per-round ratios:
 Incremental (the committed READMEs in place, the graph warm): ``cardgen check`` with nothing changed,
 after one leaf card changed, after one base card changed, against ``cardgen validate --no-cache`` of
 one card. Peak memory is the largest sum of the proportional set sizes (PSS: memory shared by forked
-workers counted once) of a program and its workers, sampled every 20 ms.
+workers counted once) of a program and its workers, sampled every 50 ms.
 """
 
 from __future__ import annotations
@@ -260,27 +260,27 @@ def _pss(pid: int) -> int:
         return 0
 
 
+def _family(pid: int) -> set[int]:
+    """A process and its descendants (from each thread's ``children`` list in /proc)."""
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        out.add(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split() if int(c) not in out]
+        except OSError:
+            continue
+    return out
+
+
 def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
-    """The largest sum of the memory of a process and its descendants, sampled every 20 ms."""
+    """The largest sum of the memory of a process and its descendants, sampled every 50 ms."""
     best = 0
     while not stop.is_set():
-        family = {pid}
-        try:
-            procs = []
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/stat") as f:
-                            procs.append((int(entry), int(f.read().rsplit(")", 1)[1].split()[1])))
-                    except OSError:
-                        continue
-            for child, parent in sorted(procs):
-                if parent in family:
-                    family.add(child)
-        except OSError:
-            pass
-        best = max(best, sum(_pss(p) for p in family))
-        stop.wait(0.02)
+        best = max(best, sum(_pss(p) for p in _family(pid)))
+        stop.wait(0.05)
     out.append(best)
 
 

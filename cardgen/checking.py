@@ -86,5 +86,5 @@ def check_project(project: Project, report: Collector, catalogue: bool = True,
             where = card.where()  # builds the source's node positions: only when a key is required
             report.extend(required_keys(policy, card.front_matter, where.file, where))
     if catalogue:
-        report.extend(rules.check_project(resolver.registry, cards))
+        report.extend(rules.check_project(resolver.registry, [f for c in cards if (f := rules.risk_facts(c))]))
     return cards

@@ -28,6 +28,7 @@ from .scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 
 if TYPE_CHECKING:
     from .card import Card
+    from .rules import RiskFacts
     from .sources import Project
 
 # Loading, checking, rendering and linting are imported where they are used: a run whose cards are all
@@ -148,7 +149,7 @@ class _Shard:
 
     records: dict[str, dict[str, Any]]  # folder -> record
     sets: dict[str, list[str]]  # common input sets the records name
-    risk_cards: list[Card]
+    risk_facts: list[RiskFacts]
 
 
 def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy,
@@ -158,6 +159,7 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
     texts go to the store; a record per folder comes back."""
     from .checking import check_project, load_missing_bases
     from .resolve import targets
+    from .rules import risk_facts
     from .sources import Project, load_card
 
     project = Project(root, shared=list(shared))
@@ -170,8 +172,9 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
     load_missing_bases(project)  # cards they extend, from other shards: resolved here, rendered there
     report = Collector()
     cards = check_project(project, report, catalogue=False, policy=policy)
+    facts = [rf for c in cards if c.src.folder in mine and (rf := risk_facts(c))]
     if not render:
-        return _Shard({}, {}, [c for c in cards if c.src.folder in mine and c.model.risk_assessment])
+        return _Shard({}, {}, facts)
     diags = policy.apply(report.diagnostics)
     bad_files = Collector(diags).files_with_errors()
     by_folder: dict[Path, list[Card]] = {f: [] for f in folders}
@@ -222,7 +225,7 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
         }
     if store is not None and texts:
         store.put_texts(texts)
-    return _Shard(records, sets, [c for c in cards if c.src.folder in mine and c.model.risk_assessment])
+    return _Shard(records, sets, facts)
 
 
 def template_folders(card: Card) -> set[str]:
@@ -279,7 +282,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
 
         mine.extend(outside_link(link, scope.root) for link in escapes)  # as load_project does
     computed: dict[str, dict[str, Any]] = {}
-    risk_cards: list[Card] = []
+    facts: list[RiskFacts] = []
+    facts_from: set[str] = set()  # the folders those facts came from
     if stale:
         assert base is not None
         jobs = jobs or default_jobs()  # judged once, before any worker of this run adds to the load
@@ -297,7 +301,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
         for shard in results:
             computed.update(shard.records)
             sets.update(shard.sets)
-            risk_cards += shard.risk_cards
+            facts += shard.risk_facts
+            facts_from.update(k for k, rec in shard.records.items() if rec["risk"])
     every = {**fresh, **computed}
     out.folders += len(folders)
     out.rebuilt += len(computed)
@@ -331,14 +336,14 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
             from .sources import load_shared
 
             base = load_shared(scope.root)
-        loaded = {str(c.src.folder) for c in risk_cards}
-        todo = [Path(k) for k, _ in risky if k not in loaded]
-        if todo:
-            risk_cards += _render_shard(todo, scope.root, base.shared, cache, policy, render=False).risk_cards
+        todo = [Path(k) for k, _ in risky if k not in facts_from]
+        for i in range(0, len(todo), SHARD_MAX):
+            batch = todo[i:i + SHARD_MAX]
+            facts += _render_shard(batch, scope.root, base.shared, cache, policy, render=False).risk_facts
         from . import rules
         from .resolve import Registry
 
-        project_diags = rules.check_project(Registry(base.shared, Collector()), risk_cards)
+        project_diags = rules.check_project(Registry(base.shared, Collector()), facts)
     mine.extend(project_diags)
     for _, rec in ordered:
         for repo, digest, rdiags, files, where in rec["rendered"]:

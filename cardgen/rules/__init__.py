@@ -40,7 +40,7 @@ class Meta:
 
 MetadataCheck = Callable[[Meta], Iterable[tuple[Path_, str]]]
 CardCheck = Callable[["Card"], Iterable[tuple[Where, str]]]
-ProjectCheck = Callable[["Registry", "list[Card]"], Iterable[tuple[Where, str]]]
+ProjectCheck = Callable[["Registry", "list[RiskFacts]"], Iterable[tuple[Where, str]]]
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,32 @@ def check_card(card: Card) -> list[Diagnostic]:
     return out
 
 
-def check_project(registry: Registry, cards: list[Card]) -> list[Diagnostic]:
-    """Every project rule (the shared catalogues against all the cards of a cards folder)."""
+@dataclass(frozen=True)
+class RiskFacts:
+    """What the project rules need of a card with a risk assessment: the mitigation ids its risks use and
+    the mitigations it can name (id -> sentence and where it is written). Small and plain, so that a
+    run over thousands of cards keeps these, not the cards."""
+
+    used: frozenset[str]
+    mitigations: tuple[tuple[str, str, Where], ...]
+
+
+def risk_facts(card: Card) -> RiskFacts | None:
+    ra = card.model.risk_assessment
+    if not ra:
+        return None
+    return RiskFacts(frozenset(m for r in ra.risks for m in r.mitigations),
+                     tuple((k, str(ref.value), ref.pos()) for k, ref in card.mitigations.items()))
+
+
+def check_project(registry: Registry, facts: list[RiskFacts]) -> list[Diagnostic]:
+    """Every project rule (the shared catalogues against the risk facts of all the cards of a cards folder)."""
     return [_diag(r.code, where, msg) for r in RULES if r.kind == "project"
-            for where, msg in r.check(registry, cards)]
+            for where, msg in r.check(registry, facts)]
 
 
 # the rule modules register themselves on import
 from . import card, kinds, metadata, risks  # noqa: E402
 
-__all__ = ["RULES", "Meta", "card", "card_rule", "kinds", "check_card", "check_metadata", "check_project",
-           "metadata", "metadata_rule", "project_rule", "risks"]
+__all__ = ["RULES", "Meta", "RiskFacts", "card", "card_rule", "check_card", "check_metadata", "check_project", "kinds",
+           "metadata", "metadata_rule", "project_rule", "risk_facts", "risks"]

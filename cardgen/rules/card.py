@@ -16,6 +16,7 @@ from . import card_rule, project_rule
 if TYPE_CHECKING:
     from ..card import Card
     from ..resolve import Registry
+    from . import RiskFacts
 
 Found = Iterator[tuple[Where, str]]
 
@@ -98,7 +99,7 @@ def citation_keys(card: Card) -> Found:
 
 
 @project_rule("CG306", "duplicate citation key")
-def shared_citation_keys(registry: Registry, cards: list[Card]) -> Found:
+def shared_citation_keys(registry: Registry, cards: list[RiskFacts]) -> Found:
     seen: dict[str, str] = {}
     for ident, ref in registry.entries.get("citations", {}).items():
         key = ref.value.key

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..card import Card, Ref
     from ..resolve import Registry
     from ..schema import RiskAssessment
+    from . import RiskFacts
 
 Found = Iterator[tuple[Where, str]]
 
@@ -194,35 +195,35 @@ def own_mitigations_used(card: Card) -> Found:
 
 
 @project_rule("CG601", "malformed risk, use or mitigation id")
-def catalogue_ids(registry: Registry, cards: list[Card]) -> Found:
+def catalogue_ids(registry: Registry, cards: list[RiskFacts]) -> Found:
     for k, ref in registry.entries.get("mitigations", {}).items():
         if not MITIGATION_ID.match(k):
             yield ref.src.key_pos(ref.path), f"mitigation id {k!r} must look like M1, M2, …"
 
 
 @project_rule("CG605", "mitigation defined but never used", "warning")
-def catalogue_used(registry: Registry, cards: list[Card]) -> Found:
-    assessments = [ra for c in cards if (ra := c.model.risk_assessment)]
-    if not assessments:
+def catalogue_used(registry: Registry, cards: list[RiskFacts]) -> Found:
+    if not cards:
         return
-    used = {m for ra in assessments for r in ra.risks for m in r.mitigations}
+    used = set().union(*(c.used for c in cards))
     for k, ref in registry.entries.get("mitigations", {}).items():
         if k not in used:
             yield ref.src.key_pos(ref.path), f"mitigation {k} is in the catalogue but no risk uses it"
 
 
 @project_rule("CG606", "near-duplicate mitigation sentences", "warning")
-def near_duplicates(registry: Registry, cards: list[Card]) -> Found:
+def near_duplicates(registry: Registry, cards: list[RiskFacts]) -> Found:
     shared = registry.entries.get("mitigations", {})
-    catalogue: dict[str, Ref] = dict(shared)
+    catalogue: dict[str, tuple[str, Where | None, Ref | None]] = {k: (str(r.value), None, r) for k, r in shared.items()}
     for c in cards:
-        catalogue.update({k: v for k, v in c.mitigations.items() if k not in shared})
-    items = [(k, r, " ".join(str(r.value).lower().split())) for k, r in catalogue.items()]
+        catalogue.update({k: (text, where, None) for k, text, where in c.mitigations if k not in shared})
+    items = [(k, text, where, ref, " ".join(text.lower().split())) for k, (text, where, ref) in catalogue.items()]
     sm = difflib.SequenceMatcher(None)
-    for j, (k2, r2, s2) in enumerate(items):
+    for j, (k2, t2, w2, r2, s2) in enumerate(items):
         sm.set_seq2(s2)  # difflib caches its analysis of the second sequence: set it once per row
-        for k1, r1, s1 in items[:j]:
+        for k1, t1, _, _, s1 in items[:j]:
             sm.set_seq1(s1)
             if sm.real_quick_ratio() >= SIMILAR and sm.quick_ratio() >= SIMILAR and sm.ratio() >= SIMILAR:
-                yield r2.pos(), (f"mitigation {k2} ({r2.value!r}) nearly repeats {k1} ({r1.value!r}); "
-                                 "merge them or make the difference plain")
+                where = w2 if w2 is not None else r2.pos() if r2 is not None else Where("")
+                yield where, (f"mitigation {k2} ({t2!r}) nearly repeats {k1} ({t1!r}); "
+                              "merge them or make the difference plain")
