@@ -43,10 +43,18 @@ def default_jobs() -> int:
 
 
 def others_running() -> float:
-    """How many other processes want a CPU now."""
+    """How many other processes want a CPU now: the fewest runnable in three looks a few milliseconds
+    apart (so that a process that only passes by is not counted), this one left out."""
+    import time
+
     try:
-        with open("/proc/loadavg") as f:
-            return max(0, int(f.read().split()[3].split("/")[0]) - 1)  # this process is one of them
+        seen = []
+        for i in range(3):
+            if i:
+                time.sleep(0.003)
+            with open("/proc/loadavg") as f:
+                seen.append(int(f.read().split()[3].split("/")[0]) - 1)  # this process is one of them
+        return max(0, min(seen))
     except (OSError, IndexError, ValueError):
         try:
             return os.getloadavg()[0]
@@ -63,7 +71,7 @@ def worth_forking(n: int, jobs: int | None = None, min_items: int = PARALLEL_FRO
 
 
 def map_items(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None,
-              min_items: int = PARALLEL_FROM) -> list[R]:
+              min_items: int = PARALLEL_FROM, batches: bool = False) -> list[R]:
     """``[fn(x) for x in items]``, in order, over ``jobs`` forked processes when there are at
     least ``min_items`` (items that are themselves batches may ask for fewer). The function and
     the items reach the workers by the fork itself (the pool's initializer), never pickled."""
@@ -71,6 +79,17 @@ def map_items(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = None,
 
     if not worth_forking(len(items), jobs, min_items):
         return [fn(x) for x in items]
+    import gc
+
     jobs = default_jobs() if jobs is None else jobs
-    with mp.get_context("fork").Pool(min(jobs, len(items)), initializer=_start, initargs=(fn, items)) as pool:
-        return pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (jobs * 8)))
+    # What the parent holds is frozen out of the collector's reach, so that the workers' collections do
+    # not write to (and so copy) the pages they share with it; with ``batches`` (items that are batches
+    # of cards) each worker does one item and exits, so that its memory is given back before the next.
+    gc.freeze()
+    try:
+        with mp.get_context("fork").Pool(min(jobs, len(items)), initializer=_start, initargs=(fn, items),
+                                         maxtasksperchild=1 if batches else None) as pool:
+            return pool.map(_run, range(len(items)),
+                            chunksize=1 if batches else max(1, len(items) // (jobs * 8)))
+    finally:
+        gc.unfreeze()

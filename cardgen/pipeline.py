@@ -22,7 +22,7 @@ from .diagnostics import Collector, Diagnostic, Where, error
 from .files import atomic_write, clean_leftovers, committed, escaping_link, file_mode, readme_path
 from .graph import DIR, Hasher, Store, Texts, diag_in, diag_out, environment, sha, split_inputs, where_in
 from .graph import _tuple as _tuple
-from .parallel import default_jobs, map_items, worth_forking
+from .parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
 from .policy import Policy
 from .scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 
@@ -286,7 +286,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     facts_from: set[str] = set()  # the folders those facts came from
     if stale:
         assert base is not None
-        jobs = jobs or default_jobs()  # judged once, before any worker of this run adds to the load
+        # judged once, before any worker of this run adds to the load, and only for work worth forking for
+        jobs = jobs or (default_jobs() if len(stale) >= PARALLEL_FROM else 1)
         work = partial(_render_shard, root=scope.root, shared=base.shared, cache=cache, policy=policy, store=store)
         if worth_forking(len(stale), jobs):
             # The first card is rendered here, before the fork: the workers inherit the compiled templates
@@ -295,7 +296,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
             rest = stale[1:]
             n = max(1, min(len(rest), jobs * 4), -(-len(rest) // SHARD_MAX))
             size = -(-len(rest) // n)
-            results += map_items(work, [rest[i:i + size] for i in range(0, len(rest), size)], jobs, min_items=1)
+            results += map_items(work, [rest[i:i + size] for i in range(0, len(rest), size)], jobs, min_items=1,
+                                 batches=True)
         else:  # in this process, a batch at a time: what a batch loads is let go before the next
             results = [work(stale[i:i + SHARD_MAX]) for i in range(0, len(stale), SHARD_MAX)]
         for shard in results:
