@@ -8,6 +8,7 @@ import pytest
 
 from cardgen.frontmatter import split
 from cardgen.lint import _lint_part, _parsed_part, _plain_part, chunks, lint
+
 from conftest import REPO
 
 EDGES = [
