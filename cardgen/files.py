@@ -90,6 +90,15 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
             os.close(dirfd)
 
 
+def ours_alone(path: str) -> bool:
+    """A file or folder this user owns and no one else may write to."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def inside(path: Path, root: Path) -> bool:
     """Whether ``path``, links resolved, is ``root`` or below it (``root``'s own links resolved too)."""
     real, top = path.resolve(), root.resolve()

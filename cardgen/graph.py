@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .diagnostics import Diagnostic
+from .files import ours_alone
 
 SCHEMA = 1
 DIR = "dir:"  # an input that is a folder of templates: what it holds, not what is in each file
@@ -82,14 +83,6 @@ def _json(text: Any) -> Any:
 
 def sha(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data).hexdigest()
-
-
-def _ours(path: str) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def environment(policy: Any, root: Path) -> str:
@@ -159,8 +152,9 @@ def diag_in(v: list[Any]) -> Diagnostic:
     return Diagnostic(*v)
 
 
-def _tuple(v: Any) -> Any:
-    return tuple(_tuple(x) for x in v) if isinstance(v, list) else v
+def as_tuple(v: Any) -> Any:
+    """A path read back from JSON (lists) as the tuple it was."""
+    return tuple(as_tuple(x) for x in v) if isinstance(v, list) else v
 
 
 @contextmanager
@@ -189,7 +183,7 @@ class Store:
                 os.makedirs(where, mode=0o700, exist_ok=True)
             except OSError:
                 where = None
-        if where is None or not _ours(where):
+        if where is None or not ours_alone(where):
             where = tempfile.mkdtemp(prefix="cardgen-graph-")
             atexit.register(shutil.rmtree, where, True)
             self.persistent = False
@@ -212,7 +206,7 @@ class Store:
         new = not os.path.exists(self.path)
         if new:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        if not _ours(self.path):
+        if not ours_alone(self.path):
             raise sqlite3.DatabaseError(f"{self.path} is not this user's alone")
         db = self.db
         db.executescript(
@@ -335,4 +329,4 @@ class Texts(Mapping[str, str]):
 
 
 def where_in(v: list[Any]) -> tuple[str, tuple[Any, ...]]:
-    return v[0], _tuple(v[1])
+    return v[0], as_tuple(v[1])

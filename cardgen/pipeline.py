@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .cache import RunCache
 from .diagnostics import Collector, Diagnostic, Where, error
 from .files import atomic_write, clean_leftovers, committed, escaping_link, file_mode, readme_path
-from .graph import DIR, Hasher, Store, Texts, diag_in, diag_out, environment, sha, split_inputs, where_in
-from .graph import _tuple as _tuple
+from .graph import DIR, Hasher, Store, Texts, as_tuple, diag_in, diag_out, environment, sha, split_inputs, where_in
 from .parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
 from .policy import Policy
 from .scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
@@ -185,8 +184,9 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
     texts: list[tuple[str, str, str]] = []
     records: dict[str, dict[str, Any]] = {}
     sets: dict[str, list[str]] = {}
+    names = {f: yaml_names(f) for f in folders}
     inputs = {f: set().union(*(c.inputs() | template_folders(c) for c in cs))
-              | {str(p.resolve()) for p in yaml_files(f)} for f, cs in by_folder.items()}
+              | {os.path.realpath(f / n) for n in names[f]} for f, cs in by_folder.items()}
     claims: dict[str, list[str]] = {}  # diagnostic file -> folders whose cards were built from it
     for f, ins in inputs.items():
         for i in ins:
@@ -214,7 +214,7 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
         mine_diags = assigned[str(f)]
         own_src = sources.get(f)
         records[str(f)] = {
-            "files": [p.name for p in yaml_files(f)], "own": own, "set": set_id,
+            "files": names[f], "own": own, "set": set_id,
             "digest": hasher.digest(own, set_id, sets),
             "diags": [diag_out(d) for d in mine_diags],
             "errors": any(d.severity == "error" for d in mine_diags) or any(r[1] is None for r in rendered),
@@ -231,10 +231,9 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
 def template_folders(card: Card) -> set[str]:
     """The folders whose templates a card's README may use, there or not yet (``graph.DIR`` inputs): its
     own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'."""
+    folder = card.src.folder
     out = {DIR + os.path.realpath(t) for t in card.templates}
-    for c in (card, card.base) if card.base is not None else (card,):
-        folder = c.src.folder
-        out |= {DIR + os.path.realpath(folder / "templates"), DIR + os.path.realpath(folder.parent / "_templates")}
+    out |= {DIR + os.path.realpath(folder / "templates"), DIR + os.path.realpath(folder.parent / "_templates")}
     return out | (template_folders(card.base) if card.base is not None else set())
 
 
@@ -322,7 +321,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
                 from .resolve import described_twice
                 from .sources import locate
 
-                mine.add(described_twice(repo, locate(file, _tuple(path)), first[repo]))
+                mine.add(described_twice(repo, locate(file, as_tuple(path)), first[repo]))
                 bad_files.add(file)
                 again.add((repo, file))
     if again:  # a second description is no card for one resolver: what was checked of it as one goes

@@ -22,6 +22,7 @@ from . import template_context
 from .cache import RunCache, folder
 from .card import Card, SectionRef
 from .diagnostics import Collector
+from .files import ours_alone
 from .frontmatter import dump
 from .lint import demote
 from .provenance import seal
@@ -33,22 +34,13 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _ours(path: str) -> bool:
-    """A file or folder this user owns and no one else may write to."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
 class _OwnBytecodeCache(jinja2.FileSystemBytecodeCache):
     """Jinja's bytecode cache, reading only entries this user wrote: an entry is compiled code, so one
     planted by someone else (a shared or restored cache folder) is ignored, never loaded. Jinja binds
     each entry to a checksum of the template's source, so an edited template is compiled afresh."""
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if _ours(self._get_cache_filename(bucket)):
+        if ours_alone(self._get_cache_filename(bucket)):
             super().load_bytecode(bucket)
 
 
@@ -63,7 +55,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         os.makedirs(where, mode=0o700, exist_ok=True)
     except OSError:
         return None
-    return _OwnBytecodeCache(where) if _ours(where) else None
+    return _OwnBytecodeCache(where) if ours_alone(where) else None
 
 
 class _ConfinedLoader(jinja2.FileSystemLoader):
