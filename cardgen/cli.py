@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="cards", help="the cards folder to write to (default: cards)")
     p.add_argument("--repo-id", help="the repo id of a single README (default: from its folder)")
     p.add_argument("--force", action="store_true", help="replace existing sources")
+    p.add_argument("--no-share", action="store_true",
+                   help="keep each card self-contained (default: facts that several cards share go to "
+                        "_shared/imported.yaml)")
     p = add("preview", "show each card as the Hub shows a model page (HTML): served with reload, or written out")
     p.add_argument("--html", type=Path, metavar="DIR", help="write a page per card and an index to DIR")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 to serve on (default: 8000; 0: any)")
@@ -365,13 +368,15 @@ def _import(args: argparse.Namespace) -> int:
     from .importer import ImportError_, run_import
 
     try:
-        imports, targets = run_import(list(args.sources), Path(args.out), args.repo_id, args.force)
+        imports, targets = run_import(list(args.sources), Path(args.out), args.repo_id, args.force,
+                                      share_facts=not args.no_share)
     except ImportError_ as e:
         raise UsageError(str(e)) from None
     problems = 0
     for imp, target in zip(imports, targets, strict=True):
         typed = ", ".join(imp.recognised) or "none"
-        print(f"imported  {imp.source} -> {target}: typed fields: {typed}; free sections: {imp.free_sections}")
+        print(f"imported  {imp.source} -> {target}: typed fields: {typed}; blocks left as free text: "
+              f"{imp.free_sections} section{'s' * (imp.free_sections != 1)}")
         for p in imp.problems:
             print(f"  problem: {p}")
         problems += len(imp.problems)

@@ -23,6 +23,7 @@ import yaml
 from . import hubspec
 from .files import atomic_write, read_text
 from .frontmatter import split
+from .recognise import Claim, literal, recognise
 
 #: front-matter keys with a typed field (the rest go through `metadata:`)
 PLAIN_TYPED = ("language", "library_name", "pipeline_tag", "tags", "base_model", "base_model_relation",
@@ -49,6 +50,16 @@ class Imported:
     recognised: list[str] = field(default_factory=list)  # typed fields filled
     free_sections: int = 0
     problems: list[str] = field(default_factory=list)  # what could not be kept as typed data, and why
+    original: str = ""  # the README as read (BOM and CRLF removed)
+    lines: list[str] = field(default_factory=list)  # the body's lines
+    body_start: int = 0  # the first line after the title
+    claims: list[Claim] = field(default_factory=list)  # parts of the body shown from typed fields
+    base: Imported | None = None  # the embedded original card, as a card of its own
+    partials: dict[str, str] = field(default_factory=dict)  # the card's own templates, by file name
+
+    def all(self) -> list[Imported]:
+        """This card and the base card it embeds, if any."""
+        return [self, *(self.base.all() if self.base else [])]
 
 
 def _slug(text: str, taken: set[str]) -> str:
@@ -130,8 +141,14 @@ def front_matter(meta: dict[str, Any], out: dict[str, Any], imp: Imported) -> No
             out.setdefault("metadata", {})[key] = value
 
 
-def body(text: str, out: dict[str, Any], imp: Imported) -> None:
-    """The title (the first `# ` heading, when it opens the body) and the rest as ordered free sections."""
+#: an embedded original card: a `# ` heading after the title, as TheBloke's and others' derived cards write it
+_EMBEDDED = re.compile(r"^original model card\b", re.I)
+
+
+def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, offset: int = 0) -> None:
+    """The title (the first `# ` heading, when it opens the body), the parts recognised as structure
+    (``recognise``), an embedded original card (a base card of its own, with `extends`), and the rest as
+    ordered free sections."""
     from markdown_it import MarkdownIt
 
     lines = text.split("\n")
@@ -147,19 +164,62 @@ def body(text: str, out: dict[str, Any], imp: Imported) -> None:
         imp.problems.append("the last code block was never closed: closed at the end of the card")
     heads = [(t.map[0], t.map[1], int(t.tag[1]), tokens[i + 1].content) for i, t in enumerate(tokens)
              if t.type == "heading_open" and t.map and t.level == 0]
-    cuts = [start for start, _, level, _ in heads if level <= 2]
     first_block = next((t.map[0] for t in tokens if t.map and t.level == 0), None)
-    taken: set[str] = set()
-    sections: list[dict[str, Any]] = []
     body_start = 0  # where the sections begin: after a one-line `# ` title that opens the body
     if heads and heads[0][2] == 1 and heads[0][0] == first_block and heads[0][1] - heads[0][0] == 1 \
             and lines[heads[0][0]].startswith("# "):
         out["title"] = heads[0][3]
         body_start = heads[0][1]
-        cuts.remove(heads[0][0])
-    bounds = [*sorted({body_start, *cuts}), len(lines)]
-    prev = "title"
+    out.setdefault("title", "")  # none: the rendered card has no `# ` title either
+    imp.lines, imp.body_start = lines, body_start
+    end = len(lines)
+    embedded = next((h for h in heads if h[2] == 1 and h[0] >= body_start and h[1] - h[0] == 1
+                     and _EMBEDDED.match(h[3])), None)
+    base_claim = None
+    if embedded is not None:
+        base = base_model[0] if isinstance(base_model, list) and len(base_model) == 1 else base_model
+        if isinstance(base, str) and not hubspec.repo_id_problem(base) and base != imp.repo_id:
+            end = embedded[0]
+            sub = Imported(base, f"{imp.source} (its embedded original card)", {})
+            sub.card = {"repo_id": base}
+            sub.original = "\n".join(lines[embedded[1]:])
+            body(sub.original, sub.card, sub, offset=offset + embedded[1])
+            imp.base = sub
+            partial = literal(lines[embedded[0]]) + "\n\n{{ base_card() }}\n"
+            base_claim = Claim(embedded[0], len(lines), "base_card",
+                               {"extends": base, "embed_base_card": True, "base_card_headings": "as_written"},
+                               partial, f"embedded original card, as the base card {base}",
+                               original="\n".join(lines[embedded[0]:]))
+        else:
+            imp.problems.append(f"line {embedded[0] + 1 + offset}: an embedded original card, but `base_model` does "
+                                "not name one repository: kept as text")
+    scan = [("" if i < body_start else line) for i, line in enumerate(lines[:end])]
+    imp.claims = recognise("\n".join(scan), imp.repo_id, imp.problems, offset) + ([base_claim] if base_claim else [])
+
+
+def finish(imp: Imported) -> None:
+    """The card's sources from its claims: their fields, the free sections between them, and the
+    templates that place them in the original's order."""
+    out, lines = imp.card, imp.lines
+    for c in imp.claims:
+        out.update(c.fields)
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse("\n".join(lines))
+    cuts = {t.map[0] for t in tokens if t.type == "heading_open" and t.map and t.level == 0 and int(t.tag[1]) <= 2}
+    claimed = {c.start: c for c in imp.claims}
+    bounds = sorted({imp.body_start, len(lines), *(x for c in imp.claims for x in (c.start, c.end)),
+                     *(x for x in cuts if x >= imp.body_start)})
+    taken: set[str] = set()
+    sections: list[dict[str, Any]] = []
+    prev, slots = "title", ["title"]
     for a, b in zip(bounds, bounds[1:], strict=False):
+        if a in claimed:
+            prev = claimed[a].slot
+            slots.append(prev)
+            continue
+        if any(c.start < b and a < c.end for c in imp.claims):
+            continue
         chunk = "\n".join(lines[a:b]).strip("\n")
         if not chunk.strip():
             continue
@@ -169,14 +229,16 @@ def body(text: str, out: dict[str, Any], imp: Imported) -> None:
     if sections:
         out["sections"] = sections
     imp.free_sections = len(sections)
-    out.setdefault("title", "")  # none: the rendered card has no `# ` title either
+    imp.recognised += [c.what for c in imp.claims]
+    imp.partials = {"card.md.j2": CARD_TEMPLATE + "".join(f'{{{{ slot("{s}") }}}}' for s in slots) + "\n",
+                    **{f"{c.slot}.md.j2": c.partial for c in imp.claims}}
 
 
 def import_text(text: str, repo_id: str, source: str) -> Imported:
     imp = Imported(repo_id, source, {})
     out: dict[str, Any] = {"repo_id": repo_id}
     imp.card = out
-    text = text.lstrip("\ufeff").replace("\r\n", "\n")
+    text = imp.original = text.lstrip("\ufeff").replace("\r\n", "\n")
     fm, rest, _ = split(text)
     meta: Any = {}
     if fm is not None:
@@ -189,23 +251,28 @@ def import_text(text: str, repo_id: str, source: str) -> Imported:
         imp.problems.append("the front matter is not a mapping; kept as body text")
         rest, meta = text, {}
     front_matter(meta, out, imp)
-    body(rest, out, imp)
+    body(rest, out, imp, meta.get("base_model"), offset=text.count("\n") - rest.count("\n"))
     return imp
 
 
-#: the imported card's own order of sections: its title, then its free sections as the original had them
-CARD_TEMPLATE = """{#- Imported by cardgen: the title, then the original's sections (free sections after it). Move the
-    facts into typed fields and add their slots here (see cardgen's templates/card.md.j2) when ready. -#}
-{{ slot("title") }}
+#: the imported card's own order of sections: the slots of the parts recognised as structure, in the
+#: original's order (its free sections are anchored to them)
+CARD_TEMPLATE = """{#- Imported by cardgen: the original's order. Each slot's partial in this folder is the original's
+    text around the facts it shows from card.yaml; the free sections in card.yaml are anchored to the
+    slots. Replace a partial by cardgen's own (delete it) to take cardgen's layout for that section. -#}
 """
 
 
-def card_yaml(imp: Imported) -> str:
+def _dump(data: Any) -> str:
     from .frontmatter import _Dumper
 
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+
+
+def card_yaml(imp: Imported, card: dict[str, Any] | None = None) -> str:
     head = (f"# yaml-language-server: $schema=../../../schemas/card.schema.json\n"
             f"# Imported by cardgen from {imp.source}\n")
-    return head + yaml.dump(imp.card, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+    return head + _dump(imp.card if card is None else card)
 
 
 def readme_sources(paths: list[str], repo_id: str | None) -> list[tuple[str, str, str]]:
@@ -268,9 +335,189 @@ def _from_hub(arg: str) -> tuple[str, str, str]:
     return repo, f"https://huggingface.co/{repo}" + (f"/tree/{rev}" if rev else ""), _read(Path(path))
 
 
-def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool) -> tuple[list[Imported], list[Path]]:
+#: between the slots of a card rendered to check its claims
+_CUT = "<!-- cardgen:import-cut -->"
+
+
+def _write_card(root: Path, imp: Imported, partials: dict[str, str], card: dict[str, Any]) -> Path:
+    folder = root / imp.repo_id
+    (folder / "templates").mkdir(parents=True, exist_ok=True)
+    for name, text in partials.items():
+        atomic_write(folder / "templates" / name, text)
+    target = folder / "card.yaml"
+    atomic_write(target, card_yaml(imp, card))
+    return target
+
+
+def _hub_meta(text: str) -> dict[str, Any]:
+    from huggingface_hub import ModelCard
+
+    LISTS = ("language", "tags", "datasets", "base_model")
+    try:
+        data = ModelCard(text, ignore_metadata_errors=True).data.to_dict()
+    except Exception:  # noqa: BLE001 - a card huggingface_hub cannot read: nothing to compare with
+        return {}
+    return {k: [v] if k in LISTS and isinstance(v, str) else v for k, v in data.items()}
+
+
+def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: ignore[assignment]
+    """Keep only the claims whose rendering gives back the original's blocks: each card of ``units`` is
+    rendered with its claimed slots alone (cut apart by a marker), and each slot's blocks compared with
+    those of the lines it stands for; the cards of ``fixed`` (finished base cards) are rendered as they
+    will be written. A card that does not render, or whose front matter (as huggingface_hub reads it)
+    would change, loses its embedded base card and its variants, then every claim."""
+    import tempfile
+    from collections import Counter
+
+    from .blocks import body_blocks
+    from .cache import RunCache
+    from .checking import validate_scope
+    from .diagnostics import Collector
+    from .renderer import render_card
+    from .scope import select
+
+    for attempt in range(3):
+        todo = [i for i in units if i.claims]
+        if not todo:
+            return
+        texts: dict[str, str | None] = {}
+        with tempfile.TemporaryDirectory(prefix="cardgen-import-") as tmp:
+            for imp in todo:
+                card = dict(imp.card)
+                for c in imp.claims:
+                    card.update(c.fields)
+                cut = "".join(f'{{{{ slot("{s}") }}}}{_CUT}\n\n' for s in ["title", *(c.slot for c in imp.claims)])
+                _write_card(Path(tmp), imp, {"card.md.j2": cut, **{f"{c.slot}.md.j2": c.partial for c in imp.claims}},
+                            card)
+            for imp in fixed:
+                _write_card(Path(tmp), imp, imp.partials, imp.card)
+            cache = RunCache()
+            for scope in select([Path(tmp)]).scopes:
+                res = validate_scope(scope, 1)
+                bad = {d.file for d in res.errors}
+                for card_ in res.cards:
+                    ok = not (card_.files() & bad)
+                    texts[card_.repo_id] = render_card(card_, cache, Collector()) if ok else None
+        again = False
+        for imp in todo:
+            text = texts.get(imp.repo_id)
+            risky = [c for c in imp.claims if c.slot in ("base_card", "variants")]
+            before = _hub_meta(imp.original) if risky and imp.original.startswith("---") else None
+            if text is None or (before is not None and _changed(before, _hub_meta(text), imp)):
+                why = "the card did not render" if text is None else "the front matter would change"
+                again = True
+                drop = risky if risky and attempt == 0 else list(imp.claims)
+                for c in drop:
+                    imp.problems.append(f"recognised {c.what}, but with it {why}: kept as text")
+                imp.claims = [c for c in imp.claims if c not in drop]
+                continue
+            keep = []
+            for c, piece in zip(imp.claims, text.split(_CUT)[1:], strict=False):
+                if Counter(body_blocks(piece)) == Counter(body_blocks(c.original)):
+                    keep.append(c)
+                else:
+                    imp.problems.append(f"recognised {c.what}, but cardgen's rendering of it would differ from "
+                                        "the original: kept as text")
+            imp.claims = keep
+        if not again:
+            return
+    for imp in units:  # three tries: what is left unverified stays text
+        imp.claims = []
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any], imp: Imported) -> bool:
+    keys = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    return any(not any(k in p for p in imp.problems) for k in keys)
+
+
+def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
+    """Facts written in several imported cards, moved to one shared file: the same BibTeX entry, and the
+    same free section at the same place. Returns the shared file's content (empty: nothing shared)."""
+    import json
+
+    cards = [imp for top in imports for imp in top.all()]
+    shared: dict[str, dict[str, Any]] = {"citations": {}, "sections": {}}
+    taken = set(existing)
+
+    def new_id(base: str) -> str:
+        sid, n = base, 2
+        while sid in taken:
+            sid, n = f"{base}-{n}", n + 1
+        taken.add(sid)
+        return sid
+
+    counts: dict[str, int] = {}
+    for imp in cards:
+        for kind in ("cite_as", "citations"):
+            for e in {json.dumps(e, sort_keys=True) for e in imp.card.get(kind, []) if isinstance(e, dict)}:
+                counts[e] = counts.get(e, 0) + 1
+    ids: dict[str, str] = {}
+    for imp in cards:
+        for kind in ("cite_as", "citations"):
+            entries = imp.card.get(kind)
+            if not entries:
+                continue
+            for i, e in enumerate(entries):
+                k = json.dumps(e, sort_keys=True) if isinstance(e, dict) else ""
+                if counts.get(k, 0) >= 2:
+                    if k not in ids:
+                        ids[k] = new_id(str(e["key"]))
+                        shared["citations"][ids[k]] = e
+                    entries[i] = ids[k]
+    # a free section is shared when two cards or more have the same text after the same slot, or after
+    # the same section that is itself shared: its anchor is then the same name in every card
+    def keys(secs: list[dict[str, Any]]) -> list[str]:
+        out, prev = [], ""
+        for sec in secs:
+            prev = json.dumps([sec["body"], prev if prev and sec["after"] not in SLOT_NAMES else sec["after"]])
+            out.append(prev)
+        return out
+
+    from .sections import SECTION_NAMES as SLOT_NAMES
+
+    counts = {}
+    for imp in cards:
+        for k in set(keys(imp.card.get("sections", []))):
+            counts[k] = counts.get(k, 0) + 1
+    taken |= {sec["id"] for imp in cards for sec in imp.card.get("sections", [])}
+    moved: dict[str, str] = {}
+    for imp in cards:
+        secs = imp.card.get("sections", [])
+        renamed: dict[str, str] = {}
+        prev_shared = True
+        for i, (sec, k) in enumerate(zip(secs, keys(secs), strict=True)):
+            if sec["after"] in renamed:
+                sec["after"] = renamed[sec["after"]]
+            if counts[k] < 2 or not (prev_shared or sec["after"] in SLOT_NAMES):
+                prev_shared = False
+                continue
+            if k not in moved:
+                moved[k] = new_id(sec["id"])
+                shared["sections"][moved[k]] = {**sec, "id": moved[k]}
+            renamed[sec["id"]] = moved[k]
+            secs[i] = moved[k]
+            prev_shared = True
+        if n := sum(isinstance(x, str) for x in secs):
+            imp.recognised.append(f"{n} shared section{'s' * (n != 1)}")
+    return {k: v for k, v in shared.items() if v}
+
+
+def _existing_ids(out: Path) -> set[str]:
+    ids: set[str] = set()
+    for f in sorted((out / "_shared").glob("*.y*ml")) if (out / "_shared").is_dir() else []:
+        try:
+            data = yaml.safe_load(f.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            ids |= {str(k) for v in data.values() if isinstance(v, dict) for k in v}
+    return ids
+
+
+def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool,
+               share_facts: bool = True) -> tuple[list[Imported], list[Path]]:
     """Import every README named; write each card's sources (atomically, never over existing ones
-    unless ``force``). All are read and converted before anything is written."""
+    unless ``force``). All are read, converted and checked before anything is written."""
     found = readme_sources(paths, repo_id)
     if repo_id and len(found) > 1:
         raise ImportError_("--repo-id names one repository, but several READMEs were given")
@@ -282,12 +529,39 @@ def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool) ->
             raise ImportError_(f"{src} and {seen[rid]} would both become {rid}")
         seen[rid] = src
     imports = [import_text(text, rid, src) for rid, src, text in found]
-    targets = [out / imp.repo_id / "card.yaml" for imp in imports]
-    existing = [t for t in targets if t.exists()]
+    for top in imports:  # an embedded card whose repository is imported too, or already has sources, stays text
+        if top.base and (top.base.repo_id in seen or (out / top.base.repo_id).exists()):
+            top.problems.append(f"the embedded original card of {top.base.repo_id} stays text: that card is "
+                                f"{'imported too' if top.base.repo_id in seen else 'already in ' + str(out)}")
+            top.claims = [c for c in top.claims if c.slot != "base_card"]
+            top.base = None
+    # the cards' own claims first (an embedded card's too, as a card of its own); then each embedded
+    # card, finished, under the card that embeds it
+    held = {id(top): [c for c in top.claims if c.slot == "base_card"] for top in imports}
+    for top in imports:
+        top.claims = [c for c in top.claims if c.slot != "base_card"]
+    verify([imp for top in imports for imp in top.all()])
+    with_base = [top for top in imports if top.base]
+    for top in with_base:
+        assert top.base is not None
+        finish(top.base)
+        top.claims = sorted(top.claims + held[id(top)], key=lambda c: c.start)
+    verify(with_base, [top.base for top in with_base if top.base])
+    for top in with_base:
+        if not any(c.slot == "base_card" for c in top.claims):
+            top.base = None
+    cards = [imp for top in imports for imp in top.all()]
+    for top in imports:
+        finish(top)
+    shared = share(imports, _existing_ids(out)) if share_facts else {}
+    targets = [out / imp.repo_id / "card.yaml" for imp in cards]
+    shared_file = out / "_shared" / "imported.yaml"
+    existing = [t for t in targets if t.exists()] + ([shared_file] if shared and shared_file.exists() else [])
     if existing and not force:
         raise ImportError_(f"{existing[0]} exists ({len(existing)} in all); pass --force to replace")
-    for imp, target in zip(imports, targets, strict=True):
-        (target.parent / "templates").mkdir(parents=True, exist_ok=True)
-        atomic_write(target.parent / "templates" / "card.md.j2", CARD_TEMPLATE)
-        atomic_write(target, card_yaml(imp))
-    return imports, targets
+    for imp in cards:
+        _write_card(out, imp, imp.partials, imp.card)
+    if shared:
+        shared_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(shared_file, "# Imported by cardgen: facts that several imported cards share\n" + _dump(shared))
+    return cards, targets

@@ -180,6 +180,8 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
             report.error(card.where(), "CG701", f"rendering {card.repo_id} failed: its embedded card of "
                                                 f"{card.base.repo_id} did not render")
             raise _Failed
+        if card.model.base_card_headings == "as_written":
+            return body.strip("\n")
         return demote(body.strip("\n"))  # under the derived card's own title and "Original model card"
 
     ctx.update(snippet=snippet, base_card=base_card, slot=slot)

@@ -484,6 +484,9 @@ class CardSource(Strict):
     suite_column: str = "Parameters"
     extends: str | None = Field(None, description="repo id of a card in `cards/` to inherit from")
     embed_base_card: bool = False
+    base_card_headings: Literal["demoted", "as_written"] = Field(
+        "demoted", description="the embedded base card's headings: one level lower, under the derived card's own "
+                               "(default), or as the base card writes them (an imported card keeps its original's)")
     name: str | None = None
     title: str | None = None
     tagline: str | None = None
@@ -538,8 +541,8 @@ class CardSource(Strict):
 
 #: fields a derived card (``extends``) does not take from its base
 NOT_INHERITED = frozenset(
-    {"repo_id", "suite", "extends", "embed_base_card", "title", "tagline", "description", "sections",
-     "quantization", "metadata", "templates", "base_model", "base_model_relation", "usage",
+    {"repo_id", "suite", "extends", "embed_base_card", "base_card_headings", "title", "tagline", "description",
+     "sections", "quantization", "metadata", "templates", "base_model", "base_model_relation", "usage",
      "citations_heading", "risk_assessment", "evaluation", "new_version", "inference", "co2_eq_emissions",
      "widget"}
 )

@@ -45,7 +45,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("ethics", (), "ethical considerations (partials of an organisation's templates)"),
     SectionSpec("citations", ("citations", "cite_as", "citations_heading", "cite_as_heading"), "BibTeX"),
     SectionSpec("footer", (), "organisation footer (partials of an organisation's templates)"),
-    SectionSpec("base_card", ("extends", "embed_base_card"), "the embedded base model card"),
+    SectionSpec("base_card", ("extends", "embed_base_card", "base_card_headings"), "the embedded base model card"),
 )
 SECTION_NAMES = tuple(s.name for s in SECTIONS)
 

@@ -78,7 +78,7 @@ def test_importing_twice_gives_the_same_sources_and_never_overwrites(cli, tmp_pa
     assert cli("import", src, "--repo-id", "TheBloke/x-GPTQ", "--out", tmp_path / "b").code == 0
     a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
-    assert a == b and len(a) == 2  # card.yaml and its templates/card.md.j2
+    assert a == b and {"card.yaml", "templates/card.md.j2"} <= {str(p.relative_to("TheBloke/x-GPTQ")) for p in a}
     card = tmp_path / "a/TheBloke/x-GPTQ/card.yaml"
     card.write_text(card.read_text() + "# my edit\n")
     r = cli("import", src, "--repo-id", "TheBloke/x-GPTQ", "--out", tmp_path / "a")
@@ -178,3 +178,146 @@ def test_a_hub_repo_is_fetched_and_a_missing_one_is_one_line(cli, tmp_path, monk
     assert r.code == 2 and "cannot fetch acme/never-fetched@main from the Hub" in r.err and "Traceback" not in r.text
     assert not (tmp_path / "cards3").exists()
     json.dumps(r.err)  # one printable line
+
+
+SEED_REPOS = {"000": "stabilityai/StableBeluga-7B", "001": "TheBloke/StableBeluga2-70B-GPTQ",
+              "002": "stabilityai/stablelm-tuned-alpha-7b", "003": "petals-team/StableBeluga2"}
+
+
+@pytest.fixture(scope="module")
+def seeds_import(tmp_path_factory):
+    """The four seeds imported together, as a folder of owner/name/README.md."""
+    from cardgen.cli import main
+
+    root = tmp_path_factory.mktemp("seeds")
+    for seed in sorted((REPO / "tests" / "seeds").glob("*.txt")):
+        target = root / "src" / SEED_REPOS[seed.name[:3]] / "README.md"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(seed.read_bytes())
+    assert main(["import", str(root / "src"), "--out", str(root / "cards")]) == 0
+    assert main(["render", str(root / "cards"), "--out", str(root / "out")]) == 0
+    return root
+
+
+def card(root, repo: str) -> dict:
+    return yaml.safe_load((root / "cards" / repo / "card.yaml").read_text())
+
+
+def test_the_seeds_structure_lands_in_typed_fields(seeds_import):
+    root = seeds_import
+    beluga = card(root, "stabilityai/StableBeluga-7B")
+    assert beluga["prompt"] == {
+        "template": "### System:\n{system_message}\n\n### User:\n{prompt}\n\n### Assistant:\n",
+        "example": {"system_message": "This is a system prompt, please behave and help the user.",
+                    "prompt": "Your prompt here"},
+        "example_response": "The output of Stable Beluga 7B"}
+    hyper = beluga["training"]["hyperparameters"]
+    assert hyper["columns"][:3] == ["Dataset", "Batch Size", "Learning Rate"]
+    assert [r[0] for r in hyper["rows"]] == ["Orca pt1 packed", "Orca pt2 unpacked"]
+    assert beluga["citations"] == ["touvron2023llama", "mukherjee2023orca"]  # shared: see below
+
+    gptq = card(root, "TheBloke/StableBeluga2-70B-GPTQ")
+    variants = gptq["quantization"]["variants"]
+    assert gptq["quantization"]["method"] == "GPTQ" and len(variants) == 9
+    assert variants[0] == {"branch": "gptq-4bit-32g-actorder_True", "bits": 4, "group_size": 32, "act_order": True,
+                           "damp_percent": 0.01, "seq_len": 4096, "size": "40.66 GB",
+                           "dataset": {"name": "wikitext",
+                                       "url": "https://huggingface.co/datasets/wikitext/viewer/wikitext-2-v1/test"},
+                           "compatibility": {"ExLlama": True},
+                           "description": "4-bit, with Act Order and group size 32g. Gives highest possible inference "
+                                          "quality, with maximum VRAM usage."}
+    assert variants[-1]["branch"] == "main" and variants[-1]["group_size"] is None
+    assert gptq["prompt"]["template"].startswith("### System:\n{system_message}")
+    # the embedded original card became the base card, which the GPTQ card extends and embeds
+    assert (gptq["extends"], gptq["embed_base_card"]) == ("stabilityai/StableBeluga2", True)
+    base = card(root, "stabilityai/StableBeluga2")
+    assert base["title"] == "Stable Beluga 2"
+    assert base["cite_as"][0]["key"] == "StableBelugaModels"
+    assert base["citations"] == ["touvron2023llama", "mukherjee2023orca"]
+    assert base["training"]["hyperparameters"]["rows"][0][0] == "Orca pt1 packed"
+
+    suite = card(root, "stabilityai/stablelm-tuned-alpha-7b")
+    arch = suite["training"]["architecture"]
+    assert arch["columns"] == ["Parameters", "Hidden Size", "Layers", "Heads", "Sequence Length"]
+    assert arch["rows"] == [["3B", "4096", "16", "32", "4096"], ["7B", "6144", "16", "48", "4096"]]
+    assert suite["training"]["hyperparameters"]["columns"][1] == "Batch Size"
+    assert [c["key"] for c in suite["citations"]] == ["alpaca", "vicuna2023", "gpt4all"]
+
+
+def test_the_seeds_render_back_with_their_blocks_and_front_matter(seeds_import):
+    from huggingface_hub import ModelCard
+
+    root = seeds_import
+    for seed in sorted((REPO / "tests" / "seeds").glob("*.txt")):
+        repo = SEED_REPOS[seed.name[:3]]
+        original, rendered = seed.read_text(), (root / "out" / repo / "README.md").read_text()
+        assert body_ratio(original, rendered) >= 0.99, repo
+        a = norm(ModelCard(original, ignore_metadata_errors=True).data.to_dict())
+        b = norm(ModelCard(rendered).data.to_dict())
+        # the one change: a one-item licence list, which the importer reports, written as its item
+        assert {k for k in set(a) | set(b) if a.get(k) != b.get(k)} <= {"license"}, repo
+
+
+def test_a_family_shares_its_common_facts_once(seeds_import):
+    root = seeds_import
+    shared = yaml.safe_load((root / "cards/_shared/imported.yaml").read_text())
+    assert set(shared["citations"]) == {"touvron2023llama", "mukherjee2023orca"}
+    assert shared["citations"]["touvron2023llama"]["eprint"] == "2307.09288"
+    # the Stability cards' common ethics section and chat line: written once, referenced by both
+    bodies = [s["body"] for s in shared["sections"].values()]
+    assert any(b.startswith("## Ethical Considerations and Limitations") for b in bodies)
+    for repo in ("stabilityai/StableBeluga-7B", "stabilityai/StableBeluga2"):
+        text = (root / "cards" / repo / "card.yaml").read_text()
+        assert "Beluga is a new technology" not in text and "eprint" not in text, repo
+
+
+def test_imported_facts_are_data_the_readme_is_computed_from(seeds_import, cli, tmp_path):
+    """Editing a fact in card.yaml changes the README: the tables, prompt and citations are not copied text."""
+    import shutil
+
+    cards = tmp_path / "cards"
+    shutil.copytree(seeds_import / "cards", cards)
+    path = cards / "TheBloke/StableBeluga2-70B-GPTQ/card.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["quantization"]["variants"][0]["size"] = "41.00 GB"
+    data["prompt"]["template"] = data["prompt"]["template"].replace("### User:", "### Human:")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    shared = cards / "_shared/imported.yaml"
+    shared.write_text(shared.read_text().replace("2307.09288", "2307.99999"))
+    assert cli("render", cards, "--out", tmp_path / "out").code == 0
+    gptq = (tmp_path / "out/TheBloke/StableBeluga2-70B-GPTQ/README.md").read_text()
+    assert "| 41.00 GB |" in gptq.replace("  ", " ") and "40.66 GB" not in gptq
+    assert "### Human:\n{prompt}" in gptq
+    beluga = (tmp_path / "out/stabilityai/StableBeluga-7B/README.md").read_text()
+    assert "eprint={2307.99999}" in beluga and "2307.09288" not in beluga
+
+
+def test_no_share_keeps_each_card_self_contained(cli, tmp_path):
+    for seed, repo in (("000", "stabilityai/StableBeluga-7B"), ("001", "TheBloke/StableBeluga2-70B-GPTQ")):
+        target = tmp_path / "src" / repo / "README.md"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(next((REPO / "tests/seeds").glob(f"{seed}_*.txt")).read_bytes())
+    assert cli("import", tmp_path / "src", "--out", tmp_path / "cards", "--no-share").code == 0
+    assert not (tmp_path / "cards/_shared").exists()
+    beluga = card(tmp_path, "stabilityai/StableBeluga-7B")
+    assert [c["key"] for c in beluga["citations"]] == ["touvron2023llama", "mukherjee2023orca"]
+
+
+def test_what_does_not_render_back_stays_text_and_is_reported(cli, tmp_path):
+    """A provided-files table whose links point at another repository, and BibTeX in quotes: recognisable
+    shapes that cardgen would not render as written. They stay text, the report says why."""
+    src = tmp_path / "src/acme/model-GPTQ/README.md"
+    src.parent.mkdir(parents=True)
+    src.write_text(
+        "---\nlicense: mit\n---\n# Model\n\n## Files\n\n"
+        "| Branch | Bits | GS | Act Order | Damp % | GPTQ Dataset | Seq Len | Size | Desc |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        "| [main](https://huggingface.co/other/repo/tree/main) | 4 | 128 | Yes | 0.1 | wikitext | 4096 | 4 GB | x |\n\n"
+        "## Citation\n\n```bibtex\n@misc{a,\n  title = \"Quoted\",\n  year = 2023\n}\n```\n")
+    r = cli("import", tmp_path / "src", "--out", tmp_path / "cards")
+    assert r.code == 0
+    assert "line 14: a BibTeX block that cardgen cannot hold as a citation" in r.out
+    data = card(tmp_path, "acme/model-GPTQ")
+    assert "quantization" not in data and "citations" not in data
+    assert cli("render", tmp_path / "cards", "--out", tmp_path / "out").code == 0
+    assert body_ratio(src.read_text(), (tmp_path / "out/acme/model-GPTQ/README.md").read_text()) == 1.0

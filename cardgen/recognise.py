@@ -1,0 +1,407 @@
+"""Structure in an imported card's body: the parts cardgen can hold as typed fields.
+
+Each recogniser finds a part of the body (a range of its lines) that one section slot can show from
+data: BibTeX blocks (`citations`, `cite_as`), the prompt-format block (`prompt`), hyperparameter and
+architecture tables (`training`), a GPTQ or GGUF table of provided files (`quantization`). The part
+becomes a ``Claim``: the fields, and the slot's own partial, which is the original's text with the
+data replaced by the expressions that show it (so the layout stays the author's, and the facts are
+data). ``importer`` renders every claim and keeps only those whose rendering gives back the
+original's blocks; the rest stays free text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .blocks import parser
+
+#: a BibTeX entry whose fields are each on one line: `@type{key,` ... `}`
+_ENTRY = re.compile(r"\A@([A-Za-z]+)\s*\{\s*([^,\s{}]+)\s*,[ \t]*\n(.*)\n\s*\}\s*\Z", re.S)
+_FIELD = re.compile(r"\A( *)([A-Za-z]+)( ?= ?)\{(.*)\}(,?)[ \t]*\Z")
+#: a heading that introduces how to cite this model itself (else: the works it builds on)
+_CITE_AS = re.compile(r"how to cite|cite (this|us|our|the model)|citing", re.I)
+
+
+@dataclass
+class Claim:
+    """A part of the body (lines ``start``..``end``) that the slot ``slot`` shows from ``fields``."""
+
+    start: int
+    end: int
+    slot: str
+    fields: dict[str, Any]
+    partial: str  # the slot's own template
+    what: str  # for the report
+    original: str = ""  # the lines it stands for
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the base card an embedded card becomes
+
+
+def literal(text: str) -> str:
+    """Text for a Jinja template that renders as itself (no block tags: trim_blocks leaves it alone)."""
+    return re.sub(r"\{[{%#]", lambda m: '{{ "' + m.group(0) + '" }}', text)
+
+
+def _partial(lines: list[str], start: int, end: int, holes: list[tuple[int, int, str]]) -> str:
+    """Lines ``start``..``end`` as a template: each hole (its own line range) replaced by an expression."""
+    out, at = [], start
+    for a, b, expr in sorted(holes):
+        if a > at:
+            out.append(literal("\n".join(lines[at:a])) + "\n")
+        out.append(expr + "\n")
+        at = b
+    if at < end:
+        out.append(literal("\n".join(lines[at:end])) + "\n")
+    return "".join(out)
+
+
+# -- BibTeX ------------------------------------------------------------------------------------
+def parse_bibtex(text: str) -> dict[str, Any] | None:
+    """A BibTeX entry as the fields of a ``Citation`` that renders back to the same text (lines
+    compared without trailing spaces); None when it does not."""
+    from pydantic import ValidationError
+
+    from .schema import BIBTEX_FIELDS, Citation
+    from .template_context import bibtex
+
+    body = "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
+    m = _ENTRY.match(body)
+    if not m:
+        return None
+    out: dict[str, Any] = {"key": m.group(2), "type": m.group(1)}
+    indents, eqs, commas = set(), set(), []
+    for line in m.group(3).split("\n"):
+        f = _FIELD.match(line)
+        if not f or f.group(2) not in BIBTEX_FIELDS or f.group(2) in out:
+            return None
+        indents.add(len(f.group(1)))
+        eqs.add(f.group(3))
+        commas.append(f.group(5))
+        out[f.group(2)] = f.group(4)
+    if len(indents) != 1 or len(eqs) != 1 or any(c != "," for c in commas[:-1]):
+        return None
+    out["indent"] = indents.pop()
+    eq = eqs.pop()
+    if eq not in ("=", " = "):
+        return None
+    out["spaced_equals"] = eq == " = "
+    out["trailing_comma"] = commas[-1] == ","
+    try:
+        c = Citation.model_validate(out)
+    except ValidationError:
+        return None
+    if bibtex(c) != body:
+        return None
+    return {k: v for k, v in out.items() if not (k == "indent" and v == 6) and not (k == "type" and v == "misc")
+            and not (k in ("spaced_equals", "trailing_comma") and v is False)}
+
+
+def _looks_bibtex(content: str) -> bool:
+    return content.lstrip().startswith("@") and "{" in content
+
+
+# -- the recognisers -------------------------------------------------------------------------------
+@dataclass
+class Body:
+    """The body's lines and its top-level blocks (markdown-it tokens with a line map)."""
+
+    lines: list[str]
+    tokens: list[Any]
+    offset: int = 0  # lines of the README before the body (its front matter)
+
+    @classmethod
+    def parse(cls, text: str, offset: int = 0) -> Body:
+        tokens = parser().parse(text)
+        return cls(text.split("\n"), tokens, offset)
+
+    def top(self) -> list[Any]:
+        return [t for t in self.tokens if t.map and t.level == 0 and not t.type.endswith("_close")]
+
+    def sections(self) -> list[tuple[int, int, int, str]]:
+        """(start, end, level, heading text) of every heading's section, up to the next heading of its
+        level or higher."""
+        heads = []
+        for i, t in enumerate(self.tokens):
+            if t.type == "heading_open" and t.level == 0 and t.map:
+                heads.append((t.map[0], int(t.tag[1]), self.tokens[i + 1].content))
+        out = []
+        for k, (start, level, text) in enumerate(heads):
+            end = next((s for s, lv, _ in heads[k + 1:] if lv <= level), len(self.lines))
+            out.append((start, end, level, text))
+        return out
+
+    def blocks_in(self, start: int, end: int) -> list[Any]:
+        return [t for t in self.top() if start <= t.map[0] and t.map[1] <= end]
+
+
+def _fence_holes(body: Body, fences: list[Any], name: str) -> list[tuple[int, int, str]]:
+    """A hole over the content lines of each fence, showing ``name[i]``; or, when the fences are one run
+    (the same info string, only blank lines between), one `for` loop over ``name``."""
+    one_run = all(f.info == p.info and f.markup == p.markup and not "".join(body.lines[p.map[1]:f.map[0]]).strip()
+                  for p, f in zip(fences, fences[1:], strict=False))
+    if one_run and len(fences) > 1:
+        first = fences[0]
+        loop = (f"{{% for entry in {name} %}}\n{first.markup}{first.info}\n{{{{ entry }}}}\n{first.markup}\n\n"
+                "{% endfor %}")
+        return [(first.map[0], fences[-1].map[1], loop)]
+    return [(f.map[0] + 1, f.map[1] - 1, f"{{{{ {name}[{i}] }}}}") for i, f in enumerate(fences)]
+
+
+def _closed(body: Body, f: Any) -> bool:
+    return f.map[1] - f.map[0] >= 2 and body.lines[f.map[1] - 1].strip().startswith(f.markup)
+
+
+def citations(body: Body, problems: list[str]) -> Claim | None:
+    """Consecutive sections whose code blocks are all BibTeX: their entries into `cite_as` (under a
+    "how to cite" heading) and `citations`, the prose around them kept in the partial."""
+    group: list[tuple[int, int, int, str]] = []
+    for start, end, level, text in body.sections():
+        if group and start < group[-1][1]:
+            continue  # inside a section already taken
+        code = [t for t in body.blocks_in(start, end) if t.type == "fence"]
+        bib = [f for f in code if _looks_bibtex(f.content)]
+        if bib and len(bib) == len(code) and (not group or group[-1][1] == start):
+            group.append((start, end, level, text))
+        elif group:
+            break
+    if not group:
+        return None
+    fields: dict[str, list[Any]] = {"cite_as": [], "citations": []}
+    fences: dict[str, list[Any]] = {"cite_as": [], "citations": []}
+    for start, end, _, text in group:
+        name = "cite_as" if _CITE_AS.search(text) and not fields["citations"] else "citations"
+        for f in (t for t in body.blocks_in(start, end) if t.type == "fence"):
+            entry = parse_bibtex(f.content) if _closed(body, f) else None
+            if entry is None:
+                problems.append(f"line {f.map[0] + 1 + body.offset}: a BibTeX block that cardgen cannot hold as a "
+                                "citation (a field over several lines, quotes instead of braces, or a field BibTeX "
+                                "does not have): kept as text")
+                continue
+            fences[name].append(f)
+            fields[name].append(entry)
+    holes = [h for name in fences for h in _fence_holes(body, fences[name], name)]
+    if not holes:
+        return None
+    start, end = group[0][0], group[-1][1]
+    n = len(fields["cite_as"]) + len(fields["citations"])
+    partial = _partial(body.lines, start, end, holes)
+    return Claim(start, end, "citations", {k: v for k, v in fields.items() if v}, partial,
+                 f"citations ({n} BibTeX entr{'y' if n == 1 else 'ies'})")
+
+
+#: the turn markers of the prompt formats in common use, each with the role it opens
+_ROLE_WORDS = {"system": "system", "user": "user", "human": "user", "instruction": "user", "prompt": "user",
+               "assistant": "assistant", "response": "assistant", "gpt": "assistant", "bot": "assistant"}
+_MARKER = re.compile(
+    r"^(?:###[ \t]*)?(System|User|Human|Instruction|Assistant|Response|GPT|SYSTEM|USER|HUMAN|ASSISTANT)"
+    r"[ \t]*:[ \t]*\n?"
+    r"|<\|(system|user|assistant|SYSTEM|USER|ASSISTANT|prompter)\|>\n?"
+    r"|<\|im_start\|>(system|user|assistant)\n"
+    r"|<start_of_turn>(user|model)\n",
+    re.M)
+_END = re.compile(r"<\|im_end\|>|<end_of_turn>|<\|endoftext\|>|</s>|<\|end\|>")
+
+
+def _role(m: re.Match[str]) -> str:
+    word = next(g for g in m.groups() if g)
+    return {"model": "assistant", "prompter": "user"}.get(word.lower(), _ROLE_WORDS.get(word.lower(), ""))
+
+
+def prompt_template(block: str) -> dict[str, Any] | None:
+    """A prompt-format block as a template with `{system_message}` and `{prompt}`, the example values
+    it shows, and the response it shows after the last assistant marker."""
+    from .prompt import PLACEHOLDER
+
+    if set(PLACEHOLDER.findall(block)) - {"system_message", "prompt"}:
+        return None
+    marks = list(_MARKER.finditer(block))
+    roles = [_role(m) for m in marks]
+    if "user" not in roles or "assistant" not in roles or roles.count("user") > 1 or roles.count("system") > 1 \
+            or roles[-1] != "assistant" or roles.count("assistant") > 1:
+        return None
+    template: list[str] = []
+    example: dict[str, str] = {}
+    last = 0
+    for m, role, nxt in zip(marks, roles, [*marks[1:], None], strict=True):
+        if nxt is None:  # the assistant's marker, last: what follows is the response shown
+            template.append(block[last:m.end()])
+            last = m.end()
+            break
+        content = block[m.end():nxt.start()]
+        end = _END.search(content)
+        raw = content[:end.start() if end else len(content.rstrip())]
+        lead = len(raw) - len(raw.lstrip())
+        value = raw.strip()
+        if not value:
+            return None
+        name = "system_message" if role == "system" else "prompt"
+        template.append(block[last:m.end()] + content[:lead] + "{" + name + "}")
+        if value != "{" + name + "}":
+            example[name] = value
+        last = m.end() + lead + len(value)
+    response = block[last:]
+    out: dict[str, Any] = {"template": "".join(template)}
+    if "system_message" not in out["template"]:
+        out["placeholders"] = {"prompt": "the user's message"}
+    if example:
+        out["example"] = example
+    if response.strip():
+        out["example_response"] = response
+    return out
+
+
+def prompt(body: Body, problems: list[str]) -> Claim | None:
+    """The first plain code block (no language, or `text`) that shows a prompt format."""
+    for t in body.top():
+        if t.type != "fence" or t.info.strip().lower() not in ("", "text", "txt", "plain", "prompt") \
+                or not _closed(body, t):
+            continue
+        found = prompt_template(t.content.rstrip("\n"))
+        if found is None:
+            continue
+        a, b = t.map
+        partial = _partial(body.lines, a, b, [(a + 1, b - 1, "{{ prompt.block }}")])
+        return Claim(a, b, "prompt_format", {"prompt": found}, partial, "prompt template")
+    return None
+
+
+_HYPER = ("batch size", "learning rate", "lr", "warm-up", "warmup", "weight decay", "epochs", "optimizer", "betas",
+          "scheduler", "steps", "gradient accumulation")
+_ARCH = ("hidden size", "layers", "heads", "sequence length", "vocab", "d_model", "attention heads", "context length",
+         "intermediate size", "embedding")
+
+
+def _cells(body: Body, table: Any) -> tuple[list[str], list[list[str]]]:
+    """The source text of each cell of a table (escaped pipes unescaped)."""
+    i = body.tokens.index(table)
+    header: list[str] = []
+    rows: list[list[str]] = []
+    row: list[str] | None = None
+    for t in body.tokens[i + 1:]:
+        if t.type == "table_close":
+            break
+        if t.type == "tr_open":
+            row = []
+        elif t.type == "inline" and row is not None:
+            row.append(t.content.replace("\\|", "|"))
+        elif t.type == "tr_close" and row is not None:
+            if header:
+                rows.append(row)
+            else:
+                header = row
+            row = None
+    return header, rows
+
+
+def _kind(columns: list[str]) -> str | None:
+    low = [c.lower().strip() for c in columns]
+    if sum(any(w == c or w in c.split() or w in c for w in _HYPER) for c in low) >= 2:
+        return "hyperparameters"
+    if sum(any(w in c for w in _ARCH) for c in low) >= 2:
+        return "architecture"
+    return None
+
+
+def training(body: Body, problems: list[str]) -> Claim | None:
+    """Hyperparameter and architecture tables (one of each, in one `## ` section): `training`."""
+    tops = [(s, e) for s, e, level, _ in body.sections() if level <= 2]
+    for start, end in [(0, tops[0][0] if tops else len(body.lines)), *tops]:
+        found: dict[str, Any] = {}
+        for t in body.blocks_in(start, end):
+            if t.type != "table_open":
+                continue
+            columns, rows = _cells(body, t)
+            kind = _kind(columns)
+            if kind and kind not in found and all(len(r) <= len(columns) for r in rows):
+                found[kind] = (t, columns, rows)
+        if not found:
+            continue
+        tables = sorted(found.items(), key=lambda kv: kv[1][0].map[0])
+        a, b = tables[0][1][0].map[0], tables[-1][1][0].map[1]
+        holes = [(t.map[0], t.map[1], f"{{{{ training.{kind} }}}}") for kind, (t, _, _) in tables]
+        data = {kind: {"columns": cols, "rows": rows} for kind, (_, cols, rows) in tables}
+        return Claim(a, b, "training", {"training": data}, _partial(body.lines, a, b, holes),
+                     "training tables (" + ", ".join(data) + ")")
+    return None
+
+
+_LINK = re.compile(r"\A\[([^\]]+)\]\(([^)\s]+)\)\Z")
+_GPTQ_HEAD = ["Branch", "Bits", "GS", "Act Order", "Damp %", "GPTQ Dataset", "Seq Len", "Size"]
+_GGUF_HEAD = ["Name", "Quant method", "Bits", "Size", "Max RAM required", "Use case"]
+
+
+def _yes(v: str) -> bool | None:
+    return {"yes": True, "no": False}.get(v.strip().lower())
+
+
+def _gptq_row(row: list[str], compat: list[str], repo: str) -> dict[str, Any] | None:
+    row = [c.strip() for c in row]
+    link = _LINK.match(row[0])
+    if not link or link.group(2) != f"https://huggingface.co/{repo}/tree/{link.group(1)}":
+        return None
+    try:
+        v: dict[str, Any] = {"branch": link.group(1), "bits": int(row[1]),
+                             "group_size": None if row[2] == "None" else int(row[2]), "act_order": _yes(row[3]),
+                             "damp_percent": float(row[4]), "seq_len": int(row[6]), "size": row[7]}
+    except ValueError:
+        return None
+    if v["act_order"] is None or repr(v["damp_percent"]) != row[4]:
+        return None
+    ds = _LINK.match(row[5])
+    v["dataset"] = {"name": ds.group(1), "url": ds.group(2)} if ds else {"name": row[5]}
+    flags = [_yes(c) for c in row[8:8 + len(compat)]]
+    if None in flags:
+        return None
+    if compat:
+        v["compatibility"] = dict(zip(compat, flags, strict=True))
+    v["description"] = row[-1]
+    return v
+
+
+def variants(body: Body, problems: list[str], repo: str) -> Claim | None:
+    """A table of provided files as cardgen writes them for GPTQ (branches) or GGUF (files)."""
+    for t in body.top():
+        if t.type != "table_open":
+            continue
+        columns, rows = _cells(body, t)
+        columns = [c.strip() for c in columns]
+        q: dict[str, Any] | None = None
+        if columns[:8] == _GPTQ_HEAD and columns[-1] == "Desc" and rows:
+            compat = columns[8:-1]
+            got = [_gptq_row(r, compat, repo) for r in rows if len(r) == len(columns)]
+            if len(got) == len(rows) and None not in got:
+                q = {"method": "GPTQ", "variants": got}
+        elif columns == _GGUF_HEAD and rows:
+            files = []
+            for r in (list(map(str.strip, r)) for r in rows):
+                link = _LINK.match(r[0]) if len(r) == 6 else None
+                if not link or link.group(2) != f"https://huggingface.co/{repo}/blob/main/{link.group(1)}" \
+                        or not r[2].isdigit():
+                    break
+                files.append({"file": link.group(1), "quant_method": r[1], "bits": int(r[2]), "size": r[3],
+                              "max_ram": r[4], "use_case": r[5]})
+            if len(files) == len(rows):
+                q = {"method": "GGUF", "files": files}
+        if q is None:
+            continue
+        a, b = t.map
+        n = len(q.get("variants", q.get("files", [])))
+        partial = _partial(body.lines, a, b, [(a, b, "{{ variants.table }}")])
+        return Claim(a, b, "variants", {"quantization": q}, partial, f"{q['method']} provided files ({n})")
+    return None
+
+
+def recognise(text: str, repo: str, problems: list[str], offset: int = 0) -> list[Claim]:
+    """The claims of a body (the title excluded), in the order of the body, none overlapping; ``offset``:
+    the lines before the body in the README, for the line numbers of problems."""
+    body = Body.parse(text, offset)
+    found = [c for c in (citations(body, problems), prompt(body, problems), training(body, problems),
+                         variants(body, problems, repo)) if c is not None]
+    claims: list[Claim] = []
+    for c in sorted(found, key=lambda c: c.start):
+        if any(c.start < o.end and o.start < c.end for o in claims):
+            continue  # overlaps one already taken: stays text
+        c.original = "\n".join(body.lines[c.start:c.end])
+        claims.append(c)
+    return claims
