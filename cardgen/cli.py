@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="cards", help="the cards folder to write to (default: cards)")
     p.add_argument("--repo-id", help="the repo id of a single README (default: from its folder)")
     p.add_argument("--force", action="store_true", help="replace existing sources")
+    p.add_argument("--fix", action="store_true",
+                   help="write what the original got wrong as cardgen computes it (e.g. a hand-typed count that "
+                        "disagrees with its list); by default it is kept as written, and reported")
     p.add_argument("--no-share", action="store_true",
                    help="keep each card self-contained (default: facts that several cards share go to "
                         "_shared/imported.yaml)")
@@ -369,7 +372,7 @@ def _import(args: argparse.Namespace) -> int:
 
     try:
         imports, targets = run_import(list(args.sources), Path(args.out), args.repo_id, args.force,
-                                      share_facts=not args.no_share)
+                                      share_facts=not args.no_share, fix=args.fix)
     except ImportError_ as e:
         raise UsageError(str(e)) from None
     problems = 0

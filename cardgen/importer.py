@@ -145,7 +145,8 @@ def front_matter(meta: dict[str, Any], out: dict[str, Any], imp: Imported) -> No
 _EMBEDDED = re.compile(r"^original model card\b", re.I)
 
 
-def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, offset: int = 0) -> None:
+def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, offset: int = 0,
+         fix: bool = False) -> None:
     """The title (the first `# ` heading, when it opens the body), the parts recognised as structure
     (``recognise``), an embedded original card (a base card of its own, with `extends`), and the rest as
     ordered free sections."""
@@ -183,7 +184,7 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
             sub = Imported(base, f"{imp.source} (its embedded original card)", {})
             sub.card = {"repo_id": base}
             sub.original = "\n".join(lines[embedded[1]:])
-            body(sub.original, sub.card, sub, offset=offset + embedded[1])
+            body(sub.original, sub.card, sub, offset=offset + embedded[1], fix=fix)
             imp.base = sub
             partial = literal(lines[embedded[0]]) + "\n\n{{ base_card() }}\n"
             base_claim = Claim(embedded[0], len(lines), "base_card",
@@ -194,7 +195,8 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
             imp.problems.append(f"line {embedded[0] + 1 + offset}: an embedded original card, but `base_model` does "
                                 "not name one repository: kept as text")
     scan = [("" if i < body_start else line) for i, line in enumerate(lines[:end])]
-    imp.claims = recognise("\n".join(scan), imp.repo_id, imp.problems, offset) + ([base_claim] if base_claim else [])
+    imp.claims = recognise("\n".join(scan), imp.repo_id, imp.problems, offset, fix) + ([base_claim] if base_claim
+                                                                                         else [])
 
 
 def finish(imp: Imported) -> None:
@@ -231,10 +233,10 @@ def finish(imp: Imported) -> None:
     imp.free_sections = len(sections)
     imp.recognised += [c.what for c in imp.claims]
     imp.partials = {"card.md.j2": CARD_TEMPLATE + "".join(f'{{{{ slot("{s}") }}}}' for s in slots) + "\n",
-                    **{f"{c.slot}.md.j2": c.partial for c in imp.claims}}
+                    **{f"{c.slot}.md.j2": c.partial for c in imp.claims if c.partial}}
 
 
-def import_text(text: str, repo_id: str, source: str) -> Imported:
+def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Imported:
     imp = Imported(repo_id, source, {})
     out: dict[str, Any] = {"repo_id": repo_id}
     imp.card = out
@@ -251,7 +253,7 @@ def import_text(text: str, repo_id: str, source: str) -> Imported:
         imp.problems.append("the front matter is not a mapping; kept as body text")
         rest, meta = text, {}
     front_matter(meta, out, imp)
-    body(rest, out, imp, meta.get("base_model"), offset=text.count("\n") - rest.count("\n"))
+    body(rest, out, imp, meta.get("base_model"), offset=text.count("\n") - rest.count("\n"), fix=fix)
     return imp
 
 
@@ -369,7 +371,7 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
     import tempfile
     from collections import Counter
 
-    from .blocks import body_blocks
+    from .blocks import body_blocks, lines_found
     from .cache import RunCache
     from .checking import validate_scope
     from .diagnostics import Collector
@@ -387,8 +389,8 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
                 for c in imp.claims:
                     card.update(c.fields)
                 cut = "".join(f'{{{{ slot("{s}") }}}}{_CUT}\n\n' for s in ["title", *(c.slot for c in imp.claims)])
-                _write_card(Path(tmp), imp, {"card.md.j2": cut, **{f"{c.slot}.md.j2": c.partial for c in imp.claims}},
-                            card)
+                _write_card(Path(tmp), imp, {"card.md.j2": cut, **{f"{c.slot}.md.j2": c.partial for c in imp.claims
+                                                                     if c.partial}}, card)
             for imp in fixed:
                 _write_card(Path(tmp), imp, imp.partials, imp.card)
             cache = RunCache()
@@ -413,7 +415,11 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
                 continue
             keep = []
             for c, piece in zip(imp.claims, text.split(_CUT)[1:], strict=False):
-                if Counter(body_blocks(piece)) == Counter(body_blocks(c.original)):
+                if c.extra.get("compare") == "lines":  # a flattened page: its lines, each found in the rendering
+                    same = lines_found(c.original, piece)[1] == c.extra.get("fixed", [])
+                else:
+                    same = Counter(body_blocks(piece)) == Counter(body_blocks(c.original))
+                if same:
                     keep.append(c)
                 else:
                     imp.problems.append(f"recognised {c.what}, but cardgen's rendering of it would differ from "
@@ -514,8 +520,8 @@ def _existing_ids(out: Path) -> set[str]:
     return ids
 
 
-def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool,
-               share_facts: bool = True) -> tuple[list[Imported], list[Path]]:
+def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool, share_facts: bool = True,
+               fix: bool = False) -> tuple[list[Imported], list[Path]]:
     """Import every README named; write each card's sources (atomically, never over existing ones
     unless ``force``). All are read, converted and checked before anything is written."""
     found = readme_sources(paths, repo_id)
@@ -528,7 +534,7 @@ def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool,
         if rid in seen:
             raise ImportError_(f"{src} and {seen[rid]} would both become {rid}")
         seen[rid] = src
-    imports = [import_text(text, rid, src) for rid, src, text in found]
+    imports = [import_text(text, rid, src, fix) for rid, src, text in found]
     for top in imports:  # an embedded card whose repository is imported too, or already has sources, stays text
         if top.base and (top.base.repo_id in seen or (out / top.base.repo_id).exists()):
             top.problems.append(f"the embedded original card of {top.base.repo_id} stays text: that card is "

@@ -392,12 +392,132 @@ def variants(body: Body, problems: list[str], repo: str) -> Claim | None:
     return None
 
 
-def recognise(text: str, repo: str, problems: list[str], offset: int = 0) -> list[Claim]:
+_SUMMARY = re.compile(r"We identified (\d+) potential model risks? and (\d+) mitigation strateg(?:y|ies) \(M\) for "
+                      r"(\d+) potential model uses?")
+_LAYERS = {"capability risk": "capability", "human interaction risk": "human interaction", "systemic risk": "systemic"}
+_USE_FIELDS = {"purpose": "purpose", "capability": "capability", "ai user": "ai_user", "ai subject": "ai_subject",
+               "domain": "domain"}
+
+
+def _plain(line: str) -> str:
+    """A line of a flattened page without markdown marks: `#`, list markers, `**`, indentation."""
+    t = re.sub(r"^\s*(?:#+\s*|[-*+]\s+)", "", line).strip()
+    return re.sub(r"^\*\*(.*)\*\*$", r"\1", t).strip()
+
+
+def risk_matrix(body: Body, problems: list[str], fix: bool = False) -> Claim | None:
+    """A RiskRAG risk section as a page shows it when flattened to text (the matrix as tab-separated
+    lines whose cells were lost, the uses' details, the mitigations per risk): a `risk_assessment`
+    whose cells are `unknown`, shown by cardgen's matrix. A hand-typed count that disagrees with the
+    lists is kept as written (reported), or computed with ``fix``."""
+    from typing import get_args
+
+    from .schema import HarmArea
+
+    HARM_AREAS = get_args(HarmArea)  # noqa: N806
+
+    lines = body.lines
+    plain = [_plain(x) for x in lines]
+    head = next((i for i, t in enumerate(plain) if t.lower().startswith("summary of model risks")), None)
+    if head is None:
+        return None
+    at = head + 1
+    while at < len(lines) and not plain[at]:
+        at += 1
+    summary = _SUMMARY.search(plain[at]) if at < len(lines) else None
+    if summary is None:
+        return None
+    summary_line = at
+    # the matrix: risk rows `R1<tab>statement<tab>cells...` up to the uses' details
+    rows: list[tuple[str, str, list[str]]] = []
+    i = at + 1
+    while i < len(lines) and not plain[i].lower().startswith("details of the example uses"):
+        cells = lines[i].split("\t")
+        if re.fullmatch(r"R\d+", cells[0].strip()) and len(cells) >= 2:
+            rows.append((cells[0].strip(), cells[1].strip(), [c.strip() for c in cells[2:]]))
+        i += 1
+    if not rows or i >= len(lines):
+        return None
+    uses: list[dict[str, str]] = []
+    i += 1
+    while i < len(lines) and not plain[i].lower().startswith("mitigations for risks"):
+        t = plain[i]
+        if re.fullmatch(r"U\d+", t):
+            uses.append({"id": t})
+        elif uses and ":" in t:
+            key, _, value = t.partition(":")
+            name = _USE_FIELDS.get(key.strip().lower())
+            if name:
+                uses[-1][name] = re.sub(r"^\*\*(.*)\*\*$", r"\1", value.strip())
+        i += 1
+    if not uses or any(len(u) != 6 for u in uses) or i >= len(lines):
+        return None
+    # the mitigations, as a sequence of the page's lines: a risk id, its statement, layer and harm area,
+    # then `M` and a mitigation, repeated (a mitigation and the next `M` may run together on one line)
+    seq: list[tuple[int, str]] = []
+    for j in range(i + 1, len(lines)):
+        t = plain[j]
+        if t.endswith(" M") and len(t) > 2:
+            seq += [(j, t[:-2].strip()), (j, "M")]
+        elif t:
+            seq.append((j, t))
+    risks: dict[str, dict[str, Any]] = {}
+    mitigations: dict[str, str] = {}
+    end, k = i + 1, 0
+    while k < len(seq) and re.fullmatch(r"R\d+", seq[k][1]) and k + 3 < len(seq):
+        rid, statement, layer, harm = (x[1] for x in seq[k:k + 4])
+        area = harm[:-6].lower() if harm.endswith(" harms") else ""
+        if layer.lower() not in _LAYERS or area not in HARM_AREAS or rid in risks:
+            return None
+        risk: dict[str, Any] = {"id": rid, "statement": statement, "layer": _LAYERS[layer.lower()],
+                                "harm_area": area, "mitigations": []}
+        risks[rid] = risk
+        end, k = seq[k + 3][0] + 1, k + 4
+        while k + 1 < len(seq) and seq[k][1] == "M":
+            text = seq[k + 1][1]
+            mid = next((m for m, v in mitigations.items() if v == text), f"M{len(mitigations) + 1}")
+            mitigations[mid] = text
+            risk["mitigations"].append(mid)
+            end, k = seq[k + 1][0] + 1, k + 2
+    ids = [r[0] for r in rows]
+    if list(risks) != ids or any(len(r) != 5 for r in risks.values()):
+        return None
+    n_uses = len(uses)
+    if any(len(cells) > n_uses or any(c not in ("", "<div></div>") for c in cells) for _, _, cells in rows):
+        return None  # cells with content: not this flattened form
+    statements = {r[0]: r[1] for r in rows}
+    if any(statements[k] != v["statement"] for k, v in risks.items()):
+        return None
+    assessment = {
+        "heading": plain[head], "order": "as_written",
+        "basis": {"method": "imported", "text": "transcribed from the original card, whose matrix cells were lost: "
+                                                "each is unknown"},
+        "uses": uses, "risks": list(risks.values()), "mitigations": mitigations,
+        "matrix": {r: {u["id"]: "unknown" for u in uses} for r in risks}}
+    said = [int(x) for x in summary.groups()]
+    computed = [len(risks), len(mitigations), n_uses]
+    partial = ""
+    if said != computed:
+        what = ", ".join(f"{a} {name} where it lists {b}" for a, b, name in zip(said, computed, ("risks", "mitigation "
+                         "strategies", "uses"), strict=True) if a != b)
+        problems.append(f"line {summary_line + 1 + body.offset}: the card says {what}: "
+                        + ("the count is computed now (--fix)" if fix else "kept as written (`--fix` computes it)"))
+        if not fix:
+            from .sections import package_templates
+
+            default = (package_templates() / "risks.md.j2").read_text("utf-8")
+            partial = default.replace("{{ risks.summary }}", literal(summary.group(0)), 1)
+    return Claim(head, end, "risks", {"risk_assessment": assessment}, partial,
+                 f"risk matrix ({len(risks)} risks × {n_uses} uses, {len(mitigations)} mitigations)",
+                 extra={"compare": "lines", "fixed": [lines[summary_line]] if fix and said != computed else []})
+
+
+def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: bool = False) -> list[Claim]:
     """The claims of a body (the title excluded), in the order of the body, none overlapping; ``offset``:
     the lines before the body in the README, for the line numbers of problems."""
     body = Body.parse(text, offset)
     found = [c for c in (citations(body, problems), prompt(body, problems), training(body, problems),
-                         variants(body, problems, repo)) if c is not None]
+                         variants(body, problems, repo), risk_matrix(body, problems, fix)) if c is not None]
     claims: list[Claim] = []
     for c in sorted(found, key=lambda c: c.start):
         if any(c.start < o.end and o.start < c.end for o in claims):

@@ -513,6 +513,9 @@ def risk_values(card: Card) -> dict[str, Any] | None:
     rows.append(["", "**Risks that apply**"] + [str(totals[u.id]) for u in uses])
     notes = [f"{r.id} × {u.id}: {j.reason}" for r in risks.ordered_risks(ra) for u in uses
              if (j := risks.cell(ra, r.id, u.id)) is not None and j.reason]
+    unknown = sum(1 for r in ra.risks for u in uses if (j := risks.cell(ra, r.id, u.id)) is not None
+                  and j.state == risks.UNKNOWN)
+    known = f" ({unknown} unknown)" if unknown else ""
     basis = ""
     if ra.basis:
         cite = f"; {_cite_short(card.risk_citation.value)}" if card.risk_citation else ""
@@ -522,9 +525,9 @@ def risk_values(card: Card) -> dict[str, Any] | None:
         "summary": (f"We identified {s.risks} potential model risk{'s' * (s.risks != 1)} and {s.mitigations} "
                     f"mitigation strateg{'ies' if s.mitigations != 1 else 'y'} (M) for {s.uses} potential model "
                     f"use{'s' * (s.uses != 1)}"),
-        "applying": (f"{s.applying_cells} of the {s.cells} risk × use pairs apply; rows are ordered by the number of "
-                     "uses a risk applies to." if ra.order == "prioritised" else
-                     f"{s.applying_cells} of the {s.cells} risk × use pairs apply."),
+        "applying": (f"{s.applying_cells} of the {s.cells} risk × use pairs apply{known}; rows are ordered by the "
+                     "number of uses a risk applies to." if ra.order == "prioritised" else
+                     f"{s.applying_cells} of the {s.cells} risk × use pairs apply{known}."),
         "intro": ra.intro or "",
         "matrix": md_table(["Risks", "Statement"] + [f"{u.purpose} ({u.id})" for u in uses], rows),
         "legend": risks.legend(ra),

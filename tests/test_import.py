@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from compare import compare
+from compare import compare, lines_found
 from conftest import REPO
 
 CORPUS = REPO / "tests" / "corpus"
@@ -101,7 +101,15 @@ def test_the_seeds_import_with_title_typed_fields_and_sections(cli, tmp_path):
         "models for free", "## Model Description"]
     assert cli("render", tmp_path / "cards", "--out", tmp_path / "out").code == 0
     for i, seed in enumerate(sorted(seeds.glob("*.txt"))):
-        assert body_ratio(seed.read_text(), (tmp_path / f"out/seeds/card-{i}/README.md").read_text()) >= 0.99
+        assert kept(seed, (tmp_path / f"out/seeds/card-{i}/README.md").read_text()), seed.name
+
+
+def kept(seed, rendered: str) -> bool:
+    """The render tests' comparison: blocks (99 %), or for the flattened page (seed 003) its lines."""
+    if seed.name.startswith("003"):
+        total, missing = lines_found(seed.read_text(), rendered)
+        return not missing
+    return body_ratio(seed.read_text(), rendered) >= 0.99
 
 
 def hostile_cards() -> dict[str, bytes]:
@@ -243,6 +251,37 @@ def test_the_seeds_structure_lands_in_typed_fields(seeds_import):
     assert suite["training"]["hyperparameters"]["columns"][1] == "Batch Size"
     assert [c["key"] for c in suite["citations"]] == ["alpaca", "vicuna2023", "gpt4all"]
 
+    ra = card(root, "petals-team/StableBeluga2")["risk_assessment"]
+    assert [u["id"] for u in ra["uses"]] == ["U1", "U2", "U3", "U4"]
+    assert ra["uses"][3] == {"id": "U4", "purpose": "Assisting in medical diagnoses",
+                             "capability": "Analyzing patient data and suggesting conditions",
+                             "ai_user": "Healthcare professionals", "ai_subject": "Patients",
+                             "domain": "Health and Healthcare"}
+    assert [r["id"] for r in ra["risks"]] == [f"R{i}" for i in range(1, 15)]
+    assert ra["risks"][3] == {"id": "R4", "statement": "Facilitates the spread of misinformation by fabricating "
+                              "content making it unreliable for critical decisions", "layer": "human interaction",
+                              "harm_area": "misinformation", "mitigations": ["M12", "M13", "M14", "M15", "M16"]}
+    assert len(ra["mitigations"]) == 21  # distinct sentences, each written once
+    assert ra["matrix"]["R1"] == {"U1": "unknown", "U2": "unknown", "U3": "unknown", "U4": "unknown"}  # cells lost
+
+
+def test_a_hand_typed_count_is_kept_and_reported_or_computed_with_fix(seeds_import, cli, tmp_path):
+    root = seeds_import
+    readme = (root / "out/petals-team/StableBeluga2/README.md").read_text()
+    assert "We identified 14 potential model risks and 18 mitigation strategies (M) for 4" in readme
+    assert "0 of the 56 risk × use pairs apply (56 unknown)" in readme
+    seed = next((REPO / "tests/seeds").glob("003_*.txt"))
+    target = tmp_path / "src/petals-team/StableBeluga2/README.md"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(seed.read_bytes())
+    r = cli("import", tmp_path / "src", "--out", tmp_path / "cards")
+    assert "line 29: the card says 18 mitigation strategies where it lists 21: kept as written" in r.out
+    r = cli("import", tmp_path / "src", "--out", tmp_path / "fixed", "--fix")
+    assert "line 29: the card says 18 mitigation strategies where it lists 21: the count is computed now" in r.out
+    assert cli("render", tmp_path / "fixed", "--out", tmp_path / "out").code == 0
+    fixed = (tmp_path / "out/petals-team/StableBeluga2/README.md").read_text()
+    assert "We identified 14 potential model risks and 21 mitigation strategies (M) for 4" in fixed
+
 
 def test_the_seeds_render_back_with_their_blocks_and_front_matter(seeds_import):
     from huggingface_hub import ModelCard
@@ -251,7 +290,7 @@ def test_the_seeds_render_back_with_their_blocks_and_front_matter(seeds_import):
     for seed in sorted((REPO / "tests" / "seeds").glob("*.txt")):
         repo = SEED_REPOS[seed.name[:3]]
         original, rendered = seed.read_text(), (root / "out" / repo / "README.md").read_text()
-        assert body_ratio(original, rendered) >= 0.99, repo
+        assert kept(seed, rendered), repo
         a = norm(ModelCard(original, ignore_metadata_errors=True).data.to_dict())
         b = norm(ModelCard(rendered).data.to_dict())
         # the one change: a one-item licence list, which the importer reports, written as its item
