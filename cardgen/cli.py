@@ -334,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fix", action="store_true",
                    help="write what the original got wrong as cardgen computes it (e.g. a hand-typed count that "
                         "disagrees with its list); by default it is kept as written, and reported")
+    p.add_argument("--merge", action="store_true",
+                   help="bring an edit made on the Hub into the existing sources (shown as a diff of the source files)")
+    p.add_argument("--write", action="store_true", help="with --merge: write the merged sources")
     p.add_argument("--no-share", action="store_true",
                    help="keep each card self-contained (default: facts that several cards share go to "
                         "_shared/imported.yaml)")
@@ -370,6 +373,10 @@ def _model_paths(items: list[str]) -> dict[str, Path]:
 def _import(args: argparse.Namespace) -> int:
     from .importer import ImportError_, run_import
 
+    if args.write and not args.merge:
+        raise UsageError("--write goes with --merge (a plain import writes its sources anyway)")
+    if args.merge:
+        return _merge(args)
     try:
         imports, targets = run_import(list(args.sources), Path(args.out), args.repo_id, args.force,
                                       share_facts=not args.no_share, fix=args.fix)
@@ -386,6 +393,39 @@ def _import(args: argparse.Namespace) -> int:
     print(f"{len(imports)} card{'s' * (len(imports) != 1)} imported, {problems} problem{'s' * (problems != 1)} "
           f"noted; next: `cardgen validate {args.out}`", file=sys.stderr)
     return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .files import atomic_write
+    from .importer import ImportError_, readme_sources
+    from .merge import MergeError, merge
+
+    out = Path(args.out)
+    try:
+        found = readme_sources(list(args.sources), args.repo_id)
+    except ImportError_ as e:
+        raise UsageError(str(e)) from None
+    left = 0
+    for repo, src, text in found:
+        folder = out / repo
+        if not (folder / "card.yaml").is_file() and not any(folder.glob("*.y*ml")):
+            raise UsageError(f"{repo}: no sources in {folder} to merge into; import it without --merge")
+        try:
+            result = merge(text, out, repo)
+        except MergeError as e:
+            raise UsageError(str(e)) from None
+        sys.stdout.write(result.diff(out.resolve()))
+        for why in result.left:
+            print(f"  not merged: {why}")
+        left += len(result.left)
+        if args.write:
+            for path, (_, new) in result.changes.items():
+                atomic_write(path, new)
+        verb = "merged into" if args.write else "would merge into (pass --write)"
+        print(f"{repo}: {result.merged} edit{'s' * (result.merged != 1)} from {src} {verb} "
+              f"{len(result.changes)} source file{'s' * (len(result.changes) != 1)}; {len(result.left)} not merged",
+              file=sys.stderr)
+    return 1 if left else 0
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -123,7 +123,8 @@ class Publisher:
             state = intact(remote)
             if state is False:
                 return Outcome(repo, branch, "skipped", "the README on the Hub was edited since cardgen published it; "
-                                                        "merge the edit into the sources, or use --force")
+                                                        f"merge the edit into the sources (`cardgen import {repo} "
+                                                        "--merge`), or use --force")
             if state is None:
                 return Outcome(repo, branch, "skipped", "the README on the Hub was not written by cardgen; "
                                                         "use --force to replace it")
