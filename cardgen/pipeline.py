@@ -130,8 +130,9 @@ def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic
     head, sep, body = unsealed(text).partition("\n---\n")
     problems = lint_body(body, head.count("\n") + 2) if sep else lint(unsealed(text))
     if problems:
-        where = card.where()
-        found = [error(where, p.code, f"{card.repo_id} README line {p.line}: {p.message}") for p in problems]
+        readme = text.split("\n")
+        found = [error(source_line(card, readme, p.line), p.code, f"{card.repo_id} README line {p.line}: "
+                                                                   f"{p.message}") for p in problems]
         if any(ref.value.verbatim for ref in card.sections):
             # a card with verbatim sections (imported) shows its author's own text: what the lint finds is
             # reported for them to fix, and does not stop the card (the imported text is kept as written)
@@ -139,6 +140,43 @@ def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic
                                                                                 "it)") for d in found]
         return None, found
     return text, []
+
+
+def source_line(card: Card, readme: list[str], n: int) -> Where:
+    """Where README line ``n`` comes from when a person wrote it: the line of a free section's text in
+    its YAML file, or of a template of the card's own (found with the lines after it, so that a line
+    written in many places, such as a fence, is placed by its context); else where the card's repo id
+    is written."""
+    import re
+
+    texts: list[tuple[list[str], Any]] = []  # (lines, how to place line k of them)
+    for ref in card.sections:
+        if ref.value.body is None:
+            continue
+        at = ref.pos("body")
+        try:
+            head = Path(at.file).read_text("utf-8").split("\n")[at.line - 1]
+        except (OSError, UnicodeDecodeError, IndexError):
+            head = ""
+        block = re.search(r"[|>][-+0-9]*\s*(#.*)?$", head)  # a block scalar: the text starts on the next line
+        texts.append((ref.text.split("\n"), (lambda k, at=at, block=block: Where(at.file, at.line + 1 + k, 1)
+                                             if block else at)))
+    own = Path(card.templates[0]) if card.templates else None
+    if own is not None and own.is_relative_to(card.src.folder):
+        for f in sorted(own.glob("*.j2")):
+            try:
+                texts.append((f.read_text("utf-8").split("\n"), lambda k, f=f: Where(str(f), k + 1, 1)))
+            except (OSError, UnicodeDecodeError):
+                continue
+    for size in (3, 2, 1):
+        want = [x.strip() for x in readme[n - 1:n - 1 + size]]
+        if len(want) < size or not want[0]:
+            continue
+        hits = [place(k) for lines, place in texts for k in range(len(lines) - size + 1)
+                if [x.strip() for x in lines[k:k + size]] == want]
+        if len(hits) == 1:
+            return hits[0]
+    return card.where()
 
 
 @dataclass

@@ -360,3 +360,17 @@ def test_what_does_not_render_back_stays_text_and_is_reported(cli, tmp_path):
     assert "quantization" not in data and "citations" not in data
     assert cli("render", tmp_path / "cards", "--out", tmp_path / "out").code == 0
     assert body_ratio(src.read_text(), (tmp_path / "out/acme/model-GPTQ/README.md").read_text()) == 1.0
+
+
+def test_the_original_cards_problems_point_at_the_source_line(cli, tmp_path):
+    """A broken link target in the original's text: validate names the line of card.yaml holding it."""
+    src = tmp_path / "src/acme/model/README.md"
+    src.parent.mkdir(parents=True)
+    src.write_text("---\nlicense: mit\n---\n# Model\n\n## About\n\nSome text.\n\nSee [the notes](not a target) "
+                   "for more.\n\nMore text.\n")
+    assert cli("import", tmp_path / "src", "--out", tmp_path / "cards").code == 0
+    card = tmp_path / "cards/acme/model/card.yaml"
+    r = cli("validate", tmp_path / "cards")
+    hit = next(ln for ln in r.out.splitlines() if "CG706" in ln)
+    line = int(hit.split(":")[1])
+    assert hit.startswith(f"{card}:") and "See [the notes](not a target)" in card.read_text().split("\n")[line - 1]
