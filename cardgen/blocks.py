@@ -104,7 +104,10 @@ def blocks(text: str) -> list[Block]:
     fm, body, _ = split(text)
     out: list[Block] = []
     if fm is not None:
-        data = yaml.safe_load(fm) or {}
+        try:
+            data = yaml.safe_load(fm) or {}
+        except yaml.YAMLError:  # not YAML: no keys to compare
+            data = {}
         if isinstance(data, dict):
             for k, v in data.items():
                 out.append(Block("front-matter", f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}"))

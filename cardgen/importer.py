@@ -56,6 +56,7 @@ class Imported:
     claims: list[Claim] = field(default_factory=list)  # parts of the body shown from typed fields
     base: Imported | None = None  # the embedded original card, as a card of its own
     partials: dict[str, str] = field(default_factory=dict)  # the card's own templates, by file name
+    start: dict[str, Any] = field(default_factory=dict)  # the card's fields before the claims (finish starts here)
 
     def all(self) -> list[Imported]:
         """This card and the base card it embeds, if any."""
@@ -202,7 +203,13 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
 def finish(imp: Imported) -> None:
     """The card's sources from its claims: their fields, the free sections between them, and the
     templates that place them in the original's order."""
-    out, lines = imp.card, imp.lines
+    import copy
+
+    if not imp.start:
+        imp.start = copy.deepcopy({"card": imp.card, "recognised": imp.recognised})
+    imp.card = out = copy.deepcopy(imp.start["card"])
+    imp.recognised = list(imp.start["recognised"])
+    lines = imp.lines
     for c in imp.claims:
         out.update(c.fields)
     from markdown_it import MarkdownIt
@@ -212,7 +219,9 @@ def finish(imp: Imported) -> None:
     claimed = {c.start: c for c in imp.claims}
     bounds = sorted({imp.body_start, len(lines), *(x for c in imp.claims for x in (c.start, c.end)),
                      *(x for x in cuts if x >= imp.body_start)})
-    taken: set[str] = set()
+    from .sections import SECTION_NAMES
+
+    taken: set[str] = set(SECTION_NAMES)  # a section named like a slot would be placed after both
     sections: list[dict[str, Any]] = []
     prev, slots = "title", ["title"]
     for a, b in zip(bounds, bounds[1:], strict=False):
@@ -233,7 +242,8 @@ def finish(imp: Imported) -> None:
     imp.free_sections = len(sections)
     imp.recognised += [c.what for c in imp.claims]
     imp.partials = {"card.md.j2": CARD_TEMPLATE + "".join(f'{{{{ slot("{s}") }}}}' for s in slots) + "\n",
-                    **{f"{c.slot}.md.j2": c.partial for c in imp.claims if c.partial}}
+                    **{f"{c.slot}.md.j2": c.partial for c in imp.claims if c.partial},
+                    **{name: text for c in imp.claims for name, text in c.extra.get("files", {}).items()}}
 
 
 def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Imported:
@@ -345,6 +355,7 @@ def _write_card(root: Path, imp: Imported, partials: dict[str, str], card: dict[
     folder = root / imp.repo_id
     (folder / "templates").mkdir(parents=True, exist_ok=True)
     for name, text in partials.items():
+        (folder / "templates" / name).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / "templates" / name, text)
     target = folder / "card.yaml"
     atomic_write(target, card_yaml(imp, card))
@@ -389,8 +400,9 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
                 for c in imp.claims:
                     card.update(c.fields)
                 cut = "".join(f'{{{{ slot("{s}") }}}}{_CUT}\n\n' for s in ["title", *(c.slot for c in imp.claims)])
-                _write_card(Path(tmp), imp, {"card.md.j2": cut, **{f"{c.slot}.md.j2": c.partial for c in imp.claims
-                                                                     if c.partial}}, card)
+                own = {f"{c.slot}.md.j2": c.partial for c in imp.claims if c.partial}
+                own.update({name: text for c in imp.claims for name, text in c.extra.get("files", {}).items()})
+                _write_card(Path(tmp), imp, {"card.md.j2": cut, **own}, card)
             for imp in fixed:
                 _write_card(Path(tmp), imp, imp.partials, imp.card)
             cache = RunCache()
@@ -431,6 +443,43 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
         imp.claims = []
 
 
+def settle(imports: list[Imported]) -> None:
+    """The finished cards rendered whole: a card whose README does not give back the original's blocks
+    (its free sections and claimed parts together) loses its claims (and an embedded card becomes text
+    again), reported. A card with a flattened part (checked line by line) is left as it is."""
+    import tempfile
+    from collections import Counter
+
+    from .blocks import body_blocks
+    from .pipeline import render_all
+    from .scope import select
+
+    cards = [imp for top in imports for imp in top.all() if imp.claims]
+    if not cards:
+        return
+    with tempfile.TemporaryDirectory(prefix="cardgen-import-") as tmp:
+        for top in imports:
+            for imp in top.all():
+                _write_card(Path(tmp), imp, imp.partials, imp.card)
+        rendering = render_all(select([Path(tmp)]), jobs=1, keep_cards=True)
+        texts = {repo: rendering.texts.get(repo) for repo in [c.repo_id for c in cards]}
+    from .provenance import unsealed
+
+    for top in imports:
+        for imp in top.all():
+            if not imp.claims or any(c.extra.get("compare") == "lines" for c in imp.claims):
+                continue
+            text = texts.get(imp.repo_id)
+            got = Counter(body_blocks(split(unsealed(text))[1])) if text else None
+            if got != Counter(body_blocks("\n".join(imp.lines))):
+                imp.problems.append("the recognised parts (" + ", ".join(c.what for c in imp.claims) + ") do not "
+                                    "give the original back together with the text between them: kept as text")
+                imp.claims = []
+                if imp is top:
+                    top.base = None
+                finish(imp)
+
+
 def _changed(before: dict[str, Any], after: dict[str, Any], imp: Imported) -> bool:
     keys = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     return any(not any(k in p for p in imp.problems) for k in keys)
@@ -439,6 +488,7 @@ def _changed(before: dict[str, Any], after: dict[str, Any], imp: Imported) -> bo
 def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
     """Facts written in several imported cards, moved to one shared file: the same BibTeX entry, and the
     same free section at the same place. Returns the shared file's content (empty: nothing shared)."""
+    import hashlib
     import json
 
     cards = [imp for top in imports for imp in top.all()]
@@ -475,7 +525,8 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
     def keys(secs: list[dict[str, Any]]) -> list[str]:
         out, prev = [], ""
         for sec in secs:
-            prev = json.dumps([sec["body"], prev if prev and sec["after"] not in SLOT_NAMES else sec["after"]])
+            anchor = prev if prev and sec["after"] not in SLOT_NAMES else sec["after"]
+            prev = hashlib.sha256(json.dumps([sec["body"], anchor]).encode()).hexdigest()
             out.append(prev)
         return out
 
@@ -556,9 +607,10 @@ def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool, sh
     for top in with_base:
         if not any(c.slot == "base_card" for c in top.claims):
             top.base = None
-    cards = [imp for top in imports for imp in top.all()]
     for top in imports:
         finish(top)
+    settle(imports)
+    cards = [imp for top in imports for imp in top.all()]
     shared = share(imports, _existing_ids(out)) if share_facts else {}
     targets = [out / imp.repo_id / "card.yaml" for imp in cards]
     shared_file = out / "_shared" / "imported.yaml"

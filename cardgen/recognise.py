@@ -392,6 +392,127 @@ def variants(body: Body, problems: list[str], repo: str) -> Claim | None:
     return None
 
 
+_DTYPES = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2", "int8", "uint8")
+
+
+def _const(node: Any) -> Any:
+    """A keyword value the snippet writes as a Python literal (a scalar), else a marker of none."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool, type(None))):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+            and isinstance(node.operand.value, (int, float)) and not isinstance(node.operand.value, bool):
+        return -node.operand.value
+    return _NONE
+
+
+_NONE = object()
+
+
+def usage(body: Body, problems: list[str], repo: str) -> Claim | None:
+    """The transformers usage snippet: its settings (the model's repo id, the tokenizer's and model's
+    keyword arguments with the dtype, the message, the generation arguments, skip_special_tokens) into
+    `usage`, and the snippet itself into the card's own snippet template, each setting replaced by the
+    expression that shows it; a setting written in a way cardgen would not write it back stays text (and
+    out of `usage`)."""
+    import ast
+
+    from .template_context import kwargs, py_str, py_value
+
+    for t in body.top():
+        if t.type != "fence" or t.info.strip().lower() not in ("python", "py") or not _closed(body, t) \
+                or "from_pretrained(" not in t.content or ".generate(" not in t.content:
+            continue
+        code = t.content
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        lines = code.split("\n")
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
+
+        def span(a: Any, b: Any = None, starts: list[int] = starts) -> tuple[int, int]:
+            b = b or a
+            return starts[a.lineno - 1] + a.col_offset, starts[b.end_lineno - 1] + b.end_col_offset
+
+        holes: list[tuple[int, int, str]] = []
+        u: dict[str, Any] = {"style": "imported"}
+        seen: set[str] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            name, kws = node.func.attr, [k for k in node.keywords if k.arg is not None]
+            owner = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+            values = {str(k.arg): _const(k.value) for k in kws}
+            if name == "from_pretrained" and node.args and _const(node.args[0]) == repo and owner not in seen:
+                a, b = span(node.args[0])
+                if code[a:b] == py_str(repo):
+                    holes.append((a, b, "{{ u.repo }}"))
+                kind = "tokenizer" if "Tokenizer" in owner else "model" if "Model" in owner else ""
+                if not kind or not kws:
+                    continue
+                seen.add(owner)
+                if kind == "model" and kws[0].arg == "torch_dtype":
+                    dt = kws[0].value
+                    if isinstance(dt, ast.Attribute) and isinstance(dt.value, ast.Name) and dt.value.id == "torch" \
+                            and dt.attr in _DTYPES:
+                        values["torch_dtype"] = dt.attr
+                rest = {k: v for k, v in values.items() if not (kind == "model" and k == "torch_dtype")}
+                if _NONE in rest.values() or "trust_remote_code" in rest or values.get("torch_dtype") is _NONE:
+                    continue
+                shown = ({"torch_dtype": f"torch.{values['torch_dtype']}"} if "torch_dtype" in values else {})
+                shown.update({k: py_value(v) for k, v in rest.items()})
+                a, b = span(kws[0], kws[-1])
+                if code[a:b] != kwargs(shown):
+                    continue
+                holes.append((a, b, "{{ u.tokenizer_args }}" if kind == "tokenizer" else "{{ u.model_args }}"))
+                u["tokenizer_kwargs" if kind == "tokenizer" else "model_kwargs"] = rest
+                if kind == "model":
+                    u["dtype"] = values.get("torch_dtype")
+            elif name == "generate" and kws and kws[-1].arg == "max_new_tokens" and _NONE not in values.values() \
+                    and isinstance(values["max_new_tokens"], int) and "eos_token_id" not in values:
+                a, b = span(kws[0], kws[-1])
+                gen = {k: v for k, v in values.items() if k != "max_new_tokens"}
+                if code[a:b] == kwargs({**{k: py_value(v) for k, v in gen.items()},
+                                        "max_new_tokens": str(values["max_new_tokens"])}):
+                    holes.append((a, b, "{{ u.generate_args }}"))
+                    u.update(generation=gen, max_new_tokens=values["max_new_tokens"])
+            elif name == "decode" and values.get("skip_special_tokens") in (True, False) and len(kws) == 1:
+                a, b = span(kws[0].value)
+                holes.append((a, b, "{{ u.skip_special_tokens }}"))
+                u["skip_special_tokens"] = values["skip_special_tokens"]
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and node.targets[0].id == "message" and isinstance(_const(node.value), str):
+                a, b = span(node.value)
+                if code[a:b] == py_str(node.value.value):  # type: ignore[attr-defined]
+                    holes.append((a, b, "{{ u.message }}"))
+                    u["message"] = node.value.value  # type: ignore[attr-defined]
+        if len(holes) < 2:
+            continue
+        if "model_kwargs" in u and "dtype" not in u:
+            u["dtype"] = None
+        u.setdefault("dtype", None)
+        out, at = [], 0
+        for a, b, expr in sorted(holes):
+            if a < at:
+                return None
+            out += [literal(code[at:a]), expr]
+            at = b
+        out.append(literal(code[at:]))
+        snippet = "".join(out).rstrip("\n") + "\n"
+        start, end = t.map
+        partial = _partial(body.lines, start, end, [(start + 1, end - 1, "{{ snippet() }}")])
+        names = [k for k in ("tokenizer_kwargs", "model_kwargs", "dtype", "message", "generation") if k in u]
+        return Claim(start, end, "usage", {"usage": u}, partial, "usage snippet (" + ", ".join(
+            "repo id" if k == "repo" else k for k in names) + ")", extra={"files": {"snippets/imported.py.j2":
+                                                                                    snippet}})
+    return None
+
+
 _SUMMARY = re.compile(r"We identified (\d+) potential model risks? and (\d+) mitigation strateg(?:y|ies) \(M\) for "
                       r"(\d+) potential model uses?")
 _LAYERS = {"capability risk": "capability", "human interaction risk": "human interaction", "systemic risk": "systemic"}
@@ -517,7 +638,8 @@ def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: b
     the lines before the body in the README, for the line numbers of problems."""
     body = Body.parse(text, offset)
     found = [c for c in (citations(body, problems), prompt(body, problems), training(body, problems),
-                         variants(body, problems, repo), risk_matrix(body, problems, fix)) if c is not None]
+                         variants(body, problems, repo), risk_matrix(body, problems, fix), usage(body, problems, repo))
+             if c is not None]
     claims: list[Claim] = []
     for c in sorted(found, key=lambda c: c.start):
         if any(c.start < o.end and o.start < c.end for o in claims):

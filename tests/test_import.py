@@ -223,6 +223,13 @@ def test_the_seeds_structure_lands_in_typed_fields(seeds_import):
     assert hyper["columns"][:3] == ["Dataset", "Batch Size", "Learning Rate"]
     assert [r[0] for r in hyper["rows"]] == ["Orca pt1 packed", "Orca pt2 unpacked"]
     assert beluga["citations"] == ["touvron2023llama", "mukherjee2023orca"]  # shared: see below
+    assert beluga["usage"] == {"style": "imported", "tokenizer_kwargs": {"use_fast": False},
+                               "model_kwargs": {"low_cpu_mem_usage": True, "device_map": "auto"}, "dtype": "float16",
+                               "generation": {"do_sample": True, "top_p": 0.95, "top_k": 0}, "max_new_tokens": 256,
+                               "message": "Write me a poem please", "skip_special_tokens": True}
+    snippet = (root / "cards/stabilityai/StableBeluga-7B/templates/snippets/imported.py.j2").read_text()
+    assert "from_pretrained({{ u.repo }}, {{ u.model_args }})" in snippet
+    assert "model.generate(**inputs, {{ u.generate_args }})" in snippet
 
     gptq = card(root, "TheBloke/StableBeluga2-70B-GPTQ")
     variants = gptq["quantization"]["variants"]
@@ -321,6 +328,11 @@ def test_imported_facts_are_data_the_readme_is_computed_from(seeds_import, cli, 
     data["quantization"]["variants"][0]["size"] = "41.00 GB"
     data["prompt"]["template"] = data["prompt"]["template"].replace("### User:", "### Human:")
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = cards / "stabilityai/StableBeluga-7B/card.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["usage"]["generation"]["top_p"] = 0.9
+    data["usage"]["dtype"] = "bfloat16"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     shared = cards / "_shared/imported.yaml"
     shared.write_text(shared.read_text().replace("2307.09288", "2307.99999"))
     assert cli("render", cards, "--out", tmp_path / "out").code == 0
@@ -329,6 +341,7 @@ def test_imported_facts_are_data_the_readme_is_computed_from(seeds_import, cli, 
     assert "### Human:\n{prompt}" in gptq
     beluga = (tmp_path / "out/stabilityai/StableBeluga-7B/README.md").read_text()
     assert "eprint={2307.99999}" in beluga and "2307.09288" not in beluga
+    assert "torch_dtype=torch.bfloat16, low_cpu_mem_usage=True" in beluga and "top_p=0.9, top_k=0" in beluga
 
 
 def test_no_share_keeps_each_card_self_contained(cli, tmp_path):
