@@ -109,6 +109,7 @@ class Body:
     lines: list[str]
     tokens: list[Any]
     offset: int = 0  # lines of the README before the body (its front matter)
+    fixed: dict[int, str] = field(default_factory=dict)  # line -> what it says once `--fix` computed its count
 
     @classmethod
     def parse(cls, text: str, offset: int = 0) -> Body:
@@ -303,26 +304,64 @@ def _kind(columns: list[str]) -> str | None:
     return None
 
 
-def training(body: Body, problems: list[str]) -> Claim | None:
-    """Hyperparameter and architecture tables (one of each, in one `## ` section): `training`."""
+_ITEM = re.compile(r"\A(and )?\[([^\]]+)\]\(([^)\s]+)\)(?:, (.+))?\Z")
+
+
+def _dataset_list(body: Body, t: Any, problems: list[str], fix: bool) -> dict[str, Any] | None:
+    """A paragraph listing datasets, as cardgen writes `training.datasets`: an intro that ends with `:` and
+    names how many, then one `[name](url), description` per line, the last after `and`."""
+    from .template_context import NUMBER_WORDS, number_word
+
+    lines = body.lines[t.map[0]:t.map[1]]
+    if len(lines) < 3 or not lines[0].rstrip().endswith(":"):
+        return None
+    count = re.search(r"\b(" + "|".join(NUMBER_WORDS) + r"|\d+) (?:\w+ )?datasets?\b", lines[0], re.I)
+    items = [_ITEM.match(x.strip()) for x in lines[1:]]
+    if count is None or None in items or any(bool(m.group(1)) != (k == len(items) - 1)  # type: ignore[union-attr]
+                                             for k, m in enumerate(items)):
+        return None
+    found = [{"name": m.group(2), "url": m.group(3), **({"description": m.group(4)} if m.group(4) else {})}
+             for m in items if m is not None]
+    said, computed = count.group(1), number_word(len(found))
+    intro = lines[0].strip()
+    if said.lower() == computed or fix:
+        intro = intro[:count.start(1)] + "{count}" + intro[count.end(1):]
+        if said.lower() != computed:  # what the README says once the count is computed
+            body.fixed[t.map[0]] = lines[0][:count.start(1)] + computed + lines[0][count.end(1):]
+    if said.lower() != computed:
+        problems.append(f"line {t.map[0] + 1 + body.offset}: the card says {said} datasets where it lists "
+                        f"{len(found)}: " + ("the count is computed now (--fix)" if fix else
+                                             "kept as written (`--fix` computes it)"))
+    return {"intro": intro, "items": found}
+
+
+def training(body: Body, problems: list[str], fix: bool = False) -> Claim | None:
+    """Hyperparameter and architecture tables (one of each) and a list of datasets, in one `## ` section:
+    `training`."""
     tops = [(s, e) for s, e, level, _ in body.sections() if level <= 2]
     for start, end in [(0, tops[0][0] if tops else len(body.lines)), *tops]:
         found: dict[str, Any] = {}
         for t in body.blocks_in(start, end):
+            if t.type == "paragraph_open" and "datasets" not in found:
+                listing = _dataset_list(body, t, problems, fix)
+                if listing is not None:
+                    found["datasets"] = (t, listing)
             if t.type != "table_open":
                 continue
             columns, rows = _cells(body, t)
             kind = _kind(columns)
             if kind and kind not in found and all(len(r) <= len(columns) for r in rows):
-                found[kind] = (t, columns, rows)
+                found[kind] = (t, {"columns": columns, "rows": rows})
         if not found:
             continue
-        tables = sorted(found.items(), key=lambda kv: kv[1][0].map[0])
-        a, b = tables[0][1][0].map[0], tables[-1][1][0].map[1]
-        holes = [(t.map[0], t.map[1], f"{{{{ training.{kind} }}}}") for kind, (t, _, _) in tables]
-        data = {kind: {"columns": cols, "rows": rows} for kind, (_, cols, rows) in tables}
+        parts = sorted(found.items(), key=lambda kv: kv[1][0].map[0])
+        a, b = parts[0][1][0].map[0], parts[-1][1][0].map[1]
+        holes = [(t.map[0], t.map[1], "{{ training.dataset_list }}" if kind == "datasets" else
+                  f"{{{{ training.{kind} }}}}") for kind, (t, _) in parts]
+        data = {kind: value for kind, (_, value) in parts}
+        what = ", ".join("dataset list" if k == "datasets" else k for k in data)
         return Claim(a, b, "training", {"training": data}, _partial(body.lines, a, b, holes),
-                     "training tables (" + ", ".join(data) + ")")
+                     f"training ({what})")
     return None
 
 
@@ -637,7 +676,7 @@ def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: b
     """The claims of a body (the title excluded), in the order of the body, none overlapping; ``offset``:
     the lines before the body in the README, for the line numbers of problems."""
     body = Body.parse(text, offset)
-    found = [c for c in (citations(body, problems), prompt(body, problems), training(body, problems),
+    found = [c for c in (citations(body, problems), prompt(body, problems), training(body, problems, fix),
                          variants(body, problems, repo), risk_matrix(body, problems, fix), usage(body, problems, repo))
              if c is not None]
     claims: list[Claim] = []
@@ -645,5 +684,8 @@ def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: b
         if any(c.start < o.end and o.start < c.end for o in claims):
             continue  # overlaps one already taken: stays text
         c.original = "\n".join(body.lines[c.start:c.end])
+        fixed = [body.fixed.get(i, body.lines[i]) for i in range(c.start, c.end)]
+        if any(i in body.fixed for i in range(c.start, c.end)):
+            c.extra["expected"] = "\n".join(fixed)
         claims.append(c)
     return claims

@@ -256,6 +256,10 @@ def test_the_seeds_structure_lands_in_typed_fields(seeds_import):
     assert arch["columns"] == ["Parameters", "Hidden Size", "Layers", "Heads", "Sequence Length"]
     assert arch["rows"] == [["3B", "4096", "16", "32", "4096"], ["7B", "6144", "16", "48", "4096"]]
     assert suite["training"]["hyperparameters"]["columns"][1] == "Batch Size"
+    listing = suite["training"]["datasets"]
+    assert listing["intro"] == "`StableLM-Tuned-Alpha` models are fine-tuned on a combination of {count} datasets:"
+    assert [d["name"] for d in listing["items"]] == ["Alpaca", "GPT4All Prompt Generations", "Anthropic HH",
+                                                     "DataBricks Dolly", "ShareGPT Vicuna (English subset)"]
     assert [c["key"] for c in suite["citations"]] == ["alpaca", "vicuna2023", "gpt4all"]
 
     ra = card(root, "petals-team/StableBeluga2")["risk_assessment"]
@@ -270,6 +274,20 @@ def test_the_seeds_structure_lands_in_typed_fields(seeds_import):
                               "harm_area": "misinformation", "mitigations": ["M12", "M13", "M14", "M15", "M16"]}
     assert len(ra["mitigations"]) == 21  # distinct sentences, each written once
     assert ra["matrix"]["R1"] == {"U1": "unknown", "U2": "unknown", "U3": "unknown", "U4": "unknown"}  # cells lost
+
+
+def test_a_dataset_count_that_disagrees_with_its_list(cli, tmp_path):
+    src = tmp_path / "src/acme/model/README.md"
+    src.parent.mkdir(parents=True)
+    src.write_text("# Model\n\n## Training\n\nIt is trained on three datasets:\n[A](https://a.example), the first;\n"
+                   "and [B](https://b.example), the second.\n")
+    r = cli("import", tmp_path / "src", "--out", tmp_path / "kept")
+    assert "line 5: the card says three datasets where it lists 2: kept as written" in r.out
+    assert yaml.safe_load((tmp_path / "kept/acme/model/card.yaml").read_text())["training"]["datasets"]["intro"] == "It is trained on three datasets:"
+    cli("import", tmp_path / "src", "--out", tmp_path / "fixed", "--fix")
+    assert cli("render", tmp_path / "fixed", "--out", tmp_path / "out").code == 0
+    assert "It is trained on two datasets:\n[A](https://a.example), the first;\nand [B]" in (
+        tmp_path / "out/acme/model/README.md").read_text()
 
 
 def test_a_hand_typed_count_is_kept_and_reported_or_computed_with_fix(seeds_import, cli, tmp_path):
