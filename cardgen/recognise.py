@@ -464,9 +464,11 @@ def usage(body: Body, problems: list[str], repo: str) -> Claim | None:
                 or "from_pretrained(" not in t.content or ".generate(" not in t.content:
             continue
         code = t.content
+        if len(code) > 20_000:  # a usage snippet is short; a long block is something else
+            continue
         try:
             tree = ast.parse(code)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python, or built to break the parser
             continue
         lines = code.split("\n")
         starts = [0]

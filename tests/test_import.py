@@ -139,6 +139,13 @@ def hostile_cards() -> dict[str, bytes]:
         "deep-headings": (fm + "#### Four\n\n###### Six\n\ntext\n").encode(),
         "control-chars": (fm + "# T\n\ntext\x07 with a bell and \x1b[31m escape\n").encode(),
         "tabs-table": (fm + "# T\n\nName\tValue\na\t1\n").encode(),
+        "parser-breaking-snippet": (fm + "# T\n\n```python\nm.from_pretrained('x').generate(x=" + "+".join(["1"] * 3000)
+                                    + ")\n```\n").encode(),
+        "bibtex-flood": (fm + "# T\n\n## Citation\n\n" + "".join(
+            f"```bibtex\n@misc{{k{i},\n  title={{T{i}}}\n}}\n```\n\n" for i in range(400))).encode(),
+        "risk-section-fragment": (fm + "# T\n\nSummary of Model Risks by Example Uses\n\nWe identified 2 potential "
+                                  "model risks and 1 mitigation strategies (M) for 1 potential model uses\n\nR1\tA\n"
+                                  "Details of the Example Uses\n\n- U1\n").encode(),
     }
 
 
