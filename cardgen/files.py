@@ -64,9 +64,10 @@ def clean_leftovers(folder: Path, name: str = "README.md") -> None:
                 p.unlink()
 
 
-def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
+def atomic_write(path: Path, text: str, mode: int | None = None, sync: bool = True) -> None:
     """Write to a temporary file beside ``path`` and rename it over: never a half-written file. The
-    file gets the mode git gives (``file_mode()``), and the folder is synced after the rename."""
+    file gets the mode git gives (``file_mode()``). With ``sync`` the file is synced before the rename
+    and its folder after it; without, the caller syncs once when it has written all its files."""
     mode = file_mode() if mode is None else mode
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(path.parent, path.name)
@@ -76,12 +77,15 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
             fh.write(text)
             fh.flush()
             os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if not sync:
+        return
     with contextlib.suppress(OSError):
         dirfd = os.open(path.parent, os.O_RDONLY)
         try:

@@ -464,8 +464,10 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
             written.append((p, "unchanged"))
             continue
         todo.append((repo, p))
-    # each write waits on the disk twice (the file, then its folder): a few threads overlap those waits;
-    # each thread reads its text when it comes to it, so the texts are never all held at once
+    # the READMEs are derived (render writes them again from the sources, `check` finds one that is not
+    # what the sources give): each is replaced atomically, and the disk is synced once at the end rather
+    # than twice per file; a few threads overlap the reads of the committed files and the writes; each
+    # thread reads its text when it comes to it, so the texts are never all held at once
     mode = file_mode()
 
     def write(item: tuple[str, Path]) -> str | None:
@@ -476,7 +478,7 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
         if committed(item[1]) == text:
             return "unchanged"
         try:
-            atomic_write(item[1], text, mode)
+            atomic_write(item[1], text, mode, sync=False)
         except OSError as e:
             return e.strerror or str(e)
         return None
@@ -489,6 +491,8 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
                 report.error(rendering.position(repo), "CG008", f"cannot write {p}: {problem}")
             else:
                 written.append((p, "written"))
+    if any(state == "written" for _, state in written) and hasattr(os, "sync"):
+        os.sync()
     return report.diagnostics, written
 
 
