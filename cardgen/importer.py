@@ -196,8 +196,9 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
             imp.problems.append(f"line {embedded[0] + 1 + offset}: an embedded original card, but `base_model` does "
                                 "not name one repository: kept as text")
     scan = [("" if i < body_start else line) for i, line in enumerate(lines[:end])]
-    imp.claims = recognise("\n".join(scan), imp.repo_id, imp.problems, offset, fix) + ([base_claim] if base_claim
-                                                                                         else [])
+    licensed = out.get("license") is not None
+    imp.claims = recognise("\n".join(scan), imp.repo_id, imp.problems, offset, fix, licensed,
+                           out.get("title") or "") + ([base_claim] if base_claim else [])
 
 
 def finish(imp: Imported) -> None:
@@ -415,7 +416,7 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
         again = False
         for imp in todo:
             text = texts.get(imp.repo_id)
-            risky = [c for c in imp.claims if c.slot in ("base_card", "variants")]
+            risky = [c for c in imp.claims if c.slot in ("base_card", "variants", "model_details")]
             before = _hub_meta(imp.original) if risky and imp.original.startswith("---") else None
             if text is None or (before is not None and _changed(before, _hub_meta(text), imp)):
                 why = "the card did not render" if text is None else "the front matter would change"
@@ -496,7 +497,7 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
     import json
 
     cards = [imp for top in imports for imp in top.all()]
-    shared: dict[str, dict[str, Any]] = {"citations": {}, "sections": {}}
+    shared: dict[str, dict[str, Any]] = {"licenses": {}, "citations": {}, "sections": {}}
     taken = set(existing)
 
     def new_id(base: str) -> str:
@@ -511,6 +512,20 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
         for kind in ("cite_as", "citations"):
             for e in {json.dumps(e, sort_keys=True) for e in imp.card.get(kind, []) if isinstance(e, dict)}:
                 counts[e] = counts.get(e, 0) + 1
+    lics: dict[str, int] = {}
+    for imp in cards:
+        if isinstance(imp.card.get("license"), dict):
+            k = json.dumps(imp.card["license"], sort_keys=True)
+            lics[k] = lics.get(k, 0) + 1
+    lic_ids: dict[str, str] = {}
+    for imp in cards:
+        lic = imp.card.get("license")
+        k = json.dumps(lic, sort_keys=True) if isinstance(lic, dict) else ""
+        if lics.get(k, 0) >= 2:
+            if k not in lic_ids:
+                lic_ids[k] = new_id(str(lic.get("name") or lic.get("id")))  # type: ignore[union-attr]
+                shared["licenses"][lic_ids[k]] = lic
+            imp.card["license"] = lic_ids[k]
     ids: dict[str, str] = {}
     for imp in cards:
         for kind in ("cite_as", "citations"):

@@ -674,12 +674,56 @@ def risk_matrix(body: Body, problems: list[str], fix: bool = False) -> Claim | N
                  extra={"compare": "lines", "fixed": [lines[summary_line]] if fix and said != computed else []})
 
 
-def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: bool = False) -> list[Claim]:
+_LICENCE_ITEM = re.compile(r"^(\s*[-*+]\s+\*\*Licen[cs]e\*\*\s*:\s*)(\S.*?)\s*$")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+
+
+def licence(body: Body, problems: list[str], fix: bool, repo: str, title: str) -> Claim | None:
+    """A Model Details item naming the licence (`* **License**: ... [TITLE](URL)`) in a card whose metadata
+    names none: the original's own problem (the Hub shows the licence as unknown). Kept as written and
+    reported; with ``fix``, the licence becomes data (`license: other`, its `license_name` and
+    `license_link`, the body's title, link and sentence) and the item is shown from it."""
+    from . import hubspec
+
+    for t in body.top():
+        if t.type != "bullet_list_open":
+            continue
+        for i in range(t.map[0], t.map[1]):
+            m = _LICENCE_ITEM.match(body.lines[i])
+            links = _MD_LINK.findall(m.group(2)) if m else []
+            if not m or len(links) != 1:
+                continue
+            name, url = links[0]
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            problems.append(f"line {i + 1 + body.offset}: the body names the licence {name!r}, but the metadata has "
+                            "no `license` (the Hub shows it as unknown): " + (
+                                "written as `license: other` with `license_name` and `license_link` (--fix)" if fix
+                                else "kept as written (`--fix` writes it into the metadata)"))
+            if not fix or not slug:
+                return None
+            own = f"https://huggingface.co/{repo}/blob/main/"
+            link = url[len(own):] if url.startswith(own) and url[len(own):] in hubspec.LICENSE_FILES else url
+            statement = m.group(2).replace(f"[{name}]({url})", "[{title}]({url})")
+            lic = {"id": "other", "name": slug, "link": link, "title": name,
+                   "url": url.replace(f"huggingface.co/{repo}/", "huggingface.co/{repo_id}/"), "statement": statement}
+            fields: dict[str, Any] = {"license": lic}
+            if title and title in statement:
+                lic["statement"] = statement.replace(title, "{name}")
+                fields["name"] = title
+            a, b = t.map
+            partial = _partial(body.lines, a, b, [(i, i + 1, literal(m.group(1)) + "{{ license_line }}")])
+            return Claim(a, b, "model_details", fields, partial, f"licence ({name})")
+    return None
+
+
+def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: bool = False,
+              licensed: bool = True, title: str = "") -> list[Claim]:
     """The claims of a body (the title excluded), in the order of the body, none overlapping; ``offset``:
     the lines before the body in the README, for the line numbers of problems."""
     body = Body.parse(text, offset)
     found = [c for c in (citations(body, problems), prompt(body, problems), training(body, problems, fix),
-                         variants(body, problems, repo), risk_matrix(body, problems, fix), usage(body, problems, repo))
+                         variants(body, problems, repo), risk_matrix(body, problems, fix), usage(body, problems, repo),
+                         None if licensed else licence(body, problems, fix, repo, title))
              if c is not None]
     claims: list[Claim] = []
     for c in sorted(found, key=lambda c: c.start):

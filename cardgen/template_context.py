@@ -610,7 +610,7 @@ def _prompt(card: Card, name: str) -> dict[str, Any]:
 
 @builds("model_details")
 def _details(card: Card, name: str) -> dict[str, Any]:
-    return {"details": details(card, name)}
+    return {"details": details(card, name), "license_line": license_line(card, name)}
 
 
 @builds("variants")

@@ -412,3 +412,44 @@ def test_the_original_cards_problems_point_at_the_source_line(cli, tmp_path):
     hit = next(ln for ln in r.out.splitlines() if "CG706" in ln)
     line = int(hit.split(":")[1])
     assert hit.startswith(f"{card}:") and "See [the notes](not a target)" in card.read_text().split("\n")[line - 1]
+
+
+def test_with_fix_the_licence_the_body_names_is_data_and_shared(cli, tmp_path):
+    """Seed 000 and the original card embedded in 001 name their licence in the body only. Kept as written
+    and reported; with --fix the licence becomes data, written once for both Stability cards."""
+    for seed in sorted((REPO / "tests" / "seeds").glob("*.txt")):
+        target = tmp_path / "src" / SEED_REPOS[seed.name[:3]] / "README.md"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(seed.read_bytes())
+    r = cli("import", tmp_path / "src", "--out", tmp_path / "kept")
+    assert "line 57: the body names the licence 'STABLE BELUGA NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT', but " \
+           "the metadata has no `license`" in r.out and "kept as written" in r.out
+    assert "license" not in yaml.safe_load((tmp_path / "kept/stabilityai/StableBeluga-7B/card.yaml").read_text())
+    r = cli("import", tmp_path / "src", "--out", tmp_path / "cards", "--fix")
+    assert r.code == 0
+    shared = yaml.safe_load((tmp_path / "cards/_shared/imported.yaml").read_text())
+    (lid, lic), = shared["licenses"].items()
+    assert lic == {"id": "other", "name": "stable-beluga-non-commercial-community-license-agreement",
+                   "link": "LICENSE.txt", "title": "STABLE BELUGA NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT",
+                   "url": "https://huggingface.co/{repo_id}/blob/main/LICENSE.txt",
+                   "statement": "Fine-tuned checkpoints (`{name}`) is licensed under the [{title}]({url})"}
+    for repo in ("stabilityai/StableBeluga-7B", "stabilityai/StableBeluga2"):
+        assert card(tmp_path, repo)["license"] == lid
+    assert cli("render", tmp_path / "cards", "--out", tmp_path / "out").code == 0
+    readme = (tmp_path / "out/stabilityai/StableBeluga-7B/README.md").read_text()
+    assert "license: other\nlicense_name: stable-beluga-non-commercial-community-license-agreement\n" \
+           "license_link: LICENSE.txt\n" in readme
+    assert ("* **License**: Fine-tuned checkpoints (`Stable Beluga 7B`) is licensed under the [STABLE BELUGA "
+            "NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT](https://huggingface.co/stabilityai/StableBeluga-7B/blob/main/"
+            "LICENSE.txt)") in readme
+    gptq = (tmp_path / "out/TheBloke/StableBeluga2-70B-GPTQ/README.md").read_text()
+    assert "(`Stable Beluga 2`) is licensed under the [STABLE BELUGA NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT](" \
+           "https://huggingface.co/stabilityai/StableBeluga2/blob/main/LICENSE.txt)" in gptq
+    assert "\nlicense: llama2\n" in gptq  # the GPTQ card's own licence, not its base's
+    for seed in sorted((REPO / "tests" / "seeds").glob("*.txt")):
+        rendered = (tmp_path / "out" / SEED_REPOS[seed.name[:3]] / "README.md").read_text()
+        if seed.name.startswith("003"):  # --fix computed its count of mitigations: that line alone differs
+            assert [m.split("(M)")[0].strip() for m in lines_found(seed.read_text(), rendered)[1]] == [
+                "We identified 14 potential model risks and 18 mitigation strategies"]
+        else:
+            assert kept(seed, rendered), seed.name
