@@ -66,8 +66,9 @@ def clean_leftovers(folder: Path, name: str = "README.md") -> None:
 
 def atomic_write(path: Path, text: str, mode: int | None = None, sync: bool = True) -> None:
     """Write to a temporary file beside ``path`` and rename it over: never a half-written file. The
-    file gets the mode git gives (``file_mode()``). With ``sync`` the file is synced before the rename
-    and its folder after it; without, the caller syncs once when it has written all its files."""
+    file gets the mode git gives (``file_mode()``). With ``sync`` (sources a person wrote or imported)
+    the file is synced before the rename and its folder after it; without (derived files, written again
+    from their sources) the rename alone keeps it whole."""
     mode = file_mode() if mode is None else mode
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(path.parent, path.name)

@@ -465,9 +465,11 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
             continue
         todo.append((repo, p))
     # the READMEs are derived (render writes them again from the sources, `check` finds one that is not
-    # what the sources give): each is replaced atomically, and the disk is synced once at the end rather
-    # than twice per file; a few threads overlap the reads of the committed files and the writes; each
-    # thread reads its text when it comes to it, so the texts are never all held at once
+    # what the sources give), like a site generator's pages: each is replaced atomically (never a torn
+    # file), not synced to the disk (two syncs per file cost more than the rest of the write, and one
+    # os.sync() at the end would flush every other program's writes too); a few threads overlap the reads
+    # of the committed files and the writes; each thread reads its text when it comes to it, so the texts
+    # are never all held at once
     mode = file_mode()
 
     def write(item: tuple[str, Path]) -> str | None:
@@ -491,8 +493,6 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
                 report.error(rendering.position(repo), "CG008", f"cannot write {p}: {problem}")
             else:
                 written.append((p, "written"))
-    if any(state == "written" for _, state in written) and hasattr(os, "sync"):
-        os.sync()
     return report.diagnostics, written
 
 
