@@ -194,6 +194,6 @@ def test_real_7b_llama_shape_on_gpu(cli, tmp_path):
         if (small / f).exists():
             (big / f).write_bytes((small / f).read_bytes())
     r = cli("smoke", CARDS / "stabilityai/StableBeluga-7B", "--model-path", f"{B7}={big}", "--json", tmp_path / "r.json")
-    [d] = json.loads((tmp_path / "r.json").read_text())
+    [d] = json.loads((tmp_path / "r.json").read_text())["results"]
     assert d["device"] == "cuda" and d["dtype"] == "float16" and d["peak_gpu_mb"] > 12000, d
     assert d["new_tokens"] > 0 and d["tokens_per_s"] > 0, r.out
