@@ -525,7 +525,11 @@ def usage(body: Body, problems: list[str], repo: str) -> Claim | None:
                 a, b = span(kws[0].value)
                 holes.append((a, b, "{{ u.skip_special_tokens }}"))
                 u["skip_special_tokens"] = values["skip_special_tokens"]
+        system = None  # the snippet's `system_prompt = "..."`: the template's system part, filled
         for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and node.targets[0].id == "system_prompt" and isinstance(_const(node.value), str):
+                system = node.value.value  # type: ignore[attr-defined]
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and node.targets[0].id == "message" and isinstance(_const(node.value), str):
                 a, b = span(node.value)
@@ -550,7 +554,7 @@ def usage(body: Body, problems: list[str], repo: str) -> Claim | None:
         names = [k for k in ("tokenizer_kwargs", "model_kwargs", "dtype", "message", "generation") if k in u]
         return Claim(start, end, "usage", {"usage": u}, partial, "usage snippet (" + ", ".join(
             "repo id" if k == "repo" else k for k in names) + ")", extra={"files": {"snippets/imported.py.j2":
-                                                                                    snippet}})
+                                                                                    snippet}, "system": system})
     return None
 
 
@@ -716,6 +720,25 @@ def licence(body: Body, problems: list[str], fix: bool, repo: str, title: str) -
     return None
 
 
+def _system_prompt(found: list[Claim]) -> None:
+    """The default system prompt, when the usage snippet fills the prompt template's system part with one
+    (`system_prompt = "### System:\\nYou are ...\\n\\n"`): the prompt's `system_prompt`, which the smoke test
+    and the chat example use."""
+    from .prompt import split_system
+
+    snippet = next((c for c in found if c.slot == "usage" and c.extra.get("system")), None)
+    prompt_ = next((c for c in found if c.slot == "prompt_format"), None)
+    if snippet is None or prompt_ is None:
+        return
+    parts = split_system(prompt_.fields["prompt"]["template"])
+    if parts is None:
+        return
+    head, _, tail = parts[0].partition("{system_message}")
+    text = snippet.extra["system"]
+    if text.startswith(head) and text.endswith(tail) and len(text) > len(head) + len(tail):
+        prompt_.fields["prompt"]["system_prompt"] = text[len(head):len(text) - len(tail)]
+
+
 def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: bool = False,
               licensed: bool = True, title: str = "") -> list[Claim]:
     """The claims of a body (the title excluded), in the order of the body, none overlapping; ``offset``:
@@ -725,6 +748,7 @@ def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: b
                          variants(body, problems, repo), risk_matrix(body, problems, fix), usage(body, problems, repo),
                          None if licensed else licence(body, problems, fix, repo, title))
              if c is not None]
+    _system_prompt(found)
     claims: list[Claim] = []
     for c in sorted(found, key=lambda c: c.start):
         if any(c.start < o.end and o.start < c.end for o in claims):

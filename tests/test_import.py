@@ -225,7 +225,10 @@ def test_the_seeds_structure_lands_in_typed_fields(seeds_import):
         "template": "### System:\n{system_message}\n\n### User:\n{prompt}\n\n### Assistant:\n",
         "example": {"system_message": "This is a system prompt, please behave and help the user.",
                     "prompt": "Your prompt here"},
-        "example_response": "The output of Stable Beluga 7B"}
+        "example_response": "The output of Stable Beluga 7B",
+        # the usage snippet fills the template's system part with the default system prompt
+        "system_prompt": "You are StableBeluga, an AI that follows instructions extremely well. Help as much as you "
+                         "can. Remember, be safe, and don't do anything illegal."}
     hyper = beluga["training"]["hyperparameters"]
     assert hyper["columns"][:3] == ["Dataset", "Batch Size", "Learning Rate"]
     assert [r[0] for r in hyper["rows"]] == ["Orca pt1 packed", "Orca pt2 unpacked"]

@@ -197,3 +197,16 @@ def test_real_7b_llama_shape_on_gpu(cli, tmp_path):
     [d] = json.loads((tmp_path / "r.json").read_text())["results"]
     assert d["device"] == "cuda" and d["dtype"] == "float16" and d["peak_gpu_mb"] > 12000, d
     assert d["new_tokens"] > 0 and d["tokens_per_s"] > 0, r.out
+
+
+def test_an_imported_card_runs_its_own_snippet(cli, models, tmp_path):
+    """Seed 000 imported: the prompt template and usage settings came from its README, and the snippet
+    is the original's own code (the card's imported snippet template); smoke runs both."""
+    seed = next((REPO / "tests/seeds").glob("000_*.txt"))
+    assert cli("import", seed, "--repo-id", B7, "--out", tmp_path / "cards").code == 0
+    report = tmp_path / "smoke.json"
+    r = cli("smoke", tmp_path / "cards", *paths(models, B7), "--json", report, "--device", "cpu")
+    [d] = json.loads(report.read_text())["results"]
+    assert r.code == 0 and d["ok"] and d["style"] == "imported", r.out
+    assert d["snippet"] == "ok"  # the README's own snippet, as imported, really runs
+    assert d["prompt"].endswith("### User:\nSay hello.\n\n### Assistant:\n")
