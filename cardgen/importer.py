@@ -491,8 +491,9 @@ def _changed(before: dict[str, Any], after: dict[str, Any], imp: Imported) -> bo
 
 
 def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
-    """Facts written in several imported cards, moved to one shared file: the same BibTeX entry, and the
-    same free section at the same place. Returns the shared file's content (empty: nothing shared)."""
+    """Facts written in several imported cards, moved to one shared file: the same licence, the same
+    BibTeX entry, and the same free section at the same place. Returns the shared file's content (empty:
+    nothing shared)."""
     import hashlib
     import json
 
