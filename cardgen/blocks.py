@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 
-from .frontmatter import split
+from .frontmatter import mapping, split
 
 
 @lru_cache(maxsize=1)
@@ -103,14 +102,8 @@ def blocks(text: str) -> list[Block]:
     """The blocks of a README: its front-matter keys, then its body's blocks."""
     fm, body, _ = split(text)
     out: list[Block] = []
-    if fm is not None:
-        try:
-            data = yaml.safe_load(fm) or {}
-        except yaml.YAMLError:  # not YAML: no keys to compare
-            data = {}
-        if isinstance(data, dict):
-            for k, v in data.items():
-                out.append(Block("front-matter", f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}"))
+    for k, v in mapping(fm).items():  # not YAML, or not a mapping: no keys to compare
+        out.append(Block("front-matter", f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}"))
     return out + body_blocks(body)
 
 

@@ -186,3 +186,13 @@ def split(text: str) -> tuple[str | None, str, int]:
         return None, text, 0
     first_line = m.group(1).count("\n") + 1
     return m.group(2), text[m.end():], first_line
+
+
+def mapping(block: str | None) -> dict[str, Any]:
+    """A front-matter block read as the mapping it should be; empty when there is none, it is not YAML,
+    or it is not a mapping (for comparing and showing, not for checking: the rules say what is wrong)."""
+    try:
+        data = yaml.safe_load(block or "") or {}
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}

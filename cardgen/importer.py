@@ -14,6 +14,7 @@ same sources.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class Imported:
     original: str = ""  # the README as read (BOM and CRLF removed)
     lines: list[str] = field(default_factory=list)  # the body's lines
     body_start: int = 0  # the first line after the title
+    cuts: list[int] = field(default_factory=list)  # where `#` and `##` headings after the title begin
     claims: list[Claim] = field(default_factory=list)  # parts of the body shown from typed fields
     base: Imported | None = None  # the embedded original card, as a card of its own
     partials: dict[str, str] = field(default_factory=dict)  # the card's own templates, by file name
@@ -151,10 +153,10 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
     """The title (the first `# ` heading, when it opens the body), the parts recognised as structure
     (``recognise``), an embedded original card (a base card of its own, with `extends`), and the rest as
     ordered free sections."""
-    from markdown_it import MarkdownIt
+    from .blocks import parser
 
     lines = text.split("\n")
-    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    tokens = parser().parse(text)
     last = next((t for t in reversed(tokens) if t.map and t.level == 0), None)
     if last is not None and last.type == "fence" and last.map and (
             last.map[1] - last.map[0] < 2 or not lines[last.map[1] - 1].strip().startswith(last.markup)):
@@ -162,7 +164,7 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
         # cardgen appends after the body does not fall into it
         text = text.rstrip("\n") + "\n" + last.markup + "\n"
         lines = text.split("\n")
-        tokens = MarkdownIt("commonmark").enable("table").parse(text)
+        tokens = parser().parse(text)
         imp.problems.append("the last code block was never closed: closed at the end of the card")
     heads = [(t.map[0], t.map[1], int(t.tag[1]), tokens[i + 1].content) for i, t in enumerate(tokens)
              if t.type == "heading_open" and t.map and t.level == 0]
@@ -174,6 +176,7 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
         body_start = heads[0][1]
     out.setdefault("title", "")  # none: the rendered card has no `# ` title either
     imp.lines, imp.body_start = lines, body_start
+    imp.cuts = [start for start, _, level, _ in heads if level <= 2 and start >= body_start]
     end = len(lines)
     embedded = next((h for h in heads if h[2] == 1 and h[0] >= body_start and h[1] - h[0] == 1
                      and _EMBEDDED.match(h[3])), None)
@@ -213,13 +216,8 @@ def finish(imp: Imported) -> None:
     lines = imp.lines
     for c in imp.claims:
         out.update(c.fields)
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("commonmark").enable("table").parse("\n".join(lines))
-    cuts = {t.map[0] for t in tokens if t.type == "heading_open" and t.map and t.level == 0 and int(t.tag[1]) <= 2}
     claimed = {c.start: c for c in imp.claims}
-    bounds = sorted({imp.body_start, len(lines), *(x for c in imp.claims for x in (c.start, c.end)),
-                     *(x for x in cuts if x >= imp.body_start)})
+    bounds = sorted({imp.body_start, len(lines), *(x for c in imp.claims for x in (c.start, c.end)), *imp.cuts})
     from .sections import SECTION_NAMES
 
     taken: set[str] = set(SECTION_NAMES)  # a section named like a slot would be placed after both
@@ -243,8 +241,16 @@ def finish(imp: Imported) -> None:
     imp.free_sections = len(sections)
     imp.recognised += [c.what for c in imp.claims]
     imp.partials = {"card.md.j2": CARD_TEMPLATE + "".join(f'{{{{ slot("{s}") }}}}' for s in slots) + "\n",
-                    **{f"{c.slot}.md.j2": c.partial for c in imp.claims if c.partial},
-                    **{name: text for c in imp.claims for name, text in c.extra.get("files", {}).items()}}
+                    **own_templates(imp.claims)}
+
+
+def own_templates(claims: list[Claim]) -> dict[str, str]:
+    """The templates of a card's own that its claims need: each slot's partial (none where cardgen's
+    own serves), and the files a claim brings (an imported snippet)."""
+    out = {f"{c.slot}.md.j2": c.partial for c in claims if c.partial}
+    for c in claims:
+        out.update(c.files)
+    return out
 
 
 def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Imported:
@@ -374,7 +380,7 @@ def _hub_meta(text: str) -> dict[str, Any]:
     return {k: [v] if k in LISTS and isinstance(v, str) else v for k, v in data.items()}
 
 
-def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: ignore[assignment]
+def verify(units: list[Imported], fixed: Sequence[Imported] = ()) -> None:
     """Keep only the claims whose rendering gives back the original's blocks: each card of ``units`` is
     rendered with its claimed slots alone (cut apart by a marker), and each slot's blocks compared with
     those of the lines it stands for; the cards of ``fixed`` (finished base cards) are rendered as they
@@ -401,9 +407,7 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
                 for c in imp.claims:
                     card.update(c.fields)
                 cut = "".join(f'{{{{ slot("{s}") }}}}{_CUT}\n\n' for s in ["title", *(c.slot for c in imp.claims)])
-                own = {f"{c.slot}.md.j2": c.partial for c in imp.claims if c.partial}
-                own.update({name: text for c in imp.claims for name, text in c.extra.get("files", {}).items()})
-                _write_card(Path(tmp), imp, {"card.md.j2": cut, **own}, card)
+                _write_card(Path(tmp), imp, {"card.md.j2": cut, **own_templates(imp.claims)}, card)
             for imp in fixed:
                 _write_card(Path(tmp), imp, imp.partials, imp.card)
             cache = RunCache()
@@ -428,10 +432,11 @@ def verify(units: list[Imported], fixed: list[Imported] = ()) -> None:  # type: 
                 continue
             keep = []
             for c, piece in zip(imp.claims, text.split(_CUT)[1:], strict=False):
-                if c.extra.get("compare") == "lines":  # a flattened page: its lines, each found in the rendering
-                    same = lines_found(c.original, piece)[1] == c.extra.get("fixed", [])
+                want = c.original if c.expected is None else c.expected
+                if c.by_lines:  # a flattened page: each of its lines found in the rendering
+                    same = not lines_found(want, piece)[1]
                 else:
-                    same = Counter(body_blocks(piece)) == Counter(body_blocks(c.extra.get("expected", c.original)))
+                    same = Counter(body_blocks(piece)) == Counter(body_blocks(want))
                 if same:
                     keep.append(c)
                 else:
@@ -468,14 +473,14 @@ def settle(imports: list[Imported]) -> None:
 
     for top in imports:
         for imp in top.all():
-            if not imp.claims or any(c.extra.get("compare") == "lines" for c in imp.claims):
+            if not imp.claims or any(c.by_lines for c in imp.claims):
                 continue
             text = texts.get(imp.repo_id)
             got = Counter(body_blocks(split(unsealed(text))[1])) if text else None
             lines = list(imp.lines)
             for c in sorted(imp.claims, key=lambda c: -c.start):
-                if "expected" in c.extra:
-                    lines[c.start:c.end] = c.extra["expected"].split("\n")
+                if c.expected is not None:
+                    lines[c.start:c.end] = c.expected.split("\n")
             if got != Counter(body_blocks("\n".join(lines))):
                 imp.problems.append("the recognised parts (" + ", ".join(c.what for c in imp.claims) + ") do not "
                                     "give the original back together with the text between them: kept as text")
@@ -508,38 +513,29 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
         taken.add(sid)
         return sid
 
-    counts: dict[str, int] = {}
-    for imp in cards:
-        for kind in ("cite_as", "citations"):
-            for e in {json.dumps(e, sort_keys=True) for e in imp.card.get(kind, []) if isinstance(e, dict)}:
-                counts[e] = counts.get(e, 0) + 1
-    lics: dict[str, int] = {}
-    for imp in cards:
-        if isinstance(imp.card.get("license"), dict):
-            k = json.dumps(imp.card["license"], sort_keys=True)
-            lics[k] = lics.get(k, 0) + 1
-    lic_ids: dict[str, str] = {}
-    for imp in cards:
-        lic = imp.card.get("license")
-        k = json.dumps(lic, sort_keys=True) if isinstance(lic, dict) else ""
-        if lics.get(k, 0) >= 2:
-            if k not in lic_ids:
-                lic_ids[k] = new_id(str(lic.get("name") or lic.get("id")))  # type: ignore[union-attr]
-                shared["licenses"][lic_ids[k]] = lic
-            imp.card["license"] = lic_ids[k]
-    ids: dict[str, str] = {}
-    for imp in cards:
-        for kind in ("cite_as", "citations"):
-            entries = imp.card.get(kind)
-            if not entries:
-                continue
-            for i, e in enumerate(entries):
-                k = json.dumps(e, sort_keys=True) if isinstance(e, dict) else ""
+    def pool(kind: str, places: Callable[[dict[str, Any]], list[tuple[Any, Any]]], name: str) -> None:
+        """An entry (a mapping) written in two cards or more goes to ``shared[kind]`` under an id made
+        from its ``name``; each place that held it (a container and its key) then holds the id."""
+        def key(e: Any) -> str:
+            return json.dumps(e, sort_keys=True) if isinstance(e, dict) else ""
+
+        counts: dict[str, int] = {}
+        for imp in cards:
+            for k in {key(box[at]) for box, at in places(imp.card)} - {""}:
+                counts[k] = counts.get(k, 0) + 1
+        ids: dict[str, str] = {}
+        for imp in cards:
+            for box, at in places(imp.card):
+                k = key(box[at])
                 if counts.get(k, 0) >= 2:
                     if k not in ids:
-                        ids[k] = new_id(str(e["key"]))
-                        shared["citations"][ids[k]] = e
-                    entries[i] = ids[k]
+                        ids[k] = new_id(str(box[at].get(name) or box[at].get("id")))
+                        shared[kind][ids[k]] = box[at]
+                    box[at] = ids[k]
+
+    pool("licenses", lambda card: [(card, "license")] if "license" in card else [], "name")
+    pool("citations", lambda card: [(card[f], i) for f in ("cite_as", "citations")
+                                    for i in range(len(card.get(f) or []))], "key")
     # a free section is shared when two cards or more have the same text after the same slot, or after
     # the same section that is itself shared: its anchor is then the same name in every card
     def keys(secs: list[dict[str, Any]]) -> list[str]:
@@ -552,7 +548,7 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
 
     from .sections import SECTION_NAMES as SLOT_NAMES
 
-    counts = {}
+    counts: dict[str, int] = {}
     for imp in cards:
         for k in set(keys(imp.card.get("sections", []))):
             counts[k] = counts.get(k, 0) + 1

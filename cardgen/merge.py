@@ -162,9 +162,11 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
                          f"{marker.group(1)}, theirs now {mine.group(1) if mine else 'none'}): merge into the sources "
                          "as they were when it was published (check them out, merge, then reapply your changes)")
     result = Merged(repo_id)
-    fm_old, body_old, _ = split(unsealed(ours))
-    fm_new, body_new, _ = split(unsealed(hub_text))
-    result.left += _front_matter(fm_old, fm_new)
+    from .pipeline import front_matter_changes
+
+    body_old, body_new = split(unsealed(ours))[1], split(unsealed(hub_text))[1]
+    result.left += [f"front matter `{k}`: {a!r} on publishing, {b!r} on the Hub: not merged (a typed field or "
+                    "`metadata:` in card.yaml holds it)" for k, a, b in front_matter_changes(ours, hub_text)]
     a, b = body_old.split("\n"), body_new.split("\n")
     first = unsealed(ours).count("\n") - body_old.count("\n") + 1  # the README line the body starts on
     paths = _sources(folder, root)
@@ -192,20 +194,6 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
     if result.changes:
         _check(result, root, folder, repo_id, body_new)
     return result
-
-
-def _front_matter(old: str | None, new: str | None) -> list[str]:
-    def load(t: str | None) -> dict[str, Any]:
-        try:
-            d = yaml.safe_load(t or "") or {}
-        except yaml.YAMLError:
-            return {}
-        return d if isinstance(d, dict) else {}
-
-    a, b = load(old), load(new)
-    return [f"front matter `{k}`: {a.get(k)!r} on publishing, {b.get(k)!r} on the Hub: not merged (a typed "
-            "field or `metadata:` in card.yaml holds it)" for k in sorted(set(a) | set(b), key=str)
-            if a.get(k) != b.get(k)]
 
 
 def _check(result: Merged, root: Path, folder: Path, repo_id: str, body_new: str) -> None:

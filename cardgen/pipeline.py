@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -131,8 +131,9 @@ def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic
     problems = lint_body(body, head.count("\n") + 2) if sep else lint(unsealed(text))
     if problems:
         readme = text.split("\n")
-        found = [error(source_line(card, readme, p.line), p.code, f"{card.repo_id} README line {p.line}: "
-                                                                   f"{p.message}") for p in problems]
+        place = source_lines(card)
+        found = [error(place(readme, p.line), p.code, f"{card.repo_id} README line {p.line}: {p.message}")
+                 for p in problems]
         if any(ref.value.verbatim for ref in card.sections):
             # a card with verbatim sections (imported) shows its author's own text: what the lint finds is
             # reported for them to fix, and does not stop the card (the imported text is kept as written)
@@ -142,11 +143,11 @@ def render_one(card: Card, cache: RunCache) -> tuple[str | None, list[Diagnostic
     return text, []
 
 
-def source_line(card: Card, readme: list[str], n: int) -> Where:
-    """Where README line ``n`` comes from when a person wrote it: the line of a free section's text in
-    its YAML file, or of a template of the card's own (found with the lines after it, so that a line
-    written in many places, such as a fence, is placed by its context); else where the card's repo id
-    is written."""
+def source_lines(card: Card) -> Callable[[list[str], int], Where]:
+    """For a card, where line ``n`` of its README comes from when a person wrote it: the line of a free
+    section's text in its YAML file, or of a template of the card's own (found with the lines after it,
+    so that a line written in many places, such as a fence, is placed by its context); else where the
+    card's repo id is written. The texts are read once, for all the lines asked about."""
     import re
 
     texts: list[tuple[list[str], Any]] = []  # (lines, how to place line k of them)
@@ -168,15 +169,20 @@ def source_line(card: Card, readme: list[str], n: int) -> Where:
                 texts.append((f.read_text("utf-8").split("\n"), lambda k, f=f: Where(str(f), k + 1, 1)))
             except (OSError, UnicodeDecodeError):
                 continue
-    for size in (3, 2, 1):
-        want = [x.strip() for x in readme[n - 1:n - 1 + size]]
-        if len(want) < size or not want[0]:
-            continue
-        hits = [place(k) for lines, place in texts for k in range(len(lines) - size + 1)
-                if [x.strip() for x in lines[k:k + size]] == want]
-        if len(hits) == 1:
-            return hits[0]
-    return card.where()
+    stripped = [([x.strip() for x in lines], place) for lines, place in texts]
+
+    def find(readme: list[str], n: int) -> Where:
+        for size in (3, 2, 1):
+            want = [x.strip() for x in readme[n - 1:n - 1 + size]]
+            if len(want) < size or not want[0]:
+                continue
+            hits = [place(k) for lines, place in stripped for k in range(len(lines) - size + 1)
+                    if lines[k:k + size] == want]
+            if len(hits) == 1:
+                return hits[0]
+        return card.where()
+
+    return find
 
 
 @dataclass
@@ -512,19 +518,9 @@ class Drift:
 
 def front_matter_changes(old: str | None, new: str) -> list[tuple[str, Any, Any]]:
     """The front-matter keys whose values differ between two READMEs: (key, old value, new value)."""
-    import yaml
+    from .frontmatter import mapping, split
 
-    from .frontmatter import split
-
-    def meta(text: str | None) -> dict[str, Any]:
-        block = split(text)[0] if text else None
-        try:
-            data = yaml.safe_load(block) if block else {}
-        except yaml.YAMLError:
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    a, b = meta(old), meta(new)
+    a, b = (mapping(split(t)[0] if t else None) for t in (old, new))
     return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
 
 

@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import yaml
-
 from . import hubspec
 from .diagnostics import Report, plural
 from .files import atomic_write
-from .frontmatter import split
+from .frontmatter import mapping, split
 from .pipeline import Rendering, render_all
 from .scope import select
 from .sections import package_templates
@@ -134,7 +132,7 @@ def base_tree(meta: dict[str, Any], metas: dict[str, dict[str, Any]], depth: int
 def page(repo_id: str, readme: str, metas: dict[str, dict[str, Any]], problems: list[str], live: bool,
          index_href: str) -> str:
     fm, body, _ = split(readme)
-    meta = metas.get(repo_id) or _meta(fm)
+    meta = metas.get(repo_id) or mapping(fm)
     return str(_pages().get_template("page.html.j2").render(
         repo_id=repo_id, body=_safe(body_html(body)), panel=side_panel(meta, metas), problems=problems, live=live,
         index_href=index_href))
@@ -146,17 +144,9 @@ def _safe(html: str) -> Any:
     return Markup(html)  # noqa: S704 - sanitised by nh3 just before
 
 
-def _meta(fm: str | None) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(fm or "") or {}
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def site(rendering: Rendering, live: bool = False) -> dict[str, str]:
     """Every page of a rendering: `index.html` and `<owner>/<name>.html`."""
-    metas = {repo: _meta(split(text)[0]) for repo, text in rendering.texts.items()}
+    metas = {repo: mapping(split(text)[0]) for repo, text in rendering.texts.items()}
     problems: dict[str, list[str]] = {}
     for d in rendering.diagnostics:
         for repo in rendering.texts:

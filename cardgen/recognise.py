@@ -35,7 +35,10 @@ class Claim:
     partial: str  # the slot's own template
     what: str  # for the report
     original: str = ""  # the lines it stands for
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the base card an embedded card becomes
+    expected: str | None = None  # those lines once `--fix` computed their counts (None: as the original)
+    by_lines: bool = False  # a flattened page's part: checked line by line, not block by block
+    files: dict[str, str] = field(default_factory=dict)  # more templates of the card's own, by file name
+    system_prompt: str | None = None  # a usage snippet's `system_prompt = "..."` (the template's system part)
 
 
 def literal(text: str) -> str:
@@ -365,7 +368,7 @@ def training(body: Body, problems: list[str], fix: bool = False) -> Claim | None
     return None
 
 
-_LINK = re.compile(r"\A\[([^\]]+)\]\(([^)\s]+)\)\Z")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")  # a markdown link: label, target
 _GPTQ_HEAD = ["Branch", "Bits", "GS", "Act Order", "Damp %", "GPTQ Dataset", "Seq Len", "Size"]
 _GGUF_HEAD = ["Name", "Quant method", "Bits", "Size", "Max RAM required", "Use case"]
 
@@ -376,7 +379,7 @@ def _yes(v: str) -> bool | None:
 
 def _gptq_row(row: list[str], compat: list[str], repo: str) -> dict[str, Any] | None:
     row = [c.strip() for c in row]
-    link = _LINK.match(row[0])
+    link = _LINK.fullmatch(row[0])
     if not link or link.group(2) != f"https://huggingface.co/{repo}/tree/{link.group(1)}":
         return None
     try:
@@ -387,7 +390,7 @@ def _gptq_row(row: list[str], compat: list[str], repo: str) -> dict[str, Any] | 
         return None
     if v["act_order"] is None or repr(v["damp_percent"]) != row[4]:
         return None
-    ds = _LINK.match(row[5])
+    ds = _LINK.fullmatch(row[5])
     v["dataset"] = {"name": ds.group(1), "url": ds.group(2)} if ds else {"name": row[5]}
     flags = [_yes(c) for c in row[8:8 + len(compat)]]
     if None in flags:
@@ -414,7 +417,7 @@ def variants(body: Body, problems: list[str], repo: str) -> Claim | None:
         elif columns == _GGUF_HEAD and rows:
             files = []
             for r in (list(map(str.strip, r)) for r in rows):
-                link = _LINK.match(r[0]) if len(r) == 6 else None
+                link = _LINK.fullmatch(r[0]) if len(r) == 6 else None
                 if not link or link.group(2) != f"https://huggingface.co/{repo}/blob/main/{link.group(1)}" \
                         or not r[2].isdigit():
                     break
@@ -538,9 +541,7 @@ def usage(body: Body, problems: list[str], repo: str) -> Claim | None:
                     u["message"] = node.value.value  # type: ignore[attr-defined]
         if len(holes) < 2:
             continue
-        if "model_kwargs" in u and "dtype" not in u:
-            u["dtype"] = None
-        u.setdefault("dtype", None)
+        u.setdefault("dtype", None)  # not shown: left out (not cardgen's default, float16)
         out, at = [], 0
         for a, b, expr in sorted(holes):
             if a < at:
@@ -553,8 +554,8 @@ def usage(body: Body, problems: list[str], repo: str) -> Claim | None:
         partial = _partial(body.lines, start, end, [(start + 1, end - 1, "{{ snippet() }}")])
         names = [k for k in ("tokenizer_kwargs", "model_kwargs", "dtype", "message", "generation") if k in u]
         return Claim(start, end, "usage", {"usage": u}, partial, "usage snippet (" + ", ".join(
-            "repo id" if k == "repo" else k for k in names) + ")", extra={"files": {"snippets/imported.py.j2":
-                                                                                    snippet}, "system": system})
+            "repo id" if k == "repo" else k for k in names) + ")", files={"snippets/imported.py.j2": snippet},
+                     system_prompt=system)
     return None
 
 
@@ -668,18 +669,26 @@ def risk_matrix(body: Body, problems: list[str], fix: bool = False) -> Claim | N
                          "strategies", "uses"), strict=True) if a != b)
         problems.append(f"line {summary_line + 1 + body.offset}: the card says {what}: "
                         + ("the count is computed now (--fix)" if fix else "kept as written (`--fix` computes it)"))
-        if not fix:
+        if fix:  # what the README says once the counts are computed
+            body.fixed[summary_line] = _SUMMARY.sub(lambda m: _with_counts(m, computed), lines[summary_line], 1)
+        else:
             from .sections import package_templates
 
             default = (package_templates() / "risks.md.j2").read_text("utf-8")
             partial = default.replace("{{ risks.summary }}", literal(summary.group(0)), 1)
     return Claim(head, end, "risks", {"risk_assessment": assessment}, partial,
-                 f"risk matrix ({len(risks)} risks × {n_uses} uses, {len(mitigations)} mitigations)",
-                 extra={"compare": "lines", "fixed": [lines[summary_line]] if fix and said != computed else []})
+                 f"risk matrix ({len(risks)} risks × {n_uses} uses, {len(mitigations)} mitigations)", by_lines=True)
+
+
+def _with_counts(m: re.Match[str], counts: list[int]) -> str:
+    """The matched sentence with its numbers replaced by ``counts``, in order."""
+    text, start = m.group(0), m.start()
+    for k in range(len(counts), 0, -1):
+        text = text[:m.start(k) - start] + str(counts[k - 1]) + text[m.end(k) - start:]
+    return text
 
 
 _LICENCE_ITEM = re.compile(r"^(\s*[-*+]\s+\*\*Licen[cs]e\*\*\s*:\s*)(\S.*?)\s*$")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
 
 
 def licence(body: Body, problems: list[str], fix: bool, repo: str, title: str) -> Claim | None:
@@ -694,7 +703,7 @@ def licence(body: Body, problems: list[str], fix: bool, repo: str, title: str) -
             continue
         for i in range(t.map[0], t.map[1]):
             m = _LICENCE_ITEM.match(body.lines[i])
-            links = _MD_LINK.findall(m.group(2)) if m else []
+            links = _LINK.findall(m.group(2)) if m else []
             if not m or len(links) != 1:
                 continue
             name, url = links[0]
@@ -726,7 +735,7 @@ def _system_prompt(found: list[Claim]) -> None:
     and the chat example use."""
     from .prompt import split_system
 
-    snippet = next((c for c in found if c.slot == "usage" and c.extra.get("system")), None)
+    snippet = next((c for c in found if c.slot == "usage" and c.system_prompt), None)
     prompt_ = next((c for c in found if c.slot == "prompt_format"), None)
     if snippet is None or prompt_ is None:
         return
@@ -734,7 +743,7 @@ def _system_prompt(found: list[Claim]) -> None:
     if parts is None:
         return
     head, _, tail = parts[0].partition("{system_message}")
-    text = snippet.extra["system"]
+    text = snippet.system_prompt or ""
     if text.startswith(head) and text.endswith(tail) and len(text) > len(head) + len(tail):
         prompt_.fields["prompt"]["system_prompt"] = text[len(head):len(text) - len(tail)]
 
@@ -754,8 +763,7 @@ def recognise(text: str, repo: str, problems: list[str], offset: int = 0, fix: b
         if any(c.start < o.end and o.start < c.end for o in claims):
             continue  # overlaps one already taken: stays text
         c.original = "\n".join(body.lines[c.start:c.end])
-        fixed = [body.fixed.get(i, body.lines[i]) for i in range(c.start, c.end)]
         if any(i in body.fixed for i in range(c.start, c.end)):
-            c.extra["expected"] = "\n".join(fixed)
+            c.expected = "\n".join(body.fixed.get(i, body.lines[i]) for i in range(c.start, c.end))
         claims.append(c)
     return claims
