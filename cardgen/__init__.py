@@ -17,13 +17,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .card import Card
-    from .checking import Result
-    from .diagnostics import Diagnostic
-    from .pipeline import Rendering
+from cardgen.version import __version__
 
-__version__ = "0.3.0"
+if TYPE_CHECKING:
+    from cardgen.card import Card
+    from cardgen.diagnostics import Diagnostic
+    from cardgen.pipeline.run import Rendering
+    from cardgen.pipeline.validate import Result
+
 __all__ = ["__version__", "load", "render", "validate"]
 
 
@@ -39,15 +40,15 @@ def load(path: str | Path = "cards") -> tuple[list[Card], list[Diagnostic]]:
 
 def validate(paths: Iterable[str | Path] = ("cards",)) -> list[Result]:
     """Validate sources; one ``validate.Result`` per cards folder."""
-    from .checking import validate_scope
-    from .scope import select
+    from cardgen.loading.scope import select
+    from cardgen.pipeline.validate import validate_scope
 
     return [validate_scope(scope) for scope in select([Path(p) for p in paths]).scopes]
 
 
 def render(paths: Iterable[str | Path] = ("cards",)) -> Rendering:
     """Render every card under ``paths`` in memory."""
-    from .pipeline import render_all
-    from .scope import select
+    from cardgen.loading.scope import select
+    from cardgen.pipeline.run import render_all
 
     return render_all(select([Path(p) for p in paths]))

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .diagnostics import Where
-from .schema import CardSource, Dataset, Org, SuiteMember
+from cardgen.diagnostics import Where
+from cardgen.schema import CardSource, Dataset, Org, SuiteMember
 
 if TYPE_CHECKING:
-    from .sources import Source
+    from cardgen.loading.sources import Source
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Card:
     @property
     def library_name(self) -> str | None:
         """The library the front matter names: not one inherited by GGUF files, which the Hub detects itself."""
-        from .schema import GGUF
+        from cardgen.schema import GGUF
 
         if isinstance(self.model.quantization, GGUF) and self.origin.get("library_name", self.src) is not self.src:
             return None
@@ -154,6 +154,6 @@ def _templates(folder: str) -> frozenset[str]:
 def _vocabulary() -> frozenset[str]:
     from pathlib import Path
 
-    from .hubspec import DATA
+    from cardgen.hubspec import DATA
 
     return frozenset(os.path.realpath(p) for p in Path(DATA).glob("*.json"))

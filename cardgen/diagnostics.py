@@ -1,21 +1,17 @@
-"""Diagnostics: the one shape every problem takes, the table of codes, the collector, the reporters.
+"""Diagnostics: the one shape every problem takes, the table of codes, the collector.
 
 Every stage reports ``Diagnostic`` values into a ``Collector``; nothing raises to the user. A code
 is declared once, in ``CODES`` (by ``declare``), with its title, its default severity and the Hub
 rule it enforces; the rules in ``cardgen.rules`` declare their own codes beside their functions.
-A ``Report`` (what a command checked, found and did) is printed by one of ``REPORTERS``: text
-(``file:line:col: CODE message``), JSON, or GitHub workflow annotations, in the manner of
-check-jsonschema's reporters. Every command prints through them.
+What a command checked, found and did is a ``report.Report``, printed by one of its reporters.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal, NamedTuple, TextIO
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
 
@@ -26,6 +22,11 @@ class Where(NamedTuple):
     file: str
     line: int = 1
     col: int = 1
+
+
+class UsageError(Exception):
+    """What the user asked cannot be done as asked (a wrong argument, a path with nothing to check, a broken
+    policy file, a missing optional extra): the command exits 2 with this one line, never a traceback."""
 
 
 @dataclass(frozen=True)
@@ -161,156 +162,3 @@ def counts(diags: Iterable[Diagnostic]) -> tuple[int, int]:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
-
-
-# -- reports and reporters -------------------------------------------------------------------------
-@dataclass
-class Report:
-    """What one command checked, found and did; printed by a reporter."""
-
-    command: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    checked: str = ""  # what was looked at, e.g. "6 cards, 1 README"
-    results: list[dict[str, Any]] = field(default_factory=list)  # per-target outcomes, as data
-    lines: list[str] = field(default_factory=list)  # the same outcomes for people (stdout)
-    notes: list[str] = field(default_factory=list)  # progress and closing remarks for people (stderr)
-    document: Any = None  # an artefact the command produces (export), carried whole by data formats
-
-    def summary(self) -> str:
-        e, w = counts(self.diagnostics)
-        head = f"{self.checked}: " if self.checked else ""
-        return f"{head}{plural(e, 'error')}, {plural(w, 'warning')}"
-
-
-class Reporter:
-    """Prints a report. A new output format is one subclass, registered with ``@reporter``."""
-
-    name: ClassVar[str]
-
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
-
-    def emit(self, report: Report) -> None:
-        raise NotImplementedError
-
-
-REPORTERS: dict[str, type[Reporter]] = {}
-
-
-def reporter(cls: type[Reporter]) -> type[Reporter]:
-    REPORTERS[cls.name] = cls
-    return cls
-
-
-def _write(stream: TextIO, lines: Iterable[str]) -> None:
-    for line in lines:
-        stream.write(line if line.endswith("\n") else line + "\n")
-
-
-@reporter
-class TextReporter(Reporter):
-    """`file:line:col: CODE message` lines and the command's own lines on stdout; the summary on stderr."""
-
-    name = "text"
-
-    def emit(self, report: Report) -> None:
-        from . import console
-
-        quiet = console.VERBOSITY < 0
-        for d in report.diagnostics:
-            if quiet and d.severity != "error":
-                continue
-            rule = CODES[d.code].rule if d.code in CODES else None
-            console.write_diagnostic(self.out, printable(f"{d.file}:{d.line}:{d.col}"), d.code, d.severity,
-                                     printable(d.message), rule)
-        tty = getattr(self.out, "isatty", lambda: False)()
-        if not quiet:
-            _write(self.out, (printable(line) if tty else line for line in report.lines))
-            _write(self.err, list(map(printable, report.notes)))
-        console.write_summary(self.err, report.summary(), *counts(report.diagnostics))
-
-
-@reporter
-class JsonReporter(Reporter):
-    """One JSON document: diagnostics (errors and warnings), counts, results, the vocabulary used."""
-
-    name = "json"
-
-    def emit(self, report: Report) -> None:
-        from . import __version__, hubspec
-
-        e, w = counts(report.diagnostics)
-        doc: dict[str, Any] = {
-            "command": report.command,
-            "cardgen": __version__,
-            "vocabulary": hubspec.sources(),
-            "checked": report.checked,
-            "errors": e,
-            "warnings": w,
-            "diagnostics": [asdict(d) for d in report.diagnostics],
-            "results": report.results,
-            "notes": report.notes,
-        }
-        if report.document is not None:
-            doc["document"] = report.document
-        self.out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-
-
-@reporter
-class GithubReporter(Reporter):
-    """GitHub Actions workflow commands: one annotation per diagnostic, the rest as plain log lines."""
-
-    name = "github"
-
-    def emit(self, report: Report) -> None:
-        _write(self.out, (
-            f"::{d.severity} file={_gh_escape(d.file, True)},line={d.line},col={d.col},"
-            f"title={d.code}::{_gh_escape(d.message)}"
-            for d in report.diagnostics
-        ))
-        _write(self.out, report.lines)
-        _write(self.err, [*report.notes, report.summary()])
-
-
-@reporter
-class MarkdownReporter(Reporter):
-    """Markdown for a pull-request comment or a job summary: the counts, the problems as a table, and
-    per changed README its front-matter changes (key: old → new) and its diff, collapsed."""
-
-    name = "markdown"
-
-    def emit(self, report: Report) -> None:
-        out = [f"### cardgen {report.command}: {report.summary()}", ""]
-        if report.diagnostics:
-            out += ["| where | code | problem |", "| --- | --- | --- |"]
-            out += [f"| `{_cell(d.file)}:{d.line}` | {d.code}{' (warning)' if d.severity == 'warning' else ''} | "
-                    f"{_cell(d.message)} |" for d in report.diagnostics]
-            out.append("")
-        for r in report.results:
-            if "diff" not in r:
-                continue
-            out += [f"<details><summary><code>{_cell(r['readme'])}</code>: {r['state']}</summary>", ""]
-            if r.get("front_matter"):
-                out += ["| front matter | committed | rendered |", "| --- | --- | --- |"]
-                out += [f"| `{_cell(c['key'])}` | {_value(c['old'])} | {_value(c['new'])} |" for c in r["front_matter"]]
-                out.append("")
-            fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", r["diff"])), default=0))
-            out += [f"{fence}diff", r["diff"].rstrip("\n"), fence, "", "</details>", ""]
-        _write(self.out, out)
-        _write(self.err, report.notes)
-
-
-def _cell(text: str) -> str:
-    return printable(str(text)).replace("|", "\\|").replace("\n", " ")
-
-
-def _value(v: Any) -> str:
-    return "—" if v is None else f"`{_cell(json.dumps(v, ensure_ascii=False))}`"
-
-
-def _gh_escape(s: str, prop: bool = False) -> str:
-    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        s = s.replace(":", "%3A").replace(",", "%2C")
-    return s

@@ -8,7 +8,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .diagnostics import Diagnostic, Where, error
+from cardgen.diagnostics import Diagnostic, Where, error
 
 MAX_BYTES = 2 * 1024 * 1024
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from .card import Card
+    from cardgen.card import Card
 
 KEY_ORDER = (
     "language license license_name license_link library_name pipeline_tag tags datasets metrics "
@@ -43,7 +43,7 @@ def merge(card: Card, produced: dict[str, Any]) -> dict[str, Any]:
 
 def typed(card: Card) -> dict[str, Any]:
     """The front-matter keys the card's typed fields produce (without the pass-through)."""
-    from .schema import Dataset, License
+    from cardgen.schema import Dataset, License
 
     m = card.model
     meta: dict[str, Any] = {}

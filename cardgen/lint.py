@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from markdown_it import MarkdownIt
 
-from .diagnostics import declare
+from cardgen.diagnostics import declare
 
 for _code, _title in (
     ("CG702", "table has inconsistent column counts"),
@@ -175,7 +175,7 @@ def chunks(lines: list[str]) -> list[tuple[int, int]]:
 
 def lint(text: str) -> list[LintProblem]:
     """Problems in a README, front matter and all (lines are the README's)."""
-    from .frontmatter import split
+    from cardgen.frontmatter import split
 
     _, body, _ = split(text)
     return lint_body(body, text[: len(text) - len(body)].count("\n"))

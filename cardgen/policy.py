@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .diagnostics import Diagnostic, Where, declare, error
+from cardgen.diagnostics import Diagnostic, UsageError, Where, declare, error
 
 declare("CG217", "a key the publisher's policy requires is missing")
 
@@ -44,7 +44,7 @@ SETTINGS = ("error", "warning", "off")
 _IGNORE = re.compile(r"#\s*cardgen:\s*ignore\[([A-Z0-9, ]+)\]")
 
 
-class PolicyError(Exception):
+class PolicyError(UsageError):
     """The policy file is malformed (a usage error: exit 2)."""
 
 

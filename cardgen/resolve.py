@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .card import Card, Ref, SectionRef
-from .diagnostics import Collector, Diagnostic, Where, error
-from .files import display, read_text
-from .hubspec import suggest
-from .schema import GGUF, NOT_INHERITED, CardSource, Dataset, License, Section, SuiteMember, Training
-from .scope import SHARED_DIR
-from .sections import placed_slots, search_path
-from .sources import Project, Source
+from cardgen.card import Card, Ref, SectionRef
+from cardgen.diagnostics import Collector, Diagnostic, Where, error
+from cardgen.files import display, read_text
+from cardgen.hubspec import suggest
+from cardgen.loading.scope import SHARED_DIR
+from cardgen.loading.sources import Project, Source
+from cardgen.schema import GGUF, NOT_INHERITED, CardSource, Dataset, License, Section, SuiteMember, Training
+from cardgen.sections import placed_slots, search_path
 
 
 class Registry:
@@ -153,7 +153,7 @@ class Resolver:
         if card.templates not in self._slots:
             self._slots[card.templates] = placed_slots(card.templates)[0]
         card.slots = self._slots[card.templates]
-        from .frontmatter import merge, typed
+        from cardgen.frontmatter import merge, typed
 
         produced = typed(card)
         card.produced = frozenset(produced)

@@ -13,9 +13,7 @@ the entry itself (a mapping). ``cardgen schema`` exports these models as JSON Sc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -558,33 +556,3 @@ class SharedSource(Strict):
     sections: dict[str, Section] = Field(default_factory=dict)
     trainings: dict[str, Training] = Field(default_factory=dict)
     mitigations: dict[str, str] = Field(default_factory=dict)
-
-
-
-# -- JSON Schema export (`cardgen schema`) ------------------------------------------------------
-SCHEMAS: dict[str, type[BaseModel]] = {"card.schema.json": CardSource, "shared.schema.json": SharedSource}
-
-
-def all_schemas() -> dict[str, type[BaseModel]]:
-    """The source schemas and the schema of `cardgen export --risks --format json` (its `document`
-    holds a list of these)."""
-    from .risk_export import RiskExport
-
-    return {**SCHEMAS, "risks.schema.json": RiskExport}
-
-
-def schema_text(model: type[BaseModel]) -> str:
-    schema = model.model_json_schema()
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "$id": f"https://cardgen.invalid/schemas/{model.__name__}", **schema}
-    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-
-
-def write_schemas(out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, model in all_schemas().items():
-        p = out / name
-        p.write_text(schema_text(model), encoding="utf-8")
-        written.append(p)
-    return written

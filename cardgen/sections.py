@@ -66,7 +66,7 @@ def search_path(folder: Path, own: str | None, root: Path | None = None,
     """Where a card's partials are looked up (its own folder, its organisation's, cardgen's); and why
     a folder was left out: it leaves the cards folder ``root`` (a link, `..`, an absolute path), or the
     card names a `templates` folder that is not there."""
-    from .files import inside
+    from cardgen.files import inside
 
     mine = folder / (own or "templates")
     org = folder.parent / "_templates"

@@ -8,6 +8,6 @@ checked against the published seed cards, and how a hand-written card can be mig
 
 from __future__ import annotations
 
-from cardgen.blocks import Block, Comparison, blocks, compare, lines_found, parser, plain_line, text_lines
+from cardgen.importing.blocks import Block, Comparison, blocks, compare, lines_found, parser, plain_line, text_lines
 
 __all__ = ["Block", "Comparison", "blocks", "compare", "lines_found", "parser", "plain_line", "text_lines"]

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from cardgen import rules
-from cardgen.diagnostics import CODES, REPORTERS, Report, Reporter, reporter
+import cardgen.rules.run  # noqa: F401 - every rule module, registered
+from cardgen.diagnostics import CODES
+from cardgen.report import REPORTERS, Report, Reporter, reporter
+from cardgen.rules import registry
 
 from conftest import BUNDLED, CARDS
 
@@ -20,7 +22,7 @@ def test_every_rule_declares_its_code_and_codes_lists_them(cli):
     assert r.code == 0
     listed = dict(re.findall(r"^(CG\d{3})\s+(error|warning)\s", r.out, re.M))
     assert set(listed) == set(CODES)
-    for rule in rules.RULES:
+    for rule in registry.RULES:
         assert listed[rule.code.code] == rule.code.severity
     # each Hub rule says which rule of the Hub it enforces
     assert "CG201  error    unknown licence id  [`license` is an id of the Hub's licence list" in r.out
@@ -28,8 +30,8 @@ def test_every_rule_declares_its_code_and_codes_lists_them(cli):
 
 
 def test_a_new_metadata_rule_is_one_function(cli, tmp_path):
-    @rules.metadata_rule("CG299", "no tags", "warning", rule="the Hub lists models by tag")
-    def no_tags(meta: rules.Meta) -> Iterator[tuple[tuple[Any, ...], str]]:
+    @registry.metadata_rule("CG299", "no tags", "warning", rule="the Hub lists models by tag")
+    def no_tags(meta: registry.Meta) -> Iterator[tuple[tuple[Any, ...], str]]:
         if "tags" not in meta.data:
             yield (), "no `tags`: the model will not be found by tag"
 
@@ -40,7 +42,7 @@ def test_a_new_metadata_rule_is_one_function(cli, tmp_path):
         assert r.code == 0 and f"{readme.name}:2:1: CG299 warning: no `tags`" in r.out.replace(str(tmp_path) + "/", "")
         assert "CG299  warning  no tags  [the Hub lists models by tag]" in cli("codes").out
     finally:
-        rules.RULES[:] = [x for x in rules.RULES if x.check is not no_tags]
+        registry.RULES[:] = [x for x in registry.RULES if x.check is not no_tags]
         del CODES["CG299"]
 
 

@@ -21,10 +21,10 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from cardgen import risks
-from cardgen.pipeline import render_all
+from cardgen.loading.scope import select
+from cardgen.pipeline.run import render_all
+from cardgen.risk import matrix as risks
 from cardgen.schema import CardSource
-from cardgen.scope import select
 
 FIXTURE = Path(__file__).parent / "fixtures" / "every_field"
 

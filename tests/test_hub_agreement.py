@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cardgen import rules  # noqa: F401 - declares the rules' codes
+import cardgen.rules.run  # noqa: F401 - declares the rules' codes
 from cardgen.diagnostics import CODES
 
 from conftest import REPO

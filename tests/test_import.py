@@ -49,7 +49,7 @@ def test_corpus_front_matter_survives_or_the_change_is_reported(corpus_import):
     from huggingface_hub import ModelCard
 
     root, files = corpus_import
-    from cardgen.importer import import_text
+    from cardgen.importing.importer import import_text
 
     rendered = 0
     for f in files:
@@ -292,7 +292,7 @@ def test_a_dataset_count_that_disagrees_with_its_list(cli, tmp_path):
     src.write_text("# Model\n\n## Training\n\nIt is trained on three datasets:\n[A](https://a.example), the first;\n"
                    "and [B](https://b.example), the second.\n")
     r = cli("import", tmp_path / "src", "--out", tmp_path / "kept")
-    assert "line 5: the card says three datasets where it lists 2: kept as written" in r.out
+    assert "README.md:5:1: CG801 warning: the card says three datasets where it lists 2: kept as written" in r.out
     assert yaml.safe_load((tmp_path / "kept/acme/model/card.yaml").read_text())["training"]["datasets"]["intro"] == "It is trained on three datasets:"
     cli("import", tmp_path / "src", "--out", tmp_path / "fixed", "--fix")
     assert cli("render", tmp_path / "fixed", "--out", tmp_path / "out").code == 0
@@ -310,9 +310,9 @@ def test_a_hand_typed_count_is_kept_and_reported_or_computed_with_fix(seeds_impo
     target.parent.mkdir(parents=True)
     target.write_bytes(seed.read_bytes())
     r = cli("import", tmp_path / "src", "--out", tmp_path / "cards")
-    assert "line 29: the card says 18 mitigation strategies where it lists 21: kept as written" in r.out
+    assert "README.md:29:1: CG801 warning: the card says 18 mitigation strategies where it lists 21: kept as written" in r.out
     r = cli("import", tmp_path / "src", "--out", tmp_path / "fixed", "--fix")
-    assert "line 29: the card says 18 mitigation strategies where it lists 21: the count is computed now" in r.out
+    assert "README.md:29:1: CG801 warning: the card says 18 mitigation strategies where it lists 21: the count is computed now" in r.out
     assert cli("render", tmp_path / "fixed", "--out", tmp_path / "out").code == 0
     fixed = (tmp_path / "out/petals-team/StableBeluga2/README.md").read_text()
     assert "We identified 14 potential model risks and 21 mitigation strategies (M) for 4" in fixed
@@ -396,7 +396,7 @@ def test_what_does_not_render_back_stays_text_and_is_reported(cli, tmp_path):
         "## Citation\n\n```bibtex\n@misc{a,\n  title = \"Quoted\",\n  year = 2023\n}\n```\n")
     r = cli("import", tmp_path / "src", "--out", tmp_path / "cards")
     assert r.code == 0
-    assert "line 14: a BibTeX block that cardgen cannot hold as a citation" in r.out
+    assert "README.md:14:1: CG801 warning: a BibTeX block that cardgen cannot hold as a citation" in r.out
     data = card(tmp_path, "acme/model-GPTQ")
     assert "quantization" not in data and "citations" not in data
     assert cli("render", tmp_path / "cards", "--out", tmp_path / "out").code == 0
@@ -425,7 +425,7 @@ def test_with_fix_the_licence_the_body_names_is_data_and_shared(cli, tmp_path):
         target.parent.mkdir(parents=True)
         target.write_bytes(seed.read_bytes())
     r = cli("import", tmp_path / "src", "--out", tmp_path / "kept")
-    assert "line 57: the body names the licence 'STABLE BELUGA NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT', but " \
+    assert "README.md:57:1: CG801 warning: the body names the licence 'STABLE BELUGA NON-COMMERCIAL COMMUNITY LICENSE AGREEMENT', but " \
            "the metadata has no `license`" in r.out and "kept as written" in r.out
     assert "license" not in yaml.safe_load((tmp_path / "kept/stabilityai/StableBeluga-7B/card.yaml").read_text())
     r = cli("import", tmp_path / "src", "--out", tmp_path / "cards", "--fix")

@@ -148,8 +148,8 @@ def test_awq_and_exl2_have_tables_of_their_own(cli, tmp_path):
 def test_every_rendered_readme_loads_and_its_model_index_is_the_sources(cli, tmp_path):
     from huggingface_hub import ModelCard, ModelCardData
 
-    from cardgen.pipeline import render_all
-    from cardgen.scope import select
+    from cardgen.loading.scope import select
+    from cardgen.pipeline.run import render_all
 
     sources = render_all(select([CARDS])).cards
     rendered = sorted((REPO / "rendered").rglob("README.md"))

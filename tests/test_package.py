@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from cardgen import hubspec
-from cardgen.schema import all_schemas, schema_text
+from cardgen.commands.schema import all_schemas, schema_text
 
 from conftest import CARDS, REPO
 

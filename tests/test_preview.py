@@ -156,7 +156,7 @@ def test_every_page_in_headless_chromium(site, tmp_path):
 
 
 def test_the_live_server_renders_again_when_a_source_changes(cards):
-    from cardgen.preview import LiveSite, server
+    from cardgen.commands.preview import LiveSite, server
 
     live = LiveSite([cards / "stabilityai/StableBeluga-7B"])
     httpd = server(live, 0)

@@ -174,7 +174,7 @@ def test_readme_edited_on_the_hub_is_not_overwritten_without_force(cli, hub):
 
 
 def test_a_previous_cardgen_readme_is_replaced(cli, hub):
-    from cardgen.provenance import seal
+    from cardgen.rendering.provenance import seal
 
     hub.files[(B7, "main")]["README.md"] = seal("---\nlicense: mit\n---\n\n# Older render\n").encode()
     r = publish(cli)
@@ -222,7 +222,7 @@ def test_a_hung_commit_is_reported_within_the_timeout(cli, hub):
 
 
 def test_the_default_bounds_are_under_a_minute():
-    from cardgen.options import PublishOptions
+    from cardgen.commands.publish import PublishOptions
 
     o = PublishOptions()
     assert o.timeout < 60 and o.deadline < 60 and o.retry_after_cap <= 10
@@ -281,7 +281,7 @@ def test_a_ctrl_c_stops_new_work_and_prints_the_summary(hub, tmp_path):
 
 
 def test_an_edit_on_the_hub_between_download_and_commit_is_not_overwritten(cli, hub):
-    from cardgen.provenance import seal
+    from cardgen.rendering.provenance import seal
 
     older = seal("---\nlicense: mit\n---\n\n# Older render\n")
     hub.files[(B7, "main")]["README.md"] = older.encode()

@@ -286,9 +286,9 @@ def test_an_edited_template_is_seen_and_the_cache_folder_is_optional(cli, cards,
 
 
 def test_the_declared_sections_agree_with_templates_builders_and_schema():
+    from cardgen.rendering.context import BUILDERS
     from cardgen.schema import CardSource
     from cardgen.sections import SECTION_NAMES, SECTIONS, package_templates, placed_slots
-    from cardgen.template_context import BUILDERS
 
     slots, _ = placed_slots((str(package_templates()),))
     assert slots == SECTION_NAMES  # cardgen's card.md.j2 places every declared section, in the declared order

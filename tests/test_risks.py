@@ -157,7 +157,7 @@ def test_jsonld_export_parses_back_into_the_same_graph(cli):
     from rdflib.compare import isomorphic
 
     from cardgen import load
-    from cardgen.risk_export import graph
+    from cardgen.risk.export import graph
 
     r = cli("export", "--risks", "--format", "jsonld", CARDS)
     assert r.code == 0 and "CG606" in r.err  # the problems go to stderr, the artefact alone to stdout

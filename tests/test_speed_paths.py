@@ -13,9 +13,9 @@ import pytest
 import cardgen
 import cardgen.lint as lint_mod
 from cardgen.lint import chunks, lint
-from cardgen.pipeline import render_all as _render_all
-from cardgen.scope import select
-from cardgen.yamlpos import loads
+from cardgen.loading.scope import select
+from cardgen.loading.yamlpos import loads
+from cardgen.pipeline.run import render_all as _render_all
 
 from conftest import BUNDLED, CARDS, REPO
 
@@ -155,8 +155,8 @@ def test_front_matter_entry_by_entry_is_the_whole_mapping_dumped_at_once():
 def test_tidy_with_its_shortcut_equals_tidy_line_by_line():
     import random
 
-    from cardgen.renderer import tidy as _tidy
-    from cardgen.renderer import tidy_lines as _tidy_lines
+    from cardgen.rendering.jinja import tidy as _tidy
+    from cardgen.rendering.jinja import tidy_lines as _tidy_lines
 
     pieces = ["a", "# h", "", "  ", "\t", "```", "```py", "~~~", " ```", "text ```", "\u3000", "x  ", "\r"]
     rng = random.Random(7)

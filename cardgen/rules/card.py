@@ -7,16 +7,16 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .. import hubspec
-from ..diagnostics import Where
-from ..prompt import PLACEHOLDER
-from ..sections import placed_slots
-from . import card_rule, project_rule
+from cardgen import hubspec
+from cardgen.diagnostics import Where
+from cardgen.kinds.prompt import PLACEHOLDER
+from cardgen.rules.registry import card_rule, project_rule
+from cardgen.sections import placed_slots
 
 if TYPE_CHECKING:
-    from ..card import Card
-    from ..resolve import Registry
-    from . import RiskFacts
+    from cardgen.card import Card
+    from cardgen.resolve import Registry
+    from cardgen.rules.registry import RiskFacts
 
 Found = Iterator[tuple[Where, str]]
 
@@ -42,7 +42,7 @@ _BAD_REF = re.compile(r"(^[/.])|([/.]$)|(\.\.)|(//)|(@\{)|([\x00-\x20\x7f~^:?*\[
 
 @card_rule("CG309", "invalid branch name", rule="the Hub's branches are git refs: `git check-ref-format` rules")
 def branch_names(card: Card) -> Found:
-    from ..schema import branches
+    from cardgen.schema import branches
 
     for i, branch in enumerate(branches(card.model.quantization)):
         if branch == "@" or _BAD_REF.search(branch):

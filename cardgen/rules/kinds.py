@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import chat, hubspec, tasks
-from ..diagnostics import Where
-from ..sections import SECTIONS
-from . import card_rule
+from cardgen import hubspec
+from cardgen.diagnostics import Where
+from cardgen.kinds import chat, tasks
+from cardgen.rules.registry import card_rule
+from cardgen.sections import SECTIONS
 
 if TYPE_CHECKING:
-    from ..card import Card
+    from cardgen.card import Card
 
 Found = Iterator[tuple[Where, str]]
 
@@ -110,13 +111,11 @@ def double_bos(card: Card) -> Found:
 
 @card_rule("CG408", "the chat template does not render")
 def chat_template_renders(card: Card) -> Found:
-    from ..template_context import shown_conversation
-
     p = card.model.prompt
     if p is None or p.chat_template in (None, chat.FROM_TOKENIZER):
         return
     assert p.chat_template is not None
-    conversation = shown_conversation(card)
+    conversation = chat.shown_conversation(card.model)
     try:
         chat.render(p.chat_template, conversation, p.bos_token, p.eos_token,
                     add_generation_prompt=conversation[-1]["role"] != "assistant")
@@ -142,7 +141,7 @@ def metadata_overrides(card: Card) -> Found:
 def fields_shown(card: Card) -> Found:
     """A field the card's own source sets must reach the README: its section's slot must be placed
     (or the field must reach the front matter)."""
-    from .metadata import SOURCE_FIELD
+    from cardgen.rules.metadata import SOURCE_FIELD
 
     own = card.src.data if isinstance(card.src.data, dict) else {}
     in_front_matter = {SOURCE_FIELD[k] for k in card.produced if k in SOURCE_FIELD} | {"extends"}
@@ -204,7 +203,7 @@ def unused_by_kind(card: Card) -> Found:
                 f"dataset {d.name!r}: its `id` is shown nowhere (the body links `name` to `url`, and `metadata: "
                 "false` keeps it out of the front matter): remove the id, or let the front matter list it")
     shown = {"name", "url", "description", "size"}
-    from ..schema import Dataset
+    from cardgen.schema import Dataset
 
     for i, d in enumerate(m.datasets or []):
         if isinstance(d, Dataset):

@@ -19,12 +19,12 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .. import hubspec
-from ..diagnostics import Where
-from . import Meta, metadata_rule
+from cardgen import hubspec
+from cardgen.diagnostics import Where
+from cardgen.rules.registry import Meta, metadata_rule
 
 if TYPE_CHECKING:
-    from ..card import Card
+    from cardgen.card import Card
 
 Found = Iterator[tuple[tuple[Any, ...], str]]
 

@@ -7,15 +7,15 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..diagnostics import Where
-from ..hubspec import suggest
-from . import card_rule, project_rule
+from cardgen.diagnostics import Where
+from cardgen.hubspec import suggest
+from cardgen.rules.registry import card_rule, project_rule
 
 if TYPE_CHECKING:
-    from ..card import Card, Ref
-    from ..resolve import Registry
-    from ..schema import RiskAssessment
-    from . import RiskFacts
+    from cardgen.card import Card, Ref
+    from cardgen.resolve import Registry
+    from cardgen.rules.registry import RiskFacts
+    from cardgen.schema import RiskAssessment
 
 Found = Iterator[tuple[Where, str]]
 
@@ -121,7 +121,7 @@ def matrix_complete(card: Card) -> Found:
 
 @card_rule("CG607", "matrix cell not on the assessment's scale")
 def cells_on_scale(card: Card) -> Found:
-    from ..risks import APPLIES, DOES_NOT_APPLY, NOT_APPLICABLE, UNKNOWN, judge, levels
+    from cardgen.risk.matrix import APPLIES, DOES_NOT_APPLY, NOT_APPLICABLE, UNKNOWN, judge, levels
 
     ra = _ra(card)
     if ra is None:

@@ -1,0 +1,391 @@
+"""Publish rendered cards to the Hub with huggingface_hub: dry-run diffs, pull requests, branches.
+
+For each target (a repository and a branch): render (refusing invalid or stale cards), download
+the README on the Hub, skip when identical, refuse to overwrite a README edited on the Hub since
+cardgen wrote it (unless --force), then commit with ``HfApi.create_commit``. The token comes from
+huggingface_hub's own lookup and is scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cardgen.commands.base import DEFAULT_OUT, Command, Common
+from cardgen.diagnostics import plural
+from cardgen.files import committed, readme_path
+from cardgen.loading.scope import select
+from cardgen.pipeline.run import Rendering, render_all, unified
+from cardgen.rendering.provenance import intact
+from cardgen.report import Report
+from cardgen.schema import branches
+
+DEFAULT_MESSAGE = "Update model card (rendered by cardgen)"
+
+
+@dataclass(frozen=True)
+class PublishOptions(Common):
+    revision: str | None = None
+    variants: bool = False
+    create_pr: bool = False
+    message: str | None = None
+    dry_run: bool = False
+    force: bool = False
+    jobs: int | None = 1
+    out: Path | None = None  # the committed READMEs to compare with (default: rendered/)
+    timeout: float = 20.0  # seconds to connect or to wait for data, per request
+    deadline: float = 55.0  # seconds per repository and branch, all requests and retries together
+    retry_after_cap: float = 10.0  # the longest `Retry-After` obeyed, in seconds
+    max_readme_bytes: int = 10 * 1024 * 1024  # a README on the Hub larger than this is not read
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--revision", help="branch to commit to (default: main, and each variant's branch with --variants)")
+    p.add_argument("--variants", action="store_true", help="also publish to each quantisation variant's branch")
+    p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
+    p.add_argument("--message", help="commit message")
+    p.add_argument("--dry-run", action="store_true", help="show the diff against the Hub and change nothing")
+    p.add_argument("--force", action="store_true", help="overwrite a README edited on the Hub")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="concurrent requests (default: 1)")
+    p.add_argument("--out", type=Path, help="committed READMEs to compare against (default: rendered/)")
+    p.add_argument("--timeout", type=float, default=20.0, metavar="S", help="seconds to connect or wait for data, "
+                   "per request (default: 20)")
+    p.add_argument("--deadline", type=float, default=55.0, metavar="S",
+                   help="seconds per repository and branch, retries included (default: 55)")
+    p.add_argument("--retry-after-cap", type=float, default=10.0, metavar="S",
+                   help="the longest Retry-After the Hub may ask for (default: 10)")
+    p.add_argument("--max-readme-bytes", type=int, default=10 * 1024 * 1024, metavar="N",
+                   help="a README on the Hub larger than this is not read (default: 10 MiB)")
+
+
+def options(args: argparse.Namespace, common: dict[str, Any]) -> PublishOptions:
+    return PublishOptions(**common, revision=args.revision, variants=args.variants, create_pr=args.create_pr,
+                          message=args.message, dry_run=args.dry_run, force=args.force, jobs=max(1, args.jobs),
+                          out=args.out, timeout=args.timeout, deadline=args.deadline,
+                          retry_after_cap=args.retry_after_cap, max_readme_bytes=args.max_readme_bytes)
+
+
+def run(opts: PublishOptions) -> tuple[Report, int]:
+    from cardgen.console import Progress
+
+    progress = Progress(sys.stderr)
+    try:
+        return publish(opts, progress)
+    finally:
+        progress.close()
+
+
+Status = Literal["published", "unchanged", "would publish", "skipped", "failed"]
+
+
+@dataclass
+class Outcome:
+    repo: str
+    branch: str
+    status: Status
+    detail: str = ""
+    diff: str = ""  # a dry run's unified diff against the README on the Hub
+
+
+class Publisher:
+    def __init__(self, opts: PublishOptions, token: str | None, tmp: str) -> None:
+        from huggingface_hub import HfApi
+        from huggingface_hub.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # retries and warnings: our one line per target says it
+
+        self.opts = opts
+        self.token = token
+        self.endpoint = os.environ.get("HF_ENDPOINT") or None
+        self.api = HfApi(endpoint=self.endpoint, token=token)
+        self.tmp = tmp  # downloads go here; the caller removes it
+        self.lock = threading.Lock()
+
+    def scrub(self, text: str) -> str:
+        if self.token:
+            text = text.replace(self.token, "***")
+        return text
+
+    def bound(self) -> None:
+        """Give huggingface_hub's shared HTTP client a timeout per request and a cap on `Retry-After`
+        (it has neither by default: a Hub that never answers would hold the run for ever). Done before
+        each target's requests, since huggingface_hub replaces the client after a connection error."""
+        from huggingface_hub.utils import get_session
+
+        client = get_session()
+        if getattr(client, "_cardgen_bounded", False):
+            return
+        client.timeout = type(client.timeout)(self.opts.timeout)
+        cap = int(self.opts.retry_after_cap)
+
+        def cap_retry_after(response: Any) -> None:
+            ra = response.headers.get("Retry-After", "")
+            if ra.strip().isdigit() and int(ra) > cap:
+                response.headers["Retry-After"] = str(cap)
+
+        hooks = dict(client.event_hooks)
+        hooks["response"] = [*hooks.get("response", []), cap_retry_after]
+        client.event_hooks = hooks
+        client._cardgen_bounded = True  # type: ignore[attr-defined]
+
+    def remote_readme(self, repo: str, branch: str, fresh: str = "") -> str | None:
+        return self.remote(repo, branch, fresh)[0]
+
+    def remote(self, repo: str, branch: str, fresh: str = "") -> tuple[str | None, str | None]:
+        """(the README on the Hub or None, the commit it was read at, when known)."""
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+        self.bound()
+        try:
+            # a folder named by a hash: no repo or branch name becomes a path (a `../` branch cannot escape)
+            where = Path(self.tmp) / hashlib.sha256(f"{repo}@{branch}{fresh}".encode()).hexdigest()[:16]
+            path = Path(self.api.hf_hub_download(repo, "README.md", revision=branch, cache_dir=where))
+        except LocalEntryNotFoundError:  # the Hub could not be reached: not "there is no README"
+            raise
+        except EntryNotFoundError:  # the Hub says the repository has no README.md
+            return None, None
+        commit = path.parent.name if re.fullmatch(r"[0-9a-f]{40}", path.parent.name) else None  # snapshots/<sha>/
+        size = path.stat().st_size  # downloaded to disk in chunks; read into memory only within the cap
+        if size > self.opts.max_readme_bytes:
+            raise TooLarge(f"the README on the Hub is {size:,} bytes; cardgen reads at most "
+                           f"{self.opts.max_readme_bytes:,}")
+        return path.read_text("utf-8", errors="replace"), commit
+
+    def one(self, repo: str, branch: str, text: str) -> Outcome:
+        a = self.opts
+        try:
+            remote, seen_at = self.remote(repo, branch)
+        except Exception as e:  # noqa: BLE001 - every failure becomes one line
+            return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "reading the README"))
+        if remote == text:
+            return Outcome(repo, branch, "unchanged")
+        if remote is not None and not a.force:
+            state = intact(remote)
+            if state is False:
+                return Outcome(repo, branch, "skipped", "the README on the Hub was edited since cardgen published it; "
+                                                        f"merge the edit into the sources (`cardgen import {repo} "
+                                                        "--merge`), or use --force")
+            if state is None:
+                return Outcome(repo, branch, "skipped", "the README on the Hub was not written by cardgen; "
+                                                        "use --force to replace it")
+        if a.dry_run:
+            return Outcome(repo, branch, "would publish", "new README" if remote is None else "",
+                           unified(remote, text, f"{repo}@{branch}/README.md"))
+        from huggingface_hub import CommitOperationAdd
+
+        self.bound()
+        try:
+            info = self.api.create_commit(
+                repo, [CommitOperationAdd("README.md", text.encode("utf-8"))],
+                commit_message=a.message or DEFAULT_MESSAGE, revision=branch, create_pr=a.create_pr,
+                # the Hub refuses the commit if the branch moved since the README was compared
+                parent_commit=seen_at)
+        except Exception as e:  # noqa: BLE001
+            if _status(e) in (409, 412):
+                return Outcome(repo, branch, "skipped", "edited on the Hub since it was compared: the branch moved "
+                                                        "between the download and the commit, and nothing was "
+                                                        "overwritten; run again (with --dry-run to see the edit)")
+            why = self.explain(e, repo, branch, "committing the README")
+            if not a.create_pr and self.answer_lost(e) and self.stored(repo, branch, text):
+                return Outcome(repo, branch, "published", f"the Hub's answer was lost ({why}), but the README "
+                                                          "it now holds is this one")
+            return Outcome(repo, branch, "failed", why)
+        return Outcome(repo, branch, "published", (info.pr_url if a.create_pr else info.commit_url) or "")
+
+    @staticmethod
+    def answer_lost(e: Exception) -> bool:
+        """A failure after which the commit may have been stored: a server error or a lost connection."""
+        code = getattr(getattr(e, "response", None), "status_code", None)
+        return (code is not None and code >= 500) or _is_network(e) or isinstance(e, json.JSONDecodeError)
+
+    def stored(self, repo: str, branch: str, text: str) -> bool:
+        """Whether the README on the Hub is now ``text`` (read afresh)."""
+        try:
+            return self.remote_readme(repo, branch, fresh=":after-commit") == text
+        except Exception:  # noqa: BLE001 - still unknown: reported as the failure it was
+            return False
+
+    def explain(self, e: Exception, repo: str, branch: str, attempt: str = "") -> str:
+        """One clear line for a failure, never the token."""
+        from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+
+        where = f"{repo}@{branch}"
+        code = _status(e)  # huggingface_hub wraps an HTTP error in a lookup error
+        if isinstance(e, RevisionNotFoundError):
+            msg = f"branch {branch!r} does not exist in {repo}"
+        elif code == 401:
+            msg = "authentication failed (401): set HF_TOKEN or run `hf auth login` with a valid token"
+        elif code == 403:
+            verb = "read" if attempt.startswith("reading") else "write to"
+            msg = f"permission denied (403): the token cannot {verb} {repo}"
+        elif code == 404:
+            msg = f"not found (404): {where} does not exist or the token cannot see it"
+        elif code == 429:
+            msg = "rate limited by the Hub (429): try again later or lower --jobs"
+        elif code is not None and code >= 500:
+            msg = f"the Hub answered {code}: try again later"
+        elif isinstance(e, HfHubHTTPError):
+            msg = f"the Hub refused the request ({code}): {str(e).splitlines()[0]}"
+        elif isinstance(e, ValueError) and "metadata" in str(e):
+            msg = "the Hub refused the front matter: " + " ".join(str(e).split())
+        elif _is_network(e):
+            msg = f"network error reaching {self.endpoint or 'the Hub'}: {type(e).__name__}"
+        elif isinstance(e, TooLarge):
+            msg = str(e)
+        else:
+            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return self.scrub(f"{attempt}: {msg}" if attempt else msg)
+
+
+def _status(e: BaseException) -> int | None:
+    """The HTTP status behind an error, huggingface_hub's wrapping included."""
+    for cause in (e, e.__cause__, e.__context__):
+        code = getattr(getattr(cause, "response", None), "status_code", None)
+        if code is not None:
+            return int(code)
+    return None
+
+
+class TooLarge(Exception):
+    """A README on the Hub over the size cardgen reads."""
+
+
+def _is_network(e: Exception) -> bool:
+    names = {c.__name__ for c in type(e).__mro__}
+    return bool(names & {"ConnectError", "ConnectionError", "TimeoutException", "NetworkError", "ReadTimeout",
+                         "ConnectTimeout", "OfflineModeIsEnabled", "LocalEntryNotFoundError"})
+
+
+def targets(rendering: Rendering, opts: PublishOptions) -> list[tuple[str, str]]:
+    out = []
+    for repo in sorted(rendering.texts):
+        out.append((repo, opts.revision or "main"))
+        q = rendering.cards[repo].model.quantization
+        if opts.variants and q and not opts.revision:
+            out += [(repo, b) for b in branches(q) if b != "main"]
+    return out
+
+
+def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report, int]:
+    """Render, compare with the Hub, and commit (or show the diffs); the report and the exit code."""
+    from huggingface_hub import get_token
+
+    rendering = render_all(select(list(opts.paths)), policy=opts.policy)
+    report = Report("publish", rendering.diagnostics)
+    outcomes = [Outcome(r, opts.revision or "main", "skipped", "fails validation or rendering (see above)")
+                for r in rendering.failed]
+    committed_folder = opts.out or DEFAULT_OUT
+    texts = dict(rendering.texts)
+    for repo, text in list(texts.items()):
+        p = readme_path(committed_folder, repo)
+        if p.is_file() and committed(p) != text:
+            outcomes.append(Outcome(repo, opts.revision or "main", "skipped",
+                                    f"{p} differs from its sources (`cardgen check`); run `cardgen render` first"))
+            del texts[repo]
+    rendering.texts = texts
+    token = get_token()
+    if token is None and not opts.dry_run:
+        report.notes.append("cardgen: error: no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+        return report, 1
+    todo = targets(rendering, opts)
+    interrupted = threading.Event()
+    with tempfile.TemporaryDirectory(prefix="cardgen-publish-") as tmp:
+        pub = Publisher(opts, token, tmp)
+        with _first_interrupt_stops(interrupted, progress):
+            outcomes += _run_all(pub, todo, texts, opts, interrupted, progress)
+    if interrupted.is_set():
+        report.notes.append("interrupted: the targets not started were skipped")
+    report.checked = plural(len(outcomes), "target")
+    report.results = [asdict(o) for o in outcomes]
+    report.lines = [o.diff for o in outcomes if o.diff] + [summary(outcomes)]
+    if interrupted.is_set():
+        return report, 130
+    return report, int(any(o.status in ("failed", "skipped") for o in outcomes))
+
+
+def _run_all(pub: Publisher, todo: list[tuple[str, str]], texts: dict[str, str], opts: PublishOptions,
+             interrupted: threading.Event, progress: Callable[..., None]) -> list[Outcome]:
+    """Each target in a worker thread, under a deadline per target; none started once interrupted."""
+    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1))
+
+    def run(target: tuple[str, str]) -> Outcome:
+        repo, branch = target
+        if interrupted.is_set():
+            return Outcome(repo, branch, "skipped", "interrupted before it started")
+        return pub.one(repo, branch, texts[repo])
+
+    futures = [pool.submit(run, t) for t in todo]
+    outcomes = []
+    for done, ((repo, branch), future) in enumerate(zip(todo, futures, strict=True), 1):
+        started = time.monotonic()
+        while True:  # wait in short steps, so that a Ctrl-C is seen at once
+            try:
+                o = future.result(timeout=0.2)
+                break
+            except FutureTimeout:
+                if interrupted.is_set() and not future.running():
+                    future.cancel()
+                if future.cancelled():
+                    o = Outcome(repo, branch, "skipped", "interrupted before it started")
+                    break
+                if time.monotonic() - started > opts.deadline:
+                    o = Outcome(repo, branch, "failed", f"no answer from the Hub within {opts.deadline:g} s; "
+                                                        "it may or may not have been updated")
+                    break
+        progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}",
+                 done=done, total=len(todo))
+        outcomes.append(o)
+    pool.shutdown(wait=False, cancel_futures=True)  # a request still hung ends at its own timeout
+    return outcomes
+
+
+@contextlib.contextmanager
+def _first_interrupt_stops(flag: threading.Event, progress: Callable[..., None]) -> Iterator[None]:
+    """The first Ctrl-C sets ``flag`` (no new target starts, the summary is printed); the second
+    interrupts as usual (exit 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+        progress("stopping: no new repository is started; Ctrl-C again to quit at once")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    rows = [("repository", "branch", "status", "detail")] + [(o.repo, o.branch, o.status, o.detail) for o in outcomes]
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}".rstrip() for r in rows]
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    order = ("published", "would publish", "unchanged", "skipped", "failed")
+    lines.append(", ".join(f"{k}: {counts.get(k, 0)}" for k in order if k in counts or k != "would publish"))
+    return "\n".join(lines)
+
+
+COMMANDS = (Command("publish", "upload rendered cards to the Hub", "cardgen publish --dry-run --format json", arguments,
+                    options, run),)

@@ -1,0 +1,50 @@
+"""`cardgen validate`: card sources against the schema and the Hub's rules, rendered and linted in memory
+as `render` would (validate passes only if render does); published READMEs by the same Hub rules."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from cardgen.commands.base import Command, Common, add_jobs, add_strict
+from cardgen.diagnostics import failed, plural
+from cardgen.report import Report
+
+
+@dataclass(frozen=True)
+class ValidateOptions(Common):
+    strict: bool = False
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    add_strict(p)
+    add_jobs(p)
+
+
+def options(args: argparse.Namespace, common: dict[str, Any]) -> ValidateOptions:
+    return ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
+
+
+def run(opts: ValidateOptions) -> tuple[Report, int]:
+    from cardgen.loading.scope import select
+    from cardgen.rules.readme import validate_readme
+
+    selection = select(list(opts.paths))
+    report = Report("validate")
+    ncards = 0
+    if selection.scopes:
+        from cardgen.pipeline.run import render_all
+
+        rendering = render_all(selection, opts.jobs, keep_cards=False, policy=opts.policy)
+        report.diagnostics += rendering.diagnostics
+        ncards = len(rendering.texts) + len(rendering.failed)
+    for p in selection.readmes:
+        report.diagnostics += opts.policy.apply(validate_readme(p, opts.policy))
+    report.checked = plural(ncards, "card") + (f", {plural(len(selection.readmes), 'README')}"
+                                               if selection.readmes else "")
+    return report, int(failed(report.diagnostics, opts.strict))
+
+
+COMMANDS = (Command("validate", "check sources (and README front matter) against the schema and the Hub's rules",
+                    "cardgen validate cards/ some/README.md --format github", arguments, options, run),)

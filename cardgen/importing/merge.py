@@ -1,0 +1,218 @@
+"""`cardgen import --merge`: an edit made to a README on the Hub, brought back into the card's sources.
+
+`publish` skips a README that was edited on the Hub since cardgen published it, so that the edit is not
+clobbered. The edit belongs in the sources. The README the sources render now must be the one that was
+published (the digest marker on the Hub says which); the difference between it and the README on the
+Hub is then the edit. Each changed run of lines is looked for in the card's source files (its YAML,
+where free text sits in block scalars, its own and its organisation's templates, the shared files):
+found once, it is replaced there; otherwise it is reported (a table computed from fields, a sentence
+that several files hold), never guessed. The merged sources are rendered again, and what still differs
+from the Hub's README is reported. Nothing is written without ``write``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cardgen.frontmatter import split
+from cardgen.importing.recognise import literal
+from cardgen.rendering.provenance import DIGEST, unsealed
+
+
+class MergeError(Exception):
+    """The edit cannot be merged at all (one line, no traceback)."""
+
+
+@dataclass
+class Merged:
+    repo_id: str
+    changes: dict[Path, tuple[str, str]] = field(default_factory=dict)  # source file -> (before, after)
+    merged: int = 0  # changed runs of lines placed in the sources
+    left: list[str] = field(default_factory=list)  # what could not be placed, and why
+
+    def diff(self, root: Path) -> str:
+        out: list[str] = []
+        for path, (old, new) in sorted(self.changes.items()):
+            name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+            out += difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        f"a/{name}", f"b/{name}")
+        return "".join(out)
+
+
+def _render(root: Path, folder: Path, repo_id: str) -> str:
+    from cardgen.loading.scope import find_root, select
+    from cardgen.pipeline.run import render_all
+
+    # the card's folder alone when cardgen finds the cards folder from it, else the whole cards folder
+    rendering = render_all(select([folder if find_root(folder) == root else root]), jobs=1, keep_cards=True)
+    text = rendering.texts.get(repo_id)
+    if text is None:
+        raise MergeError(f"the sources of {repo_id} in {folder} do not render: `cardgen validate {folder}` says why")
+    return text
+
+
+def _sources(folder: Path, root: Path) -> list[Path]:
+    """The files an edit to a card's README may belong in, the card's own first."""
+    out = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in (".yaml", ".yml", ".md", ".j2")]
+    org = folder.parent / "_templates"
+    out += [p for p in sorted(org.rglob("*.j2"))] if org.is_dir() else []
+    shared = root / "_shared"
+    out += [p for p in sorted(shared.glob("*.y*ml"))] if shared.is_dir() else []
+    return out
+
+
+def _forms(path: Path, line: str) -> str:
+    """A README line as the source file writes it: escaped in a template, as is elsewhere."""
+    return literal(line) if path.suffix == ".j2" else line
+
+
+_SCALAR = re.compile(r"^(\s*(?:- )?[A-Za-z_][\w-]*: )(\S.*)$")
+
+
+def _value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def _find(lines: list[str], run: list[str], path: Path) -> list[tuple[int, str]]:
+    """Where ``run`` sits in a file's lines: (first line, the indent the file gives it: a YAML block
+    scalar indents every non-empty line alike)."""
+    want = [_forms(path, x) for x in run]
+    first = next((x for x in want if x.strip()), None)
+    if first is None:
+        return []
+    hits = []
+    for s in range(len(lines) - len(want) + 1):
+        ref = next(lines[s + k] for k, x in enumerate(want) if x.strip())
+        if not ref.endswith(first):
+            continue
+        indent = ref[: len(ref) - len(first)]
+        if indent.strip():
+            continue
+        if all((lines[s + k] == indent + x) if x.strip() else not lines[s + k].strip() for k, x in enumerate(want)):
+            hits.append((s, indent))
+    return hits
+
+
+def _place(texts: dict[Path, list[str]], old: list[str], new: list[str], before: list[str],
+           edits: dict[Path, list[tuple[int, int, list[str]]]]) -> str | None:
+    """Record the edit replacing ``old`` by ``new`` (an insertion, when ``old`` is empty, goes after the
+    lines ``before``); None when placed, else why not."""
+    if old:
+        run, offset = old, 0
+    else:
+        for k in range(1, min(4, len(before)) + 1):
+            run, offset = before[-k:], k
+            if any(x.strip() for x in run) and sum(len(_find(t, run, p)) for p, t in texts.items()) == 1:
+                break
+        else:
+            return "the lines around it are not in one place of the sources"
+    hits = [(p, s, ind) for p, t in texts.items() for s, ind in _find(t, run, p)]
+    if not hits and len(old) == 1:  # a one-line YAML value: `key: text`
+        scalars = [(p, s, m) for p, t in texts.items() if p.suffix in (".yaml", ".yml")
+                   for s, line in enumerate(t) if (m := _SCALAR.match(line)) and _value(m.group(2)) == old[0]]
+        if len(scalars) == 1:
+            path, s, m = scalars[0]
+            value = yaml.safe_dump("\n".join(new), allow_unicode=True, width=10_000, default_style=None)
+            if "\n" in "\n".join(new) or value.count("\n") > 1 or value.startswith(("'", '"', "|", ">")):
+                pad = " " * (len(m.group(1)) - len(m.group(1).lstrip()) + 2)
+                body = [m.group(1) + "|-", *((pad + x) if x.strip() else "" for x in new)]
+            else:
+                body = [m.group(1) + value.rstrip("\n").removesuffix("\n...")]
+            edits.setdefault(path, []).append((s, s + 1, body))
+            return None
+    if not hits:
+        return "computed from fields (or written differently in the sources): edit the sources"
+    if len(hits) > 1:
+        return "the sources hold these lines in several places: edit the one meant"
+    path, start, indent = hits[0]
+    at = start + (offset if not old else 0)
+    end = at if not old else start + len(old)
+    if path.suffix in (".yaml", ".yml") and not indent:
+        return "the lines are YAML keys of the sources, not text in them: edit the sources"
+    body = [(indent + _forms(path, x)) if x.strip() else "" for x in new]
+    edits.setdefault(path, []).append((at, end, body))
+    return None
+
+
+def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
+    """The edit in ``hub_text`` (the README on the Hub) as changes to the sources of ``repo_id`` in the cards
+    folder ``root``."""
+    root = root.resolve()
+    folder = root / repo_id
+    hub_text = hub_text.lstrip("\ufeff").replace("\r\n", "\n")
+    marker = DIGEST.search(hub_text)
+    if marker is None:
+        raise MergeError(f"the README of {repo_id} on the Hub was not written by cardgen (no digest marker): import "
+                         "it without --merge")
+    ours = _render(root, folder, repo_id)
+    mine = DIGEST.search(ours)
+    if mine is None or mine.group(1) != marker.group(1):
+        raise MergeError(f"the sources of {repo_id} no longer render the README that was published (digest "
+                         f"{marker.group(1)}, theirs now {mine.group(1) if mine else 'none'}): merge into the sources "
+                         "as they were when it was published (check them out, merge, then reapply your changes)")
+    result = Merged(repo_id)
+    from cardgen.pipeline.run import front_matter_changes
+
+    body_old, body_new = split(unsealed(ours))[1], split(unsealed(hub_text))[1]
+    result.left += [f"front matter `{k}`: {a!r} on publishing, {b!r} on the Hub: not merged (a typed field or "
+                    "`metadata:` in card.yaml holds it)" for k, a, b in front_matter_changes(ours, hub_text)]
+    a, b = body_old.split("\n"), body_new.split("\n")
+    first = unsealed(ours).count("\n") - body_old.count("\n") + 1  # the README line the body starts on
+    paths = _sources(folder, root)
+    texts = {p: p.read_text("utf-8").split("\n") for p in paths}
+    edits: dict[Path, list[tuple[int, int, list[str]]]] = {}
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        why = _place(texts, a[i1:i2], b[j1:j2], a[:i1], edits)
+        if why is None:
+            result.merged += 1
+        else:
+            where = f"line {i1 + first}" if i2 - i1 <= 1 else f"lines {i1 + first}-{i2 + first - 1}"
+            result.left.append(f"README {where}: {why}")
+    for path, changes in edits.items():
+        lines = list(texts[path])
+        spans = sorted(changes, reverse=True)
+        if any(s2[1] > s1[0] for s1, s2 in zip(spans, spans[1:], strict=False)):
+            result.left.append(f"{path.name}: two edits overlap there: edit it by hand")
+            continue
+        for at, end, body in spans:
+            lines[at:end] = body
+        before = "\n".join(texts[path])
+        result.changes[path] = (before, "\n".join(lines))
+    if result.changes:
+        _check(result, root, folder, repo_id, body_new)
+    return result
+
+
+def _check(result: Merged, root: Path, folder: Path, repo_id: str, body_new: str) -> None:
+    """Render the merged sources in a copy of the cards folder; what still differs from the Hub's README
+    is reported; a merge that does not render is refused."""
+    with tempfile.TemporaryDirectory(prefix="cardgen-merge-") as tmp:
+        copy = Path(tmp) / root.name
+        shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        for path, (_, new) in result.changes.items():
+            (copy / path.relative_to(root)).write_text(new, encoding="utf-8")
+        try:
+            text = _render(copy, copy / folder.relative_to(root), repo_id)
+        except MergeError:
+            raise MergeError(f"merging the edit of {repo_id} would leave sources that do not render: nothing "
+                             "changed; edit the sources by hand") from None
+    _, body, _ = split(unsealed(text))
+    still = [op for op in difflib.SequenceMatcher(None, body.split("\n"), body_new.split("\n"),
+                                                  autojunk=False).get_opcodes() if op[0] != "equal"]
+    if still and not result.left:
+        result.left.append(f"{len(still)} changed run{'s' * (len(still) != 1)} of lines still differ after the "
+                           "merge: see `cardgen diff`")
+
