@@ -65,7 +65,7 @@ def parse_bibtex(text: str) -> dict[str, Any] | None:
     compared without trailing spaces); None when it does not."""
     from pydantic import ValidationError
 
-    from cardgen.rendering.context import bibtex
+    from cardgen.rendering.literals import bibtex
     from cardgen.schema import BIBTEX_FIELDS, Citation
 
     body = "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
@@ -313,7 +313,7 @@ _ITEM = re.compile(r"\A(and )?\[([^\]]+)\]\(([^)\s]+)\)(?:, (.+))?\Z")
 def _dataset_list(body: Body, t: Any, problems: list[str], fix: bool) -> dict[str, Any] | None:
     """A paragraph listing datasets, as cardgen writes `training.datasets`: an intro that ends with `:` and
     names how many, then one `[name](url), description` per line, the last after `and`."""
-    from cardgen.rendering.context import NUMBER_WORDS, number_word
+    from cardgen.rendering.literals import NUMBER_WORDS, number_word
 
     lines = body.lines[t.map[0]:t.map[1]]
     if len(lines) < 3 or not lines[0].rstrip().endswith(":"):
@@ -460,7 +460,7 @@ def usage(body: Body, problems: list[str], repo: str) -> Claim | None:
     out of `usage`)."""
     import ast
 
-    from cardgen.rendering.context import kwargs, py_str, py_value
+    from cardgen.rendering.literals import kwargs, py_str, py_value
 
     for t in body.top():
         if t.type != "fence" or t.info.strip().lower() not in ("python", "py") or not _closed(body, t) \

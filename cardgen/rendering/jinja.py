@@ -25,6 +25,7 @@ from cardgen.files import ours_alone
 from cardgen.frontmatter import dump
 from cardgen.lint import demote
 from cardgen.rendering import context as template_context
+from cardgen.rendering import literals
 from cardgen.rendering.provenance import seal
 
 
@@ -143,8 +144,8 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
         placed.add(id(ref))
         parts = []
         if s.heading:
-            parts.append(f"{'#' * s.level} {template_context.fill(s.heading, name=ctx['name'])}")
-        body = (ref.text if s.verbatim else template_context.fill(ref.text, name=ctx["name"],
+            parts.append(f"{'#' * s.level} {literals.fill(s.heading, name=ctx['name'])}")
+        body = (ref.text if s.verbatim else literals.fill(ref.text, name=ctx["name"],
                                                                     repo_id=card.repo_id)).strip("\n")
         if body:
             parts.append(body)
