@@ -147,7 +147,7 @@ def test_network_error_is_one_line(cli, hub, monkeypatch):
     monkeypatch.setattr(hf_http.time, "sleep", lambda s: None)  # the client's own retries, without the waits
     r = publish(cli)
     assert r.code == 1
-    assert "network error reaching http://127.0.0.1:9" in r.text and "Traceback" not in r.text
+    assert "network error (ConnectError) from http://127.0.0.1:9" in r.text and "Traceback" not in r.text
     assert_no_token(hub, r)
 
 
@@ -159,7 +159,7 @@ def test_a_hub_out_of_reach_is_not_taken_for_a_repo_without_readme(cli, hub, mon
     r = publish(cli, "--dry-run")
     assert r.code == 1
     assert "would publish" not in r.out.split("published:")[0] and "new README" not in r.text
-    assert "network error reaching http://127.0.0.1:9" in r.text
+    assert "network error (ConnectError) from http://127.0.0.1:9" in r.text
 
 
 def test_readme_edited_on_the_hub_is_not_overwritten_without_force(cli, hub):
@@ -255,7 +255,7 @@ def test_a_403_on_reading_says_read(cli, hub):
 def test_a_readme_too_large_to_read_is_refused(cli, hub):
     hub.files[(B7, "main")]["README.md"] = b"x" * 5000
     r = publish(cli, "--dry-run", "--max-readme-bytes", "1000")  # the default is 10 MiB
-    assert r.code == 1 and "the README on the Hub is 5,000 bytes; cardgen reads at most 1,000" in r.out, r.out
+    assert r.code == 1 and "the Hub's answer is 5,000 bytes; cardgen reads at most 1,000" in r.out, r.out
 
 
 def test_a_ctrl_c_stops_new_work_and_prints_the_summary(hub, tmp_path):

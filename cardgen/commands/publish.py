@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
-import os
-import re
 import signal
 import sys
 import tempfile
@@ -103,172 +100,87 @@ class Outcome:
 
 
 class Publisher:
-    def __init__(self, opts: PublishOptions, token: str | None, tmp: str) -> None:
-        from huggingface_hub import HfApi
-        from huggingface_hub.utils import logging as hf_logging
+    """Compares and commits READMEs through the one Hub client (``cardgen.hub``), under the run's bounds."""
 
-        hf_logging.set_verbosity_error()  # retries and warnings: our one line per target says it
+    def __init__(self, opts: PublishOptions, token: str | None, tmp: str) -> None:
+        from cardgen.hub import Bounds, Hub
 
         self.opts = opts
         self.token = token
-        self.endpoint = os.environ.get("HF_ENDPOINT") or None
-        self.api = HfApi(endpoint=self.endpoint, token=token)
+        self.hub = Hub(Bounds(timeout=opts.timeout, deadline=opts.deadline, retry_after_cap=opts.retry_after_cap,
+                              max_bytes=opts.max_readme_bytes), token)
         self.tmp = tmp  # downloads go here; the caller removes it
-        self.lock = threading.Lock()
 
-    def scrub(self, text: str) -> str:
-        if self.token:
-            text = text.replace(self.token, "***")
-        return text
+    def explain(self, e: Exception, repo: str, branch: str, attempt: str) -> str:
+        from cardgen.hub import explain
 
-    def bound(self) -> None:
-        """Give huggingface_hub's shared HTTP client a timeout per request and a cap on `Retry-After`
-        (it has neither by default: a Hub that never answers would hold the run for ever). Done before
-        each target's requests, since huggingface_hub replaces the client after a connection error."""
-        from huggingface_hub.utils import get_session
-
-        client = get_session()
-        if getattr(client, "_cardgen_bounded", False):
-            return
-        client.timeout = type(client.timeout)(self.opts.timeout)
-        cap = int(self.opts.retry_after_cap)
-
-        def cap_retry_after(response: Any) -> None:
-            ra = response.headers.get("Retry-After", "")
-            if ra.strip().isdigit() and int(ra) > cap:
-                response.headers["Retry-After"] = str(cap)
-
-        hooks = dict(client.event_hooks)
-        hooks["response"] = [*hooks.get("response", []), cap_retry_after]
-        client.event_hooks = hooks
-        client._cardgen_bounded = True  # type: ignore[attr-defined]
-
-    def remote_readme(self, repo: str, branch: str, fresh: str = "") -> str | None:
-        return self.remote(repo, branch, fresh)[0]
+        return explain(e, repo, branch, attempt, self.token)
 
     def remote(self, repo: str, branch: str, fresh: str = "") -> tuple[str | None, str | None]:
         """(the README on the Hub or None, the commit it was read at, when known)."""
-        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
-
-        self.bound()
-        try:
-            # a folder named by a hash: no repo or branch name becomes a path (a `../` branch cannot escape)
-            where = Path(self.tmp) / hashlib.sha256(f"{repo}@{branch}{fresh}".encode()).hexdigest()[:16]
-            path = Path(self.api.hf_hub_download(repo, "README.md", revision=branch, cache_dir=where))
-        except LocalEntryNotFoundError:  # the Hub could not be reached: not "there is no README"
-            raise
-        except EntryNotFoundError:  # the Hub says the repository has no README.md
-            return None, None
-        commit = path.parent.name if re.fullmatch(r"[0-9a-f]{40}", path.parent.name) else None  # snapshots/<sha>/
-        size = path.stat().st_size  # downloaded to disk in chunks; read into memory only within the cap
-        if size > self.opts.max_readme_bytes:
-            raise TooLarge(f"the README on the Hub is {size:,} bytes; cardgen reads at most "
-                           f"{self.opts.max_readme_bytes:,}")
-        return path.read_text("utf-8", errors="replace"), commit
+        # a folder named by a hash: no repo or branch name becomes a path (a `../` branch cannot escape)
+        where = Path(self.tmp) / hashlib.sha256(f"{repo}@{branch}{fresh}".encode()).hexdigest()[:16]
+        return self.hub.readme(repo, branch, str(where))
 
     def one(self, repo: str, branch: str, text: str) -> Outcome:
-        a = self.opts
+        """One target, its reads and its commit within one deadline."""
+        from cardgen.hub import operation
+
+        with operation(self.hub.bounds):
+            return self._one(repo, branch, text)
+
+    def _one(self, repo: str, branch: str, text: str) -> Outcome:
         try:
             remote, seen_at = self.remote(repo, branch)
         except Exception as e:  # noqa: BLE001 - every failure becomes one line
             return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "reading the README"))
         if remote == text:
             return Outcome(repo, branch, "unchanged")
-        if remote is not None and not a.force:
-            state = intact(remote)
-            if state is False:
-                return Outcome(repo, branch, "skipped", "the README on the Hub was edited since cardgen published it; "
-                                                        f"merge the edit into the sources (`cardgen import {repo} "
-                                                        "--merge`), or use --force")
-            if state is None:
-                return Outcome(repo, branch, "skipped", "the README on the Hub was not written by cardgen; "
-                                                        "use --force to replace it")
-        if a.dry_run:
+        refused = None if remote is None or self.opts.force else self.refusal(repo, remote)
+        if refused:
+            return Outcome(repo, branch, "skipped", refused)
+        if self.opts.dry_run:
             return Outcome(repo, branch, "would publish", "new README" if remote is None else "",
                            unified(remote, text, f"{repo}@{branch}/README.md"))
-        from huggingface_hub import CommitOperationAdd
+        return self.commit(repo, branch, text, seen_at)
 
-        self.bound()
+    @staticmethod
+    def refusal(repo: str, remote: str) -> str | None:
+        """Why a README on the Hub must not be replaced without --force: edited since, or not cardgen's."""
+        state = intact(remote)
+        if state is False:
+            return ("the README on the Hub was edited since cardgen published it; merge the edit into the sources "
+                    f"(`cardgen import {repo} --merge`), or use --force")
+        if state is None:
+            return "the README on the Hub was not written by cardgen; use --force to replace it"
+        return None
+
+    def commit(self, repo: str, branch: str, text: str, seen_at: str | None) -> Outcome:
+        from cardgen.hub import answer_lost, status
+
+        a = self.opts
         try:
-            info = self.api.create_commit(
-                repo, [CommitOperationAdd("README.md", text.encode("utf-8"))],
-                commit_message=a.message or DEFAULT_MESSAGE, revision=branch, create_pr=a.create_pr,
-                # the Hub refuses the commit if the branch moved since the README was compared
-                parent_commit=seen_at)
+            # the Hub refuses the commit if the branch moved since the README was compared
+            info = self.hub.commit(repo, {"README.md": text.encode("utf-8")}, a.message or DEFAULT_MESSAGE, branch,
+                                   a.create_pr, seen_at)
         except Exception as e:  # noqa: BLE001
-            if _status(e) in (409, 412):
+            if status(e) in (409, 412):
                 return Outcome(repo, branch, "skipped", "edited on the Hub since it was compared: the branch moved "
                                                         "between the download and the commit, and nothing was "
                                                         "overwritten; run again (with --dry-run to see the edit)")
             why = self.explain(e, repo, branch, "committing the README")
-            if not a.create_pr and self.answer_lost(e) and self.stored(repo, branch, text):
+            if not a.create_pr and answer_lost(e) and self.stored(repo, branch, text):
                 return Outcome(repo, branch, "published", f"the Hub's answer was lost ({why}), but the README "
                                                           "it now holds is this one")
             return Outcome(repo, branch, "failed", why)
         return Outcome(repo, branch, "published", (info.pr_url if a.create_pr else info.commit_url) or "")
 
-    @staticmethod
-    def answer_lost(e: Exception) -> bool:
-        """A failure after which the commit may have been stored: a server error or a lost connection."""
-        code = getattr(getattr(e, "response", None), "status_code", None)
-        return (code is not None and code >= 500) or _is_network(e) or isinstance(e, json.JSONDecodeError)
-
     def stored(self, repo: str, branch: str, text: str) -> bool:
         """Whether the README on the Hub is now ``text`` (read afresh)."""
         try:
-            return self.remote_readme(repo, branch, fresh=":after-commit") == text
+            return self.remote(repo, branch, fresh=":after-commit")[0] == text
         except Exception:  # noqa: BLE001 - still unknown: reported as the failure it was
             return False
-
-    def explain(self, e: Exception, repo: str, branch: str, attempt: str = "") -> str:
-        """One clear line for a failure, never the token."""
-        from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
-
-        where = f"{repo}@{branch}"
-        code = _status(e)  # huggingface_hub wraps an HTTP error in a lookup error
-        if isinstance(e, RevisionNotFoundError):
-            msg = f"branch {branch!r} does not exist in {repo}"
-        elif code == 401:
-            msg = "authentication failed (401): set HF_TOKEN or run `hf auth login` with a valid token"
-        elif code == 403:
-            verb = "read" if attempt.startswith("reading") else "write to"
-            msg = f"permission denied (403): the token cannot {verb} {repo}"
-        elif code == 404:
-            msg = f"not found (404): {where} does not exist or the token cannot see it"
-        elif code == 429:
-            msg = "rate limited by the Hub (429): try again later or lower --jobs"
-        elif code is not None and code >= 500:
-            msg = f"the Hub answered {code}: try again later"
-        elif isinstance(e, HfHubHTTPError):
-            msg = f"the Hub refused the request ({code}): {str(e).splitlines()[0]}"
-        elif isinstance(e, ValueError) and "metadata" in str(e):
-            msg = "the Hub refused the front matter: " + " ".join(str(e).split())
-        elif _is_network(e):
-            msg = f"network error reaching {self.endpoint or 'the Hub'}: {type(e).__name__}"
-        elif isinstance(e, TooLarge):
-            msg = str(e)
-        else:
-            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        return self.scrub(f"{attempt}: {msg}" if attempt else msg)
-
-
-def _status(e: BaseException) -> int | None:
-    """The HTTP status behind an error, huggingface_hub's wrapping included."""
-    for cause in (e, e.__cause__, e.__context__):
-        code = getattr(getattr(cause, "response", None), "status_code", None)
-        if code is not None:
-            return int(code)
-    return None
-
-
-class TooLarge(Exception):
-    """A README on the Hub over the size cardgen reads."""
-
-
-def _is_network(e: Exception) -> bool:
-    names = {c.__name__ for c in type(e).__mro__}
-    return bool(names & {"ConnectError", "ConnectionError", "TimeoutException", "NetworkError", "ReadTimeout",
-                         "ConnectTimeout", "OfflineModeIsEnabled", "LocalEntryNotFoundError"})
 
 
 def targets(rendering: Rendering, opts: PublishOptions) -> list[tuple[str, str]]:
