@@ -270,7 +270,9 @@ def test_a_ctrl_c_stops_new_work_and_prints_the_summary(hub, tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "cardgen", "publish", "--dry-run", "--timeout", "10",
                           str(CARDS / "stabilityai")], cwd=REPO, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    started = time.monotonic()
+    while not any("/resolve/" in q.path for q in hub.requests) and time.monotonic() - started < 60:
+        time.sleep(0.01)  # until the first target is under way (its README request hangs at the Hub)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=40)
     hub.hang.clear()

@@ -300,8 +300,13 @@ def test_one_bad_shared_entry_hides_nothing_else(cli, cards):
 
 
 def test_renders_killed_midway_leave_nothing_behind(cards, tmp_path):
-    """20 SIGKILLs during a render of 2,000 cards; the next render leaves no temporary file in --out,
-    and every README has the mode git would give it (0644 under umask 022)."""
+    """20 SIGKILLs while a render is writing 2,000 READMEs; the next render leaves no temporary file in --out,
+    and every README has the mode git would give it (0644 under umask 022).
+
+    The dependency graph is warm (one render first), and each round deletes the READMEs, so that a round
+    goes straight to writing 2,000 of them: each kill is sent a random moment after the first README of
+    the round appears, inside the writing, and is counted only if the round had written some READMEs and
+    not all (no blind sleeps: a round waits only for its render to start writing)."""
     import random
     import signal
     import subprocess
@@ -316,19 +321,27 @@ def test_renders_killed_midway_leave_nothing_behind(cards, tmp_path):
         d.mkdir(parents=True)
         (d / "card.yaml").write_text(source.replace("stabilityai/StableBeluga-7B", f"bulk/m{i:04d}"))
     out = tmp_path / "out"
-    env = {**os.environ, "CARDGEN_CACHE_DIR": "off"}
+    env = {**os.environ, "CARDGEN_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [sys.executable, "-c", "import os, sys; os.umask(0o022); from cardgen.cli import main; "
            "sys.exit(main(sys.argv[1:]))", "render", "--out", str(out), str(cards)]
+    assert subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, timeout=300).returncode == 0
+    readmes = sorted(out.glob("bulk/*/README.md"))
+    first = readmes[0]  # render writes in repo-id order: bulk/m0000 among the first
     rng = random.Random(3)
-    killed = 0
+    killed_writing = 0
     for _ in range(20):
+        for r in readmes:
+            r.unlink(missing_ok=True)
         p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.6, 3.0))
+        while p.poll() is None and not first.exists():
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 0.3))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
-            killed += 1
+            written = sum(r.exists() for r in readmes)
+            killed_writing += 0 < written < len(readmes)
         p.wait()
-    assert killed >= 10  # most were killed mid-way
+    assert killed_writing >= 10, killed_writing  # most were killed among the writes
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
