@@ -12,12 +12,42 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, ClassVar, TextIO
 
 from cardgen import console, hubspec
 from cardgen.diagnostics import CODES, Diagnostic, counts, plural, printable
 from cardgen.version import __version__
+
+
+@dataclass(frozen=True)
+class Change:
+    """A front-matter key whose value differs between the committed README and the rendered one."""
+
+    key: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Drifted:
+    """A committed README that differs from what its sources give (`check`, `diff`)."""
+
+    readme: str
+    state: str  # missing | out of date
+    diff: str
+    front_matter: list[Change] = field(default_factory=list)
+
+
+def as_data(result: Any) -> Any:
+    """A result as JSON data: a dataclass by its fields (and ``name`` when it has one as a property)."""
+    if is_dataclass(result) and not isinstance(result, type):
+        data = asdict(result)
+        name = getattr(type(result), "name", None)
+        if isinstance(name, property):
+            data["name"] = getattr(result, "name")  # noqa: B009 - a property of some result types
+        return data
+    return result
 
 
 @dataclass
@@ -27,7 +57,7 @@ class Report:
     command: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     checked: str = ""  # what was looked at, e.g. "6 cards, 1 README"
-    results: list[dict[str, Any]] = field(default_factory=list)  # per-target outcomes, as data
+    results: list[Any] = field(default_factory=list)  # per-target outcomes: dataclasses, each a row of `results`
     lines: list[str] = field(default_factory=list)  # the same outcomes for people (stdout)
     notes: list[str] = field(default_factory=list)  # progress and closing remarks for people (stderr)
     document: Any = None  # an artefact the command produces (export), carried whole by data formats
@@ -103,7 +133,7 @@ class JsonReporter(Reporter):
             "errors": e,
             "warnings": w,
             "diagnostics": [asdict(d) for d in report.diagnostics],
-            "results": report.results,
+            "results": [as_data(r) for r in report.results],
             "notes": report.notes,
         }
         if report.document is not None:
@@ -142,15 +172,15 @@ class MarkdownReporter(Reporter):
                     f"{_cell(d.message)} |" for d in report.diagnostics]
             out.append("")
         for r in report.results:
-            if "diff" not in r:
+            if not isinstance(r, Drifted):
                 continue
-            out += [f"<details><summary><code>{_cell(r['readme'])}</code>: {r['state']}</summary>", ""]
-            if r.get("front_matter"):
+            out += [f"<details><summary><code>{_cell(r.readme)}</code>: {r.state}</summary>", ""]
+            if r.front_matter:
                 out += ["| front matter | committed | rendered |", "| --- | --- | --- |"]
-                out += [f"| `{_cell(c['key'])}` | {_value(c['old'])} | {_value(c['new'])} |" for c in r["front_matter"]]
+                out += [f"| `{_cell(c.key)}` | {_value(c.old)} | {_value(c.new)} |" for c in r.front_matter]
                 out.append("")
-            fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", r["diff"])), default=0))
-            out += [f"{fence}diff", r["diff"].rstrip("\n"), fence, "", "</details>", ""]
+            fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", r.diff)), default=0))
+            out += [f"{fence}diff", r.diff.rstrip("\n"), fence, "", "</details>", ""]
         _write(self.out, out)
         _write(self.err, report.notes)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from cardgen.commands.base import Command
@@ -43,7 +43,7 @@ def run(opts: CodesOptions) -> tuple[Report, int]:
     report = Report("codes", checked=plural(len(codes), "code"))
     report.lines = [HEAD] + [f"{c.code}  {c.severity:7}  {c.title}" + (f"  [{c.rule}]" if c.rule != "cardgen" else "")
                              for c in codes]
-    report.results = [asdict(c) for c in codes]
+    report.results = codes
     return report, 0
 
 

@@ -24,6 +24,29 @@ _AT_LINE = re.compile(r"^(?:README )?line (\d+): ")
 
 
 @dataclass(frozen=True)
+class Imported:
+    """One README imported: where from, the card it became, what became typed fields."""
+
+    source: str
+    repo_id: str
+    card: str
+    typed: list[str]
+    free_sections: int
+
+
+@dataclass(frozen=True)
+class Merged:
+    """One README merged back: how many edits were placed, in which source files, and what was not."""
+
+    repo_id: str
+    source: str
+    merged: int
+    written: bool
+    files: list[str]
+    not_merged: list[str]
+
+
+@dataclass(frozen=True)
 class ImportOptions:
     sources: tuple[str, ...]
     out: Path = Path("cards")
@@ -84,8 +107,8 @@ def run(opts: ImportOptions) -> tuple[Report, int]:
         report.lines.append(f"imported  {imp.source} -> {target}: typed fields: {typed}; blocks left as free text: "
                             f"{plural(imp.free_sections, 'section')}")
         report.diagnostics += [problem(imp.readme, p, "CG801", "warning") for p in imp.problems]
-        report.results.append({"source": imp.source, "repo_id": imp.repo_id, "card": str(target),
-                               "typed": imp.recognised, "free_sections": imp.free_sections})
+        report.results.append(Imported(imp.source, imp.repo_id, str(target), list(imp.recognised),
+                                       imp.free_sections))
     report.notes.append(f"next: `cardgen validate {opts.out}`")
     return report, 0
 
@@ -118,8 +141,8 @@ def merge(opts: ImportOptions) -> tuple[Report, int]:
         verb = "merged into" if opts.write else "would merge into (pass --write)"
         report.notes.append(f"{repo}: {plural(result.merged, 'edit')} from {src} {verb} "
                             f"{plural(len(result.changes), 'source file')}; {len(result.left)} not merged")
-        report.results.append({"repo_id": repo, "source": src, "merged": result.merged, "written": opts.write,
-                               "files": sorted(str(p) for p in result.changes), "not_merged": result.left})
+        report.results.append(Merged(repo, src, result.merged, opts.write, sorted(str(p) for p in result.changes),
+                                     list(result.left)))
     return report, int(bool(report.diagnostics))
 
 

@@ -143,6 +143,13 @@ def write_new(cards: Path, repo_id: str, kind: str, extends: str | None, force: 
 
 
 @dataclass(frozen=True)
+class Written:
+    repo_id: str
+    kind: str
+    card: str
+
+
+@dataclass(frozen=True)
 class NewOptions:
     repo_id: str
     kind: str = "base"
@@ -181,7 +188,7 @@ def run(opts: NewOptions) -> tuple[Report, int]:
     report.lines = [f"written   {target}"]
     report.notes = [f"next: replace each TODO (`cardgen validate {target.parent}` lists them), then "
                     f"`cardgen render {target.parent}`"]
-    report.results = [{"repo_id": opts.repo_id, "kind": opts.kind, "card": str(target)}]
+    report.results = [Written(opts.repo_id, opts.kind, str(target))]
     return report, 0
 
 

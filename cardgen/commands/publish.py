@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -223,7 +223,7 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
     if interrupted.is_set():
         report.notes.append("interrupted: the targets not started were skipped")
     report.checked = plural(len(outcomes), "target")
-    report.results = [asdict(o) for o in outcomes]
+    report.results = outcomes
     report.lines = [o.diff for o in outcomes if o.diff] + [summary(outcomes)]
     if interrupted.is_set():
         return report, 130

@@ -12,7 +12,15 @@ from typing import Any
 from cardgen import console
 from cardgen.commands.base import DEFAULT_OUT, Command, Common, UsageError, add_jobs
 from cardgen.diagnostics import failed, plural
-from cardgen.report import Report
+from cardgen.report import Change, Drifted, Report
+
+
+@dataclass(frozen=True)
+class Written:
+    """A README `render` wrote, or found unchanged."""
+
+    readme: str
+    state: str  # written | unchanged
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def render(opts: RenderOptions) -> tuple[Report, int]:
         report.notes.append(f"only the cards whose inputs changed since {opts.changed_since} were rendered")
     elif opts.changed:
         report.notes.append(f"only the cards built from the {plural(len(opts.changed), 'file')} given were rendered")
-    report.results = [{"readme": str(p), "state": state} for p, state in written]
+    report.results = [Written(str(p), state) for p, state in written]
     return report, int(failed(diags))
 
 
@@ -93,8 +101,7 @@ def check(opts: CheckOptions) -> tuple[Report, int]:
         diags = [d for d in diags if d.code != "CG708"]
     report = Report("check" if opts.fail else "diff", diags, checked=plural(checked, "card"))
     report.lines = [d.diff for d in drifted]
-    report.results = [{"readme": str(d.readme), "state": d.state, "diff": d.diff,
-                       "front_matter": [{"key": k, "old": a, "new": b} for k, a, b in d.front_matter]}
+    report.results = [Drifted(str(d.readme), d.state, d.diff, [Change(k, a, b) for k, a, b in d.front_matter])
                       for d in drifted]
     if drifted and opts.fail:
         report.notes = [f"{plural(len(drifted), 'README')} differ from the sources; run `cardgen render`"]

@@ -45,6 +45,11 @@ def write_schemas(out: Path) -> list[Path]:
 
 
 @dataclass(frozen=True)
+class Written:
+    schema: str
+
+
+@dataclass(frozen=True)
 class SchemaOptions:
     out: Path = Path("schemas")
 
@@ -61,7 +66,7 @@ def run(opts: SchemaOptions) -> tuple[Report, int]:
     written = write_schemas(opts.out)
     report = Report("schema", checked=plural(len(written), "schema") + " written")
     report.lines = [str(p) for p in written]
-    report.results = [{"schema": str(p)} for p in written]
+    report.results = [Written(str(p)) for p in written]
     return report, 0
 
 

@@ -121,6 +121,11 @@ def rebuild(out: Path, tasks: Path | None = None, hub_docs: Path | None = None,
 
 
 @dataclass(frozen=True)
+class Written:
+    file: str
+
+
+@dataclass(frozen=True)
 class VocabularyOptions:
     tasks: Path | None = None
     hub_docs: Path | None = None
@@ -148,7 +153,7 @@ def run(opts: VocabularyOptions) -> tuple[Report, int]:
         raise UsageError(str(e)) from None
     report = Report("vocabulary", checked=plural(len(written), "file") + " written")
     report.lines = [str(p) for p in written]
-    report.results = [{"file": str(p)} for p in written]
+    report.results = [Written(str(p)) for p in written]
     return report, 0
 
 
