@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from cardgen.diagnostics import Where
-from cardgen.schema import CardSource, Dataset, Org, SuiteMember
+from cardgen.entries import Dataset, Org
+from cardgen.schema import CardSource, SuiteMember
 
 if TYPE_CHECKING:
     from cardgen.loading.sources import Source

@@ -43,7 +43,7 @@ def merge(card: Card, produced: dict[str, Any]) -> dict[str, Any]:
 
 def typed(card: Card) -> dict[str, Any]:
     """The front-matter keys the card's typed fields produce (without the pass-through)."""
-    from cardgen.schema import Dataset, License
+    from cardgen.entries import Dataset, License
 
     m = card.model
     meta: dict[str, Any] = {}

@@ -14,11 +14,12 @@ from typing import Any
 
 from cardgen.card import Card, Ref, SectionRef
 from cardgen.diagnostics import Collector, Diagnostic, Where, error
+from cardgen.entries import Dataset, License, Section, Training
 from cardgen.files import display, read_text
 from cardgen.hubspec import suggest
 from cardgen.loading.scope import SHARED_DIR
 from cardgen.loading.sources import Project, Source
-from cardgen.schema import GGUF, NOT_INHERITED, CardSource, Dataset, License, Section, SuiteMember, Training
+from cardgen.schema import GGUF, NOT_INHERITED, CardSource, SuiteMember
 from cardgen.sections import placed_slots, search_path
 
 

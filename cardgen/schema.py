@@ -13,134 +13,28 @@ the entry itself (a mapping). ``cardgen schema`` exports these models as JSON Sc
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-Cell = str | int | float | bool
-Scalar = str | int | float | bool | None
-
-
-class Strict(BaseModel):
-    # `model_` names (model_type, model_kwargs) are card fields here, not pydantic API
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=False, protected_namespaces=())
-
-
-class Org(Strict):
-    """An organisation or person: who made, quantised or repackaged a model."""
-
-    name: str
-    url: str | None = None
-    hub: str | None = Field(None, description="namespace on the Hub, e.g. `stabilityai`")
-
-
-class License(Strict):
-    """A licence: a Hub id, or `other` with a slug name and a link."""
-
-    id: str = Field(description="Hub licence id, e.g. `apache-2.0`, or `other`")
-    name: str | None = Field(None, description="`license_name` slug, required with `other`")
-    link: str | None = Field(None, description="`license_link`: a URL or LICENSE / LICENSE.md / LICENSE.txt")
-    title: str | None = Field(None, description="the licence's title as shown in the body")
-    url: str | None = Field(None, description="where the body links the title; `{repo_id}` is filled in")
-    statement: str | None = Field(
-        None, description="markdown for the Model Details `License` line; `{name}`, `{title}`, `{url}` are filled in"
-    )
-
-
-class Citation(Strict):
-    """A BibTeX entry with structured fields; rendered in the order the source writes them."""
-
-    key: str
-    type: str = "misc"
-    title: str | None = None
-    author: str | list[str] | None = Field(None, description="a list of names, or one BibTeX string")
-    year: int | str | None = None
-    month: str | None = None
-    eprint: str | None = None
-    archivePrefix: str | None = None
-    primaryClass: str | None = None
-    url: str | None = None
-    howpublished: str | None = None
-    journal: str | None = None
-    booktitle: str | None = None
-    publisher: str | None = None
-    volume: str | None = None
-    pages: str | None = None
-    doi: str | None = None
-    note: str | None = None
-    indent: int = Field(6, ge=0, le=16, description="spaces before each field")
-    spaced_equals: bool = Field(False, description="`title = {..}` rather than `title={..}`")
-    trailing_comma: bool = Field(False, description="a comma after the last field")
-
-    # a tuple default: pydantic inspects a default_factory's signature on every validation
-    _order: tuple[str, ...] = PrivateAttr(default=())
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _keep_order(cls, data: Any, handler: Callable[[Any], Citation]) -> Citation:
-        inst = handler(data)
-        if isinstance(data, dict):
-            inst._order = tuple(k for k in data if k in BIBTEX_FIELDS)
-        return inst
-
-
-BIBTEX_FIELDS = (
-    "title author year month eprint archivePrefix primaryClass url howpublished journal booktitle "
-    "publisher volume pages doi note"
-).split()
-
-
-class Dataset(Strict):
-    """A dataset: a Hub id (listed in the front matter) and/or a name and link for the body."""
-
-    id: str | None = Field(None, description="Hub dataset id, `owner/name` or a legacy canonical name")
-    name: str | None = None
-    url: str | None = Field(None, description="link for the body; defaults to the Hub page of `id`")
-    description: str | None = None
-    size: str | None = None
-    metadata: bool = Field(True, description="list `id` in the front matter `datasets`")
-
-
-class Table(Strict):
-    columns: list[str] = Field(min_length=1)
-    rows: list[list[Cell]]
-
-    @model_validator(mode="after")
-    def _fits(self) -> Table:
-        for i, row in enumerate(self.rows):
-            if len(row) > len(self.columns):
-                raise ValueError(f"row {i + 1} has {len(row)} cells but the table has {len(self.columns)} columns")
-        return self
-
-
-class DatasetListing(Strict):
-    """Datasets listed in the body, in this order; `{count}` in the intro is the number listed."""
-
-    intro: str
-    items: list[str | Dataset] = Field(min_length=1)
-
-
-class Training(Strict):
-    heading: str | None = Field(None, description="a `## ` section of its own (else the parts follow Model Details)")
-    architecture: Table | None = None
-    dataset_heading: str = "Training Dataset"
-    dataset_text: str | None = None
-    datasets: DatasetListing | None = None
-    procedure_heading: str = "Training Procedure"
-    procedure: str | None = Field(None, description="prose; `{precision}` and `{optimizer}` are filled in")
-    precision: str | None = None
-    optimizer: str | None = None
-    hyperparameters: Table | None = None
+from cardgen.entries import (
+    Cell,
+    Citation,
+    Dataset,
+    License,
+    Org,
+    Scalar,
+    Section,
+    Strict,
+    Training,
+)
+from cardgen.risk.schema import RiskAssessment
 
 
 class Message(Strict):
@@ -355,114 +249,6 @@ class WidgetExample(Strict):
         if not (self.text or self.messages or self.src or self.source_sentence):
             raise ValueError("a widget example needs an input: `text`, `messages`, `src` or `source_sentence`")
         return self
-
-
-class Section(Strict):
-    """Free markdown, placed before or after one of the template's sections."""
-
-    id: str | None = None
-    heading: str | None = Field(None, description="null for a block without a heading")
-    level: int = Field(2, ge=1, le=6)
-    body: str | None = None
-    file: str | None = Field(None, description="markdown file, relative to the source's folder")
-    after: str | None = None
-    before: str | None = None
-    verbatim: bool = Field(False, description="shown exactly as written: `{name}` and the like are not filled in")
-
-
-EUCategory = Literal["excluded", "prohibited", "high_risk_exception", "high_risk", "limited_or_low_risk"]
-
-
-class EUAIAct(Strict):
-    """The EU AI Act category of a use, and the legal basis for it."""
-
-    category: EUCategory
-    basis: str = Field(description="e.g. `Annex III(5)(a)`, `Art. 50`")
-
-
-class Use(Strict):
-    """An example use, with the five fields of the AIRO ontology (domain, purpose, capability,
-    deployer, AI subject). `ai_user` is the deployer: the seed cards call it "AI User"."""
-
-    id: str
-    purpose: str
-    capability: str
-    ai_user: str = Field(description="the deployer (`airo:isDeployedBy`)")
-    ai_subject: str = Field(description="the person affected (`airo:hasAISubject`)")
-    domain: str
-    eu_ai_act: EUAIAct | None = None
-
-
-Layer = Literal["capability", "human interaction", "systemic"]
-HarmArea = Literal[
-    "representation and toxicity",
-    "misinformation",
-    "information and safety",
-    "malicious use",
-    "human autonomy and integrity",
-    "socioeconomic and environmental",
-]
-Subject = Literal["ai_user", "ai_subject", "institution"]
-
-
-class Risk(Strict):
-    id: str
-    statement: str
-    layer: Layer
-    harm_area: HarmArea
-    mitigations: list[str] = Field(description="mitigation ids")
-
-
-class RiskCell(Strict):
-    """One risk × use judgement. On the presence scale (RiskRAG's): does the risk apply to the use,
-    who is at risk, and why. On a graded scale: its `level` instead of `applies`."""
-
-    applies: bool | Literal["unknown"] | None = None
-    level: str | None = Field(None, description="a level of the assessment's graded scale")
-    subjects: list[Subject] = Field(default_factory=list, description="who is at risk where it applies")
-    reason: str | None = None
-    loose: bool = Field(False, description="mapped from the source data through a looser synonym")
-
-
-#: a cell: the full form, or a shorthand: a list of subjects (applies), `false` (does not apply),
-#: `unknown`, or a level of a graded scale
-CellValue = RiskCell | list[Subject] | bool | str
-
-
-class ScaleLevel(Strict):
-    id: str
-    label: str
-    symbol: str = ""
-    dpv: str | None = Field(None, description="the DPV risk level it maps to, e.g. `risk:HighRisk`")
-
-
-class Scale(Strict):
-    """How cells are judged: `presence` (RiskRAG: applies or not, and who is at risk), the DPV
-    3-level scale, or a publisher's own levels."""
-
-    kind: Literal["presence", "dpv-3", "custom"] = "presence"
-    levels: list[ScaleLevel] = Field(default_factory=list, description="the levels of a `custom` scale, highest first")
-
-
-class Basis(Strict):
-    """What the matrix rests on, shown as one line under it."""
-
-    method: str = Field(description="e.g. `RiskRAG`, `internal review`, `red-team exercise`")
-    text: str = Field(description="one line, e.g. `reconstructed from the RiskRAG study data`")
-    citation: str | Citation | None = Field(None, description="a shared citation id, or an entry")
-
-
-class RiskAssessment(Strict):
-    heading: str = "Summary of Model Risks by Example Uses"
-    intro: str | None = Field(None, description="text after the computed summary sentence")
-    scale: Scale = Field(default_factory=Scale)
-    basis: Basis | None = None
-    order: Literal["prioritised", "as_written"] = Field(
-        "prioritised", description="rows by the number of uses a risk applies to (RiskRAG), or as written")
-    uses: list[Use] = Field(min_length=1)
-    risks: list[Risk] = Field(min_length=1)
-    mitigations: dict[str, str] = Field(default_factory=dict, description="per-card additions to the catalogue")
-    matrix: dict[str, dict[str, CellValue]] = Field(description="risk id -> use id -> cell; every cell stated")
 
 
 class SuiteMember(Strict):

@@ -65,8 +65,8 @@ def parse_bibtex(text: str) -> dict[str, Any] | None:
     compared without trailing spaces); None when it does not."""
     from pydantic import ValidationError
 
+    from cardgen.entries import BIBTEX_FIELDS, Citation
     from cardgen.rendering.literals import bibtex
-    from cardgen.schema import BIBTEX_FIELDS, Citation
 
     body = "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
     m = _ENTRY.match(body)
@@ -579,7 +579,7 @@ def risk_matrix(body: Body, problems: list[str], fix: bool = False) -> Claim | N
     lists is kept as written (reported), or computed with ``fix``."""
     from typing import get_args
 
-    from cardgen.schema import HarmArea
+    from cardgen.risk.schema import HarmArea
 
     HARM_AREAS = get_args(HarmArea)  # noqa: N806
 

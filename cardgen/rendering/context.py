@@ -12,6 +12,7 @@ from typing import Any
 
 from cardgen import hubspec
 from cardgen.card import Card, Ref
+from cardgen.entries import Citation, Dataset, DatasetListing, License, Training
 from cardgen.kinds import chat, tasks
 from cardgen.kinds.prompt import fill_template, split_system
 from cardgen.rendering.literals import (
@@ -26,7 +27,7 @@ from cardgen.rendering.literals import (
     py_value,
 )
 from cardgen.risk import matrix as risks
-from cardgen.schema import AWQ, EXL2, GGUF, GPTQ, Citation, Dataset, DatasetListing, License, Training
+from cardgen.schema import AWQ, EXL2, GGUF, GPTQ
 
 
 # -- prompt and usage ------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cardgen.entries import BIBTEX_FIELDS, Citation
 from cardgen.kinds.prompt import PLACEHOLDER
-from cardgen.schema import BIBTEX_FIELDS, Citation
 
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
                "sixteen seventeen eighteen nineteen twenty".split()

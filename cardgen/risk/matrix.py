@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cardgen.card import Card
-from cardgen.schema import RiskAssessment, RiskCell, ScaleLevel
+from cardgen.risk.schema import RiskAssessment, RiskCell, ScaleLevel
 
 LAYER_TEXT = {"capability": "Capability risk", "human interaction": "Human interaction risk",
               "systemic": "Systemic risk"}

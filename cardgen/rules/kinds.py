@@ -203,7 +203,7 @@ def unused_by_kind(card: Card) -> Found:
                 f"dataset {d.name!r}: its `id` is shown nowhere (the body links `name` to `url`, and `metadata: "
                 "false` keeps it out of the front matter): remove the id, or let the front matter list it")
     shown = {"name", "url", "description", "size"}
-    from cardgen.schema import Dataset
+    from cardgen.entries import Dataset
 
     for i, d in enumerate(m.datasets or []):
         if isinstance(d, Dataset):

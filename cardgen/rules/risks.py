@@ -14,8 +14,8 @@ from cardgen.rules.registry import card_rule, project_rule
 if TYPE_CHECKING:
     from cardgen.card import Card, Ref
     from cardgen.resolve import Registry
+    from cardgen.risk.schema import RiskAssessment
     from cardgen.rules.registry import RiskFacts
-    from cardgen.schema import RiskAssessment
 
 Found = Iterator[tuple[Where, str]]
 
