@@ -43,37 +43,21 @@ def merge(card: Card, produced: dict[str, Any]) -> dict[str, Any]:
 
 def typed(card: Card) -> dict[str, Any]:
     """The front-matter keys the card's typed fields produce (without the pass-through)."""
-    from cardgen.entries import Dataset, License
-
     m = card.model
     meta: dict[str, Any] = {}
     if m.language:
         meta["language"] = list(m.language)
-    lic: License | None = card.license.value if card.license else None
-    if lic:
-        meta["license"] = lic.id
-        if lic.name:
-            meta["license_name"] = lic.name
-        if lic.link:
-            meta["license_link"] = lic.link.replace("{repo_id}", card.repo_id)
+    meta.update(_license(card))
     if card.library_name:
         meta["library_name"] = card.library_name
     if m.pipeline_tag:
         meta["pipeline_tag"] = m.pipeline_tag
     if m.tags:
         meta["tags"] = list(m.tags)
-    # the card's datasets, then those its training listing names (the Hub's `datasets` are those trained on)
-    listed = [r.value for r in card.datasets if isinstance(r.value, Dataset)] + card.training_datasets
-    ds = list(dict.fromkeys(d.id for d in listed if d.id and d.metadata))
+    ds = _dataset_ids(card)
     if ds:
         meta["datasets"] = ds
-    base = m.base_model or m.extends
-    if base:
-        meta["base_model"] = base if isinstance(base, str) else list(base)
-    if m.base_model_relation:
-        meta["base_model_relation"] = m.base_model_relation
-    if m.new_version:
-        meta["new_version"] = m.new_version
+    meta.update(_lineage(card))
     if m.inference is not None:
         meta["inference"] = m.inference
     if m.widget:
@@ -83,16 +67,62 @@ def typed(card: Card) -> dict[str, Any]:
     if m.evaluation:
         meta["model-index"] = model_index(card)
     if m.base_model_relation == "quantized" and card.base is not None:
-        b = card.base
-        if b.creator:
-            meta["model_creator"] = b.creator.value.name
-        meta["model_name"] = b.repo_name
-        if m.model_type:
-            meta["model_type"] = m.model_type
-        if m.prompt and m.prompt.template is not None:
-            meta["prompt_template"] = m.prompt.template
-        if card.creator:
-            meta["quantized_by"] = card.creator.value.name
+        meta.update(_quantized(card, card.base))
+    return meta
+
+
+def _license(card: Card) -> dict[str, Any]:
+    """The licence: its id, and its name and link where it gives them (`{repo_id}` in the link filled)."""
+    from cardgen.entries import License
+
+    lic: License | None = card.license.value if card.license else None
+    if not lic:
+        return {}
+    meta: dict[str, Any] = {"license": lic.id}
+    if lic.name:
+        meta["license_name"] = lic.name
+    if lic.link:
+        meta["license_link"] = lic.link.replace("{repo_id}", card.repo_id)
+    return meta
+
+
+def _dataset_ids(card: Card) -> list[str]:
+    """The card's datasets, then those its training listing names (the Hub's `datasets` are those
+    trained on): their ids, once each, those with `metadata: false` left out."""
+    from cardgen.entries import Dataset
+
+    listed = [r.value for r in card.datasets if isinstance(r.value, Dataset)] + card.training_datasets
+    return list(dict.fromkeys(d.id for d in listed if d.id and d.metadata))
+
+
+def _lineage(card: Card) -> dict[str, Any]:
+    """Where the model comes from: its base model(s), how it derives from them, and its successor."""
+    m = card.model
+    meta: dict[str, Any] = {}
+    base = m.base_model or m.extends
+    if base:
+        meta["base_model"] = base if isinstance(base, str) else list(base)
+    if m.base_model_relation:
+        meta["base_model_relation"] = m.base_model_relation
+    if m.new_version:
+        meta["new_version"] = m.new_version
+    return meta
+
+
+def _quantized(card: Card, b: Card) -> dict[str, Any]:
+    """The keys of a quantised derivative (TheBloke's convention): the base's creator and name, the
+    model type, the prompt template, who quantised it."""
+    m = card.model
+    meta: dict[str, Any] = {}
+    if b.creator:
+        meta["model_creator"] = b.creator.value.name
+    meta["model_name"] = b.repo_name
+    if m.model_type:
+        meta["model_type"] = m.model_type
+    if m.prompt and m.prompt.template is not None:
+        meta["prompt_template"] = m.prompt.template
+    if card.creator:
+        meta["quantized_by"] = card.creator.value.name
     return meta
 
 

@@ -296,3 +296,40 @@ def test_the_declared_sections_agree_with_templates_builders_and_schema():
     for s in SECTIONS:
         assert (package_templates() / f"{s.name}.md.j2").is_file() or not s.fields, s.name
         assert set(s.fields) <= set(CardSource.model_fields), s.name
+
+
+def test_a_context_key_has_one_owner():
+    """The template context is one namespace: a builder that claims a key another builder owns (or one
+    that build sets for every card) is refused when it registers, naming both; and a builder must
+    return exactly the keys it declares."""
+    from typing import TypedDict
+
+    from cardgen.rendering import context
+
+    class Clash(TypedDict):
+        tagline: str  # the title section's
+
+    class Common(TypedDict):
+        repo_id: str
+
+    def _clash(card, name):
+        return {"tagline": ""}
+
+    before = dict(context.BUILDERS)
+    try:
+        with pytest.raises(context.ContextKeyError, match=r"test_render\.[\w.<>]*_clash \(section 'test_clash'\) "
+                                                          r"declares key 'tagline', which builder "
+                                                          r"cardgen\.rendering\.context\._title \(section 'title'\)"):
+            context.builds("test_clash", Clash)(_clash)
+        with pytest.raises(context.ContextKeyError, match="declares key 'repo_id', which build sets for every card"):
+            context.builds("test_clash", Common)(_clash)
+        with pytest.raises(context.ContextKeyError, match=r"the section already has one, cardgen\.rendering"):
+            context.builds("title", Clash)(_clash)
+        assert before == context.BUILDERS  # nothing of a refused builder stays registered
+    finally:
+        context.BUILDERS.clear()
+        context.BUILDERS.update(before)
+
+    undeclared = context.Builder("test_clash", lambda card, name: {"tagline": "", "extra": 1}, frozenset({"tagline"}))
+    with pytest.raises(context.ContextKeyError, match=r"missing \[\], undeclared \['extra'\]"):
+        undeclared(None, "name")

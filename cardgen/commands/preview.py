@@ -77,43 +77,84 @@ def _as_list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [] if v is None else [v]
 
 
-def side_panel(meta: dict[str, Any], metas: dict[str, dict[str, Any]]) -> list[tuple[str, list[Entry]]]:
+Metas = dict[str, dict[str, Any]]  # the front matter of each card of the run, by repo id
+
+
+def side_panel(meta: dict[str, Any], metas: Metas) -> list[tuple[str, list[Entry]]]:
     """The Hub's side panel of a model page, from its front matter (and its bases', when in the run)."""
     out: list[tuple[str, list[Entry]]] = []
-    lic = meta.get("license")
-    if isinstance(lic, str):
-        name = meta.get("license_name") if lic == "other" else hubspec.licenses().get(lic, lic)
-        out.append(("License", [Entry(str(name or lic), meta.get("license_link") if lic == "other" else None)]))
-    task = meta.get("pipeline_tag")
-    if isinstance(task, str):
-        out.append(("Task", [Entry(hubspec.pipeline_tags().get(task, task),
-                                   f"https://huggingface.co/models?pipeline_tag={task}")]))
-    lib = meta.get("library_name")
-    if isinstance(lib, str):
-        out.append(("Library", [Entry(hubspec.library_names().get(lib, lib))]))
-    langs = [x for x in _as_list(meta.get("language")) if isinstance(x, str)]
-    if langs:
-        out.append(("Languages", [Entry(hubspec.languages().get(code, code), tag=True) for code in langs]))
-    ds = [x for x in _as_list(meta.get("datasets")) if isinstance(x, str)]
-    if ds:
-        out.append(("Datasets", [Entry(d, f"https://huggingface.co/datasets/{d}", tag=True) for d in ds]))
-    tree = base_tree(meta, metas)
-    if tree:
-        out.append(("Model tree", tree))
-    tags = [x for x in _as_list(meta.get("tags")) if isinstance(x, str)]
-    if tags:
-        out.append(("Tags", [Entry(t, tag=True) for t in tags]))
-    index = meta.get("model-index")
-    if isinstance(index, list) and index and isinstance(index[0], dict):
-        results = [m for r in index[0].get("results") or [] if isinstance(r, dict)
-                   for m in r.get("metrics") or [] if isinstance(m, dict)]
-        out.append(("Evaluation results", [Entry(f"{m.get('name') or m.get('type')}: {m.get('value')}", tag=True)
-                                           for m in results]))
-    co2 = meta.get("co2_eq_emissions")
-    if co2 is not None:
-        grams = co2.get("emissions") if isinstance(co2, dict) else co2
-        out.append(("Carbon emissions", [Entry(f"{grams} g CO₂eq")]))
+    for heading, entries in PANEL:
+        found = entries(meta, metas)
+        if found is not None:
+            out.append((heading, found))
     return out
+
+
+# Each entry of the panel: its entries from the front matter, or None when the page shows no such entry.
+def _license(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    lic = meta.get("license")
+    if not isinstance(lic, str):
+        return None
+    name = meta.get("license_name") if lic == "other" else hubspec.licenses().get(lic, lic)
+    return [Entry(str(name or lic), meta.get("license_link") if lic == "other" else None)]
+
+
+def _task(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    task = meta.get("pipeline_tag")
+    if not isinstance(task, str):
+        return None
+    return [Entry(hubspec.pipeline_tags().get(task, task), f"https://huggingface.co/models?pipeline_tag={task}")]
+
+
+def _library(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    lib = meta.get("library_name")
+    return [Entry(hubspec.library_names().get(lib, lib))] if isinstance(lib, str) else None
+
+
+def _strings(meta: dict[str, Any], key: str) -> list[str]:
+    return [x for x in _as_list(meta.get(key)) if isinstance(x, str)]
+
+
+def _languages(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    langs = _strings(meta, "language")
+    return [Entry(hubspec.languages().get(code, code), tag=True) for code in langs] or None
+
+
+def _datasets(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    return [Entry(d, f"https://huggingface.co/datasets/{d}", tag=True) for d in _strings(meta, "datasets")] or None
+
+
+def _tree(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    return base_tree(meta, metas) or None
+
+
+def _tags(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    return [Entry(t, tag=True) for t in _strings(meta, "tags")] or None
+
+
+def _evaluation(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    index = meta.get("model-index")
+    if not (isinstance(index, list) and index and isinstance(index[0], dict)):
+        return None
+    results = [m for r in index[0].get("results") or [] if isinstance(r, dict)
+               for m in r.get("metrics") or [] if isinstance(m, dict)]
+    return [Entry(f"{m.get('name') or m.get('type')}: {m.get('value')}", tag=True) for m in results]
+
+
+def _emissions(meta: dict[str, Any], metas: Metas) -> list[Entry] | None:
+    co2 = meta.get("co2_eq_emissions")
+    if co2 is None:
+        return None
+    grams = co2.get("emissions") if isinstance(co2, dict) else co2
+    return [Entry(f"{grams} g CO₂eq")]
+
+
+#: the panel's headings in the Hub's order, each with what gives its entries
+PANEL: list[tuple[str, Callable[[dict[str, Any], Metas], list[Entry] | None]]] = [
+    ("License", _license), ("Task", _task), ("Library", _library), ("Languages", _languages),
+    ("Datasets", _datasets), ("Model tree", _tree), ("Tags", _tags), ("Evaluation results", _evaluation),
+    ("Carbon emissions", _emissions),
+]
 
 
 RELATIONS = {"quantized": "Quantized from", "finetune": "Fine-tuned from", "adapter": "Adapter of",

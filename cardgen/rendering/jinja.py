@@ -185,7 +185,7 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
             return body.strip("\n")
         return demote(body.strip("\n"))  # under the derived card's own title and "Original model card"
 
-    ctx.update(snippet=snippet, base_card=base_card, slot=slot)
+    ctx.update(snippet=snippet, base_card=base_card, slot=slot)  # context.RENDER_KEYS: no builder claims them
     try:
         body = env.get_template("card.md.j2").render(ctx)
     except _Failed:

@@ -157,39 +157,63 @@ def fields_shown(card: Card) -> Found:
 
 @card_rule("CG409", "field that the card's kind does not use")
 def unused_by_kind(card: Card) -> Found:
-    """A field is shown or refused: one that nothing of this card's kind would show is refused, with why."""
+    """A field is shown or refused: one that nothing of this card's kind would show is refused, with why.
+    Four checks, in this order: the usage inputs its snippet style takes, the prompt fields its
+    template and chat template show, the dataset details the body shows, the calibration datasets'."""
+    yield from _usage_inputs_unused(card)
+    yield from _prompt_fields_unused(card)
+    yield from _dataset_details_unused(card)
+    yield from _calibration_details_unused(card)
+
+
+def _usage_inputs_unused(card: Card) -> Found:
+    """`usage.context`, `sentences` and `file` where the card's snippet style takes none of them."""
     m = card.model
-    u, p = m.usage, m.prompt
+    u = m.usage
+    if u is None:
+        return
     style = tasks.style_of(m)
-    if u is not None:
-        needs = {"context": "question-answering", "sentences": "feature-extraction or sentence-transformers",
-                 "file": "llama-cpp (GGUF)"}
-        used = set(tasks.STYLES[style].needs) if style in tasks.STYLES else set(needs)
-        if style == "llama-cpp" or style not in tasks.STYLES:
-            used.add("file")
-        for f, styles in needs.items():
-            if f in u.model_fields_set and f not in used:
-                yield card.loc("usage", f), (f"`usage.{f}` is only used by the {styles} snippet style, and this "
-                                             f"card's is {style!r}: remove it, or set the style that uses it")
-    if p is not None:
-        if p.template is None and p.chat_template_differs is not None:
-            yield card.loc("prompt", "chat_template_differs"), ("`prompt.chat_template_differs` explains how a raw "
-                                                               "`template` differs from the chat template: this card "
-                                                               "has no raw template; remove it")
-        if p.template is None or p.show != "example":
-            for f in ("example", "example_response"):
-                if f in p.model_fields_set:
-                    yield card.loc("prompt", f), (f"`prompt.{f}` is shown only with `show: example` and a raw "
-                                                  "`template`: remove it, or show the example")
-        if p.chat_template is None or p.chat_template == chat.FROM_TOKENIZER:
-            if p.chat_template is None and "conversation" in p.model_fields_set:
-                yield card.loc("prompt", "conversation"), ("`prompt.conversation` is shown with a chat template: "
-                                                           "give `prompt.chat_template`, or remove it")
-            for f in ("eos_token",) + (() if p.bos else ("bos_token",)):
-                if f in p.model_fields_set:
-                    yield card.loc("prompt", f), (f"`prompt.{f}` fills the chat template's example; without a chat "
-                                                  "template text" + (" or `bos`" if f == "bos_token" else "")
-                                                  + " nothing shows it: remove it")
+    needs = {"context": "question-answering", "sentences": "feature-extraction or sentence-transformers",
+             "file": "llama-cpp (GGUF)"}
+    used = set(tasks.STYLES[style].needs) if style in tasks.STYLES else set(needs)
+    if style == "llama-cpp" or style not in tasks.STYLES:
+        used.add("file")
+    for f, styles in needs.items():
+        if f in u.model_fields_set and f not in used:
+            yield card.loc("usage", f), (f"`usage.{f}` is only used by the {styles} snippet style, and this "
+                                         f"card's is {style!r}: remove it, or set the style that uses it")
+
+
+def _prompt_fields_unused(card: Card) -> Found:
+    """Prompt fields that only a raw template, its shown example or a chat template's text shows."""
+    p = card.model.prompt
+    if p is None:
+        return
+    if p.template is None and p.chat_template_differs is not None:
+        yield card.loc("prompt", "chat_template_differs"), ("`prompt.chat_template_differs` explains how a raw "
+                                                           "`template` differs from the chat template: this card "
+                                                           "has no raw template; remove it")
+    if p.template is None or p.show != "example":
+        for f in ("example", "example_response"):
+            if f in p.model_fields_set:
+                yield card.loc("prompt", f), (f"`prompt.{f}` is shown only with `show: example` and a raw "
+                                              "`template`: remove it, or show the example")
+    if p.chat_template is None or p.chat_template == chat.FROM_TOKENIZER:
+        if p.chat_template is None and "conversation" in p.model_fields_set:
+            yield card.loc("prompt", "conversation"), ("`prompt.conversation` is shown with a chat template: "
+                                                       "give `prompt.chat_template`, or remove it")
+        for f in ("eos_token",) + (() if p.bos else ("bos_token",)):
+            if f in p.model_fields_set:
+                yield card.loc("prompt", f), (f"`prompt.{f}` fills the chat template's example; without a chat "
+                                              "template text" + (" or `bos`" if f == "bos_token" else "")
+                                              + " nothing shows it: remove it")
+
+
+def _dataset_details_unused(card: Card) -> Found:
+    """Datasets, or their details, that neither the front matter nor the body would show: one listed
+    in `datasets` with `metadata: false`, a training dataset's id, the details written in `datasets`."""
+    from cardgen.entries import Dataset
+
     for i, ref in enumerate(card.datasets):
         d = ref.value
         if getattr(d, "metadata", True) is False and ref.path[:1] == ("datasets",):
@@ -203,16 +227,20 @@ def unused_by_kind(card: Card) -> Found:
                 f"dataset {d.name!r}: its `id` is shown nowhere (the body links `name` to `url`, and `metadata: "
                 "false` keeps it out of the front matter): remove the id, or let the front matter list it")
     shown = {"name", "url", "description", "size"}
-    from cardgen.entries import Dataset
-
-    for i, d in enumerate(m.datasets or []):
+    for i, d in enumerate(card.model.datasets or []):
         if isinstance(d, Dataset):
             for f in sorted(shown & d.model_fields_set):
                 yield card.loc("datasets", i, f), (
                     f"`datasets[{i}].{f}` is shown nowhere: `datasets` feeds the front matter's ids; the body shows a "
                     "dataset's details in a training listing (`training.datasets`) or from `cards/_shared/`: move "
                     "it there, or remove the field")
-    q = m.quantization
+
+
+def _calibration_details_unused(card: Card) -> Found:
+    """A quantised variant's calibration dataset details: its table shows only the name and link."""
+    from cardgen.entries import Dataset
+
+    q = card.model.quantization
     for i, v in enumerate(getattr(q, "variants", None) or []):
         if isinstance(v.dataset, Dataset):
             for f in sorted({"description", "size", "metadata"} & v.dataset.model_fields_set):
