@@ -20,19 +20,8 @@ from cardgen.cache import RunCache
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
-from cardgen.pipeline.graph import (
-    DIR,
-    Hasher,
-    Store,
-    Texts,
-    as_tuple,
-    diag_in,
-    diag_out,
-    environment,
-    sha,
-    split_inputs,
-    where_in,
-)
+from cardgen.pipeline.graph import DIR, Hasher, Store, Texts, environment, sha, split_inputs
+from cardgen.pipeline.records import Memo, Record, Rendered, Target
 from cardgen.pipeline.run import Rendering, render_one
 from cardgen.policy import Policy
 
@@ -74,7 +63,7 @@ class _Shard:
     """What rendering some card folders gave: a record per folder (see ``graph``) and the cards that
     carry risk assessments (for the catalogue rules, which need every card)."""
 
-    records: dict[str, dict[str, Any]]  # folder -> record
+    records: dict[str, Record]  # folder -> record
     sets: dict[str, list[str]]  # common input sets the records name
     risk_facts: list[RiskFacts]
 
@@ -110,7 +99,7 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
             by_folder[card.src.folder].append(card)
     hasher = Hasher()
     texts: list[tuple[str, str, str]] = []
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, Record] = {}
     sets: dict[str, list[str]] = {}
     names = {f: yaml_names(f) for f in folders}
     inputs = {f: set().union(*(c.inputs() | template_folders(c) for c in cs))
@@ -127,30 +116,29 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
             assigned[o].append(diag)
     sources = {s.folder: s for s in project.cards if s.folder in mine}
     for f, cs in by_folder.items():
-        rendered = []
+        rendered: list[Rendered] = []
         for card in cs:
             files = card.files()
             text, rdiags = (None, []) if files & bad_files else render_one(card, cache)
             digest = None if text is None else sha(text)
             if text is not None and digest is not None:
                 texts.append((digest, str(f), text))
-            rendered.append([card.repo_id, digest, [diag_out(d) for d in rdiags], sorted(files),
-                             list(card.where_path())])
+            rendered.append(Rendered(card.repo_id, digest, rdiags, sorted(files), card.where_path()))
         own, common = split_inputs(f, inputs[f])
         set_id = sha("\n".join(common))
         sets[set_id] = common
         mine_diags = assigned[str(f)]
         own_src = sources.get(f)
-        records[str(f)] = {
-            "files": names[f], "own": own, "set": set_id,
-            "digest": hasher.digest(own, set_id, sets),
-            "diags": [diag_out(d) for d in mine_diags],
-            "errors": any(d.severity == "error" for d in mine_diags) or any(r[1] is None for r in rendered),
-            "rendered": rendered,
-            "targets": [[repo, own_src.doc_for(path).file, list(path)] for repo, _, path in targets(own_src)]
+        records[str(f)] = Record(
+            files=names[f], own=own, set_id=set_id,
+            digest=hasher.digest(own, set_id, sets),
+            diags=mine_diags,
+            errors=any(d.severity == "error" for d in mine_diags) or any(r.digest is None for r in rendered),
+            rendered=rendered,
+            targets=[Target(repo, own_src.doc_for(path).file, path) for repo, _, path in targets(own_src)]
             if own_src is not None and own_src.model else [],
-            "risk": any(c.model.risk_assessment for c in cs),
-        }
+            risk=any(c.model.risk_assessment for c in cs),
+        )
     if store is not None and texts:
         store.put_texts(texts)
     return _Shard(records, sets, facts)
@@ -165,12 +153,12 @@ def template_folders(card: Card) -> set[str]:
     return out | (template_folders(card.base) if card.base is not None else set())
 
 
-def _fresh(record: dict[str, Any] | None, folder: Path, hasher: Hasher, sets: dict[str, list[str]]) -> bool:
+def _fresh(record: Record | None, folder: Path, hasher: Hasher, sets: dict[str, list[str]]) -> bool:
     """Whether a folder's record still holds: same source files, every input hashing the same, and no
     error (an error may be mended by a card added anywhere, e.g. the base it names)."""
-    return (record is not None and not record["errors"]
-            and record["files"] == yaml_names(folder)
-            and record["set"] in sets and hasher.digest(record["own"], record["set"], sets) == record["digest"])
+    return (record is not None and not record.errors
+            and record.files == yaml_names(folder)
+            and record.set_id in sets and hasher.digest(record.own, record.set_id, sets) == record.digest)
 
 
 def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collector, cache: RunCache,
@@ -185,7 +173,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     hasher = Hasher()
     folders, escapes = scope.walk()
     stale: list[Path] = []
-    fresh: dict[str, dict[str, Any]] = {}
+    fresh: dict[str, Record] = {}
     for f in folders:
         rec = records.get(str(f))
         if rec is not None and _fresh(rec, f, hasher, sets) and _readable(rec, readmes, store, out):
@@ -194,21 +182,21 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
             stale.append(f)
     shared_files = [str(p.resolve()) for p in yaml_files(scope.root / SHARED_DIR)]
     shared_digest = sha("\n".join(f"{p}\0{hasher.file(p)}" for p in shared_files))
-    known_shared = _pair(store.get("shared"))
+    known_shared = store.memo("shared")
     base: Project | None = None
-    if stale or not known_shared or known_shared[0] != shared_digest:
+    if stale or known_shared is None or known_shared.key != shared_digest:
         from cardgen.loading.sources import load_shared
 
         base = load_shared(scope.root)
         shared_diags = base.diagnostics
     else:
-        shared_diags = [diag_in(d) for d in known_shared[1]]
+        shared_diags = known_shared.diags
     mine = Collector(shared_diags)
     if escapes:
         from cardgen.loading.sources import outside_link
 
         mine.extend(outside_link(link, scope.root) for link in escapes)  # as load_project does
-    computed: dict[str, dict[str, Any]] = {}
+    computed: dict[str, Record] = {}
     facts: list[RiskFacts] = []
     facts_from: set[str] = set()  # the folders those facts came from
     if stale:
@@ -231,7 +219,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
             computed.update(shard.records)
             sets.update(shard.sets)
             facts += shard.risk_facts
-            facts_from.update(k for k, rec in shard.records.items() if rec["risk"])
+            facts_from.update(k for k, rec in shard.records.items() if rec.risk)
     every = {**fresh, **computed}
     out.folders += len(folders)
     out.rebuilt += len(computed)
@@ -241,25 +229,25 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     bad_files: set[str] = set()
     again: set[tuple[str, str]] = set()  # (repo id, file) of a second description: not a card at all
     for _, rec in ordered:
-        mine.extend(diag_in(d) for d in rec["diags"])
-        for repo, file, path in rec["targets"]:
+        mine.extend(rec.diags)
+        for repo, file, path in ((t.repo, t.file, t.path) for t in rec.targets):
             if repo not in first:
                 first[repo] = file
             elif first[repo] != file:
                 from cardgen.loading.sources import locate
                 from cardgen.resolve import described_twice
 
-                mine.add(described_twice(repo, locate(file, as_tuple(path)), first[repo]))
+                mine.add(described_twice(repo, locate(file, path), first[repo]))
                 bad_files.add(file)
                 again.add((repo, file))
     if again:  # a second description is no card for one resolver: what was checked of it as one goes
         mine = Collector(d for d in mine.diagnostics
                          if not (d.code == "CG217" and any(d.file == f for _, f in again)))
-    risky = sorted((key, rec["digest"]) for key, rec in ordered if rec["risk"])
+    risky = sorted((key, rec.digest) for key, rec in ordered if rec.risk)
     project_key = sha("\n".join([shared_digest, *(f"{k}\0{d}" for k, d in risky)]))
-    known_project = _pair(store.get("project"))
-    if known_project and known_project[0] == project_key:
-        project_diags = [diag_in(d) for d in known_project[1]]
+    known_project = store.memo("project")
+    if known_project is not None and known_project.key == project_key:
+        project_diags = known_project.diags
     else:
         if base is None:
             from cardgen.loading.sources import load_shared
@@ -275,53 +263,44 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
         project_diags = rules.check_project(Registry(base.shared, Collector()), facts)
     mine.extend(project_diags)
     for _, rec in ordered:
-        for repo, digest, rdiags, files, where in rec["rendered"]:
-            if (repo, where[0]) in again:
+        for r in rec.rendered:
+            if (r.repo, r.where[0]) in again:
                 continue
-            if not (changed is None or f"repo:{repo}" in changed
-                    or any(p in changed for p in rec["own"]) or any(p in changed for p in sets[rec["set"]])):
+            if not (changed is None or f"repo:{r.repo}" in changed
+                    or any(p in changed for p in rec.own) or any(p in changed for p in sets[rec.set_id])):
                 out.unaffected += 1
                 continue
-            mine.extend(diag_in(d) for d in rdiags)
-            if digest is None or bad_files.intersection(files):
-                out.failed.append(repo)
+            mine.extend(r.diags)
+            if r.digest is None or bad_files.intersection(r.files):
+                out.failed.append(r.repo)
             else:
                 assert isinstance(out.texts, Texts)
-                out.texts.add(repo, digest, store)
-                out.where[repo] = where_in(where)
+                out.texts.add(r.repo, r.digest, store)
+                out.where[r.repo] = r.where
     if not scope.whole:
         mine.keep(scope.keeps)
     report.extend(mine.diagnostics)
     gone = [k for k in records if k not in every and scope.keeps(k)] if scope.whole else []
-    used = {rec["set"] for rec in every.values()}
+    used = {rec.set_id for rec in every.values()}
     store.save(computed, {i: p for i, p in sets.items() if i in used}, gone,
-               {"shared": [shared_digest, [diag_out(d) for d in shared_diags]],
-                "project": [project_key, [diag_out(d) for d in project_diags]]})
+               {"shared": Memo(shared_digest, shared_diags), "project": Memo(project_key, project_diags)})
 
 
-def _pair(value: Any) -> tuple[str, list[Any]] | None:
-    """A stored (key, diagnostics) pair, or None when it is not one."""
-    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], list)
-            and all(isinstance(d, list) and len(d) == 6 for d in value[1])):
-        return value[0], value[1]
-    return None
-
-
-def _readable(rec: dict[str, Any], readmes: Path | None, store: Store, out: Rendering) -> bool:
+def _readable(rec: Record, readmes: Path | None, store: Store, out: Rendering) -> bool:
     """Whether the READMEs of a fresh record can be compared with the committed ones: a committed README
     equal to the record's text needs nothing more; one that differs needs the text from the store."""
     if readmes is None:
         return True
-    for repo, digest, *_ in rec["rendered"]:
-        if digest is None:
+    for r in rec.rendered:
+        if r.digest is None:
             continue
         try:
-            with open(os.path.join(readmes, repo, "README.md"), "rb") as f:
+            with open(os.path.join(readmes, r.repo, "README.md"), "rb") as f:
                 old = f.read()
         except OSError:
             old = None
-        if old is not None and sha(old) == digest:
-            out.same.add(repo)
-        elif store.text(digest) is None:
+        if old is not None and sha(old) == r.digest:
+            out.same.add(r.repo)
+        elif store.text(r.digest) is None:
             return False
     return True
