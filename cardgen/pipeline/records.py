@@ -12,10 +12,13 @@ damaged store, one from an older cardgen) reads as None, and its folder is rebui
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from cardgen.diagnostics import Diagnostic
+
+T = TypeVar("T")
 
 #: a place in a source file: (file, path of a node in it)
 Place = tuple[str, tuple[Any, ...]]
@@ -33,14 +36,6 @@ def diag_in(v: Any) -> Diagnostic | None:
     return None
 
 
-def diags_in(v: Any) -> list[Diagnostic] | None:
-    """A list of diagnostics read back, or None when any of it is not one."""
-    if not isinstance(v, list):
-        return None
-    out = [diag_in(d) for d in v]
-    return None if any(d is None for d in out) else [d for d in out if d is not None]
-
-
 def path_in(v: Any) -> tuple[Any, ...] | None:
     """The path of a node (keys and indexes) read back from JSON as the tuple it was, or None."""
     if isinstance(v, list) and all(isinstance(x, str) or _int(x) for x in v):
@@ -48,12 +43,33 @@ def path_in(v: Any) -> tuple[Any, ...] | None:
     return None
 
 
+def _each(read: Callable[[Any], T | None], v: Any) -> list[T] | None:
+    """Each item of a JSON list read back, or None when it is not a list or an item does not read."""
+    if not isinstance(v, list):
+        return None
+    out = []
+    for x in v:
+        item = read(x)
+        if item is None:
+            return None
+        out.append(item)
+    return out
+
+
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
 def _strings(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _bool(v: Any) -> bool:
+    return isinstance(v, bool)
 
 
 @dataclass(frozen=True)
@@ -77,13 +93,11 @@ class Rendered:
         if not (isinstance(v, list) and len(v) == 5):
             return None
         repo, digest, diags, files, where = v
-        if not (isinstance(repo, str) and (digest is None or isinstance(digest, str)) and _strings(files)
-                and isinstance(where, list) and len(where) == 2 and isinstance(where[0], str)):
+        if not (_str(repo) and (digest is None or _str(digest)) and _strings(files)
+                and isinstance(where, list) and len(where) == 2 and _str(where[0])):
             return None
-        found, path = diags_in(diags), path_in(where[1])
-        if found is None or path is None:
-            return None
-        return cls(repo, digest, found, files, (where[0], path))
+        found, path = _each(diag_in, diags), path_in(where[1])
+        return None if found is None or path is None else cls(repo, digest, found, files, (where[0], path))
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,7 @@ class Target:
 
     @classmethod
     def from_json(cls, v: Any) -> Target | None:
-        if not (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[1], str)):
+        if not (isinstance(v, list) and len(v) == 3 and _str(v[0]) and _str(v[1])):
             return None
         path = path_in(v[2])
         return None if path is None else cls(v[0], v[1], path)
@@ -127,18 +141,19 @@ class Record:
 
     @classmethod
     def from_json(cls, v: Any) -> Record | None:
-        if not (isinstance(v, dict) and _strings(v.get("files")) and _strings(v.get("own"))
-                and isinstance(v.get("set"), str) and isinstance(v.get("digest"), str)
-                and isinstance(v.get("errors"), bool) and isinstance(v.get("risk"), bool)
-                and isinstance(v.get("rendered"), list) and isinstance(v.get("targets"), list)):
+        if not (isinstance(v, dict) and all(ok(v.get(k)) for k, ok in _RECORD.items())):
             return None
-        diags = diags_in(v["diags"])
-        rendered = [Rendered.from_json(r) for r in v["rendered"]]
-        targets = [Target.from_json(t) for t in v["targets"]]
-        if diags is None or any(r is None for r in rendered) or any(t is None for t in targets):
+        diags = _each(diag_in, v["diags"])
+        rendered = _each(Rendered.from_json, v["rendered"])
+        targets = _each(Target.from_json, v["targets"])
+        if diags is None or rendered is None or targets is None:
             return None
-        return cls(v["files"], v["own"], v["set"], v["digest"], diags, v["errors"],
-                   [r for r in rendered if r is not None], [t for t in targets if t is not None], v["risk"])
+        return cls(v["files"], v["own"], v["set"], v["digest"], diags, v["errors"], rendered, targets, v["risk"])
+
+
+#: the plain fields of a record's JSON, and how each is checked (the lists of values are read item by item)
+_RECORD: dict[str, Callable[[Any], bool]] = {"files": _strings, "own": _strings, "set": _str, "digest": _str,
+                                             "errors": _bool, "risk": _bool}
 
 
 @dataclass(frozen=True)
@@ -154,7 +169,7 @@ class Memo:
 
     @classmethod
     def from_json(cls, v: Any) -> Memo | None:
-        if not (isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)):
+        if not (isinstance(v, list) and len(v) == 2 and _str(v[0])):
             return None
-        diags = diags_in(v[1])
+        diags = _each(diag_in, v[1])
         return None if diags is None else cls(v[0], diags)
