@@ -186,6 +186,43 @@ def test_a_damaged_store_is_rebuilt_not_a_crash(cli, tree, tmp_path):
     assert r.code == 0 and rebuilt(r) == (n, n) and problems(r) == problems(check(cli, tree, "--no-cache"))
 
 
+def test_a_record_reads_back_as_written_and_one_of_another_shape_reads_as_absent():
+    import copy
+    import json
+
+    from cardgen.diagnostics import Diagnostic
+    from cardgen.pipeline.records import Memo, Record, Rendered, Target
+
+    diag = Diagnostic("cards/a/card.yaml", 3, 5, "CG102", "unknown key", "warning")
+    file, member = "cards/a/card.yaml", ("suite", 0, "repo_id")
+    rendered = [Rendered("a/x", "h" * 64, [diag], [file], (file, member)),
+                Rendered("a/y", None, [], [file], (file, ("repo_id",)))]  # not rendered
+    rec = Record(["card.yaml"], ["/t/cards/a/card.yaml", "dir:/t/cards/a/templates"], "s" * 64, "d" * 64, [diag],
+                 False, rendered, [Target("a/x", file, member)], True)
+    stored = json.loads(json.dumps(rec.to_json()))
+    assert Record.from_json(stored) == rec
+    assert list(stored) == ["files", "own", "set", "digest", "diags", "errors", "rendered", "targets", "risk"]
+    memo = Memo("k", [diag])
+    assert Memo.from_json(json.loads(json.dumps(memo.to_json()))) == memo
+    damage = [
+        lambda r: r.pop("risk"),
+        lambda r: r.update(errors=0),
+        lambda r: r.update(files=[1]),
+        lambda r: r["diags"][0].pop(),
+        lambda r: r["diags"][0].__setitem__(5, "fatal"),
+        lambda r: r["rendered"][0].pop(),
+        lambda r: r["rendered"][0].__setitem__(1, 7),
+        lambda r: r["rendered"][0][4].__setitem__(1, [["nested"]]),
+        lambda r: r["targets"].append("a/z"),
+    ]
+    for hurt in damage:
+        bad = copy.deepcopy(stored)
+        hurt(bad)
+        assert Record.from_json(bad) is None, bad
+    for value in (None, "x", [], ["k"], ["k", [[1]]], [1, []]):
+        assert Memo.from_json(value) is None
+
+
 def test_a_record_from_another_cache_is_not_trusted(cli, tree, tmp_path):
     n = rebuilt(check(cli, tree))[1]
     (tmp_path / "cache/graph/key").chmod(0o600)

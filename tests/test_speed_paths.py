@@ -15,6 +15,7 @@ import cardgen.lint as lint_mod
 from cardgen.lint import chunks, lint
 from cardgen.loading.scope import select
 from cardgen.loading.yamlpos import loads
+from cardgen.pipeline.incremental import render_incremental
 from cardgen.pipeline.run import render_all as _render_all
 
 from conftest import BUNDLED, CARDS, REPO
@@ -22,6 +23,11 @@ from conftest import BUNDLED, CARDS, REPO
 
 def render_all(paths, **kw):
     return _render_all(select(paths), **kw)
+
+
+def render_sharded(paths, **kw):
+    """Through the dependency graph: validated and rendered shard by shard."""
+    return render_incremental(select(paths), **kw)
 
 FM = "---\nlicense: mit\n---\n\n"
 
@@ -100,7 +106,7 @@ def test_workers_render_what_one_process_renders(tmp_path: Path):
     root = _org(tmp_path)
     one = render_all([root], jobs=1)
     pooled = render_all([root], jobs=2)  # cards loaded and rendered by workers
-    sharded = render_all([root], jobs=2, keep_cards=False)  # validated and rendered shard by shard
+    sharded = render_sharded([root], jobs=2)  # validated and rendered shard by shard
     for other in (pooled, sharded):
         assert other.texts == one.texts and list(other.texts) == list(one.texts)
         assert other.diagnostics == one.diagnostics
@@ -116,7 +122,7 @@ def test_workers_render_what_one_process_renders(tmp_path: Path):
 def test_a_subset_is_sharded_like_it_is_checked_whole(tmp_path: Path):
     root = _org(tmp_path)
     one = render_all([root / "org"], jobs=1)
-    sharded = render_all([root / "org"], jobs=2, keep_cards=False)
+    sharded = render_sharded([root / "org"], jobs=2)
     assert sharded.texts == one.texts and sharded.diagnostics == one.diagnostics and sharded.failed == one.failed
     assert set(one.texts) == {f"org/m{i:03d}" for i in range(70)} - {"org/m007"}
 
@@ -184,7 +190,7 @@ def test_shards_apply_the_policy_and_report_links_out_as_one_process_does(tmp_pa
     # the policy requires a key no card writes, and makes the catalogue's near-duplicate warning an error
     policy = parse({"require": ["thumbnail"], "severity": {"CG606": "error"}}, "cardgen.toml", tmp_path)
     one = render_all([root], jobs=1, policy=policy)
-    sharded = render_all([root], jobs=2, keep_cards=False, policy=policy)
+    sharded = render_sharded([root], jobs=2, policy=policy)
     assert sharded.diagnostics == one.diagnostics and sharded.failed == one.failed and sharded.texts == one.texts
     codes = {d.code for d in one.diagnostics}
     assert {"CG217", "CG304"} <= codes

@@ -27,7 +27,8 @@ from cardgen.commands.base import DEFAULT_OUT, Command, Common
 from cardgen.diagnostics import plural
 from cardgen.files import committed, readme_path
 from cardgen.loading.scope import select
-from cardgen.pipeline.run import Rendering, render_all, unified
+from cardgen.pipeline.drift import unified
+from cardgen.pipeline.run import Rendering, render_all
 from cardgen.rendering.provenance import intact
 from cardgen.report import Report
 from cardgen.schema import branches

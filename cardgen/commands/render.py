@@ -73,7 +73,7 @@ def changed_files(ref: str | None, paths: tuple[Path, ...], files: tuple[Path, .
 
 def render(opts: RenderOptions) -> tuple[Report, int]:
     from cardgen.loading.scope import select
-    from cardgen.pipeline.run import render_to
+    from cardgen.pipeline.write import render_to
 
     graph: list[str] = []
     diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs, opts.policy,
@@ -92,7 +92,7 @@ def render(opts: RenderOptions) -> tuple[Report, int]:
 
 def check(opts: CheckOptions) -> tuple[Report, int]:
     from cardgen.loading.scope import select
-    from cardgen.pipeline.run import drift
+    from cardgen.pipeline.drift import drift
 
     graph: list[str] = []
     diags, drifted, checked = drift(select(list(opts.paths)), opts.out, opts.jobs, opts.policy,

@@ -34,9 +34,9 @@ def run(opts: ValidateOptions) -> tuple[Report, int]:
     report = Report("validate")
     ncards = 0
     if selection.scopes:
-        from cardgen.pipeline.run import render_all
+        from cardgen.pipeline.incremental import render_incremental
 
-        rendering = render_all(selection, opts.jobs, keep_cards=False, policy=opts.policy)
+        rendering = render_incremental(selection, opts.jobs, opts.policy)
         report.diagnostics += rendering.diagnostics
         ncards = len(rendering.texts) + len(rendering.failed)
     for p in selection.readmes:

@@ -472,7 +472,7 @@ def settle(imports: list[Imported]) -> None:
         for top in imports:
             for imp in top.all():
                 _write_card(Path(tmp), imp, imp.partials, imp.card)
-        rendering = render_all(select([Path(tmp)]), jobs=1, keep_cards=True)
+        rendering = render_all(select([Path(tmp)]), jobs=1)
         texts = {repo: rendering.texts.get(repo) for repo in [c.repo_id for c in cards]}
     from cardgen.rendering.provenance import unsealed
 

@@ -52,7 +52,7 @@ def _render(root: Path, folder: Path, repo_id: str) -> str:
     from cardgen.pipeline.run import render_all
 
     # the card's folder alone when cardgen finds the cards folder from it, else the whole cards folder
-    rendering = render_all(select([folder if find_root(folder) == root else root]), jobs=1, keep_cards=True)
+    rendering = render_all(select([folder if find_root(folder) == root else root]), jobs=1)
     text = rendering.texts.get(repo_id)
     if text is None:
         raise MergeError(f"the sources of {repo_id} in {folder} do not render: `cardgen validate {folder}` says why")
@@ -162,7 +162,7 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
                          f"{marker.group(1)}, theirs now {mine.group(1) if mine else 'none'}): merge into the sources "
                          "as they were when it was published (check them out, merge, then reapply your changes)")
     result = Merged(repo_id)
-    from cardgen.pipeline.run import front_matter_changes
+    from cardgen.pipeline.drift import front_matter_changes
 
     body_old, body_new = split(unsealed(ours))[1], split(unsealed(hub_text))[1]
     result.left += [f"front matter `{k}`: {a!r} on publishing, {b!r} on the Hub: not merged (a typed field or "

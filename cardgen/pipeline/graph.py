@@ -1,7 +1,7 @@
 """The dependency graph of a cards folder, kept between runs: what each card folder's READMEs were
 built from, and what building them gave.
 
-Every card folder has a record: the content hash of each input its cards were built from (its own
+Every card folder has a record (``records.Record``): the content hash of each input its cards were built from (its own
 sources, the sources of the cards it extends, the shared files its references come from, the
 templates on its search path, the Hub vocabulary), the names of its source files, and what the
 run found: diagnostics, the repo ids it describes, and for each README the hash of its text. The
@@ -35,20 +35,14 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cardgen.diagnostics import Diagnostic
 from cardgen.files import ours_alone
+from cardgen.pipeline.records import Memo, Record
 
 SCHEMA = 1
 DIR = "dir:"  # an input that is a folder of templates: what it holds, not what is in each file
-
-
-#: what a folder's record holds (``pipeline._render_shard`` writes them)
-RECORD = {"files": list, "own": list, "set": str, "digest": str, "diags": list, "errors": bool, "rendered": list,
-          "targets": list, "risk": bool}
 
 
 def _key(where: str) -> bytes:
@@ -144,19 +138,6 @@ def split_inputs(folder: Path, inputs: Iterable[str]) -> tuple[list[str], list[s
     return own, other
 
 
-def diag_out(d: Diagnostic) -> list[Any]:
-    return list(asdict(d).values())
-
-
-def diag_in(v: list[Any]) -> Diagnostic:
-    return Diagnostic(*v)
-
-
-def as_tuple(v: Any) -> Any:
-    """A path read back from JSON (lists) as the tuple it was."""
-    return tuple(as_tuple(x) for x in v) if isinstance(v, list) else v
-
-
 @contextmanager
 def _tx(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One transaction (the connection is in autocommit mode otherwise)."""
@@ -237,12 +218,12 @@ class Store:
         return conn
 
     # -- records ---------------------------------------------------------------------------------
-    def records(self) -> dict[str, dict[str, Any]]:
+    def records(self) -> dict[str, Record]:
         """The folders' records; one that does not read as a record is left out (its folder is rebuilt)."""
         out = {}
         for f, r in self.db.execute("SELECT folder, record FROM folders"):
-            rec = _json(self._opened(f, r))
-            if isinstance(rec, dict) and all(isinstance(rec.get(k), t) for k, t in RECORD.items()):
+            rec = Record.from_json(_json(self._opened(f, r)))
+            if rec is not None:
                 out[f] = rec
         return out
 
@@ -268,24 +249,29 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else _json(self._opened("meta:" + key, row[0]))
 
-    def save(self, records: Mapping[str, dict[str, Any]], sets: Mapping[str, list[str]], gone: Iterable[str],
-             meta: Mapping[str, Any]) -> None:
+    def memo(self, key: str) -> Memo | None:
+        """A memo kept for the whole scope, or None when there is none (or it does not read as one)."""
+        return Memo.from_json(self.get(key))
+
+    def save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
+             meta: Mapping[str, Memo]) -> None:
         """Write the new records (and their common input sets), drop the folders that are gone and the
         texts no record names any more."""
         db = self.db
         with _tx(db):
             db.executemany("INSERT OR REPLACE INTO sets VALUES(?, ?)", [(i, json.dumps(p)) for i, p in sets.items()])
             for folder, rec in records.items():
-                sealed = self._sealed(folder, json.dumps(rec))
+                sealed = self._sealed(folder, json.dumps(rec.to_json()))
                 db.execute("INSERT OR REPLACE INTO folders VALUES(?, ?)", (folder, sealed))
-                keep = [r[1] for r in rec["rendered"] if r[1]]
+                keep = [r.digest for r in rec.rendered if r.digest]
                 db.execute(f"DELETE FROM texts WHERE folder=? AND sha NOT IN ({','.join('?' * len(keep))})",
                            (folder, *keep))
             for folder in gone:
                 db.execute("DELETE FROM folders WHERE folder=?", (folder,))
                 db.execute("DELETE FROM texts WHERE folder=?", (folder,))
             for k, v in meta.items():
-                db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (k, self._sealed("meta:" + k, json.dumps(v))))
+                db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)",
+                           (k, self._sealed("meta:" + k, json.dumps(v.to_json()))))
 
     # -- texts -----------------------------------------------------------------------------------
     def put_texts(self, items: list[tuple[str, str, str]]) -> None:
@@ -326,7 +312,3 @@ class Texts(Mapping[str, str]):
 
     def __contains__(self, repo: object) -> bool:
         return repo in self.digests
-
-
-def where_in(v: list[Any]) -> tuple[str, tuple[Any, ...]]:
-    return v[0], as_tuple(v[1])

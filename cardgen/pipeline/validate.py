@@ -1,7 +1,8 @@
 """Validation of card sources: load the sources of a scope, resolve them and run every rule.
 
-It imports no Jinja, markdown-it or transformers; `cardgen validate` then renders and lints the
-valid cards in memory (``pipeline.render_all``). Published READMEs are checked by ``readme.py``.
+It imports no Jinja, markdown-it or transformers; the runs then render and lint the valid cards
+(``run.render_all`` in memory; ``incremental``, which checks shard by shard with ``check_project``,
+for `cardgen validate`, `render` and `check`). Published READMEs are checked by ``readme.py``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,85 @@
+"""Drift: the committed READMEs against what the sources give (`cardgen check` and `diff`).
+
+``drift`` renders a selection through the dependency graph (``incremental``) and compares each text
+with the README under the output folder; ``unified`` and ``front_matter_changes`` say how two READMEs
+differ (publish and import use them too); ``readme_changes`` names the committed READMEs among a set
+of changed files.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cardgen.diagnostics import Collector, Diagnostic
+from cardgen.files import committed, readme_path
+from cardgen.loading.scope import Selection
+from cardgen.pipeline.incremental import render_incremental
+from cardgen.policy import Policy
+
+
+def unified(old: str | None, new: str, path: str) -> str:
+    return "".join(difflib.unified_diff(
+        (old or "").splitlines(keepends=True), new.splitlines(keepends=True),
+        fromfile=f"a/{path}" if old is not None else "/dev/null", tofile=f"b/{path}"))
+
+
+@dataclass
+class Drift:
+    readme: Path
+    state: str  # missing | out of date
+    diff: str
+    front_matter: list[tuple[str, Any, Any]] = field(default_factory=list)  # (key, committed, rendered) that differ
+
+
+def front_matter_changes(old: str | None, new: str) -> list[tuple[str, Any, Any]]:
+    """The front-matter keys whose values differ between two READMEs: (key, old value, new value)."""
+    from cardgen.frontmatter import mapping, split
+
+    a, b = (mapping(split(t)[0] if t else None) for t in (old, new))
+    return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+
+
+def readme_changes(changed: frozenset[str], out: Path) -> frozenset[str]:
+    """``repo:<id>`` for each committed README under ``out`` among the changed files."""
+    root = out.resolve()
+    marks = set()
+    for f in changed:
+        try:
+            rel = Path(f).relative_to(root)
+        except ValueError:
+            continue
+        if len(rel.parts) == 3 and rel.parts[2] == "README.md":
+            marks.add(f"repo:{rel.parts[0]}/{rel.parts[1]}")
+    return frozenset(marks)
+
+
+def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Policy | None = None,
+          changed: frozenset[str] | None = None,
+          notes: list[str] | None = None) -> tuple[list[Diagnostic], list[Drift], int]:
+    """Render in memory and compare with the committed READMEs under ``out``; with ``changed``, only the
+    cards whose inputs (or committed README) are among those files."""
+    rendering = render_incremental(selection, jobs, policy,
+                                   changed=None if changed is None else changed | readme_changes(changed, out),
+                                   readmes=out)
+    report = Collector(rendering.diagnostics)
+    if notes is not None and rendering.folders:
+        notes.append(rendering.graph_note())
+    drifted = []
+    for repo in sorted(rendering.texts):
+        if repo in rendering.same:
+            continue
+        p = readme_path(out, repo)
+        try:
+            text = rendering.texts[repo]
+        except KeyError as e:  # another run replaced it in the store meanwhile
+            report.error(rendering.position(repo), "CG008", f"{p} not compared: {e}; run again")
+            continue
+        old = committed(p)
+        if old != text:
+            state = "missing" if old is None else "out of date"
+            drifted.append(Drift(p, state, unified(old, text, str(p)), front_matter_changes(old, text)))
+            report.error(rendering.position(repo), "CG708", f"{p} is {state}")
+    return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)

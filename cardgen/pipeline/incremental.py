@@ -1,0 +1,464 @@
+"""The incremental run of validate, render and check: each scope goes through its dependency graph
+(``graph``).
+
+Only the card folders whose inputs changed since the last run are loaded, checked, rendered and
+linted, shard by shard, in forked workers when there are many (``parallel``); the others are replayed
+from their records (``records``). What needs every card (a repository described twice, the shared
+catalogues) is judged in the parent over all the records. The texts stay in the graph's store
+(``Rendering.texts`` reads them when asked for); no card is kept.
+
+A scope's run is a sequence of steps, each a function below: sort the folders into fresh and stale
+(``_sort_folders``); load the shared sources when something needs them (``_shared_sources``);
+rebuild the stale folders (``_rebuild``: ``_render_shard`` per batch, forked or in this process);
+the checks over all the records (``_described_twice``); the catalogue, from its stored key or
+recomputed (``_catalogue``); replay the READMEs into the ``Rendering`` (``_replay``); save (``_save``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cardgen.cache import RunCache
+from cardgen.diagnostics import Collector, Diagnostic
+from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
+from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
+from cardgen.pipeline.graph import DIR, Hasher, Store, Texts, environment, sha, split_inputs
+from cardgen.pipeline.records import Memo, Record, Rendered, Target
+from cardgen.pipeline.run import Rendering, render_one
+from cardgen.policy import Policy
+
+if TYPE_CHECKING:
+    from cardgen.card import Card
+    from cardgen.loading.sources import Project, Source
+    from cardgen.rules.registry import RiskFacts
+
+# Loading, checking, rendering and linting are imported where they are used: a run whose cards are all
+# fresh in the dependency graph needs none of them, and starts in a fraction of the time.
+
+#: at most this many card folders in one worker's batch: what a batch loads is held until it is done
+SHARD_MAX = 256
+
+
+def render_incremental(selection: Selection, jobs: int | None = None, policy: Policy | None = None,
+                       changed: frozenset[str] | None = None, readmes: Path | None = None) -> Rendering:
+    """Validate and render through the dependency graph; cards with errors are not rendered.
+
+    Only the folders whose inputs changed since the last run are loaded, checked and rendered; the
+    texts stay in the graph's store and ``Rendering.cards`` stays empty. With ``changed``, only the
+    cards built from those files (or whose committed README is among them) are reported. ``readmes``
+    is the folder of the committed READMEs the texts will be compared with.
+    """
+    from cardgen.card import forget_files
+
+    out = Rendering(texts=Texts())
+    report = Collector()
+    cache = RunCache()
+    forget_files()
+    for scope in selection.scopes:
+        _render_graph(scope, jobs, out, report, cache, policy or Policy(), changed, readmes)
+    out.diagnostics = (policy or Policy()).apply(report.diagnostics)
+    return out
+
+
+# -- one scope through its graph ------------------------------------------------------------------
+
+@dataclass
+class _Graph:
+    """A scope's dependency graph as this run finds it: its store, the records and common input sets
+    the store holds (this run's sets are added as they are made), and this run's file hashes."""
+
+    store: Store
+    records: dict[str, Record]  # folder -> its record in the store
+    sets: dict[str, list[str]]  # id -> paths
+    hasher: Hasher
+
+    @classmethod
+    def open(cls, scope: Scope, policy: Policy) -> _Graph:
+        store = Store(scope.root, environment(policy, scope.root))
+        return cls(store, store.records(), store.sets(), Hasher())
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """A scope's shared sources (`_shared`): their hash and what loading them found, and the loaded
+    sources when this run needed them (None: replayed from the store)."""
+
+    memo: Memo  # key: the hash of the shared files
+    project: Project | None
+
+
+@dataclass
+class _Shard:
+    """What rendering some card folders gave: a record per folder (``records.Record``) and the cards that
+    carry risk assessments (for the catalogue rules, which need every card)."""
+
+    records: dict[str, Record] = field(default_factory=dict)  # folder -> record
+    sets: dict[str, list[str]] = field(default_factory=dict)  # common input sets the records name
+    risk_facts: list[RiskFacts] = field(default_factory=list)
+
+    def add(self, other: _Shard) -> None:
+        """Take in what another shard gave."""
+        self.records.update(other.records)
+        self.sets.update(other.sets)
+        self.risk_facts += other.risk_facts
+
+
+@dataclass(frozen=True)
+class _Twice:
+    """Repositories described in two folders: for one resolver the second description is no card."""
+
+    diags: list[Diagnostic]  # CG307 at each second description
+    files: set[str]  # their files: no card built from one is rendered
+    again: set[tuple[str, str]]  # (repo id, file) of each second description
+
+    def not_cards(self, diags: list[Diagnostic]) -> list[Diagnostic]:
+        """The diagnostics without what was checked of a second description as a card (a key the
+        policy requires, CG217)."""
+        if not self.again:
+            return diags
+        return [d for d in diags if not (d.code == "CG217" and any(d.file == f for _, f in self.again))]
+
+
+def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collector, cache: RunCache,
+                  policy: Policy, changed: frozenset[str] | None, readmes: Path | None) -> None:
+    """Render a scope through its dependency graph (``graph``): folders whose inputs hash as in the
+    last run are replayed from their records, the others are rendered again (in forked workers when
+    there are many), and what needs every card (a repo described twice, the shared catalogues) is
+    judged over all the records. With ``readmes`` (the output folder), a replayed README whose
+    committed copy differs is read back from the store, or rendered again when it cannot be."""
+    graph = _Graph.open(scope, policy)
+    folders, escapes = scope.walk()
+    fresh, stale = _sort_folders(folders, graph, readmes, out)
+    shared = _shared_sources(scope.root, graph, needed=bool(stale))
+    built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph.store) if stale else _Shard()
+    graph.sets.update(built.sets)
+    every = {**fresh, **built.records}
+    out.folders += len(folders)
+    out.rebuilt += len(built.records)
+    ordered = [(str(f), every[str(f)]) for f in folders if str(f) in every]
+    twice = _described_twice(ordered)
+    # what loading and checking found, in the shared sources and in every folder
+    found = twice.not_cards([*shared.memo.diags, *_links_out(escapes, scope.root),
+                             *(d for _, rec in ordered for d in rec.diags), *twice.diags])
+    catalogue = _catalogue(ordered, shared, built, scope.root, graph, cache, policy)
+    mine = Collector([*found, *catalogue.diags, *_replay(ordered, twice, changed, graph, out)])
+    if not scope.whole:
+        mine.keep(scope.keeps)
+    report.extend(mine.diagnostics)
+    _save(graph, scope, every, built.records, shared.memo, catalogue)
+
+
+def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None,
+                  out: Rendering) -> tuple[dict[str, Record], list[Path]]:
+    """(fresh folders and their records, stale folders): a folder is fresh when its record still holds
+    and its READMEs can be compared with the committed ones (``_readable``)."""
+    fresh: dict[str, Record] = {}
+    stale: list[Path] = []
+    for f in folders:
+        rec = graph.records.get(str(f))
+        if rec is not None and _fresh(rec, f, graph.hasher, graph.sets) and _readable(rec, readmes, graph.store, out):
+            fresh[str(f)] = rec
+        else:
+            stale.append(f)
+    return fresh, stale
+
+
+def _fresh(record: Record | None, folder: Path, hasher: Hasher, sets: dict[str, list[str]]) -> bool:
+    """Whether a folder's record still holds: same source files, every input hashing the same, and no
+    error (an error may be mended by a card added anywhere, e.g. the base it names)."""
+    return (record is not None and not record.errors
+            and record.files == yaml_names(folder)
+            and record.set_id in sets and hasher.digest(record.own, record.set_id, sets) == record.digest)
+
+
+def _readable(rec: Record, readmes: Path | None, store: Store, out: Rendering) -> bool:
+    """Whether the READMEs of a fresh record can be compared with the committed ones: a committed README
+    equal to the record's text needs nothing more; one that differs needs the text from the store."""
+    if readmes is None:
+        return True
+    for r in rec.rendered:
+        if r.digest is None:
+            continue
+        try:
+            with open(os.path.join(readmes, r.repo, "README.md"), "rb") as f:
+                old = f.read()
+        except OSError:
+            old = None
+        if old is not None and sha(old) == r.digest:
+            out.same.add(r.repo)
+        elif store.text(r.digest) is None:
+            return False
+    return True
+
+
+def _shared_sources(root: Path, graph: _Graph, needed: bool) -> _Shared:
+    """The shared sources: loaded when ``needed`` (folders to rebuild) or when they changed since the
+    last run; else what loading them found, from the store."""
+    files = [str(p.resolve()) for p in yaml_files(root / SHARED_DIR)]
+    digest = sha("\n".join(f"{p}\0{graph.hasher.file(p)}" for p in files))
+    known = graph.store.memo("shared")
+    if not needed and known is not None and known.key == digest:
+        return _Shared(known, None)
+    project = _load_shared(root)
+    return _Shared(Memo(digest, project.diagnostics), project)
+
+
+def _load_shared(root: Path) -> Project:
+    from cardgen.loading.sources import load_shared
+
+    return load_shared(root)
+
+
+def _links_out(escapes: list[Path], root: Path) -> list[Diagnostic]:
+    """The linked folders that leave the cards folder, reported as ``load_project`` does."""
+    if not escapes:
+        return []
+    from cardgen.loading.sources import outside_link
+
+    return [outside_link(link, root) for link in escapes]
+
+
+def _rebuild(stale: list[Path], root: Path, shared: _Shared, jobs: int | None, cache: RunCache, policy: Policy,
+             store: Store) -> _Shard:
+    """Load, check and render the stale folders again: in forked workers when they are many, else in
+    this process a batch at a time."""
+    assert shared.project is not None
+    # judged once, before any worker of this run adds to the load, and only for work worth forking for
+    jobs = jobs or (default_jobs() if len(stale) >= PARALLEL_FROM else 1)
+    work = partial(_render_shard, root=root, shared=shared.project.shared, cache=cache, policy=policy, store=store)
+    results = _forked(work, stale, jobs) if worth_forking(len(stale), jobs) else _in_process(work, stale)
+    built = _Shard()
+    for shard in results:
+        built.add(shard)
+    return built
+
+
+def _forked(work: Callable[[list[Path]], _Shard], stale: list[Path], jobs: int) -> list[_Shard]:
+    """The stale folders in about ``jobs * 4`` batches (none over ``SHARD_MAX``) over forked workers.
+    The first card is rendered here, before the fork: the workers inherit the compiled templates and the
+    lint of the parts every card shares instead of each building them again."""
+    results = [work(stale[:1])]
+    rest = stale[1:]
+    n = max(1, min(len(rest), jobs * 4), -(-len(rest) // SHARD_MAX))
+    size = -(-len(rest) // n)
+    return results + map_items(work, [rest[i:i + size] for i in range(0, len(rest), size)], jobs, min_items=1,
+                               batches=True)
+
+
+def _in_process(work: Callable[[list[Path]], _Shard], stale: list[Path]) -> list[_Shard]:
+    """The stale folders in this process, a batch at a time: what a batch loads is let go before the next."""
+    return [work(stale[i:i + SHARD_MAX]) for i in range(0, len(stale), SHARD_MAX)]
+
+
+def _described_twice(ordered: list[tuple[str, Record]]) -> _Twice:
+    """What a single resolver sees across all folders: a repository that a later folder describes again
+    (in another file) is reported there, and that description is no card."""
+    first: dict[str, str] = {}  # repo id -> the file that describes it first
+    twice = _Twice([], set(), set())
+    for _, rec in ordered:
+        for t in rec.targets:
+            if t.repo not in first:
+                first[t.repo] = t.file
+            elif first[t.repo] != t.file:
+                from cardgen.loading.sources import locate
+                from cardgen.resolve import described_twice
+
+                twice.diags.append(described_twice(t.repo, locate(t.file, t.path), first[t.repo]))
+                twice.files.add(t.file)
+                twice.again.add((t.repo, t.file))
+    return twice
+
+
+def _catalogue(ordered: list[tuple[str, Record]], shared: _Shared, built: _Shard, root: Path, graph: _Graph,
+               cache: RunCache, policy: Policy) -> Memo:
+    """The project rules (the shared catalogues against every card that carries a risk assessment): kept
+    from the last run while the shared sources and those cards' records are the same, else run again."""
+    risky = sorted((key, rec.digest) for key, rec in ordered if rec.risk)
+    key = sha("\n".join([shared.memo.key, *(f"{k}\0{d}" for k, d in risky)]))
+    known = graph.store.memo("project")
+    if known is not None and known.key == key:
+        return known
+    base = shared.project if shared.project is not None else _load_shared(root)
+    facts = list(built.risk_facts)
+    built_risky = {k for k, rec in built.records.items() if rec.risk}  # the folders those facts came from
+    todo = [Path(k) for k, _ in risky if k not in built_risky]
+    for i in range(0, len(todo), SHARD_MAX):
+        facts += _render_shard(todo[i:i + SHARD_MAX], root, base.shared, cache, policy, render=False).risk_facts
+    from cardgen.resolve import Registry
+    from cardgen.rules import run as rules
+
+    return Memo(key, rules.check_project(Registry(base.shared, Collector()), facts))
+
+
+def _replay(ordered: list[tuple[str, Record]], twice: _Twice, changed: frozenset[str] | None, graph: _Graph,
+            out: Rendering) -> list[Diagnostic]:
+    """Put each README of the records into ``out`` (its text stays in the store), or the card among the
+    failed ones; returns what rendering them found. A card no change touched is only counted."""
+    assert isinstance(out.texts, Texts)
+    diags: list[Diagnostic] = []
+    for _, rec in ordered:
+        for r in rec.rendered:
+            if (r.repo, r.where[0]) in twice.again:
+                continue
+            if not _touched(r, rec, changed, graph.sets):
+                out.unaffected += 1
+                continue
+            diags += r.diags
+            if r.digest is None or twice.files.intersection(r.files):
+                out.failed.append(r.repo)
+            else:
+                out.texts.add(r.repo, r.digest, graph.store)
+                out.where[r.repo] = r.where
+    return diags
+
+
+def _touched(r: Rendered, rec: Record, changed: frozenset[str] | None, sets: dict[str, list[str]]) -> bool:
+    """Whether a README is among those asked for (``run.affected`` for a record): no change set given,
+    its committed README changed (``repo:<id>``), or one of its folder's inputs did."""
+    return (changed is None or f"repo:{r.repo}" in changed
+            or any(p in changed for p in rec.own) or any(p in changed for p in sets[rec.set_id]))
+
+
+def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: Memo,
+          catalogue: Memo) -> None:
+    """Store the rebuilt records, the common sets any record names and the scope's memos; a whole scope
+    also drops the records of the folders that are gone."""
+    gone = [k for k in graph.records if k not in every and scope.keeps(k)] if scope.whole else []
+    used = {rec.set_id for rec in every.values()}
+    graph.store.save(built, {i: p for i, p in graph.sets.items() if i in used}, gone,
+                     {"shared": shared, "project": catalogue})
+
+
+# -- some folders, in a worker ----------------------------------------------------------------------
+
+def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy,
+                  store: Store | None = None, render: bool = True) -> _Shard:
+    """Load, check, render and lint the cards of some folders (in a worker process), as
+    ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card. The
+    texts go to the store; a record per folder comes back. With ``render=False``, only the risk facts."""
+    from cardgen.pipeline.validate import check_project
+    from cardgen.rules.registry import risk_facts
+
+    project = _load_folders(folders, root, shared)
+    report = Collector()
+    cards = check_project(project, report, catalogue=False, policy=policy)
+    mine = set(folders)
+    shard = _Shard(risk_facts=[rf for c in cards if c.src.folder in mine and (rf := risk_facts(c))])
+    if not render:
+        return shard
+    texts = _record_folders(folders, project, cards, policy.apply(report.diagnostics), cache, shard)
+    if store is not None and texts:
+        store.put_texts(texts)
+    return shard
+
+
+def _load_folders(folders: list[Path], root: Path, shared: list[Any]) -> Project:
+    """The sources of some folders, and of the cards they extend from other shards (resolved here,
+    rendered there)."""
+    from cardgen.loading.sources import Project, load_card
+    from cardgen.pipeline.validate import load_missing_bases
+
+    project = Project(root, shared=list(shared))
+    for folder in folders:
+        src, d = load_card(folder, root)
+        project.diagnostics += d
+        if src.docs:
+            project.cards.append(src)
+    load_missing_bases(project)
+    return project
+
+
+def _record_folders(folders: list[Path], project: Project, cards: list[Card], diags: list[Diagnostic],
+                    cache: RunCache, shard: _Shard) -> list[tuple[str, str, str]]:
+    """Render the checked cards of each folder and put the folder's record (and its common input set)
+    into ``shard``; returns the texts, (hash, folder, text)."""
+    mine = set(folders)
+    by_folder: dict[Path, list[Card]] = {f: [] for f in folders}
+    for card in cards:
+        if card.src.folder in mine:
+            by_folder[card.src.folder].append(card)
+    names = {f: yaml_names(f) for f in folders}
+    inputs = {f: _folder_inputs(f, cs, names[f]) for f, cs in by_folder.items()}
+    assigned = _assign(diags, inputs, folders)
+    sources = {s.folder: s for s in project.cards if s.folder in mine}
+    bad_files = Collector(diags).files_with_errors()
+    hasher = Hasher()
+    texts: list[tuple[str, str, str]] = []
+    for f, cs in by_folder.items():
+        rendered = _render_folder(f, cs, bad_files, cache, texts)
+        own, set_id = _common_set(f, inputs[f], shard.sets)
+        found = assigned[str(f)]
+        shard.records[str(f)] = Record(
+            files=names[f], own=own, set_id=set_id, digest=hasher.digest(own, set_id, shard.sets), diags=found,
+            errors=any(d.severity == "error" for d in found) or any(r.digest is None for r in rendered),
+            rendered=rendered, targets=_targets(sources.get(f)), risk=any(c.model.risk_assessment for c in cs))
+    return texts
+
+
+def _folder_inputs(folder: Path, cards: list[Card], names: list[str]) -> set[str]:
+    """Every input of a folder's cards (``Card.inputs``, the template folders they may use) and its
+    source files, there or not."""
+    return (set().union(*(c.inputs() | template_folders(c) for c in cards))
+            | {os.path.realpath(folder / n) for n in names})
+
+
+def template_folders(card: Card) -> set[str]:
+    """The folders whose templates a card's README may use, there or not yet (``graph.DIR`` inputs): its
+    own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'."""
+    folder = card.src.folder
+    out = {DIR + os.path.realpath(t) for t in card.templates}
+    out |= {DIR + os.path.realpath(folder / "templates"), DIR + os.path.realpath(folder.parent / "_templates")}
+    return out | (template_folders(card.base) if card.base is not None else set())
+
+
+def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list[Path]) -> dict[str, list[Diagnostic]]:
+    """Each diagnostic goes to the record of every folder whose cards were built from its file, else to
+    the folder that holds its file, else to every folder of the shard."""
+    claims: dict[str, list[str]] = {}  # diagnostic file -> folders whose cards were built from it
+    for f, ins in inputs.items():
+        for i in ins:
+            claims.setdefault(i, []).append(str(f))
+    prefixes = [(str(f) + os.sep, str(f)) for f in folders]
+    assigned: dict[str, list[Diagnostic]] = {str(f): [] for f in folders}
+    for diag in diags:
+        owners = claims.get(diag.file) or [f for pre, f in prefixes if diag.file.startswith(pre)] or list(assigned)
+        for o in owners:
+            assigned[o].append(diag)
+    return assigned
+
+
+def _render_folder(folder: Path, cards: list[Card], bad_files: set[str], cache: RunCache,
+                   texts: list[tuple[str, str, str]]) -> list[Rendered]:
+    """Render and lint the cards of a folder (none built from a file with an error); their texts go to
+    ``texts``, (hash, folder, text)."""
+    rendered = []
+    for card in cards:
+        files = card.files()
+        text, diags = (None, []) if files & bad_files else render_one(card, cache)
+        digest = None if text is None else sha(text)
+        if text is not None and digest is not None:
+            texts.append((digest, str(folder), text))
+        rendered.append(Rendered(card.repo_id, digest, diags, sorted(files), card.where_path()))
+    return rendered
+
+
+def _common_set(folder: Path, inputs: set[str], sets: dict[str, list[str]]) -> tuple[list[str], str]:
+    """A folder's inputs as (its own, the id of the common set of the others); the set goes to ``sets``."""
+    own, common = split_inputs(folder, inputs)
+    set_id = sha("\n".join(common))
+    sets[set_id] = common
+    return own, set_id
+
+
+def _targets(source: Source | None) -> list[Target]:
+    """The repositories a folder's card source describes, and where each repo id is written."""
+    from cardgen.resolve import targets
+
+    if source is None or not source.model:
+        return []
+    return [Target(repo, source.doc_for(path).file, path) for repo, _, path in targets(source)]

@@ -1,0 +1,75 @@
+"""Writing the rendered READMEs: ``render_to`` renders a selection through the dependency graph
+(``incremental``) and replaces each README that changed, atomically, never through a link out of the
+output folder."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from cardgen.diagnostics import Collector, Diagnostic
+from cardgen.files import atomic_write, clean_leftovers, committed, escaping_link, file_mode, readme_path
+from cardgen.loading.scope import Selection
+from cardgen.pipeline.drift import readme_changes
+from cardgen.pipeline.incremental import render_incremental
+from cardgen.policy import Policy
+
+
+def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: Policy | None = None,
+              changed: frozenset[str] | None = None,
+              notes: list[str] | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
+    """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
+    rendering = render_incremental(selection, jobs, policy,
+                                   changed=None if changed is None else changed | readme_changes(changed, out),
+                                   readmes=out)
+    report = Collector(rendering.diagnostics)
+    if notes is not None and rendering.folders:
+        notes.append(rendering.graph_note())
+    written = []
+    todo: list[tuple[str, Path]] = []
+    owners: dict[str, Path | None] = {}  # each owner folder checked once
+    for repo in sorted(rendering.texts):
+        p = readme_path(out, repo)
+        owner = repo.split("/")[0]
+        if owner not in owners:
+            owners[owner] = escaping_link(out / owner, out)
+        link = owners[owner] or (p.parent if p.parent.is_symlink() and escaping_link(p.parent, out) else None)
+        if link is not None:  # never write through a link out of --out
+            report.error(rendering.position(repo), "CG304", f"{link} is a link to {link.resolve()}, outside "
+                                                            f"{out}: {repo} not written")
+            continue
+        clean_leftovers(p.parent)
+        if repo in rendering.same:
+            written.append((p, "unchanged"))
+            continue
+        todo.append((repo, p))
+    # the READMEs are derived (render writes them again from the sources, `check` finds one that is not
+    # what the sources give), like a site generator's pages: each is replaced atomically (never a torn
+    # file), not synced to the disk (two syncs per file cost more than the rest of the write, and one
+    # os.sync() at the end would flush every other program's writes too); a few threads overlap the reads
+    # of the committed files and the writes; each thread reads its text when it comes to it, so the texts
+    # are never all held at once
+    mode = file_mode()
+
+    def write(item: tuple[str, Path]) -> str | None:
+        try:
+            text = rendering.texts[item[0]]
+        except KeyError as e:  # another run replaced it in the store meanwhile
+            return str(e)
+        if committed(item[1]) == text:
+            return "unchanged"
+        try:
+            atomic_write(item[1], text, mode, sync=False)
+        except OSError as e:
+            return e.strerror or str(e)
+        return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for (repo, p), problem in zip(todo, pool.map(write, todo), strict=True):
+            if problem == "unchanged":
+                written.append((p, "unchanged"))
+            elif problem:
+                report.error(rendering.position(repo), "CG008", f"cannot write {p}: {problem}")
+            else:
+                written.append((p, "written"))
+    return report.diagnostics, written
