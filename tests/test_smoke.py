@@ -167,7 +167,7 @@ def test_without_the_extra_it_says_how_to_install():
 
 
 def test_markers_are_the_template_literals():
-    from cardgen.smoke.run import markers
+    from cardgen.kinds.prompt import markers
 
     assert markers("### System:\n{system_message}\n\n### User:\n{prompt}\n\n### Assistant:\n") == [
         "### System:", "### User:", "### Assistant:"]

@@ -129,7 +129,7 @@ def test_the_tokenizer_tier_reads_no_weights(cli, models, tmp_path):
 
 
 def test_one_crashing_model_is_that_models_failure_and_the_report_is_written(cli, models, tmp_path, monkeypatch):
-    import cardgen.smoke.run as smoke_module
+    import cardgen.smoke.run as smoke_module  # where `run_one` looks it up
 
     real = smoke_module.run_generate
 
@@ -183,9 +183,9 @@ def test_a_repo_that_does_not_exist_is_named_as_such(cli, tmp_path, monkeypatch)
 
 
 def test_a_model_that_cannot_fit_is_skipped_with_the_figures(cli, models, tmp_path, monkeypatch):
-    import cardgen.smoke.run as smoke_module
+    import cardgen.smoke.models as models_module  # where `cannot_fit` looks it up
 
-    monkeypatch.setattr(smoke_module, "free_bytes", lambda cuda: 1000)
+    monkeypatch.setattr(models_module, "free_bytes", lambda cuda: 1000)
     r, doc = smoke(cli, tmp_path, MISTRAL_OK, models["mistral"])
     assert r.code == 0
     [res] = doc["results"]

@@ -1,0 +1,85 @@
+"""Where a model comes from and whether it fits: the local folder of a repository (given, cached, or
+downloaded only when allowed), and the memory its weights need against what the device has free."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cardgen.smoke.options import SmokeOptions
+from cardgen.smoke.result import SmokeResult, first_line
+
+#: the environment in which neither huggingface_hub nor transformers reaches the Hub
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) -> str | None:
+    """The local folder of a repository: given, in the cache, or downloaded when allowed; None (with
+    the reason in ``r``) when there is none."""
+    given = opts.model_paths.get(repo)
+    if given is not None:
+        if not Path(given).is_dir():
+            r.failures.append(f"model folder {given} does not exist")
+            return None
+        return str(given)
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        return str(snapshot_download(repo, revision=branch, local_files_only=not opts.allow_download,
+                                     endpoint=os.environ.get("HF_ENDPOINT") or None))
+    except RepositoryNotFoundError:
+        r.failures.append(f"repository {repo} does not exist on the Hub (or is private and no token was given)")
+    except RevisionNotFoundError:
+        r.failures.append(f"branch {branch!r} does not exist in {repo}")
+    except LocalEntryNotFoundError:
+        r.skipped = (f"not available locally: give --model-path {repo}=DIR, or --allow-download to fetch it"
+                     if not opts.allow_download else f"could not download {repo}: the Hub could not be reached")
+    except Exception as e:  # noqa: BLE001 - a network fault, a full disk...: this model's problem
+        r.failures.append(f"could not get {repo}: {first_line(e)}")
+    return None
+
+
+# -- memory ----------------------------------------------------------------------------------------
+def weight_bytes(folder: str) -> int:
+    """What the weight files of a model folder hold (safetensors, else PyTorch bins)."""
+    files = list(Path(folder).glob("*.safetensors")) or list(Path(folder).glob("*.bin"))
+    return sum(f.stat().st_size for f in files if f.is_file())
+
+
+def free_bytes(cuda: bool) -> int | None:
+    if cuda:
+        import torch
+
+        return int(torch.cuda.mem_get_info()[0])
+    try:  # what the kernel could hand out without swapping (page cache included), else the free pages
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def stored_dtype_bytes(folder: str) -> int:
+    try:
+        cfg = json.loads((Path(folder) / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return 2
+    name = str(cfg.get("torch_dtype") or cfg.get("dtype") or "float16")
+    return 4 if "32" in name else 1 if "8" in name else 2
+
+
+def cannot_fit(size: int, folder: str, dtype: str, cuda: bool) -> str | None:
+    """Why weights of ``size`` bytes (stored in ``folder``) cannot be loaded in ``dtype`` on the GPU or
+    the host, with the figures; None when they fit (or the free memory is unknown)."""
+    need = size * max(1.0, (4 if dtype == "float32" else 2) / stored_dtype_bytes(folder))
+    free = free_bytes(cuda)
+    if free is not None and need > 0.9 * free:
+        return (f"the weights need about {need / 2**30:.1f} GiB in {dtype} and the "
+                f"{'GPU' if cuda else 'host'} has {free / 2**30:.1f} GiB free")
+    return None
