@@ -24,7 +24,8 @@ import yaml
 from cardgen import hubspec
 from cardgen.files import atomic_write, read_text
 from cardgen.frontmatter import split
-from cardgen.importing.recognise import Claim, literal, recognise
+from cardgen.importing.recognise.claims import Claim, literal
+from cardgen.importing.recognise.run import recognise
 
 #: front-matter keys with a typed field (the rest go through `metadata:`)
 PLAIN_TYPED = ("language", "library_name", "pipeline_tag", "tags", "base_model", "base_model_relation",

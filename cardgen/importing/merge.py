@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from cardgen.frontmatter import split
-from cardgen.importing.recognise import literal
+from cardgen.importing.recognise.claims import literal
 from cardgen.rendering.provenance import DIGEST, unsealed
 
 
