@@ -49,7 +49,7 @@ def test_corpus_front_matter_survives_or_the_change_is_reported(corpus_import):
     from huggingface_hub import ModelCard
 
     root, files = corpus_import
-    from cardgen.importing.importer import import_text
+    from cardgen.importing.run import import_text
 
     rendered = 0
     for f in files:

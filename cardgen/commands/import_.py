@@ -92,7 +92,8 @@ def problem(source: str, text: str, code: str, severity: str) -> Diagnostic:
 
 
 def run(opts: ImportOptions) -> tuple[Report, int]:
-    from cardgen.importing.importer import ImportError_, run_import
+    from cardgen.importing.imported import ImportError_
+    from cardgen.importing.run import run_import
 
     if opts.merge:
         return merge(opts)
@@ -115,9 +116,10 @@ def run(opts: ImportOptions) -> tuple[Report, int]:
 
 def merge(opts: ImportOptions) -> tuple[Report, int]:
     from cardgen.files import atomic_write
-    from cardgen.importing.importer import ImportError_, readme_sources
+    from cardgen.importing.imported import ImportError_
     from cardgen.importing.merge import MergeError
     from cardgen.importing.merge import merge as merge_one
+    from cardgen.importing.readmes import readme_sources
 
     out = opts.out
     try:

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from cardgen.frontmatter import split
-from cardgen.importing.recognise import literal
+from cardgen.importing.recognise.claims import literal
 from cardgen.rendering.provenance import DIGEST, unsealed
 
 
@@ -104,6 +104,36 @@ def _find(lines: list[str], run: list[str], path: Path) -> list[tuple[int, str]]
     return hits
 
 
+def _anchor(texts: dict[Path, list[str]], before: list[str]) -> tuple[list[str], int] | None:
+    """Where an insertion goes: the fewest last lines of ``before`` (up to four, not all blank) that sit in
+    one place of the sources, and how many they are; None when no such run is."""
+    for k in range(1, min(4, len(before)) + 1):
+        run = before[-k:]
+        if any(x.strip() for x in run) and sum(len(_find(t, run, p)) for p, t in texts.items()) == 1:
+            return run, k
+    return None
+
+
+def _yaml_value(texts: dict[Path, list[str]], old: str, new: list[str],
+                edits: dict[Path, list[tuple[int, int, list[str]]]]) -> bool:
+    """Record the edit of a one-line YAML value, `key: text` whose value is ``old``, when one line of the
+    sources' YAML holds it: the new value as a plain scalar, or as a block when it needs one. Whether it
+    was recorded."""
+    scalars = [(p, s, m) for p, t in texts.items() if p.suffix in (".yaml", ".yml")
+               for s, line in enumerate(t) if (m := _SCALAR.match(line)) and _value(m.group(2)) == old]
+    if len(scalars) != 1:
+        return False
+    path, s, m = scalars[0]
+    value = yaml.safe_dump("\n".join(new), allow_unicode=True, width=10_000, default_style=None)
+    if "\n" in "\n".join(new) or value.count("\n") > 1 or value.startswith(("'", '"', "|", ">")):
+        pad = " " * (len(m.group(1)) - len(m.group(1).lstrip()) + 2)
+        body = [m.group(1) + "|-", *((pad + x) if x.strip() else "" for x in new)]
+    else:
+        body = [m.group(1) + value.rstrip("\n").removesuffix("\n...")]
+    edits.setdefault(path, []).append((s, s + 1, body))
+    return True
+
+
 def _place(texts: dict[Path, list[str]], old: list[str], new: list[str], before: list[str],
            edits: dict[Path, list[tuple[int, int, list[str]]]]) -> str | None:
     """Record the edit replacing ``old`` by ``new`` (an insertion, when ``old`` is empty, goes after the
@@ -111,26 +141,13 @@ def _place(texts: dict[Path, list[str]], old: list[str], new: list[str], before:
     if old:
         run, offset = old, 0
     else:
-        for k in range(1, min(4, len(before)) + 1):
-            run, offset = before[-k:], k
-            if any(x.strip() for x in run) and sum(len(_find(t, run, p)) for p, t in texts.items()) == 1:
-                break
-        else:
+        anchor = _anchor(texts, before)
+        if anchor is None:
             return "the lines around it are not in one place of the sources"
+        run, offset = anchor
     hits = [(p, s, ind) for p, t in texts.items() for s, ind in _find(t, run, p)]
-    if not hits and len(old) == 1:  # a one-line YAML value: `key: text`
-        scalars = [(p, s, m) for p, t in texts.items() if p.suffix in (".yaml", ".yml")
-                   for s, line in enumerate(t) if (m := _SCALAR.match(line)) and _value(m.group(2)) == old[0]]
-        if len(scalars) == 1:
-            path, s, m = scalars[0]
-            value = yaml.safe_dump("\n".join(new), allow_unicode=True, width=10_000, default_style=None)
-            if "\n" in "\n".join(new) or value.count("\n") > 1 or value.startswith(("'", '"', "|", ">")):
-                pad = " " * (len(m.group(1)) - len(m.group(1).lstrip()) + 2)
-                body = [m.group(1) + "|-", *((pad + x) if x.strip() else "" for x in new)]
-            else:
-                body = [m.group(1) + value.rstrip("\n").removesuffix("\n...")]
-            edits.setdefault(path, []).append((s, s + 1, body))
-            return None
+    if not hits and len(old) == 1 and _yaml_value(texts, old[0], new, edits):
+        return None
     if not hits:
         return "computed from fields (or written differently in the sources): edit the sources"
     if len(hits) > 1:

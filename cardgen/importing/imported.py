@@ -1,0 +1,72 @@
+"""An imported card (``Imported``): the card's fields, what import made of its README (claims, free
+sections, problems), and how its sources are written (``card_yaml``, ``write_card``); and the error that
+stops an import (``ImportError_``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cardgen.files import atomic_write
+from cardgen.importing.recognise.claims import Claim
+
+
+class ImportError_(Exception):
+    """The source cannot be imported (one line, no traceback)."""
+
+
+@dataclass
+class Imported:
+    repo_id: str
+    source: str  # where the README came from
+    card: dict[str, Any]
+    recognised: list[str] = field(default_factory=list)  # typed fields filled
+    free_sections: int = 0
+    problems: list[str] = field(default_factory=list)  # what could not be kept as typed data, and why
+    original: str = ""  # the README as read (BOM and CRLF removed)
+    lines: list[str] = field(default_factory=list)  # the body's lines
+    body_start: int = 0  # the first line after the title
+    cuts: list[int] = field(default_factory=list)  # where `#` and `##` headings after the title begin
+    claims: list[Claim] = field(default_factory=list)  # parts of the body shown from typed fields
+    base: Imported | None = None  # the embedded original card, as a card of its own
+    partials: dict[str, str] = field(default_factory=dict)  # the card's own templates, by file name
+    start: dict[str, Any] = field(default_factory=dict)  # the card's fields before the claims (finish starts here)
+    file: str = ""  # the README its lines are counted in (an embedded card's: the card that embeds it)
+
+    @property
+    def readme(self) -> str:
+        return self.file or self.source
+
+    def all(self) -> list[Imported]:
+        """This card and the base card it embeds, if any."""
+        return [self, *(self.base.all() if self.base else [])]
+
+
+def dump(data: Any) -> str:
+    """YAML as cardgen writes front matter: keys in their order, each value spelled out (no aliases), text
+    over several lines as a block."""
+    from cardgen.frontmatter import _Dumper
+
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+
+
+def card_yaml(imp: Imported, card: dict[str, Any] | None = None) -> str:
+    head = (f"# yaml-language-server: $schema=../../../schemas/card.schema.json\n"
+            f"# Imported by cardgen from {imp.source}\n")
+    return head + dump(imp.card if card is None else card)
+
+
+def write_card(root: Path, imp: Imported, partials: dict[str, str], card: dict[str, Any]) -> Path:
+    """The card's sources under ``root``: ``card`` as its card.yaml, ``partials`` as its own templates."""
+    folder = root / imp.repo_id
+    (folder / "templates").mkdir(parents=True, exist_ok=True)
+    for name, text in partials.items():
+        (folder / "templates" / name).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "templates" / name, text)
+    target = folder / "card.yaml"
+    atomic_write(target, card_yaml(imp, card))
+    return target
+

@@ -1,0 +1,129 @@
+"""`cardgen import`: existing README cards into card sources, losing nothing.
+
+Each README is read (``readmes``); its front matter goes into typed fields where cardgen has one and
+everything else into the `metadata:` pass-through (``front_matter``), so that the front matter of the
+card rendered from the new sources, read by huggingface_hub, equals the original's. Its body gives the
+title, the parts recognised as structure and an embedded original card; the rest is cut at its headings
+into ordered free sections, each kept as the original wrote it (``body``). The recognised parts are
+rendered back and kept only where they give the original back (``verify``); facts that several cards
+write go to one shared file (``share``).
+
+All are read, converted and checked before anything is written. Sources are written atomically, never
+over existing ones unless ``force``; the same input gives the same sources.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cardgen import hubspec
+from cardgen.files import atomic_write
+from cardgen.frontmatter import split
+from cardgen.importing.body import body, finish
+from cardgen.importing.front_matter import front_matter
+from cardgen.importing.imported import Imported, ImportError_, dump, write_card
+from cardgen.importing.readmes import readme_sources
+from cardgen.importing.share import existing_ids, share
+from cardgen.importing.verify import settle, verify
+
+
+def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Imported:
+    imp = Imported(repo_id, source, {})
+    """One README (its text) as an imported card, its claims not yet checked."""
+    out: dict[str, Any] = {"repo_id": repo_id}
+    imp.card = out
+    text = imp.original = text.lstrip("\ufeff").replace("\r\n", "\n")
+    fm, rest, _ = split(text)
+    meta: Any = {}
+    if fm is not None:
+        try:
+            meta = yaml.safe_load(fm) or {}
+        except yaml.YAMLError as e:
+            imp.problems.append(f"the front matter is not YAML ({str(e).splitlines()[0]}); kept as body text")
+            rest, meta = text, {}
+    if not isinstance(meta, dict):
+        imp.problems.append("the front matter is not a mapping; kept as body text")
+        rest, meta = text, {}
+    front_matter(meta, out, imp)
+    body(rest, out, imp, meta.get("base_model"), offset=text.count("\n") - rest.count("\n"), fix=fix)
+    return imp
+
+
+def _readmes(paths: list[str], repo_id: str | None) -> list[tuple[str, str, str]]:
+    """(repo id, where it came from, README text) for each README named, each repo id valid and given
+    to one README only."""
+    found = readme_sources(paths, repo_id)
+    if repo_id and len(found) > 1:
+        raise ImportError_("--repo-id names one repository, but several READMEs were given")
+    seen: dict[str, str] = {}
+    for rid, src, _ in found:
+        if p := hubspec.repo_id_problem(rid):
+            raise ImportError_(f"{src}: repo id {rid!r}: {p} (give --repo-id)")
+        if rid in seen:
+            raise ImportError_(f"{src} and {seen[rid]} would both become {rid}")
+        seen[rid] = src
+    return found
+
+
+def _embedded_apart(imports: list[Imported], imported: set[str], out: Path) -> None:
+    """An embedded card whose repository is imported too, or already has sources in ``out``, stays text."""
+    for top in imports:
+        if top.base and (top.base.repo_id in imported or (out / top.base.repo_id).exists()):
+            top.problems.append(f"the embedded original card of {top.base.repo_id} stays text: that card is "
+                                f"{'imported too' if top.base.repo_id in imported else 'already in ' + str(out)}")
+            top.claims = [c for c in top.claims if c.slot != "base_card"]
+            top.base = None
+
+
+def _check(imports: list[Imported]) -> None:
+    """The claims checked and the cards finished: the cards' own claims first (an embedded card's too, as
+    a card of its own); then each embedded card, finished, under the card that embeds it; then every
+    card, finished, rendered whole."""
+    held = {id(top): [c for c in top.claims if c.slot == "base_card"] for top in imports}
+    for top in imports:
+        top.claims = [c for c in top.claims if c.slot != "base_card"]
+    verify([imp for top in imports for imp in top.all()])
+    with_base = [top for top in imports if top.base]
+    for top in with_base:
+        assert top.base is not None
+        finish(top.base)
+        top.claims = sorted(top.claims + held[id(top)], key=lambda c: c.start)
+    verify(with_base, [top.base for top in with_base if top.base])
+    for top in with_base:
+        if not any(c.slot == "base_card" for c in top.claims):
+            top.base = None
+    for top in imports:
+        finish(top)
+    settle(imports)
+
+
+def _write(out: Path, cards: list[Imported], shared: dict[str, Any], force: bool) -> list[Path]:
+    """Each card's sources, and the shared file, written under ``out`` (never over existing ones unless
+    ``force``); the cards' card.yaml files."""
+    targets = [out / imp.repo_id / "card.yaml" for imp in cards]
+    shared_file = out / "_shared" / "imported.yaml"
+    existing = [t for t in targets if t.exists()] + ([shared_file] if shared and shared_file.exists() else [])
+    if existing and not force:
+        raise ImportError_(f"{existing[0]} exists ({len(existing)} in all); pass --force to replace")
+    for imp in cards:
+        write_card(out, imp, imp.partials, imp.card)
+    if shared:
+        shared_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(shared_file, "# Imported by cardgen: facts that several imported cards share\n" + dump(shared))
+    return targets
+
+
+def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool, share_facts: bool = True,
+               fix: bool = False) -> tuple[list[Imported], list[Path]]:
+    """Import every README named; write each card's sources (atomically, never over existing ones
+    unless ``force``). All are read, converted and checked before anything is written."""
+    found = _readmes(paths, repo_id)
+    imports = [import_text(text, rid, src, fix) for rid, src, text in found]
+    _embedded_apart(imports, {rid for rid, _, _ in found}, out)
+    _check(imports)
+    cards = [imp for top in imports for imp in top.all()]
+    shared = share(imports, existing_ids(out)) if share_facts else {}
+    return cards, _write(out, cards, shared, force)

@@ -1,0 +1,106 @@
+"""Facts written in several imported cards (the same licence, the same BibTeX entry, the same free
+section at the same place), moved to one shared file, `_shared/imported.yaml`, that each card names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cardgen.importing.imported import Imported
+
+
+def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
+    """Facts written in several imported cards, moved to one shared file: the same licence, the same
+    BibTeX entry, and the same free section at the same place. Returns the shared file's content (empty:
+    nothing shared)."""
+    import hashlib
+    import json
+
+    cards = [imp for top in imports for imp in top.all()]
+    shared: dict[str, dict[str, Any]] = {"licenses": {}, "citations": {}, "sections": {}}
+    taken = set(existing)
+
+    def new_id(base: str) -> str:
+        sid, n = base, 2
+        while sid in taken:
+            sid, n = f"{base}-{n}", n + 1
+        taken.add(sid)
+        return sid
+
+    def pool(kind: str, places: Callable[[dict[str, Any]], list[tuple[Any, Any]]], name: str) -> None:
+        """An entry (a mapping) written in two cards or more goes to ``shared[kind]`` under an id made
+        from its ``name``; each place that held it (a container and its key) then holds the id."""
+        def key(e: Any) -> str:
+            return json.dumps(e, sort_keys=True) if isinstance(e, dict) else ""
+
+        counts: dict[str, int] = {}
+        for imp in cards:
+            for k in {key(box[at]) for box, at in places(imp.card)} - {""}:
+                counts[k] = counts.get(k, 0) + 1
+        ids: dict[str, str] = {}
+        for imp in cards:
+            for box, at in places(imp.card):
+                k = key(box[at])
+                if counts.get(k, 0) >= 2:
+                    if k not in ids:
+                        ids[k] = new_id(str(box[at].get(name) or box[at].get("id")))
+                        shared[kind][ids[k]] = box[at]
+                    box[at] = ids[k]
+
+    pool("licenses", lambda card: [(card, "license")] if "license" in card else [], "name")
+    pool("citations", lambda card: [(card[f], i) for f in ("cite_as", "citations")
+                                    for i in range(len(card.get(f) or []))], "key")
+    # a free section is shared when two cards or more have the same text after the same slot, or after
+    # the same section that is itself shared: its anchor is then the same name in every card
+    def keys(secs: list[dict[str, Any]]) -> list[str]:
+        out, prev = [], ""
+        for sec in secs:
+            anchor = prev if prev and sec["after"] not in SLOT_NAMES else sec["after"]
+            prev = hashlib.sha256(json.dumps([sec["body"], anchor]).encode()).hexdigest()
+            out.append(prev)
+        return out
+
+    from cardgen.sections import SECTION_NAMES as SLOT_NAMES
+
+    counts: dict[str, int] = {}
+    for imp in cards:
+        for k in set(keys(imp.card.get("sections", []))):
+            counts[k] = counts.get(k, 0) + 1
+    taken |= {sec["id"] for imp in cards for sec in imp.card.get("sections", [])}
+    moved: dict[str, str] = {}
+    for imp in cards:
+        secs = imp.card.get("sections", [])
+        renamed: dict[str, str] = {}
+        prev_shared = True
+        for i, (sec, k) in enumerate(zip(secs, keys(secs), strict=True)):
+            if sec["after"] in renamed:
+                sec["after"] = renamed[sec["after"]]
+            if counts[k] < 2 or not (prev_shared or sec["after"] in SLOT_NAMES):
+                prev_shared = False
+                continue
+            if k not in moved:
+                moved[k] = new_id(sec["id"])
+                shared["sections"][moved[k]] = {**sec, "id": moved[k]}
+            renamed[sec["id"]] = moved[k]
+            secs[i] = moved[k]
+            prev_shared = True
+        if n := sum(isinstance(x, str) for x in secs):
+            imp.recognised.append(f"{n} shared section{'s' * (n != 1)}")
+    return {k: v for k, v in shared.items() if v}
+
+
+def existing_ids(out: Path) -> set[str]:
+    """The ids the shared files of the cards folder ``out`` already hold: a new shared entry takes another."""
+    ids: set[str] = set()
+    for f in sorted((out / "_shared").glob("*.y*ml")) if (out / "_shared").is_dir() else []:
+        try:
+            data = yaml.safe_load(f.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            ids |= {str(k) for v in data.values() if isinstance(v, dict) for k in v}
+    return ids
+
