@@ -175,3 +175,18 @@ def test_no_package_hides_a_public_function():
     public API (`cardgen.load`, `cardgen.render`) would replace that function once anything imported it."""
     subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     assert not subpackages & set(cardgen.__all__)
+def test_modules_are_small_and_two_levels_deep_at_most():
+    for name, path in modules(PACKAGE).items():
+        assert len(path.relative_to(PACKAGE).parent.parts) <= 2, f"{name}: packages nest two levels at most"
+        lines = path.read_text("utf-8").count("\n")
+        assert lines <= 500, f"{path.relative_to(PACKAGE.parent)}: {lines} lines (500 at most: split it by job)"
+
+
+def test_no_function_is_too_complex():
+    """Cyclomatic complexity (radon's count) of every function and method: 30 at most. A function over it
+    does several jobs; cut it into named steps."""
+    from radon.complexity import cc_visit
+
+    over = [f"{path.relative_to(PACKAGE.parent)}:{b.lineno} {b.fullname} ({b.complexity})"
+            for path in sorted(PACKAGE.rglob("*.py")) for b in cc_visit(path.read_text("utf-8")) if b.complexity > 30]
+    assert over == []
