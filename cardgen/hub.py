@@ -235,6 +235,8 @@ def explain(e: BaseException, repo: str, revision: str | None = None, attempt: s
         msg = f"the Hub answered {code}: try again later"
     elif isinstance(e, RepositoryNotFoundError) or (code == 404 and not isinstance(e, EntryNotFoundError)):
         msg = f"not found (404): {repo} does not exist on the Hub ({endpoint()}), or the token cannot see it"
+    elif is_network(e) and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "on", "yes", "true"):
+        msg = f"HF_HUB_OFFLINE is set: {endpoint()} is not asked"
     elif is_network(e):  # LocalEntryNotFoundError (a kind of EntryNotFoundError) included: no answer to judge
         msg = f"network error reaching {endpoint()}: {type(e).__name__}"
     elif isinstance(e, EntryNotFoundError):

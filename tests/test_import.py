@@ -4,14 +4,14 @@ reported), the body's blocks survive, nothing is overwritten, and the same input
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 
 import pytest
 import yaml
 
 from compare import compare, lines_found
-from conftest import REPO
+from conftest import REPO, run_process
 
 CORPUS = REPO / "tests" / "corpus"
 LISTS = {"language", "tags", "datasets", "base_model"}
@@ -190,9 +190,33 @@ def test_a_hub_repo_is_fetched_and_a_missing_one_is_one_line(cli, tmp_path, monk
         assert not (tmp_path / "cards2").exists()  # no partial output
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     r = cli("import", "acme/never-fetched@main", "--out", tmp_path / "cards3")
-    assert r.code == 2 and "cannot fetch acme/never-fetched@main from the Hub" in r.err and "Traceback" not in r.text
+    assert r.code == 2 and "Traceback" not in r.text
+    # one line, naming the repository and the Hub it could not reach
+    assert r.err.count("\n") == 1 and "cannot fetch acme/never-fetched@main from the Hub" in r.err
+    assert "http://127.0.0.1:9" in r.err, r.err
     assert not (tmp_path / "cards3").exists()
-    json.dumps(r.err)  # one printable line
+    assert not (tmp_path / "hf").exists() or not list((tmp_path / "hf").rglob("README.md"))  # nothing cached
+
+
+def test_import_from_a_hub_that_never_answers_ends_within_its_timeout(tmp_path, monkeypatch):
+    """A Hub that accepts the connection and never answers: the import ends within three of its timeouts
+    (the deadline of the whole fetch), with one line naming the Hub and the repository."""
+    import time
+
+    from hubserver import FakeHub, HubServer
+
+    hub = FakeHub()
+    hub.files[("acme/model", "main")] = {"README.md": b"# M\n"}
+    hub.hang[r".*"] = 30
+    with HubServer(hub) as server:
+        env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf")}
+        env.pop("HF_HUB_OFFLINE", None)
+        t0 = time.monotonic()
+        r = run_process("import", "acme/model", "--out", tmp_path / "cards", "--timeout", "1", env=env, timeout=60)
+        took = time.monotonic() - t0
+        hub.hang.clear()
+    assert r.code == 2 and took < 3 * 1 + 5, (took, r.err)  # the deadline, and a few seconds to start Python
+    assert r.err.count("\n") == 1 and "acme/model" in r.err and server.url in r.err, r.err
 
 
 SEED_REPOS = {"000": "stabilityai/StableBeluga-7B", "001": "TheBloke/StableBeluga2-70B-GPTQ",

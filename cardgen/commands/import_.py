@@ -57,6 +57,7 @@ class ImportOptions:
     write: bool = False
     share: bool = True
     format: str = "text"
+    timeout: float = 10.0  # seconds per request to the Hub; the whole fetch of one README: three of them
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -71,6 +72,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--merge", action="store_true",
                    help="bring an edit made on the Hub into the existing sources (shown as a diff of the source files)")
     p.add_argument("--write", action="store_true", help="with --merge: write the merged sources")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to connect or wait for the Hub, per request; a README's whole fetch gets three "
+                        "times that (default: 10)")
     p.add_argument("--no-share", action="store_true",
                    help="keep each card self-contained (default: facts that several cards share go to "
                         "_shared/imported.yaml)")
@@ -80,7 +84,16 @@ def options(args: argparse.Namespace, common: dict[str, Any]) -> ImportOptions:
     if args.write and not args.merge:
         raise UsageError("--write goes with --merge (a plain import writes its sources anyway)")
     return ImportOptions(tuple(args.sources), args.out, args.repo_id, args.force, args.fix, args.merge, args.write,
-                         not args.no_share, common["format"])
+                         not args.no_share, common["format"], args.timeout)
+
+
+def bounds(opts: ImportOptions) -> Any:
+    """The Hub client's bounds for fetching READMEs: the timeout per request, three for the whole fetch."""
+    from dataclasses import replace
+
+    from cardgen.importing.readmes import IMPORT_BOUNDS
+
+    return replace(IMPORT_BOUNDS, timeout=opts.timeout, deadline=3 * opts.timeout)
 
 
 def problem(source: str, text: str, code: str, severity: str) -> Diagnostic:
@@ -99,7 +112,7 @@ def run(opts: ImportOptions) -> tuple[Report, int]:
         return merge(opts)
     try:
         imports, targets = run_import(list(opts.sources), opts.out, opts.repo_id, opts.force,
-                                      share_facts=opts.share, fix=opts.fix)
+                                      share_facts=opts.share, fix=opts.fix, bounds=bounds(opts))
     except ImportError_ as e:
         raise UsageError(str(e)) from None
     report = Report("import", checked=plural(len(imports), "card") + " imported")
@@ -123,7 +136,7 @@ def merge(opts: ImportOptions) -> tuple[Report, int]:
 
     out = opts.out
     try:
-        found = readme_sources(list(opts.sources), opts.repo_id)
+        found = readme_sources(list(opts.sources), opts.repo_id, bounds(opts))
     except ImportError_ as e:
         raise UsageError(str(e)) from None
     report = Report("import --merge", checked=plural(len(found), "README"))

@@ -7,8 +7,12 @@ import re
 from pathlib import Path
 
 from cardgen import hubspec
-from cardgen.files import read_text
+from cardgen.files import MAX_BYTES, read_text
+from cardgen.hub import Bounds
 from cardgen.importing.imported import ImportError_
+
+#: a README is read within cardgen's size bound for a file; an unreachable Hub gives up in seconds
+IMPORT_BOUNDS = Bounds(timeout=10.0, deadline=30.0, max_bytes=MAX_BYTES)
 
 
 def _read(p: Path) -> str:
@@ -19,9 +23,10 @@ def _read(p: Path) -> str:
     return text
 
 
-def readme_sources(paths: list[str], repo_id: str | None) -> list[tuple[str, str, str]]:
+def readme_sources(paths: list[str], repo_id: str | None, bounds: Bounds = IMPORT_BOUNDS) -> list[tuple[str, str, str]]:
     """(repo id, where it came from, README text) for each README named: a file, a folder of them
-    (flat `*.md`, or `owner/name/README.md`), or a Hub repo id `owner/name[@revision]`."""
+    (flat `*.md`, or `owner/name/README.md`), or a Hub repo id `owner/name[@revision]` (fetched within
+    ``bounds``)."""
     out: list[tuple[str, str, str]] = []
     for arg in paths:
         p = Path(arg)
@@ -36,7 +41,7 @@ def readme_sources(paths: list[str], repo_id: str | None) -> list[tuple[str, str
                 rid = _repo_from_path(f) if f.name == "README.md" else f"imported/{f.stem}"
                 out.append((rid, str(f), _read(f)))
         elif re.fullmatch(r"[\w.-]+/[\w.-]+(@[\w./-]+)?", arg) and not p.exists():
-            out.append(_from_hub(arg))
+            out.append(_from_hub(arg, bounds))
         else:
             raise ImportError_(f"{arg}: no such file or folder, and not a Hub repo id (owner/name[@revision])")
     return out
@@ -48,33 +53,21 @@ def _repo_from_path(p: Path) -> str:
     return f"imported/{p.stem}"
 
 
-def _from_hub(arg: str) -> tuple[str, str, str]:
-    import os
+def _from_hub(arg: str, bounds: Bounds) -> tuple[str, str, str]:
+    """A Hub repo's README, through the one Hub client (bounded; downloaded into a temporary folder, never
+    into the user's Hugging Face cache, where a README-only snapshot would pass for the model later)."""
+    import tempfile
 
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from cardgen.hub import Hub, explain, repo_url
 
     repo, _, rev = arg.partition("@")
     if p := hubspec.repo_id_problem(repo):
         raise ImportError_(f"{arg}: {p}")
-    try:
-        path = hf_hub_download(repo, "README.md", revision=rev or None, endpoint=os.environ.get("HF_ENDPOINT") or None)
-    except RepositoryNotFoundError:
-        raise ImportError_(f"{repo} does not exist on the Hub (or is private and no token was given)") from None
-    except RevisionNotFoundError:
-        raise ImportError_(f"{repo} has no revision {rev!r}") from None
-    except LocalEntryNotFoundError:  # offline, or the Hub did not answer, and no copy in the cache
-        raise ImportError_(f"cannot fetch {arg} from the Hub: it could not be reached (or HF_HUB_OFFLINE is set) "
-                           "and no copy is cached") from None
-    except EntryNotFoundError:
-        raise ImportError_(f"{repo} has no README.md") from None
-    except Exception as e:  # noqa: BLE001 - offline, unreachable, refused: one line
-        raise ImportError_(f"cannot fetch {arg} from the Hub: {type(e).__name__}: "
-                           f"{str(e).splitlines()[0] if str(e) else ''}") from None
-    return repo, f"https://huggingface.co/{repo}" + (f"/tree/{rev}" if rev else ""), _read(Path(path))
-
+    with tempfile.TemporaryDirectory(prefix="cardgen-import-") as tmp:
+        try:
+            text, _ = Hub(bounds).readme(repo, rev or None, tmp)
+        except Exception as e:  # noqa: BLE001 - unreachable, refused, too large: one line
+            raise ImportError_(explain(e, repo, rev or None, f"cannot fetch {arg} from the Hub")) from None
+    if text is None:
+        raise ImportError_(f"{repo} has no README.md")
+    return repo, repo_url(repo, rev or None), text

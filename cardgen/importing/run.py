@@ -22,10 +22,11 @@ import yaml
 from cardgen import hubspec
 from cardgen.files import atomic_write
 from cardgen.frontmatter import split
+from cardgen.hub import Bounds
 from cardgen.importing.body import body, finish
 from cardgen.importing.front_matter import front_matter
 from cardgen.importing.imported import Imported, ImportError_, dump, write_card
-from cardgen.importing.readmes import readme_sources
+from cardgen.importing.readmes import IMPORT_BOUNDS, readme_sources
 from cardgen.importing.share import existing_ids, share
 from cardgen.importing.verify import settle, verify
 
@@ -52,10 +53,10 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
     return imp
 
 
-def _readmes(paths: list[str], repo_id: str | None) -> list[tuple[str, str, str]]:
+def _readmes(paths: list[str], repo_id: str | None, bounds: Bounds) -> list[tuple[str, str, str]]:
     """(repo id, where it came from, README text) for each README named, each repo id valid and given
     to one README only."""
-    found = readme_sources(paths, repo_id)
+    found = readme_sources(paths, repo_id, bounds)
     if repo_id and len(found) > 1:
         raise ImportError_("--repo-id names one repository, but several READMEs were given")
     seen: dict[str, str] = {}
@@ -117,10 +118,11 @@ def _write(out: Path, cards: list[Imported], shared: dict[str, Any], force: bool
 
 
 def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool, share_facts: bool = True,
-               fix: bool = False) -> tuple[list[Imported], list[Path]]:
-    """Import every README named; write each card's sources (atomically, never over existing ones
-    unless ``force``). All are read, converted and checked before anything is written."""
-    found = _readmes(paths, repo_id)
+               fix: bool = False, bounds: Bounds = IMPORT_BOUNDS) -> tuple[list[Imported], list[Path]]:
+    """Import every README named (a Hub repo's fetched within ``bounds``); write each card's sources
+    (atomically, never over existing ones unless ``force``). All are read, converted and checked before
+    anything is written."""
+    found = _readmes(paths, repo_id, bounds)
     imports = [import_text(text, rid, src, fix) for rid, src, text in found]
     _embedded_apart(imports, {rid for rid, _, _ in found}, out)
     _check(imports)

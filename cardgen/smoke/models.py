@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from cardgen.smoke.options import SmokeOptions
-from cardgen.smoke.result import SmokeResult, first_line
+from cardgen.smoke.result import SmokeResult
 
 #: the environment in which neither huggingface_hub nor transformers reaches the Hub
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -23,21 +23,23 @@ def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) ->
             r.failures.append(f"model folder {given} does not exist")
             return None
         return str(given)
-    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
+    from cardgen.hub import Bounds, Hub, explain
+
     try:
-        return str(snapshot_download(repo, revision=branch, local_files_only=not opts.allow_download,
-                                     endpoint=os.environ.get("HF_ENDPOINT") or None))
+        # weights are as large as they are: no byte cap; a download has an hour, each request a minute
+        return Hub(Bounds(timeout=60.0, deadline=3600.0, max_bytes=None)).snapshot(
+            repo, branch, local_only=not opts.allow_download)
     except RepositoryNotFoundError:
         r.failures.append(f"repository {repo} does not exist on the Hub (or is private and no token was given)")
     except RevisionNotFoundError:
         r.failures.append(f"branch {branch!r} does not exist in {repo}")
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError as e:
         r.skipped = (f"not available locally: give --model-path {repo}=DIR, or --allow-download to fetch it"
-                     if not opts.allow_download else f"could not download {repo}: the Hub could not be reached")
+                     if not opts.allow_download else explain(e, repo, branch, f"could not download {repo}"))
     except Exception as e:  # noqa: BLE001 - a network fault, a full disk...: this model's problem
-        r.failures.append(f"could not get {repo}: {first_line(e)}")
+        r.failures.append(explain(e, repo, branch, f"could not get {repo}"))
     return None
 
 
