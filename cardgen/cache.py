@@ -2,7 +2,9 @@
 
 * ``RunCache``: made by the pipeline for one run and dropped with it (forked workers inherit it):
   one Jinja environment per template search path, holding its compiled templates, and the partials
-  found on each path. Nothing in it outlives the run, so an edited template is always seen.
+  found on each path; and the run's ``FileView`` (real paths, the templates in each folder of a search
+  path, the vocabulary files: what a card's README is built from, looked at once per run). Nothing in it
+  outlives the run, so an edited template is always seen.
 * On disk, in ``$CARDGEN_CACHE_DIR`` (default ``~/.cache/cardgen``; ``off`` or ``--no-cache`` keeps
   nothing): Jinja's own bytecode cache of compiled templates, keyed by each template's source, so a
   stale entry is never read.
@@ -41,8 +43,40 @@ def folder() -> str | None:
 
 
 @dataclass
+class FileView:
+    """What one run sees of the file system, each thing looked at once (a run sees one state of it)."""
+
+    real: dict[str, str] = field(default_factory=dict)  # path -> os.path.realpath(path)
+    templates: dict[str, frozenset[str]] = field(default_factory=dict)  # folder -> its `*.j2`, real paths
+    vocabulary: frozenset[str] | None = None  # the Hub vocabulary files cardgen carries, real paths
+
+    def realpath(self, path: str) -> str:
+        if (hit := self.real.get(path)) is None:
+            hit = self.real[path] = os.path.realpath(path)
+        return hit
+
+    def templates_in(self, folder: str) -> frozenset[str]:
+        """The templates in a folder of a search path, there or not yet."""
+        if (hit := self.templates.get(folder)) is None:
+            from pathlib import Path
+
+            hit = self.templates[folder] = frozenset(os.path.realpath(p) for p in Path(folder).rglob("*.j2"))
+        return hit
+
+    def vocabulary_files(self) -> frozenset[str]:
+        if self.vocabulary is None:
+            from pathlib import Path
+
+            from cardgen.hubspec import DATA
+
+            self.vocabulary = frozenset(os.path.realpath(p) for p in Path(DATA).glob("*.json"))
+        return self.vocabulary
+
+
+@dataclass
 class RunCache:
     """What one run reuses across its cards (see the module's docstring)."""
 
     environments: dict[tuple[str, ...], jinja2.Environment] = field(default_factory=dict)
     partials: dict[tuple[tuple[str, ...], str], jinja2.Template | None] = field(default_factory=dict)
+    files: FileView = field(default_factory=FileView)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from cardgen.diagnostics import Where
@@ -18,6 +17,7 @@ from cardgen.entries import Dataset, Org
 from cardgen.schema import CardSource, SuiteMember
 
 if TYPE_CHECKING:
+    from cardgen.cache import FileView
     from cardgen.loading.sources import Source
 
 
@@ -117,44 +117,16 @@ class Card:
         """The source files this card's content comes from (its own and its bases')."""
         return {s.file for s in self.origin.values()} | {self.src.file}
 
-    def inputs(self) -> set[str]:
+    def inputs(self, view: FileView) -> set[str]:
         """Every file its README is built from, as absolute paths: its sources and its bases', the shared
         files its references come from, the files of its free sections, the templates on its search
-        path, and the Hub vocabulary cardgen carries. What `--changed-since` and the dependency graph
-        (``graph``) match changes against."""
+        path, and the Hub vocabulary cardgen carries (as the run's ``view`` of the file system sees them).
+        What `--changed-since` and the dependency graph (``graph``) match changes against."""
         refs = [self.creator, self.license, self.training, self.risk_citation, *self.datasets, *self.citations,
                 *self.cite_as, *self.sections, *self.mitigations.values()]
         files = self.files() | {r.src.file for r in refs if r is not None}
         files |= {os.path.join(s.src.folder, s.value.file) for s in self.sections if getattr(s.value, "file", None)}
-        out = {_real(f) for f in files} | _vocabulary()
+        out = {view.realpath(f) for f in files} | view.vocabulary_files()
         for folder in self.templates:
-            out |= _templates(folder)
-        return out | (self.base.inputs() if self.base is not None else set())
-
-
-def forget_files() -> None:
-    """Forget the template folders and real paths seen: a new run looks again."""
-    _real.cache_clear()
-    _templates.cache_clear()
-
-
-@lru_cache(maxsize=65536)
-def _real(path: str) -> str:
-    return os.path.realpath(path)
-
-
-@lru_cache(maxsize=256)
-def _templates(folder: str) -> frozenset[str]:
-    """The templates in a folder of a search path (read once per run: a run sees one state of them)."""
-    from pathlib import Path
-
-    return frozenset(os.path.realpath(p) for p in Path(folder).rglob("*.j2"))
-
-
-@lru_cache(maxsize=1)
-def _vocabulary() -> frozenset[str]:
-    from pathlib import Path
-
-    from cardgen.hubspec import DATA
-
-    return frozenset(os.path.realpath(p) for p in Path(DATA).glob("*.json"))
+            out |= view.templates_in(folder)
+        return out | (self.base.inputs(view) if self.base is not None else set())

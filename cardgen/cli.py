@@ -20,12 +20,14 @@ from cardgen.commands.base import Command, UsageError
 from cardgen.report import REPORTERS, Report
 
 
-def commands() -> dict[str, Command]:
-    """Every command, by name, in the order the help lists them."""
+def commands(only: str | None = None) -> dict[str, Command]:
+    """Every command, by name, in the order the help lists them; or, with ``only``, that command alone
+    (its module alone is imported: `cardgen validate` loads none of the other commands' modules)."""
     out: dict[str, Command] = {}
-    for name in MODULES:
-        for cmd in importlib.import_module(f"cardgen.commands.{name}").COMMANDS:
-            out[cmd.name] = cmd
+    for module in dict.fromkeys([MODULES[only]] if only in MODULES else MODULES.values()):
+        for cmd in importlib.import_module(f"cardgen.commands.{module}").COMMANDS:
+            if only is None or cmd.name == only:
+                out[cmd.name] = cmd
     return out
 
 
@@ -78,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     # The card models are plain pydantic; scanning every installed distribution for pydantic
     # plugins costs more than validating a card. A user who wants plugins sets the variable.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        registry = commands()
+        # `cardgen NAME ...`: the parser of that command alone; anything else (help, a wrong name): all
+        registry = commands(argv[0] if argv and argv[0] in MODULES else None)
         ap = build_parser(registry)
         args = ap.parse_args(argv)
         if args.version:

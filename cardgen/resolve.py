@@ -56,7 +56,7 @@ class Resolver:
         self.report = report
         self.registry = Registry(project.shared, report)
         self.by_repo: dict[str, tuple[Source, SuiteMember | None]] = {}
-        self.cards: dict[tuple[int, str], Card] = {}
+        self.cards: dict[str, Card] = {}  # repo id -> its card (``by_repo`` names one source per repo)
         self._stack: list[str] = []
         self._slots: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._folders: dict[Path, bool] = {}  # template folders judged (there, and inside the cards folder)
@@ -116,9 +116,8 @@ class Resolver:
                                                           f"{repo!r}{suggest(repo, self.by_repo)}")
             return None
         src, member = self.by_repo[repo]
-        key = (id(src), repo)
-        if key in self.cards:
-            return self.cards[key]
+        if repo in self.cards:
+            return self.cards[repo]
         if repo in self._stack:
             chain = " -> ".join(self._stack[self._stack.index(repo):] + [repo])
             self.report.error(src.pos(("extends",)), "CG303", f"inheritance cycle: {chain}")
@@ -129,7 +128,7 @@ class Resolver:
         finally:
             self._stack.pop()
         if card:
-            self.cards[key] = card
+            self.cards[repo] = card
         return card
 
     def _build(self, repo: str, src: Source, member: SuiteMember | None) -> Card | None:

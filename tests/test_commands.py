@@ -77,3 +77,22 @@ def test_an_unknown_command_is_a_usage_error(cli):
     with pytest.raises(SystemExit) as e:  # argparse's own exit
         cli("smok", CARDS)
     assert e.value.code == 2
+
+
+def test_the_command_table_and_the_modules_agree():
+    """`cardgen NAME` imports the module the table names: each command is in the module the table says,
+    and every command a module defines is in the table."""
+    import importlib
+
+    from cardgen.commands import MODULES
+
+    defined = {cmd.name: module for module in set(MODULES.values())
+               for cmd in importlib.import_module(f"cardgen.commands.{module}").COMMANDS}
+    assert defined == MODULES
+
+
+def test_a_command_imports_its_own_module_alone():
+    code = ("import sys; from cardgen.cli import main; main(['validate', '-q', 'cards']); "
+            "print(sorted(m for m in sys.modules if m.startswith('cardgen.commands.')))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert p.stdout.splitlines()[-1] == "['cardgen.commands.base', 'cardgen.commands.validate']", p.stdout

@@ -244,3 +244,13 @@ def test_default_workers_leave_a_busy_machine_alone():
         for p in spin:
             p.kill()
             p.wait()
+
+
+def test_the_library_versions_in_the_graphs_key_are_the_installed_ones():
+    """The graph's key names the versions of the libraries that load, render and lint (read from the
+    `.dist-info` folder names, quickly): they must be what importlib.metadata says."""
+    from importlib.metadata import version
+
+    from cardgen.pipeline.graph import LIBRARIES, versions
+
+    assert versions(LIBRARIES) == {name: version(name) for name in LIBRARIES}

@@ -195,3 +195,36 @@ def test_shards_apply_the_policy_and_report_links_out_as_one_process_does(tmp_pa
     codes = {d.code for d in one.diagnostics}
     assert {"CG217", "CG304"} <= codes
     assert not one.texts and len(one.failed) == 70 + BUNDLED  # CG217 on every card stops it, in both paths
+
+
+HEAVY = ("pydantic", "jinja2", "markdown_it", "huggingface_hub", "rich", "torch", "transformers", "nh3")
+
+
+def _modules_after(args: list[str], env: dict[str, str], cwd: Path) -> set[str]:
+    """The top-level packages a fresh process has imported after `cardgen ARGS`."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from cardgen.cli import main; code = main(sys.argv[1:]); "
+            "print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules})]))")
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                       timeout=120)
+    code_, mods = json.loads(p.stdout.splitlines()[-1])
+    assert code_ == 0, p.stderr
+    return set(mods)
+
+
+def test_a_run_whose_cards_are_all_fresh_imports_no_heavy_library(tmp_path: Path):
+    """What docs/ARCHITECTURE.md says of the warm path: `validate`, `check` and `render` over card folders the
+    dependency graph holds fresh import neither pydantic, Jinja, markdown-it nor huggingface_hub (nor the
+    console library, on no terminal); the first run, which builds the graph, does."""
+    import os
+
+    shutil.copytree(CARDS, tmp_path / "cards")
+    shutil.copytree(REPO / "rendered", tmp_path / "rendered")
+    env = {**os.environ, "CARDGEN_CACHE_DIR": str(tmp_path / "cache")}
+    cold = _modules_after(["validate", "cards"], env, tmp_path)
+    assert {"pydantic", "jinja2", "markdown_it"} <= cold  # the test can fail: the cold run loads them
+    for args in (["validate", "cards"], ["check", "cards"], ["render", "cards", "--out", "rendered"]):
+        assert _modules_after(args, env, tmp_path).isdisjoint(HEAVY), args

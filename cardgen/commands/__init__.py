@@ -6,6 +6,8 @@ A command module imports nothing heavy at its top (the parser imports every one 
 is imported inside ``run``, so that `cardgen validate` on a fresh tree stays a pre-commit hook's cost.
 """
 
-#: the modules that hold the commands, in the order `cardgen --help` lists them
-MODULES = ("validate", "render", "export", "publish", "smoke", "import_", "preview", "new", "schema", "codes",
-           "vocabulary")
+#: each command and the module that holds it, in the order `cardgen --help` lists them: `cardgen NAME ...`
+#: imports that module alone (tests/test_commands.py keeps this table and the modules' ``COMMANDS`` in step)
+MODULES = {"validate": "validate", "render": "render", "check": "render", "diff": "render", "export": "export",
+           "publish": "publish", "smoke": "smoke", "import": "import_", "preview": "preview", "new": "new",
+           "schema": "schema", "codes": "codes", "vocabulary": "vocabulary"}

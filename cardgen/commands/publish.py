@@ -21,17 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cardgen.commands.base import DEFAULT_OUT, Command, Common
 from cardgen.diagnostics import plural
 from cardgen.files import committed, readme_path
-from cardgen.loading.scope import select
-from cardgen.pipeline.drift import unified
-from cardgen.pipeline.run import Rendering, render_all
-from cardgen.rendering.provenance import intact
 from cardgen.report import Report
-from cardgen.schema import branches
+
+if TYPE_CHECKING:
+    from cardgen.pipeline.run import Rendering
+
+# the pipeline and the card format are imported where they are used: the parser imports this module
 
 DEFAULT_MESSAGE = "Update model card (rendered by cardgen)"
 
@@ -141,6 +141,8 @@ class Publisher:
         if refused:
             return Outcome(repo, branch, "skipped", refused)
         if self.opts.dry_run:
+            from cardgen.pipeline.drift import unified
+
             return Outcome(repo, branch, "would publish", "new README" if remote is None else "",
                            unified(remote, text, f"{repo}@{branch}/README.md"))
         return self.commit(repo, branch, text, seen_at)
@@ -148,6 +150,8 @@ class Publisher:
     @staticmethod
     def refusal(repo: str, remote: str) -> str | None:
         """Why a README on the Hub must not be replaced without --force: edited since, or not cardgen's."""
+        from cardgen.rendering.provenance import intact
+
         state = intact(remote)
         if state is False:
             return ("the README on the Hub was edited since cardgen published it; merge the edit into the sources "
@@ -185,6 +189,8 @@ class Publisher:
 
 
 def targets(rendering: Rendering, opts: PublishOptions) -> list[tuple[str, str]]:
+    from cardgen.schema import branches
+
     out = []
     for repo in sorted(rendering.texts):
         out.append((repo, opts.revision or "main"))
@@ -197,6 +203,9 @@ def targets(rendering: Rendering, opts: PublishOptions) -> list[tuple[str, str]]
 def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report, int]:
     """Render, compare with the Hub, and commit (or show the diffs); the report and the exit code."""
     from huggingface_hub import get_token
+
+    from cardgen.loading.scope import select
+    from cardgen.pipeline.run import render_all
 
     rendering = render_all(select(list(opts.paths)), policy=opts.policy)
     report = Report("publish", rendering.diagnostics)

@@ -82,21 +82,55 @@ def sha(data: bytes | str) -> str:
 def environment(policy: Any, root: Path) -> str:
     """What every record depends on beyond its own inputs: cardgen's code and data, the versions of
     the libraries that load, render and lint, the Python version, the policy and the cards folder."""
-    from importlib.metadata import PackageNotFoundError, version
-
     here = Path(__file__).parents[1]  # the cardgen package, every module and data file of it
     h = hashlib.sha256()
-    for p in sorted(here.rglob("*")):
-        if p.is_file() and p.suffix in (".py", ".j2", ".json", ".yaml", ".txt"):
-            h.update(str(p.relative_to(here)).encode())
-            h.update(p.read_bytes())
-    libs = []
-    for name in ("jinja2", "markdown-it-py", "huggingface_hub", "pydantic", "PyYAML", "nh3"):
-        try:
-            libs.append(f"{name}={version(name)}")
-        except PackageNotFoundError:
-            libs.append(f"{name}=-")
+    for folder, dirs, files in os.walk(here):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith((".py", ".j2", ".json", ".yaml", ".txt"))):
+            path = os.path.join(folder, name)
+            h.update(os.path.relpath(path, here).encode())
+            with open(path, "rb") as fh:
+                h.update(fh.read())
+    libs = [f"{name}={v}" for name, v in versions(LIBRARIES).items()]
     return sha("\n".join([str(SCHEMA), h.hexdigest(), *libs, sys.version, repr(policy), str(root)]))
+
+
+#: the libraries whose versions decide what a card loads, renders and lints to
+LIBRARIES = ("jinja2", "markdown-it-py", "huggingface_hub", "pydantic", "PyYAML", "nh3")
+
+
+def versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Installed versions, read from the `<name>-<version>.dist-info` folder names a wheel installs
+    (PEP 427; one listing of each folder on sys.path), else from importlib.metadata ("-": not installed).
+    importlib.metadata alone costs a warm run more than the rest of its work together."""
+    import re
+
+    want = {re.sub(r"[-_.]+", "_", n).lower(): n for n in names}
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            listing = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for item in listing:
+            if item.endswith(".dist-info") and item.count("-") == 1:
+                dist, version = item[: -len(".dist-info")].split("-")
+                key = re.sub(r"[-_.]+", "_", dist).lower()
+                if key in want and want[key] not in found:
+                    found[want[key]] = version
+        if len(found) == len(want):
+            break
+    missing = [n for n in names if n not in found]
+    if missing:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as metadata_version
+
+        for n in missing:
+            try:
+                found[n] = metadata_version(n)
+            except PackageNotFoundError:
+                found[n] = "-"
+    return {n: found[n] for n in names}
 
 
 class Hasher:

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cardgen.cache import RunCache
+from cardgen.cache import FileView, RunCache
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
@@ -53,12 +53,9 @@ def render_incremental(selection: Selection, jobs: int | None = None, policy: Po
     cards built from those files (or whose committed README is among them) are reported. ``readmes``
     is the folder of the committed READMEs the texts will be compared with.
     """
-    from cardgen.card import forget_files
-
     out = Rendering(texts=Texts())
     report = Collector()
     cache = RunCache()
-    forget_files()
     for scope in selection.scopes:
         _render_graph(scope, jobs, out, report, cache, policy or Policy(), changed, readmes)
     out.diagnostics = (policy or Policy()).apply(report.diagnostics)
@@ -383,7 +380,7 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
         if card.src.folder in mine:
             by_folder[card.src.folder].append(card)
     names = {f: yaml_names(f) for f in folders}
-    inputs = {f: _folder_inputs(f, cs, names[f]) for f, cs in by_folder.items()}
+    inputs = {f: _folder_inputs(f, cs, names[f], cache.files) for f, cs in by_folder.items()}
     assigned = _assign(diags, inputs, folders)
     sources = {s.folder: s for s in project.cards if s.folder in mine}
     bad_files = Collector(diags).files_with_errors()
@@ -400,10 +397,10 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
     return texts
 
 
-def _folder_inputs(folder: Path, cards: list[Card], names: list[str]) -> set[str]:
+def _folder_inputs(folder: Path, cards: list[Card], names: list[str], view: FileView) -> set[str]:
     """Every input of a folder's cards (``Card.inputs``, the template folders they may use) and its
     source files, there or not."""
-    return (set().union(*(c.inputs() | template_folders(c) for c in cards))
+    return (set().union(*(c.inputs(view) | template_folders(c) for c in cards))
             | {os.path.realpath(folder / n) for n in names})
 
 

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cardgen.cache import RunCache
+from cardgen.cache import FileView, RunCache
 from cardgen.diagnostics import Collector, Diagnostic, Where, error
 from cardgen.loading.scope import Selection
 from cardgen.parallel import map_items
@@ -51,30 +51,28 @@ class Rendering:
         return locate(file, path)
 
 
-def affected(card: Card, changed: frozenset[str] | None) -> bool:
+def affected(card: Card, changed: frozenset[str] | None, view: FileView) -> bool:
     """Whether a card must be rendered again: no change set given, one of its inputs changed, or its
     committed README did (``repo:<id>`` in the set)."""
-    return changed is None or f"repo:{card.repo_id}" in changed or bool(card.inputs() & changed)
+    return changed is None or f"repo:{card.repo_id}" in changed or bool(card.inputs(view) & changed)
 
 
 def render_all(selection: Selection, jobs: int | None = None, policy: Policy | None = None,
                changed: frozenset[str] | None = None) -> Rendering:
     """Validate and render in memory, every card kept (``Rendering.cards``); cards with errors are not
     rendered. With ``changed``, only the cards ``affected`` by those files are rendered."""
-    from cardgen.card import forget_files
     from cardgen.pipeline.validate import validate_scope
 
     out = Rendering()
     report = Collector()
     cache = RunCache()
-    forget_files()
     for scope in selection.scopes:
         res = validate_scope(scope, jobs, policy)
         report.extend(res.diagnostics)
         bad_files = {d.file for d in res.errors}
         todo = []
         for card in res.cards:
-            if not affected(card, changed):
+            if not affected(card, changed, cache.files):
                 out.unaffected += 1
                 continue
             (out.failed.append(card.repo_id) if card.files() & bad_files else todo.append(card))
