@@ -17,6 +17,7 @@ from pathlib import Path
 from cardgen import console
 from cardgen.commands import MODULES
 from cardgen.commands.base import Command, UsageError
+from cardgen.diagnostics import one_line
 from cardgen.report import REPORTERS, Report
 
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         emit(report, args.format)
         return code
     except UsageError as e:
-        print(f"cardgen: error: {e}", file=sys.stderr)
+        print(f"cardgen: error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: one line, never a traceback (set CARDGEN_DEBUG=1 for it)
         if os.environ.get("CARDGEN_DEBUG"):
             raise
-        print(f"cardgen: internal error: {type(e).__name__}: {e} (set CARDGEN_DEBUG=1 for details)", file=sys.stderr)
+        print(f"cardgen: internal error: {type(e).__name__}: {one_line(str(e))} (set CARDGEN_DEBUG=1 for details)",
+              file=sys.stderr)
         return 3
 
 

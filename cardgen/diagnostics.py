@@ -91,7 +91,7 @@ class Diagnostic:
 
     def text(self) -> str:
         sev = "" if self.severity == "error" else "warning: "
-        return printable(f"{self.file}:{self.line}:{self.col}: {self.code} {sev}{self.message}")
+        return one_line(f"{self.file}:{self.line}:{self.col}: {self.code} {sev}{self.message}")
 
 
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -100,6 +100,12 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e
 def printable(text: str) -> str:
     """Text safe for a terminal or a CI log: control characters and direction overrides escaped."""
     return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def one_line(text: str) -> str:
+    """``printable``, and a line break escaped too: what is one line stays one (a path or a message from a
+    card cannot start a line of its own, such as a GitHub workflow command)."""
+    return printable(text).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def error(where: Where, code: str, message: str) -> Diagnostic:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, ClassVar, TextIO
 
 from cardgen import console, hubspec
-from cardgen.diagnostics import CODES, Diagnostic, counts, plural, printable
+from cardgen.diagnostics import CODES, Diagnostic, counts, one_line, plural, printable
 from cardgen.version import __version__
 
 
@@ -107,8 +107,8 @@ class TextReporter(Reporter):
             if quiet and d.severity != "error":
                 continue
             rule = CODES[d.code].rule if d.code in CODES else None
-            console.write_diagnostic(self.out, printable(f"{d.file}:{d.line}:{d.col}"), d.code, d.severity,
-                                     printable(d.message), rule)
+            console.write_diagnostic(self.out, one_line(f"{d.file}:{d.line}:{d.col}"), d.code, d.severity,
+                                     one_line(d.message), rule)
         tty = getattr(self.out, "isatty", lambda: False)()
         if not quiet:
             _write(self.out, (printable(line) if tty else line for line in report.lines))

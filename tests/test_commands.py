@@ -96,3 +96,10 @@ def test_a_command_imports_its_own_module_alone():
             "print(sorted(m for m in sys.modules if m.startswith('cardgen.commands.')))")
     p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert p.stdout.splitlines()[-1] == "['cardgen.commands.base', 'cardgen.commands.validate']", p.stdout
+
+
+def test_an_error_naming_a_path_with_a_line_break_stays_one_line(cli, tmp_path):
+    """A path is the user's text: a line break in it must not start a line of its own (in a CI log, a line
+    beginning `::error::` is a workflow command)."""
+    r = cli("validate", "cards\n::error::forged")
+    assert r.code == 2 and r.err.count("\n") == 1 and "\n::error::" not in r.err, r.err
