@@ -9,8 +9,7 @@ import tempfile
 from pathlib import Path
 
 from cardgen.diagnostics import Diagnostic, Where, error
-
-MAX_BYTES = 2 * 1024 * 1024
+from cardgen.limits import MAX_FILE_BYTES
 
 
 def display(path: Path | str) -> str:
@@ -24,7 +23,7 @@ def display(path: Path | str) -> str:
     return "." if p == cwd else p
 
 
-def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:
+def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Diagnostic]]:
     """Read a UTF-8 text file within a size bound; a diagnostic instead on failure."""
     try:
         st = path.stat()

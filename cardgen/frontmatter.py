@@ -221,8 +221,7 @@ def split(text: str) -> tuple[str | None, str, int]:
 def mapping(block: str | None) -> dict[str, Any]:
     """A front-matter block read as the mapping it should be; empty when there is none, it is not YAML,
     or it is not a mapping (for comparing and showing, not for checking: the rules say what is wrong)."""
-    try:
-        data = yaml.safe_load(block or "") or {}
-    except yaml.YAMLError:
-        return {}
+    from cardgen.loading.yamlpos import plain
+
+    data, _ = plain(block or "", "front matter")
     return data if isinstance(data, dict) else {}

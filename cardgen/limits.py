@@ -1,4 +1,11 @@
-"""Bounded time for work that cannot bound itself (a chat template from a card, loading a model)."""
+"""Every bound cardgen keeps on what it is given, in one place, and bounded time for work that cannot
+bound itself (a chat template from a card, loading a model).
+
+Cards, READMEs, templates and answers from the Hub are other people's files: each is read within a size
+(``files.read_text``), parsed within a shape (``loading.yamlpos``: nodes once aliases are expanded,
+nesting depth, tags), and rendered within a time and an output size. A new input goes through the same
+readers and takes its bound from here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,17 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+
+#: the largest file cardgen reads: a card source, a shared file, a section file, a README, a template
+MAX_FILE_BYTES = 2 * 1024 * 1024
+#: a YAML document's nodes once aliases are expanded (an alias bomb stops here), and its nesting depth
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 64
+#: YAML documents larger than this have their nodes counted from the event stream before they are composed
+YAML_COUNT_FROM = 256 * 1024
+#: seconds a chat template may run on the example conversation, and the most text it may give
+TEMPLATE_SECONDS = 2.0
+TEMPLATE_CHARS = 1_000_000
 
 
 @contextlib.contextmanager

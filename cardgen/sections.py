@@ -86,12 +86,13 @@ def search_path(folder: Path, own: str | None, root: Path | None = None,
 
 def placed_slots(search: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     """The slots the first `card.md.j2` on the search path places, in order; and that file."""
+    from cardgen.files import read_text
+
     for folder in search:
         p = Path(folder) / "card.md.j2"
         if p.is_file():
-            try:
-                text = p.read_text("utf-8")
-            except (OSError, UnicodeDecodeError):
+            text, _ = read_text(p, str(p))  # within cardgen's size bound; the renderer reports what is wrong
+            if text is None:
                 continue
             return tuple(dict.fromkeys(_SLOT.findall(text))), str(p)
     return (), ""

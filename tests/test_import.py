@@ -5,6 +5,7 @@ reported), the body's blocks survive, nothing is overwritten, and the same input
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pytest
@@ -480,3 +481,22 @@ def test_with_fix_the_licence_the_body_names_is_data_and_shared(cli, tmp_path):
                 "We identified 14 potential model risks and 18 mitigation strategies"]
         else:
             assert kept(seed, rendered), seed.name
+
+
+def test_an_alias_bomb_in_the_front_matter_is_refused_quickly(cli, tmp_path):
+    """521 bytes of nested aliases expand to billions of nodes: the front matter is read within cardgen's
+    bounds (it stops counting at 100,000 nodes), the card is imported from its body, and the refusal is
+    reported at its line."""
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}]" for i in range(1, 9)]
+    readme = tmp_path / "README.md"
+    readme.write_text("---\n" + "\n".join(lines) + "\n---\n\n# Model\n\nText.\n")
+    t0 = time.monotonic()
+    r = cli("import", readme, "--repo-id", "acme/bomb", "--out", tmp_path / "cards")
+    assert time.monotonic() - t0 < 5 and r.code == 0, r.text
+    assert re.search(r"README\.md:\d+:1: CG801 warning: the front matter: document too complex", r.out), r.out
+    card = (tmp_path / "cards/acme/bomb/card.yaml").read_text()
+    assert len(card) < 10 * readme.stat().st_size  # nothing expanded into the card

@@ -190,3 +190,19 @@ def test_no_function_is_too_complex():
     over = [f"{path.relative_to(PACKAGE.parent)}:{b.lineno} {b.fullname} ({b.complexity})"
             for path in sorted(PACKAGE.rglob("*.py")) for b in cc_visit(path.read_text("utf-8")) if b.complexity > 30]
     assert over == []
+
+
+def test_yaml_is_parsed_in_one_place():
+    """Every YAML input (card sources, shared files, a README's front matter, an imported card's) is read
+    by `loading/yamlpos.py`, within cardgen's bounds: no other module calls PyYAML's parsers."""
+    parsers = {"load", "safe_load", "full_load", "unsafe_load", "load_all", "safe_load_all", "compose", "parse"}
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "yamlpos.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            f = node.func if isinstance(node, ast.Call) else None
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "yaml" \
+                    and f.attr in parsers:
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} yaml.{f.attr}")
+    assert found == []

@@ -91,5 +91,6 @@ def test_merge_fetches_the_hub_readme(cli, published, tmp_path, monkeypatch):
         monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         r = cli("import", REPO_ID, "--out", tmp_path / "copy", "--merge", "--write")
-    assert "edits from https://huggingface.co/" + REPO_ID + " merged into 1 source file; 1 not merged" in r.err
+    # the source is named on the Hub in use (HF_ENDPOINT), not on huggingface.co
+    assert f"edits from {server.url}/{REPO_ID} merged into 1 source file; 1 not merged" in r.err
     assert "carries real risks" in (tmp_path / "copy" / REPO_ID / "card.yaml").read_text()

@@ -78,10 +78,11 @@ _SCALAR = re.compile(r"^(\s*(?:- )?[A-Za-z_][\w-]*: )(\S.*)$")
 
 
 def _value(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+    """A one-line YAML value, read as card sources are (None when it is not one)."""
+    from cardgen.loading.yamlpos import plain
+
+    data, diags = plain(text, "value")
+    return None if any(d.severity == "error" for d in diags) else data
 
 
 def _find(lines: list[str], run: list[str], path: Path) -> list[tuple[int, str]]:

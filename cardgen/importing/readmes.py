@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 
 from cardgen import hubspec
-from cardgen.files import MAX_BYTES, read_text
+from cardgen.files import read_text
 from cardgen.hub import Bounds
 from cardgen.importing.imported import ImportError_
+from cardgen.limits import MAX_FILE_BYTES
 
 #: a README is read within cardgen's size bound for a file; an unreachable Hub gives up in seconds
-IMPORT_BOUNDS = Bounds(timeout=10.0, deadline=30.0, max_bytes=MAX_BYTES)
+IMPORT_BOUNDS = Bounds(timeout=10.0, deadline=30.0, max_bytes=MAX_FILE_BYTES)
 
 
 def _read(p: Path) -> str:

@@ -17,8 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cardgen import hubspec
 from cardgen.files import atomic_write
 from cardgen.frontmatter import split
@@ -32,18 +30,17 @@ from cardgen.importing.verify import settle, verify
 
 
 def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Imported:
-    imp = Imported(repo_id, source, {})
     """One README (its text) as an imported card, its claims not yet checked."""
+    imp = Imported(repo_id, source, {})
     out: dict[str, Any] = {"repo_id": repo_id}
     imp.card = out
     text = imp.original = text.lstrip("\ufeff").replace("\r\n", "\n")
     fm, rest, _ = split(text)
     meta: Any = {}
     if fm is not None:
-        try:
-            meta = yaml.safe_load(fm) or {}
-        except yaml.YAMLError as e:
-            imp.problems.append(f"the front matter is not YAML ({str(e).splitlines()[0]}); kept as body text")
+        meta, problems = _front_matter_data(fm)
+        imp.problems += problems
+        if meta is None and problems:
             rest, meta = text, {}
     if not isinstance(meta, dict):
         imp.problems.append("the front matter is not a mapping; kept as body text")
@@ -51,6 +48,18 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
     front_matter(meta, out, imp)
     body(rest, out, imp, meta.get("base_model"), offset=text.count("\n") - rest.count("\n"), fix=fix)
     return imp
+
+
+def _front_matter_data(block: str) -> tuple[Any, list[str]]:
+    """A README's front matter read as card sources are (within cardgen's bounds: aliases, depth, tags,
+    integer length); what was wrong with it, at its line in the README (the block starts on line 2)."""
+    from cardgen.loading.yamlpos import plain
+
+    data, diags = plain(block, "front matter")
+    problems = [f"line {d.line + 1}: the front matter: {d.message}" for d in diags]
+    if data is None and diags:
+        problems[-1] += "; kept as body text"
+    return ({} if data is None and not diags else data), problems
 
 
 def _readmes(paths: list[str], repo_id: str | None, bounds: Bounds) -> list[tuple[str, str, str]]:

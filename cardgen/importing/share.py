@@ -7,9 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cardgen.importing.imported import Imported
+from cardgen.loading.yamlpos import load
 
 
 def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
@@ -96,10 +95,8 @@ def existing_ids(out: Path) -> set[str]:
     """The ids the shared files of the cards folder ``out`` already hold: a new shared entry takes another."""
     ids: set[str] = set()
     for f in sorted((out / "_shared").glob("*.y*ml")) if (out / "_shared").is_dir() else []:
-        try:
-            data = yaml.safe_load(f.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
+        doc, _ = load(f)  # read as every shared file is: within cardgen's bounds
+        data = None if doc is None else doc.data
         if isinstance(data, dict):
             ids |= {str(k) for v in data.values() if isinstance(v, dict) for k in v}
     return ids

@@ -16,15 +16,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from cardgen.limits import time_limit
+from cardgen.limits import TEMPLATE_CHARS, TEMPLATE_SECONDS, time_limit
 
 if TYPE_CHECKING:
     from cardgen.schema import CardSource
 
 FROM_TOKENIZER = "from_tokenizer"
 FIXED_NOW = datetime(2024, 1, 1)  # what `strftime_now` shows in a rendered card
-TIME_LIMIT = 2.0  # seconds a chat template may take on the example (a card's data, so possibly hostile)
-MAX_CHARS = 1_000_000  # the most a rendered example may hold
 
 
 class ChatTemplateError(ValueError):
@@ -72,19 +70,19 @@ def render(text: str, messages: list[dict[str, str]], bos_token: str | None = No
     """The chat template filled with a conversation, as transformers fills it (tokenize=False)."""
     template = _compile(text)
     try:
-        with time_limit(TIME_LIMIT, _TooLong):
+        with time_limit(TEMPLATE_SECONDS, _TooLong):
             out = str(template.render(messages=messages, add_generation_prompt=add_generation_prompt,
                                       bos_token=bos_token or "", eos_token=eos_token or "", tools=None,
                                       documents=None))
     except _TooLong:
-        raise ChatTemplateError(f"the chat template ran longer than {TIME_LIMIT:g} s on the example conversation") \
-            from None
+        raise ChatTemplateError(f"the chat template ran longer than {TEMPLATE_SECONDS:g} s on the example "
+                                "conversation") from None
     except Exception as e:  # noqa: BLE001 - a template's own raise_exception, an undefined name...: one message
         raise ChatTemplateError(f"the chat template fails on the example conversation: {type(e).__name__}: {e}") \
             from None
-    if len(out) > MAX_CHARS:
+    if len(out) > TEMPLATE_CHARS:
         raise ChatTemplateError(f"the chat template gives {len(out):,} characters for the example conversation; "
-                                f"the limit is {MAX_CHARS:,}")
+                                f"the limit is {TEMPLATE_CHARS:,}")
     return out
 
 

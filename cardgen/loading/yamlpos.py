@@ -24,10 +24,7 @@ import yaml
 
 from cardgen.diagnostics import Diagnostic, Where, error
 from cardgen.files import read_text
-
-MAX_NODES = 100_000
-MAX_DEPTH = 64
-LARGE = 256 * 1024  # documents above this size have their nodes counted before they are composed
+from cardgen.limits import MAX_YAML_DEPTH, MAX_YAML_NODES, YAML_COUNT_FROM
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -134,10 +131,10 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
         self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise _TooComplex(node.start_mark, f"more than {MAX_NODES} nodes once aliases are expanded")
-        if depth > MAX_DEPTH:
-            raise _TooComplex(node.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+        if self.nodes > MAX_YAML_NODES:
+            raise _TooComplex(node.start_mark, f"more than {MAX_YAML_NODES} nodes once aliases are expanded")
+        if depth > MAX_YAML_DEPTH:
+            raise _TooComplex(node.start_mark, f"nesting deeper than {MAX_YAML_DEPTH} levels")
         tag = node.tag
         if tag == _STR and type(node) is yaml.ScalarNode:  # the common case first
             if self.track and path not in self.positions:
@@ -237,13 +234,13 @@ class _Builder:
 
 
 def _count_nodes(text: str) -> tuple[int, int] | None:
-    """Where a large document passes MAX_NODES nodes, from the event stream (composing it first would
+    """Where a large document passes MAX_YAML_NODES nodes, from the event stream (composing it first would
     build every node: seconds and hundreds of MB for a 2 MB file of tiny values)."""
     count = 0
     for ev in yaml.parse(text, Loader=_Loader):
         if isinstance(ev, yaml.NodeEvent):
             count += 1
-            if count > MAX_NODES:
+            if count > MAX_YAML_NODES:
                 mark = ev.start_mark
                 return (mark.line + 1, mark.column + 1) if mark else (1, 1)
     return None
@@ -257,23 +254,23 @@ def loads(text: str, file: str, positions: bool = False) -> tuple[Document | Non
     if not text.strip():
         return None, [error(Where(file), "CG003", "file is empty; expected a YAML mapping")]
     try:
-        if len(text) > LARGE:
+        if len(text) > YAML_COUNT_FROM:
             too_many = _count_nodes(text)
             if too_many:
                 return None, [error(Where(file, *too_many), "CG006",
-                                    f"document too complex: more than {MAX_NODES:,} nodes")]
+                                    f"document too complex: more than {MAX_YAML_NODES:,} nodes")]
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         pos = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(x for x in (e.context, e.problem) if x) or "cannot parse"
         if "nesting depth" in what:  # PyYAML >= 6.0.3 bounds the depth itself
-            return None, [error(Where(file, *pos), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+            return None, [error(Where(file, *pos), "CG006", f"nesting deeper than {MAX_YAML_DEPTH} levels")]
         return None, [error(Where(file, *pos), "CG004", what)]
     except yaml.YAMLError as e:
         return None, [error(Where(file), "CG004", str(e).splitlines()[0])]
     except RecursionError:
-        return None, [error(Where(file), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+        return None, [error(Where(file), "CG006", f"nesting deeper than {MAX_YAML_DEPTH} levels")]
     if node is None:
         return None, [error(Where(file), "CG003", "file holds no YAML document")]
     b = _Builder(file, track=positions)
@@ -285,7 +282,7 @@ def loads(text: str, file: str, positions: bool = False) -> tuple[Document | Non
     except _Refused as e:
         return None, [error(Where(file, e.mark.line + 1, e.mark.column + 1), "CG007", e.why)]
     except RecursionError:
-        return None, [error(Where(file), "CG006", f"nesting deeper than {MAX_DEPTH} levels")]
+        return None, [error(Where(file), "CG006", f"nesting deeper than {MAX_YAML_DEPTH} levels")]
     if positions:
         return Document(file, data, b.positions, b.key_positions, text), b.diags
     return Document(file, data, None, None, text), b.diags
@@ -298,3 +295,14 @@ def load(path: Path, file: str | None = None) -> tuple[Document | None, list[Dia
     if text is None:
         return None, diags
     return loads(text, file)
+
+
+def plain(text: str, file: str) -> tuple[Any, list[Diagnostic]]:
+    """The plain data of YAML text, read within the same bounds as a card source (no positions): (the
+    value, or None when there is none or it cannot be read; the problems). An empty text is no value and
+    no problem. What cardgen reads of other people's YAML that is not a card source (a README's front
+    matter, an imported card's shared file) is read here, never with ``yaml.safe_load``."""
+    if not text.strip():
+        return None, []
+    doc, diags = loads(text, file)
+    return (None if doc is None else doc.data), diags

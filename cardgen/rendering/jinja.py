@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import traceback
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -21,7 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from cardgen.cache import RunCache, folder
 from cardgen.card import Card, SectionRef
 from cardgen.diagnostics import Collector
-from cardgen.files import ours_alone
+from cardgen.files import ours_alone, read_text
 from cardgen.frontmatter import dump
 from cardgen.lint import demote
 from cardgen.rendering import context as template_context
@@ -60,13 +61,17 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 
 class _ConfinedLoader(jinja2.FileSystemLoader):
-    """Jinja's file loader, refusing a template whose file (links resolved) is outside its folder."""
+    """Jinja's file loader, refusing a template whose file (links resolved) is outside its folder, and
+    reading it as cardgen reads every file (``files.read_text``: within the size bound, UTF-8)."""
 
     def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
-        source, filename, uptodate = super().get_source(environment, template)
+        _, filename, uptodate = super().get_source(environment, template)
         real = os.path.realpath(filename)
         if not any(real.startswith(os.path.realpath(folder) + os.sep) for folder in self.searchpath):
             raise jinja2.TemplateError(f"template {template} is a link to {real}, outside its templates folder")
+        source, problems = read_text(Path(filename), filename)
+        if source is None:
+            raise jinja2.TemplateError(f"template {template}: {problems[0].message if problems else 'cannot read'}")
         return source, filename, uptodate
 
 
