@@ -40,8 +40,6 @@ from cardgen.report import Report
 
 if TYPE_CHECKING:
     from cardgen.commands.preview_server import LoopbackServer
-
-if TYPE_CHECKING:
     from cardgen.pipeline.run import Rendering
 
 #: the schemes a link of a page may have (a URL without one is relative); the rule CG222 checks at validation
