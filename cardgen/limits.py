@@ -25,6 +25,11 @@ YAML_COUNT_FROM = 256 * 1024
 #: seconds a chat template may run on the example conversation, and the most text it may give
 TEMPLATE_SECONDS = 2.0
 TEMPLATE_CHARS = 1_000_000
+#: `cardgen preview`'s server: seconds a connection may stay idle (before its request, or within it), the
+#: threads that answer requests, and the idle connections held (the oldest is closed past it)
+PREVIEW_IDLE_SECONDS = 10.0
+PREVIEW_WORKERS = 4
+PREVIEW_WAITING = 64
 
 
 @contextlib.contextmanager
