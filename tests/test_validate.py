@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUNDLED, CARDS, edit, line_of, seed_text
+from conftest import BUNDLED, CARDS, REPO, edit, line_of, seed_text
 
 B7 = "stabilityai/StableBeluga-7B/card.yaml"
 B2 = "stabilityai/StableBeluga2/card.yaml"
@@ -422,3 +422,25 @@ def test_mailto_and_relative_links_are_fine_in_the_body(cli, cards):
     edit(cards / "_shared/datasets.yaml", "url: https://github.com/databrickslabs/dolly", "url: docs/dolly.md")
     r = cli("validate", cards)
     assert r.code == 0 and "CG222" not in r.out, r.out
+
+
+# -- READMEs the audit crashed cardgen with (internal errors, exit 3) -----------------------------------
+@pytest.mark.parametrize("data", [
+    b"| a | b |\r|---|---|\r|1|\r",  # 24 bytes: a table whose lines end in a lone CR
+    b"|a|b|\r|-|-|\r\n|1|2|3|\n\r",
+    b"---\nlicense: mit\n---\n# T\r\r```\rx\r```\r\r|a|\r|-|\r|1|2|\r",
+])
+def test_a_readme_with_lone_cr_line_ends_is_linted_not_crashed_on(cli, tmp_path, data):
+    readme = tmp_path / "README.md"
+    readme.write_bytes(data)
+    r = cli("validate", readme)
+    assert r.code == 0 and "internal error" not in r.text, r.text
+    assert "CG702 warning: table row has" in r.out, r.out  # the row with the wrong count, found as the Hub shows it
+
+
+def test_a_lone_cr_counts_as_a_line_end_in_a_diagnostics_line(cli, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_bytes(b"---\nlicense: mit\n---\n# T\r\r|a|b|\r|-|-|\r|1|2|3|\r\r```\rx\r")
+    r = cli("validate", readme)
+    assert r.code == 0, r.text
+    assert f"{readme}:8:1: CG702" in r.out and f"{readme}:10:1: CG703" in r.out, r.out
