@@ -22,6 +22,9 @@ MAX_YAML_NODES = 100_000
 MAX_YAML_DEPTH = 64
 #: YAML documents larger than this have their nodes counted from the event stream before they are composed
 YAML_COUNT_FROM = 256 * 1024
+#: the most decimal digits of an integer read from YAML (Python's own default for writing one out): a
+#: longer one, in any base (a 4,000-digit hex literal), is refused where it is read, not where it is printed
+MAX_INT_DIGITS = 4300
 #: seconds a chat template may run on the example conversation, and the most text it may give
 TEMPLATE_SECONDS = 2.0
 TEMPLATE_CHARS = 1_000_000

@@ -444,3 +444,21 @@ def test_a_lone_cr_counts_as_a_line_end_in_a_diagnostics_line(cli, tmp_path):
     r = cli("validate", readme)
     assert r.code == 0, r.text
     assert f"{readme}:8:1: CG702" in r.out and f"{readme}:10:1: CG703" in r.out, r.out
+
+
+@pytest.mark.parametrize("line", ["x: !!bool maybe", "x: " + "9" * 4301, "x: 0x" + "f" * 4000, "1: 0b" + "1" * 15000,
+                                  "x: 1" + ":59" * 3000])
+def test_hostile_front_matter_in_a_committed_readme_is_a_difference(cli, cards, tmp_path, line):
+    import shutil
+
+    shutil.copytree(REPO / "rendered", tmp_path / "rendered")
+    readme = tmp_path / "rendered" / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_text(readme.read_text("utf-8").replace("---\n", f"---\n{line}\n", 1), "utf-8")
+    for fmt in ("text", "json"):
+        r = cli("check", cards, "--out", tmp_path / "rendered", "--format", fmt)
+        assert r.code == 1 and "CG708" in r.out and "internal error" not in r.text, r.text
+    r = cli("diff", cards, "--out", tmp_path / "rendered", "--format", "json")
+    assert r.code == 0, r.text
+    [drifted] = json.loads(r.out)["results"]
+    assert [c["key"] for c in drifted["front_matter"]] == [line.split(":")[0]]  # as the text written, not a number
+    assert drifted["front_matter"][0]["old"] == line.split(": ", 1)[1].removeprefix("!!bool ")
