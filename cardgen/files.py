@@ -125,11 +125,18 @@ def escaping_link(path: Path, root: Path) -> Path | None:
 
 def committed(path: Path) -> str | None:
     """A committed README's text for comparison; None when there is none. Bytes that are not UTF-8
-    are replaced (the text then differs from any render, which is what it should report)."""
+    are replaced (the text then differs from any render, which is what it should report). A README over
+    cardgen's file bound is read up to it and marked as cut: it differs from any render, as it should,
+    and is never held whole."""
     try:
-        return path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else None
+        if not path.is_file():
+            return None
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError:
         return None
+    text = raw[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
+    return text + (f"\n[cardgen: not read past {MAX_FILE_BYTES:,} bytes]\n" if len(raw) > MAX_FILE_BYTES else "")
 
 
 def readme_path(out: Path, repo_id: str) -> Path:

@@ -462,3 +462,34 @@ def test_hostile_front_matter_in_a_committed_readme_is_a_difference(cli, cards, 
     [drifted] = json.loads(r.out)["results"]
     assert [c["key"] for c in drifted["front_matter"]] == [line.split(":")[0]]  # as the text written, not a number
     assert drifted["front_matter"][0]["old"] == line.split(": ", 1)[1].removeprefix("!!bool ")
+
+
+def test_a_nan_in_a_committed_front_matter_keeps_the_json_report_json(cli, cards, tmp_path):
+    """`.nan` and `.inf` are YAML floats JSON cannot hold: the report writes them as their YAML spelling (a
+    strict parser reads it), and the same `.nan` on both sides is no front-matter change."""
+    import json
+    import shutil
+
+    from conftest import REPO
+
+    out = tmp_path / "rendered"
+    shutil.copytree(REPO / "rendered", out)
+    readme = out / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_text(readme.read_text().replace("---\n", "---\nscore: .nan\nbest: -.inf\n", 1))
+    r = cli("check", cards, "--out", out, "--format", "json")
+    doc = json.loads(r.out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON report"))
+    [drift] = doc["results"]
+    assert {c["key"]: c["old"] for c in drift["front_matter"]} == {"score": ".nan", "best": "-.inf"}
+
+
+def test_a_committed_readme_over_the_size_bound_is_read_to_it_and_differs(cli, cards, tmp_path):
+    import shutil
+
+    from conftest import REPO
+
+    out = tmp_path / "rendered"
+    shutil.copytree(REPO / "rendered", out)
+    readme = out / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_text(readme.read_text() + "x" * (3 * 1024 * 1024))
+    r = cli("diff", cards, "--out", out)
+    assert r.code == 0 and "[cardgen: not read past 2,097,152 bytes]" in r.out, r.text[-500:]

@@ -39,7 +39,14 @@ def front_matter_changes(old: str | None, new: str) -> list[tuple[str, Any, Any]
     from cardgen.frontmatter import mapping, split
 
     a, b = (mapping(split(t)[0] if t else None) for t in (old, new))
-    return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if _key(a.get(k)) != _key(b.get(k))]
+
+
+def _key(v: Any) -> str:
+    """A value as compared: NaN is equal to NaN here (YAML's `.nan` written twice is no change)."""
+    import json
+
+    return json.dumps(v, sort_keys=True, default=str)
 
 
 def readme_changes(changed: frozenset[str], out: Path) -> frozenset[str]:
