@@ -7,7 +7,9 @@
   outlives the run, so an edited template is always seen.
 * On disk, in ``$CARDGEN_CACHE_DIR`` (default ``~/.cache/cardgen``; ``off`` or ``--no-cache`` keeps
   nothing): Jinja's own bytecode cache of compiled templates, keyed by each template's source, so a
-  stale entry is never read.
+  stale entry is never read; and the dependency graph (``pipeline.graph``). What either keeps is sealed
+  with an HMAC under this user's ``key()``: an entry not sealed with it (planted, altered, or copied
+  from another cache without its key) is never loaded.
 
 Pure functions of their input (the lint of a README part, a repo id's verdict) are memoised where
 they are defined, keyed by that input alone.
@@ -40,6 +42,35 @@ def folder() -> str | None:
     except OSError:
         return None
     return where
+
+
+def key() -> bytes | None:
+    """This user's key for sealing what the cache keeps (``<cache folder>/key``: 32 random bytes, made
+    once, readable by this user alone); None when there is no cache folder or the key cannot be kept
+    there safely (then nothing is kept between runs)."""
+    where = folder()
+    return None if where is None else _read_key(os.path.join(where, "key"))
+
+
+def _read_key(path: str) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    except FileExistsError:
+        pass
+    except OSError:  # a read-only or full cache folder: nothing can be kept
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_uid != os.getuid() or st.st_mode & 0o077:
+                return None
+            k = f.read(33)
+    except OSError:
+        return None
+    return k if len(k) == 32 else None
 
 
 @dataclass

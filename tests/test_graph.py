@@ -225,8 +225,8 @@ def test_a_record_reads_back_as_written_and_one_of_another_shape_reads_as_absent
 
 def test_a_record_from_another_cache_is_not_trusted(cli, tree, tmp_path):
     n = rebuilt(check(cli, tree))[1]
-    (tmp_path / "cache/graph/key").chmod(0o600)
-    (tmp_path / "cache/graph/key").write_bytes(b"k" * 32)  # as if the folder came from someone else
+    (tmp_path / "cache/key").chmod(0o600)
+    (tmp_path / "cache/key").write_bytes(b"k" * 32)  # as if the folder came from someone else
     assert rebuilt(check(cli, tree)) == (n, n)
     assert rebuilt(check(cli, tree)) == (0, n)
 

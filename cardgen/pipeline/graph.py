@@ -16,7 +16,7 @@ because its files are among their inputs; a template's, every card that used it.
 
 The store is one SQLite file per cards folder in the cache folder (``cache.folder()``), used only if
 this user owns it and no one else may write to it. Each record is sealed with an HMAC under a key
-only this user may read (``graph/key``): a record altered, or copied from another cache, is not
+only this user may read (``cache.key()``): a record altered, or copied from another cache, is not
 trusted and its folder is rebuilt; a text read back must hash to its key, or the folder is rebuilt.
 With the cache turned off the same store lives in a temporary folder for one run.
 """
@@ -43,29 +43,6 @@ from cardgen.pipeline.records import Memo, Record
 
 SCHEMA = 1
 DIR = "dir:"  # an input that is a folder of templates: what it holds, not what is in each file
-
-
-def _key(where: str) -> bytes:
-    """This user's key for sealing records (made once, readable by this user alone); a fresh one for this
-    run where it cannot be kept."""
-    path = os.path.join(where, "key")
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(32))
-    except FileExistsError:
-        pass
-    except OSError:
-        return os.urandom(32)
-    try:
-        st = os.stat(path)
-        if st.st_uid != os.getuid() or st.st_mode & 0o077:
-            return os.urandom(32)
-        with open(path, "rb") as f:
-            key = f.read()
-    except OSError:
-        return os.urandom(32)
-    return key if len(key) == 32 else os.urandom(32)
 
 
 def _json(text: Any) -> Any:
@@ -188,7 +165,7 @@ class Store:
     """The records and the README texts of one cards folder (see the module's docstring)."""
 
     def __init__(self, root: Path, env: str) -> None:
-        from cardgen.cache import folder
+        from cardgen.cache import folder, key
 
         self.env = env
         top = folder()
@@ -205,7 +182,7 @@ class Store:
         else:
             self.persistent = True
         self.path = os.path.join(where, sha(str(root))[:32] + ".sqlite")
-        self.key = _key(where)
+        self.key = (key() if self.persistent else None) or os.urandom(32)
         self._local = threading.local()
         try:
             self._open()
