@@ -78,6 +78,7 @@ class FileView:
     """What one run sees of the file system, each thing looked at once (a run sees one state of it)."""
 
     real: dict[str, str] = field(default_factory=dict)  # path -> os.path.realpath(path)
+    both: dict[str, frozenset[str]] = field(default_factory=dict)  # path -> ``paths(path)``
     templates: dict[str, frozenset[str]] = field(default_factory=dict)  # folder -> its `*.j2`, real paths
     vocabulary: frozenset[str] | None = None  # the Hub vocabulary files cardgen carries, real paths
 
@@ -86,12 +87,19 @@ class FileView:
             hit = self.real[path] = os.path.realpath(path)
         return hit
 
+    def paths(self, path: str) -> frozenset[str]:
+        """A file as an input: where it leads (links resolved) and, when that differs, the path as
+        written, absolute (a link's own path: pointed elsewhere, it hashes otherwise)."""
+        if (hit := self.both.get(path)) is None:
+            hit = self.both[path] = frozenset((self.realpath(path), os.path.abspath(path)))
+        return hit
+
     def templates_in(self, folder: str) -> frozenset[str]:
-        """The templates in a folder of a search path, there or not yet."""
+        """The templates in a folder of a search path, there or not yet (``paths`` of each)."""
         if (hit := self.templates.get(folder)) is None:
             from pathlib import Path
 
-            hit = self.templates[folder] = frozenset(os.path.realpath(p) for p in Path(folder).rglob("*.j2"))
+            hit = self.templates[folder] = frozenset(q for p in Path(folder).rglob("*.j2") for q in self.paths(str(p)))
         return hit
 
     def vocabulary_files(self) -> frozenset[str]:

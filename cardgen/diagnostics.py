@@ -78,6 +78,7 @@ for _code, _title in (
     ("CG708", "rendered README differs from the sources"),
 ):
     declare(_code, _title)
+declare("CG010", "the dependency graph's store cannot be used; the run goes on without it", "warning")
 
 
 @dataclass(frozen=True, order=True)
