@@ -73,6 +73,8 @@ for _code, _title in (
     ("CG304", "path escapes the cards folder"),
     ("CG305", "duplicate id"),
     ("CG307", "repository described twice"),
+    ("CG311", "card not rendered: a file it is built from, outside the paths given, has errors"),
+    ("CG312", "the paths given select card folders but no README is rendered from them"),
     # rendering and output lint
     ("CG701", "template error"),
     ("CG708", "rendered README differs from the sources"),

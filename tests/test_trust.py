@@ -255,6 +255,41 @@ def test_a_lint_error_fails_validate_as_it_fails_render(cli, cards):
     assert r.code == 1 and "CG705" in r.out, r.out
 
 
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]], ids=["graph", "no cache"])
+def test_a_card_whose_base_has_errors_fails_the_run_asked_about_it(cli, cards, tmp_path, cache):
+    """`check cards/TheBloke` when the card it extends (in cards/stabilityai) has an error: the error is
+    outside the paths given, so it is said at the card that cannot be built."""
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    readme = out / "TheBloke/StableBeluga2-70B-GPTQ/README.md"
+    readme.unlink()
+    edit(cards / "stabilityai/StableBeluga2/card.yaml", "license: stable-beluga-nc", "license: not-a-licence")
+    gptq = cards / "TheBloke"
+    for command in (("check", "--out", out), ("render", "--out", out), ("validate",)):
+        r = cli(*command, *cache, gptq)
+        assert r.code == 1, r.text
+        assert re.search(r"StableBeluga2-70B-GPTQ/card.yaml:4:10: CG311 TheBloke/StableBeluga2-70B-GPTQ is not "
+                         r"rendered: \S*stabilityai/StableBeluga2/card.yaml, which it is built from, has 1 error, the "
+                         r"first at 10:10: CG201", r.out), r.out
+        assert re.search(r"1 (card|README)s?: 1 error", r.err) or re.search(r"0 READMEs: 1 error", r.err), r.err
+    assert not readme.exists()
+    import cardgen  # the library's in-memory run (publish, preview) does not build it either
+
+    rendering = cardgen.render([gptq])
+    assert "TheBloke/StableBeluga2-70B-GPTQ" not in rendering.texts
+    assert any(d.code == "CG311" for d in rendering.diagnostics)
+
+
+def test_a_path_that_selects_cards_but_renders_none_fails(cli, cards, tmp_path):
+    (cards / "acme/nothing").mkdir(parents=True)
+    (cards / "acme/nothing/card.yaml").write_text("suite: []\n")  # a card source that describes no repository
+    for command in (("check", "--out", tmp_path / "out"), ("render", "--out", tmp_path / "out"), ("validate",)):
+        r = cli(*command, cards / "acme")
+        assert r.code == 1 and re.search(r"acme:1:1: CG312 \S*acme selects 1 card folder, from which no README "
+                                         r"is rendered", r.out), r.text
+    assert cli("validate", cards).code == 0  # the whole tree renders its other cards
+
+
 def test_check_of_one_source_file_checks_that_card(cli, cards, tmp_path):
     out = tmp_path / "out"
     assert cli("render", "--out", out, cards).code == 0

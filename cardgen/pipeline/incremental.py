@@ -28,7 +28,7 @@ from cardgen.cache import RunCache
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
-from cardgen.pipeline.gate import Twice, described_twice, store_problem
+from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, store_problem, unbuilt
 from cardgen.pipeline.graph import DIR, Hasher, environment, folder_inputs, sha, shared_ids, split_inputs, touches
 from cardgen.pipeline.records import Memo, Record, Rendered, Target
 from cardgen.pipeline.run import Rendering, render_one
@@ -151,10 +151,14 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     found = twice.not_cards([*shared.memo.diags, *_links_out(escapes, scope.root),
                              *(d for _, rec in ordered for d in rec.diags), *twice.diags])
     catalogue = _catalogue(ordered, shared, built, scope.root, graph, cache, policy)
-    replayed, _ = _replay(ordered, twice, changed, graph, out, str(scope.root / SHARED_DIR))
+    replayed, failed = _replay(ordered, twice, changed, graph, out, str(scope.root / SHARED_DIR))
     mine = Collector([*found, *catalogue.diags, *replayed])
     if not scope.whole:
+        hidden = policy.apply([d for d in mine.diagnostics if d.severity == "error" and not scope.keeps(d.file)])
         mine.keep(scope.keeps)
+        mine.extend(d for r in failed if (d := unbuilt(r.repo, r.files, r.where, hidden)))
+    if changed is None:
+        mine.extend(nothing_rendered(scope, folders, ordered, twice.again, mine.diagnostics))
     _save(graph, scope, every, built.records, shared, catalogue)
     report.extend([*mine.diagnostics, *store_problem(graph.store)])
     graph.store.rebuild = _rebuilder(ordered, scope.root, shared, cache, policy, graph.store)
