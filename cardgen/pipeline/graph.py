@@ -17,8 +17,9 @@ because its files are among their inputs; a template's, every card that used it.
 The graph can only err towards rebuilding. An input is hashed with where its path leads (links
 resolved), so a link pointed elsewhere is a change; a file the build read is hashed from the bytes it
 read (``files.READS``), so a file edited while the run goes on is seen as changed by the next run. A
-name that resolved to no shared entry makes every shared file, and the list of them, an input of its
-card; while the shared sources have errors, every folder is rebuilt (which entry a duplicated id names
+name that resolved to no shared entry is an input of its card (``absent:KIND/ID``, hashed as whether
+the shared files define it now), and so is the file of every entry resolution found; while the shared
+sources have errors or an id defined twice, every folder is rebuilt (which entry a duplicated id names
 depends on all of them).
 
 The records and texts are kept in a store (``store``), one SQLite file per cards folder in the cache
