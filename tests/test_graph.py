@@ -419,6 +419,29 @@ def test_a_store_that_cannot_be_written_is_one_warning_and_every_readme_is_writt
     assert problems(check(cli, tree, "--out", out)) == problems(check(cli, tree, "--out", out, "--no-cache"))
 
 
+def test_texts_the_store_cannot_give_back_are_built_again(cli, tree, tmp_path, monkeypatch):
+    """The records read, the texts checked, then not given back when they are written (the file damaged
+    meanwhile): each README is built again."""
+    import threading
+
+    assert cli("render", "cards", "--out", tmp_path / "first", cwd=tree).code == 0
+    connect = sqlite3.connect
+
+    class Reads(_Failing):  # the writes read the texts in threads of their own
+        def _check(self, sql):
+            if sql.lstrip().upper().startswith("SELECT TEXT") and threading.current_thread() is not \
+                    threading.main_thread():
+                raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Reads(connect(*a, **k), None))
+    r = cli("render", "cards", "--out", tmp_path / "out", "-v", cwd=tree)
+    assert r.code == 0 and len(warnings_cg010(r)) == 1 and "malformed" in r.out, r.text
+    assert rebuilt(r)[0] == 0  # every record held: the texts were built again as they were asked for
+    for readme in (tmp_path / "first").rglob("README.md"):
+        assert (tmp_path / "out" / readme.relative_to(tmp_path / "first")).read_text() == readme.read_text()
+    assert len(list((tmp_path / "out").rglob("README.md"))) == BUNDLED
+
+
 def test_a_store_of_garbage_is_started_afresh_with_one_warning(cli, tree, tmp_path):
     n = rebuilt(check(cli, tree))[1]
     for f in glob.glob(_store(tmp_path) + "*"):  # the file, and SQLite's journal beside it

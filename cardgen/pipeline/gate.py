@@ -1,8 +1,9 @@
 """What a run over some paths reports beyond what its cards' own checks found, so that it fails when a
 card it was asked about cannot be built: a card whose base (or another file it is built from) lies
 outside the paths given and has errors is reported at the card (CG311), a path that selects card
-folders but renders no README from them is an error (CG312), and a dependency-graph store that could
-not be used is said once (CG010, a warning: the run went on without it)."""
+folders but renders no README from them is an error (CG312); and a repository described in two folders
+(CG307) is judged over every record. (A dependency-graph store that could not be used says so itself:
+``Store.warnings``.)"""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cardgen.diagnostics import Diagnostic, Where, error, warning
+from cardgen.diagnostics import Diagnostic, Where, error
 from cardgen.files import display
 from cardgen.loading.scope import Scope
 
 if TYPE_CHECKING:
     from cardgen.pipeline.records import Record
-    from cardgen.pipeline.store import Store
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,3 @@ def nothing_rendered(scope: Scope, folders: list[Path], ordered: list[tuple[str,
             out.append(error(Where(display(path)), "CG312", f"{display(path)} selects {n} card folder{'s' * (n != 1)}, "
                                                             "from which no README is rendered"))
     return out
-
-
-def store_problem(store: Store) -> list[Diagnostic]:
-    """CG010, once, when the scope's dependency-graph store could not be used."""
-    if store.problem is None:
-        return []
-    if store.afresh and store.usable:
-        said = f"was damaged ({store.problem}) and is started afresh; every card folder was rebuilt"
-    else:
-        said = f"cannot be used ({store.problem}); the run went on without it"
-    return [warning(Where(display(store.path)), "CG010", f"the dependency graph's store {said}")]

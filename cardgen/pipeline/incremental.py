@@ -28,7 +28,7 @@ from cardgen.cache import RunCache
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
-from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, store_problem, unbuilt
+from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, unbuilt
 from cardgen.pipeline.graph import DIR, Hasher, environment, folder_inputs, sha, shared_ids, split_inputs, touches
 from cardgen.pipeline.records import Memo, Record, Rendered, Target
 from cardgen.pipeline.run import Rendering, render_one
@@ -160,7 +160,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     if changed is None:
         mine.extend(nothing_rendered(scope, folders, ordered, twice.again, mine.diagnostics))
     _save(graph, scope, every, built.records, shared, catalogue)
-    report.extend([*mine.diagnostics, *store_problem(graph.store)])
+    report.extend([*mine.diagnostics, *graph.store.warnings()])
     graph.store.rebuild = _rebuilder(ordered, scope.root, shared, cache, policy, graph.store)
 
 

@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cardgen.files import ours_alone
+from cardgen.diagnostics import Diagnostic, Where, warning
+from cardgen.files import display, ours_alone
 from cardgen.pipeline.graph import sha
 from cardgen.pipeline.records import Memo, Record
 
@@ -87,6 +88,7 @@ class Store:
         self.readable = False  # texts can be read (off after a failure to read or open)
         self.rebuild: Callable[[str], str | None] | None = None  # a README's text when it cannot be read back
         self.afresh = False  # it was damaged, and is started afresh (``problem`` says how)
+        self.said = False  # ``warnings`` gave the problem
         self.memory: dict[str, str] = {}  # texts kept in memory (hash -> text)
         self._local = threading.local()
         top = folder()
@@ -125,6 +127,18 @@ class Store:
                 self._fail(e, reading=True)
             return
         self.usable = self.readable = True
+
+    def warnings(self) -> list[Diagnostic]:
+        """CG010 when the store could not be used, said once (the texts are read after the run's report
+        is made, and may be the first to fail)."""
+        if self.problem is None or self.said:
+            return []
+        self.said = True
+        if self.afresh and self.usable:
+            said = f"was damaged ({self.problem}) and is started afresh; every card folder was rebuilt"
+        else:
+            said = f"cannot be used ({self.problem}); the run went on without it"
+        return [warning(Where(display(self.path)), "CG010", f"the dependency graph's store {said}")]
 
     def _afresh(self, e: BaseException) -> bool:
         """Remove a damaged file and open a new one in its place; whether that worked."""
@@ -339,3 +353,8 @@ class Texts(Mapping[str, str]):
 
     def __contains__(self, repo: object) -> bool:
         return repo in self.digests
+
+    def warnings(self) -> list[Diagnostic]:
+        """What the stores the texts were read from have not said yet (``Store.warnings``)."""
+        stores = {id(store): store for _, store in self.digests.values()}
+        return [w for store in stores.values() for w in store.warnings()]
