@@ -355,6 +355,30 @@ def test_a_card_edited_while_render_runs_is_rebuilt_by_the_next_run(cli, tree, m
     assert drifted(agree(cli, tree)) == set()
 
 
+def test_an_edit_while_render_runs_is_seen_in_a_tree_without_shared_files(cli, tmp_path, monkeypatch):
+    """The same, where the build reads no shared file before the card's own (nothing read yet)."""
+    import yaml
+
+    from cardgen.pipeline import incremental
+
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    solo = tmp_path / "cards/other/solo/card.yaml"
+    solo.parent.mkdir(parents=True)
+    solo.write_text(yaml.safe_dump(_fuzz_state(__import__("random").Random(0))["cards"]["other/solo"] | {"license": "mit"}))
+    record = incremental._record_folders
+
+    def edited_meanwhile(folders, *args, **kwargs):
+        if "Solo Two" not in solo.read_text():
+            edit(solo, "name: Solo", "name: Solo Two")
+        return record(folders, *args, **kwargs)
+
+    monkeypatch.setattr(incremental, "_record_folders", edited_meanwhile)
+    assert cli("render", "cards", "--out", "rendered", cwd=tmp_path).code == 0
+    monkeypatch.setattr(incremental, "_record_folders", record)
+    r = check(cli, tmp_path)
+    assert drifted(r) == drifted(check(cli, tmp_path, "--no-cache")) == {"other/solo"}, r.text
+
+
 # -- a store that cannot be used: one warning, every README, the exit code of a run without it ------------
 
 class _Failing:

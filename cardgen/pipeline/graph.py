@@ -116,7 +116,7 @@ class Hasher:
         self._files: dict[str, str | None] = {}
         self._sets: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its real path
-        self._reads = reads or {}
+        self._reads = reads if reads is not None else {}  # the very mapping: it fills as the build reads
         self._before = before._files if before is not None else {}
         self.defined = defined  # `KIND/ID` of every entry the shared files define (``shared_ids``)
 
