@@ -290,6 +290,8 @@ def test_a_name_that_resolved_to_no_shared_entry_gaining_one_rebuilds_its_cards(
     (tree / "cards/_shared/more.yaml").write_text(  # a new shared file defines the plain dataset id the card names
         "datasets:\n  stanfordnlp/sst2: {id: stanfordnlp/sst2-full, name: The Stanford Sentiment Treebank}\n")
     assert sentiment in drifted(agree(cli, tree))
+    hook = cli("check", "cards", "--out", "rendered", "--changed", tree / "cards/_shared/more.yaml", cwd=tree)
+    assert sentiment in drifted(hook)  # the pre-commit hook's file list reaches it too
     edit(tree / "cards/_shared/licenses.yaml", "licenses:\n",  # and an existing one the licence id it names
          "licenses:\n  apache-2.0: {id: apache-2.0, name: The Apache Licence, link: LICENCE}\n")
     assert sentiment in drifted(agree(cli, tree))

@@ -141,7 +141,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph) if stale else _Shard()
     graph.sets.update(built.sets)
     graph.store.keep_texts(built.texts)
-    graph.store.problem = graph.store.problem or built.problem
+    if built.problem:  # a worker could not store its texts: nothing of this run is saved either
+        graph.store.problem, graph.store.usable = graph.store.problem or built.problem, False
     every = {**fresh, **built.records}
     out.folders += len(folders)
     out.rebuilt += len(built.records)
