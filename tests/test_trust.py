@@ -259,6 +259,17 @@ def test_a_lint_error_fails_validate_as_it_fails_render(cli, cards):
 def test_a_card_whose_base_has_errors_fails_the_run_asked_about_it(cli, cards, tmp_path, cache):
     """`check cards/TheBloke` when the card it extends (in cards/stabilityai) has an error: the error is
     outside the paths given, so it is said at the card that cannot be built."""
+    from cardgen.cache import folder
+
+    before = os.environ["CARDGEN_CACHE_DIR"]  # `--no-cache` turns the cache off for the rest of the process
+    try:
+        _base_with_errors(cli, cards, tmp_path, cache)
+    finally:
+        os.environ["CARDGEN_CACHE_DIR"] = before
+        folder.cache_clear()
+
+
+def _base_with_errors(cli, cards, tmp_path, cache):
     out = tmp_path / "out"
     assert cli("render", "--out", out, cards).code == 0
     readme = out / "TheBloke/StableBeluga2-70B-GPTQ/README.md"
