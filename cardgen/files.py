@@ -23,6 +23,12 @@ def display(path: Path | str) -> str:
     return "." if p == cwd else p
 
 
+#: while the dependency graph builds (``pipeline.incremental`` sets it): the SHA-256 of each file
+#: ``read_text`` read, by absolute path, hashed from the very bytes read, so that a build is recorded
+#: with what it was made from even when the file is edited while the run goes on
+READS: dict[str, str] | None = None
+
+
 def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Diagnostic]]:
     """Read a UTF-8 text file within a size bound; a diagnostic instead on failure."""
     try:
@@ -37,6 +43,10 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
         return None, [error(Where(file), "CG008", f"cannot read: {os.strerror(e.errno or 0) or e}")]
     if len(raw) > max_bytes:
         return None, [error(Where(file), "CG001", f"file exceeds the limit of {max_bytes:,} bytes")]
+    if READS is not None:
+        import hashlib
+
+        READS[os.path.abspath(path)] = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

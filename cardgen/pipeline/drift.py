@@ -17,6 +17,7 @@ from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.files import committed, readme_path
 from cardgen.loading.scope import Selection
 from cardgen.pipeline.incremental import render_incremental
+from cardgen.pipeline.store import Texts
 from cardgen.policy import Policy
 
 
@@ -89,4 +90,6 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
             state = "missing" if old is None else "out of date"
             drifted.append(Drift(p, state, unified(old, text, str(p)), front_matter_changes(old, text)))
             report.error(rendering.position(repo), "CG708", f"{p} is {state}")
+    if isinstance(rendering.texts, Texts):  # a store that failed only when the texts were read
+        report.extend(rendering.texts.warnings())
     return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)
