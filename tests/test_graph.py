@@ -20,22 +20,13 @@ import pytest
 from conftest import BUNDLED, CARDS, REPO, edit
 
 
-@pytest.fixture
-def cli(cli):
-    """The command in this process; `--no-cache` turns the cache off for the rest of a process (it sets
-    CARDGEN_CACHE_DIR), so each call here starts from the test's own setting."""
+def test_no_cache_is_for_its_command_alone(cli, tree, tmp_path):
+    """`--no-cache` turns the cache off while its command runs; the next command in the same process (a
+    library caller, a test) uses the cache as before."""
     from cardgen.cache import folder
 
-    def run(*args, **kwargs):
-        before = os.environ.get("CARDGEN_CACHE_DIR")
-        try:
-            return cli(*args, **kwargs)
-        finally:
-            if before is not None:
-                os.environ["CARDGEN_CACHE_DIR"] = before
-            folder.cache_clear()
-
-    return run
+    assert cli("check", tree / "cards", "--out", tree / "rendered", "--no-cache").code == 0
+    assert os.environ["CARDGEN_CACHE_DIR"] == str(tmp_path / "cache") and folder() == str(tmp_path / "cache")
 
 
 @pytest.fixture

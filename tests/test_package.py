@@ -75,7 +75,7 @@ def test_wheel_carries_templates_and_schemas_and_runs_from_anywhere(tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")}  # a bare user
     where = subprocess.run([sys.executable, "-c", "import cardgen; print(cardgen.__file__)"], cwd=elsewhere,
                            capture_output=True, text=True, env=env)
     assert where.stdout.startswith(str(site)), where.stdout  # the wheel's copy, not the checkout
