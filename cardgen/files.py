@@ -57,6 +57,12 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
     return text.removeprefix("\ufeff"), []
 
 
+def lf(text: str) -> str:
+    """Text with every line ending as `\\n`: Windows' `\\r\\n` and old Macs' lone `\\r` (which Markdown
+    reads as line ends too, where a split on `\\n` would not)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def file_mode() -> int:
     """The mode git gives a new file: 0666 less the umask (read once, in the calling thread: reading
     the umask means setting it for a moment)."""

@@ -38,12 +38,20 @@ def _parsed(text: str, imp: Imported) -> tuple[list[str], list[Any]]:
     return lines, tokens
 
 
-def _title(lines: list[str], tokens: list[Any], heads: list[Head], out: dict[str, Any]) -> int:
-    """The title, into `title`: the first `# ` heading, when it is one line and opens the body. Returns
-    the line the sections begin on (after the title; 0 when there is none)."""
+def _title(lines: list[str], tokens: list[Any], heads: list[Head], out: dict[str, Any], imp: Imported,
+           offset: int) -> int:
+    """The title, into `title`: the first `# ` heading, when it is one line and opens the body, and
+    renders as written (a `{name}` in it would be filled: then it stays text, reported). Returns the line
+    the sections begin on (after the title; 0 when there is none)."""
+    from cardgen.rendering.literals import fill
+
     first_block = next((t.map[0] for t in tokens if t.map and t.level == 0), None)
     if heads and heads[0][2] == 1 and heads[0][0] == first_block and heads[0][1] - heads[0][0] == 1 \
             and lines[heads[0][0]].startswith("# "):
+        if fill(heads[0][3], name="\0") != heads[0][3]:  # the title is filled as the card's own text is
+            imp.problems.append(f"line {heads[0][0] + 1 + offset}: the title holds `{{name}}`, which cardgen fills "
+                                "in a title: kept as text, as written")
+            return 0
         out["title"] = heads[0][3]
         return heads[0][1]
     return 0
@@ -84,7 +92,7 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
     lines, tokens = _parsed(text, imp)
     heads = [(t.map[0], t.map[1], int(t.tag[1]), tokens[i + 1].content) for i, t in enumerate(tokens)
              if t.type == "heading_open" and t.map and t.level == 0]
-    body_start = _title(lines, tokens, heads, out)  # where the sections begin
+    body_start = _title(lines, tokens, heads, out, imp, offset)  # where the sections begin
     out.setdefault("title", "")  # none: the rendered card has no `# ` title either
     imp.lines, imp.body_start = lines, body_start
     imp.cuts = _cuts(imp, heads, body_start, offset)

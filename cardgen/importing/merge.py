@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from cardgen.files import lf
 from cardgen.frontmatter import split
 from cardgen.importing.recognise.claims import literal
 from cardgen.rendering.provenance import DIGEST, unsealed
@@ -168,7 +169,7 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
     folder ``root``."""
     root = root.resolve()
     folder = root / repo_id
-    hub_text = hub_text.lstrip("\ufeff").replace("\r\n", "\n")
+    hub_text = lf(hub_text.lstrip("\ufeff"))
     marker = DIGEST.search(hub_text)
     if marker is None:
         raise MergeError(f"the README of {repo_id} on the Hub was not written by cardgen (no digest marker): import "

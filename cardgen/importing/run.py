@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cardgen import hubspec
-from cardgen.files import atomic_write
+from cardgen.files import atomic_write, lf
 from cardgen.frontmatter import split
 from cardgen.hub import Bounds
 from cardgen.importing.body import body, finish
@@ -34,7 +34,11 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
     imp = Imported(repo_id, source, {})
     out: dict[str, Any] = {"repo_id": repo_id}
     imp.card = out
-    text = imp.original = text.lstrip("\ufeff").replace("\r\n", "\n")
+    text = text.lstrip("\ufeff")
+    if lone := text.count("\r") - text.count("\r\n"):
+        imp.problems.append(f"{lone:,} lone CR line end{'s' * (lone != 1)} (an old Mac's) read as line ends, as "
+                            "Markdown reads them: the sources and the README end lines with LF")
+    text = imp.original = lf(text)
     fm, rest, _ = split(text)
     meta: Any = {}
     if fm is not None:
