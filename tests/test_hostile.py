@@ -129,3 +129,169 @@ def test_a_document_of_many_tiny_nodes_is_refused_before_it_is_built(tmp_path):
     assert p.returncode == 1 and "CG006" in p.stdout, p.stdout + p.stderr
     peak_kb = int(re.search(r"peak (\d+)", p.stderr).group(1))
     assert peak_kb < 150_000, f"{peak_kb} KB"  # composing all 900,000 nodes first took about 300 MB
+
+
+# -- `cardgen import`: what it reads stays inside the folder named, what it writes inside --out ----------
+
+CARD_MD = "---\nlicense: mit\n---\n# {title}\n\nText of {title}.\n\n## Citation\n\n```bibtex\n@misc{{{key},\n  title={{{key}}}\n}}\n```\n"
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_import_reads_no_link_out_of_the_folder_it_is_given(cli, tmp_path):
+    src, secret = tmp_path / "src", tmp_path / "secret"
+    (src / "acme/model").mkdir(parents=True)
+    (secret / "name").mkdir(parents=True)
+    (src / "acme/model/README.md").write_text(CARD_MD.format(title="Model", key="m"))
+    (secret / "name/README.md").write_text("# Secret\n\nthe secret text\n")
+    (secret / "flat.md").write_text("# Secret\n\nthe secret text\n")
+    os.symlink(secret, src / "evil")  # a folder of the input that is a link out of it
+    r = cli("import", src, "--out", tmp_path / "cards")
+    assert r.code == 2 and f"{src / 'evil'} is a link out of {src}: not read" in r.err, r.text
+    os.unlink(src / "evil")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "ok.md").write_text(CARD_MD.format(title="Ok", key="o"))
+    os.symlink(secret / "flat.md", flat / "evil.md")  # a file of the input that is a link out of it
+    r = cli("import", flat, "--out", tmp_path / "cards")
+    assert r.code == 2 and f"{flat / 'evil.md'} is a link out of {flat}: not read" in r.err, r.text
+    assert not (tmp_path / "cards").exists()  # nothing written
+    os.unlink(flat / "evil.md")
+    os.symlink("ok.md", flat / "alias.md")  # a link that stays inside is read
+    assert cli("import", flat, "--out", tmp_path / "cards").code == 0
+    assert "secret" not in "".join(p.read_text() for p in (tmp_path / "cards").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("link", ["owner", "templates", "shared"])
+def test_import_writes_through_no_link_out_of_out(cli, tmp_path, link):
+    src, out, elsewhere = tmp_path / "src", tmp_path / "cards", tmp_path / "elsewhere"
+    for name in ("a", "b"):
+        (src / "acme" / name).mkdir(parents=True)
+        (src / "acme" / name / "README.md").write_text(CARD_MD.format(title=name, key="shared-key"))
+    elsewhere.mkdir()
+    out.mkdir()
+    if link == "owner":
+        os.symlink(elsewhere, out / "acme")
+    elif link == "templates":  # the card's own templates folder, with --force: refused all the same
+        (out / "acme/a").mkdir(parents=True)
+        os.symlink(elsewhere, out / "acme/a/templates")
+    else:
+        os.symlink(elsewhere, out / "_shared")
+    r = cli("import", src, "--out", out, "--force")
+    assert r.code == 2 and "is a link out of" in r.err and "import writes only inside --out" in r.err, r.text
+    assert not list(elsewhere.iterdir())  # nothing written through the link
+    assert not [p for p in out.rglob("*") if p.is_file()]  # nor anywhere else: refused before the first write
+
+
+def test_existing_sources_are_never_written_over_and_force_replaces_the_card_folder_whole(cli, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(CARD_MD.format(title="Model", key="m"))
+    folder = tmp_path / "cards/acme/model"
+    (folder / "templates").mkdir(parents=True)
+    old = {"card.yml": "repo_id: acme/model\nlicense: mit\n", "risks.yaml": "risk_assessment: {}\n",
+           "templates/card.md.j2": "{{ slot('title') }}\n"}
+    for name, text in old.items():
+        (folder / name).write_text(text)
+    r = cli("import", readme, "--repo-id", "acme/model", "--out", tmp_path / "cards")
+    assert r.code == 2 and "acme/model holds sources (card.yml, risks.yaml, templates/card.md.j2); pass --force" in r.err
+    assert files_of(folder) == {k: v.encode() for k, v in old.items()}  # untouched
+    r = cli("import", readme, "--repo-id", "acme/model", "--out", tmp_path / "cards", "--force")
+    assert r.code == 0, r.text
+    now = files_of(folder)
+    assert "card.yml" not in now and "risks.yaml" not in now and "card.yaml" in now  # the old sources went
+    assert now["templates/card.md.j2"] != old["templates/card.md.j2"].encode()
+    assert [p.name for p in folder.parent.iterdir()] == ["model"]  # no staging folder left beside it
+    assert cli("validate", tmp_path / "cards").code == 0
+
+
+def test_force_merges_the_shared_file_entry_by_entry_and_names_what_it_adds(cli, tmp_path):
+    out = tmp_path / "cards"
+
+    def batch(name: str, cards: dict[str, str]) -> Path:
+        for repo, key in cards.items():
+            (tmp_path / name / repo).mkdir(parents=True)
+            (tmp_path / name / repo / "README.md").write_text(CARD_MD.format(title=repo, key=key))
+        return tmp_path / name
+
+    first = batch("first", {"acme/a": "kingma2014", "acme/b": "kingma2014"})
+    assert cli("import", first, "--out", out).code == 0
+    shared = out / "_shared/imported.yaml"
+    assert "kingma2014:" in shared.read_text()
+    second = batch("second", {"acme/c": "vaswani2017", "acme/d": "vaswani2017", "acme/e": "kingma2014",
+                              "acme/f": "kingma2014"})
+    r = cli("import", second, "--out", out)
+    assert r.code == 2 and "imported.yaml exists: pass --force to add 1 entry to it (citations/vaswani2017)" in r.err
+    r = cli("import", second, "--out", out, "--force")
+    assert r.code == 0, r.text
+    assert re.findall(r"^shared +\S+: added (\S+)$", r.out, re.M) == ["citations/vaswani2017"]  # each named
+    assert "the 1 entry it held, kept as they were" in r.err
+    text = shared.read_text()
+    assert "kingma2014:" in text and "vaswani2017:" in text and "kingma2014-2" not in text  # the same entry: reused
+    assert "kingma2014" in (out / "acme/e/card.yaml").read_text()
+    assert cli("validate", out).code == 0  # every card's shared entries are there
+    before = files_of(out)
+    assert cli("import", second, "--out", out, "--force").code == 0  # again: the same sources
+    assert files_of(out) == before
+
+
+LEAKY = """---
+license: mit
+---
+# Leaky
+
+A model.
+
+## Usage
+
+```python
+import os
+from transformers import AutoTokenizer, AutoModelForCausalLM
+tokenizer = AutoTokenizer.from_pretrained("acme/leaky")
+model = AutoModelForCausalLM.from_pretrained("acme/leaky")
+open("/tmp/token.txt", "w").write(os.environ["HF_TOKEN"])
+output = model.generate(**tokenizer("Hi", return_tensors="pt"), max_new_tokens=20)
+print(tokenizer.decode(output[0], skip_special_tokens=True))
+```
+"""
+
+
+def test_code_carried_over_that_smoke_would_run_is_named_for_a_reviewer(cli, tmp_path):
+    """The python block that `cardgen smoke` runs, with the user's environment and token, comes over as
+    written: import names its lines, where the sources keep it, and what it reaches for."""
+    readme = tmp_path / "README.md"
+    readme.write_text(LEAKY)
+    r = cli("import", readme, "--repo-id", "acme/leaky", "--out", tmp_path / "cards")
+    assert r.code == 0, r.text
+    found = re.findall(r"^(\S+):(\d+):1: CG803 warning: the Python code on lines (\d+)-(\d+) is carried over from the "
+                       r"README as written \(in ([^)]+)\): `cardgen smoke` runs it with your environment and Hub token; "
+                       r"read it before you run smoke; it reaches for (.*)$", r.out, re.M)
+    assert found == [(str(readme), "10", "10", "18", "acme/leaky/templates/snippets/imported.py.j2",
+                      "the environment, the Hub token, files it writes")], r.out
+    kept = (tmp_path / "cards/acme/leaky/templates/snippets/imported.py.j2").read_text()
+    assert 'os.environ["HF_TOKEN"]' in kept  # it is carried over (as written), and said so
+    plain = tmp_path / "plain.md"
+    plain.write_text(LEAKY.replace("## Usage", "## Example").replace('open("/tmp/token.txt", "w").write('
+                                                                      'os.environ["HF_TOKEN"])\n', ""))
+    r = cli("import", plain, "--repo-id", "acme/plain", "--out", tmp_path / "cards")
+    assert re.search(r"plain\.md:10:1: CG803 warning: the Python code on lines 10-17 .* read it before you run "
+                     r"smoke$", r.out, re.M), r.out  # always named; nothing it reaches for
+    bare = tmp_path / "bare.md"
+    bare.write_text("# Bare\n\n```text\nnot python\n```\n")
+    assert "CG803" not in cli("import", bare, "--repo-id", "acme/bare", "--out", tmp_path / "cards").out
+
+
+def test_sources_many_times_the_readme_are_reported_and_unreadable_ones_not_written(cli, tmp_path):
+    many = tmp_path / "many.md"
+    many.write_text("---\nlicense: mit\n---\n# T\n\n" + "#\n" * 3000)  # empty headings: a section each
+    r = cli("import", many, "--repo-id", "acme/many", "--out", tmp_path / "cards")
+    assert r.code == 0 and re.search(r"many\.md:1006:1: CG801 warning: 3,000 headings: the body is cut into free "
+                                     r"sections at the first 1,000", r.out), r.out
+    assert re.search(r"many\.md:1:1: CG801 warning: the sources are [\d,]+ bytes, \d+ times the README's 6,026", r.out)
+    big = tmp_path / "big.md"
+    big.write_text("# T\n\n" + ("a\x01\x02\x03\x04\x05\x06 " * 20 + "\n") * 9000)  # 1.4 MB, YAML escapes it 4 times
+    r = cli("import", big, "--repo-id", "acme/big", "--out", tmp_path / "cards2")
+    assert r.code == 2 and re.search(r"card\.yaml would be [\d,]+ bytes, over the 2,097,152 that cardgen reads: "
+                                     r"nothing written", r.err), r.err
+    assert not (tmp_path / "cards2").exists()

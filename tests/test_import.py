@@ -83,7 +83,7 @@ def test_importing_twice_gives_the_same_sources_and_never_overwrites(cli, tmp_pa
     card = tmp_path / "a/TheBloke/x-GPTQ/card.yaml"
     card.write_text(card.read_text() + "# my edit\n")
     r = cli("import", src, "--repo-id", "TheBloke/x-GPTQ", "--out", tmp_path / "a")
-    assert r.code == 2 and "exists (1 in all); pass --force to replace" in r.err
+    assert r.code == 2 and "x-GPTQ holds sources (card.yaml, templates/" in r.err and "pass --force" in r.err
     assert card.read_text().endswith("# my edit\n")  # untouched
     assert cli("import", src, "--repo-id", "TheBloke/x-GPTQ", "--out", tmp_path / "a", "--force").code == 0
     assert not card.read_text().endswith("# my edit\n")

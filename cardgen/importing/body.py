@@ -94,7 +94,7 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
              if t.type == "heading_open" and t.map and t.level == 0]
     body_start = _title(lines, tokens, heads, out, imp, offset)  # where the sections begin
     out.setdefault("title", "")  # none: the rendered card has no `# ` title either
-    imp.lines, imp.body_start = lines, body_start
+    imp.lines, imp.body_start, imp.offset = lines, body_start, offset
     imp.cuts = _cuts(imp, heads, body_start, offset)
     base_claim = _embedded(imp, lines, heads, body_start, base_model, offset, fix)
     end = base_claim.start if base_claim else len(lines)
