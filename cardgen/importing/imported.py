@@ -68,16 +68,17 @@ def sources(imp: Imported, partials: dict[str, str], card: dict[str, Any]) -> di
     return {**{f"templates/{name}": text for name, text in partials.items()}, "card.yaml": card_yaml(imp, card)}
 
 
-def write_sources(folder: Path, files: dict[str, str]) -> None:
-    """Files (by path in ``folder``) written into ``folder``."""
+def write_sources(folder: Path, files: dict[str, str], sync: bool = True) -> None:
+    """Files (by path in ``folder``) written into ``folder`` (synced to disk with ``sync``: sources kept)."""
     (folder / "templates").mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / name, text)
+        atomic_write(folder / name, text, sync=sync)
 
 
 def write_card(root: Path, imp: Imported, partials: dict[str, str], card: dict[str, Any]) -> Path:
-    """The card's sources under ``root`` (a folder of import's own, for checking them)."""
-    write_sources(root / imp.repo_id, sources(imp, partials, card))
+    """The card's sources under ``root``, a temporary folder of import's own for checking them (not
+    synced: they are gone once checked)."""
+    write_sources(root / imp.repo_id, sources(imp, partials, card), sync=False)
     return root / imp.repo_id / "card.yaml"
 
