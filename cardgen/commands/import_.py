@@ -67,7 +67,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="a README.md, a folder of them (owner/name/README.md or *.md), or owner/name[@revision]")
     p.add_argument("--out", type=Path, default=Path("cards"), help="the cards folder to write to (default: cards)")
     p.add_argument("--repo-id", help="the repo id of a single README (default: from its folder)")
-    p.add_argument("--force", action="store_true", help="replace existing sources")
+    p.add_argument("--force", action="store_true",
+                   help="replace each card folder that holds sources as a whole, and add new shared entries to an "
+                        "existing _shared/imported.yaml (the entries it holds are kept)")
     p.add_argument("--fix", action="store_true",
                    help="write what the original got wrong as cardgen computes it (e.g. a hand-typed count that "
                         "disagrees with its list); by default it is kept as written, and reported")
@@ -126,6 +128,9 @@ def run(opts: ImportOptions) -> tuple[Report, int]:
         report.diagnostics += [problem(imp.readme, p, "CG803", "warning") for p in imp.code]
         report.results.append(Imported(imp.source, imp.repo_id, str(target), list(imp.recognised),
                                        imp.free_sections))
+    for folder, old in written.replaced.items():
+        shown = ", ".join(old[:5]) + (f" and {len(old) - 5} more" if len(old) > 5 else "")
+        report.lines.append(f"replaced  {folder}: its sources were {shown}")
     if written.shared_file is not None:
         report.lines += [f"shared    {written.shared_file}: added {entry}" for entry in written.added]
         if written.kept:

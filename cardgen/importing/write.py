@@ -32,6 +32,7 @@ class Written:
     added: list[str] = field(default_factory=list)  # `kind/id` of each entry added to the shared file
     kept: int = 0  # entries the shared file held already, kept as they were
     shared_file: Path | None = None
+    replaced: dict[Path, list[str]] = field(default_factory=dict)  # card folder -> the files it held (--force)
 
 
 def confined(out: Path, paths: list[Path]) -> None:
@@ -67,8 +68,8 @@ def _grown(imp: Imported, files: dict[str, str]) -> None:
                             "publish from it")
 
 
-def _occupied(folders: list[Path], force: bool) -> None:
-    """Refuse card folders that hold anything, unless ``force``."""
+def _occupied(folders: list[Path], force: bool) -> dict[Path, list[str]]:
+    """Refuse card folders that hold anything, unless ``force``; the files each holds (to be replaced)."""
     held = [(f, files_below(f)) for f in folders if f.is_symlink() or f.exists()]
     held = [(f, below) for f, below in held if below]
     if held and not force:
@@ -78,6 +79,7 @@ def _occupied(folders: list[Path], force: bool) -> None:
         also = f" ({plural(len(held) - 1, 'other card folder')} too)" if len(held) > 1 else ""
         raise ImportError_(f"{display(folder)} holds sources ({names}{more}){also}; pass --force to replace each "
                            "card folder as a whole")
+    return {f: [str(p.relative_to(f)) if p != f else p.name for p in below] for f, below in held}
 
 
 def _merged_shared(path: Path, new: Shared) -> tuple[dict[str, Any], int]:
@@ -115,8 +117,7 @@ def write(out: Path, cards: list[Imported], new_shared: Shared, force: bool) -> 
         for name, text in files[folder].items():
             _readable(folder, name, text)
         _grown(imp, files[folder])
-    _occupied(folders, force)
-    written = Written([f / "card.yaml" for f in folders])
+    written = Written([f / "card.yaml" for f in folders], replaced=_occupied(folders, force))
     if adding:
         if shared_path.exists() and not force:
             n = len(adding)
