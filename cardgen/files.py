@@ -58,12 +58,6 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
     return text.removeprefix("\ufeff"), []
 
 
-def lf(text: str) -> str:
-    """Text with every line ending as `\\n`: Windows' `\\r\\n` and old Macs' lone `\\r` (which Markdown
-    reads as line ends too, where a split on `\\n` would not)."""
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
 def _umask() -> int:
     """The umask (read in the calling thread: reading it means setting it for a moment)."""
     mask = os.umask(0o022)

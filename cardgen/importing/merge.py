@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from cardgen.files import lf
+from cardgen.frontmatter import lines as line_list
 from cardgen.frontmatter import split
 from cardgen.importing.recognise.claims import literal
 from cardgen.rendering.provenance import DIGEST, unsealed
@@ -180,7 +180,7 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
     folder ``root``."""
     root = root.resolve()
     folder = root / repo_id
-    hub_text = lf(hub_text.lstrip("\ufeff"))
+    hub_text = "\n".join(line_list(hub_text.lstrip("\ufeff")))  # every line end LF, a lone CR's too
     marker = DIGEST.search(hub_text)
     if marker is None:
         raise MergeError(f"the README of {repo_id} on the Hub was not written by cardgen (no digest marker): import "

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cardgen import hubspec
-from cardgen.files import lf
-from cardgen.frontmatter import split
+from cardgen.frontmatter import lines, split
 from cardgen.hub import Bounds
 from cardgen.importing.body import body, finish
 from cardgen.importing.carried import note_carried_code
@@ -41,7 +40,7 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
     if lone := text.count("\r") - text.count("\r\n"):
         imp.problems.append(f"{lone:,} lone CR line end{'s' * (lone != 1)} (an old Mac's) read as line ends, as "
                             "Markdown reads them: the sources and the README end lines with LF")
-    text = imp.original = lf(text)
+    text = imp.original = "\n".join(lines(text))  # every line end LF, where Markdown ends a line
     fm, rest, _ = split(text)
     meta: Any = {}
     if fm is not None:
