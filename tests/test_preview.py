@@ -195,23 +195,31 @@ B7 = "stabilityai/StableBeluga-7B"
 
 
 def hostile_cards(cards):
-    """The bundled cards with script links in a free section's HTML and in a shared licence's `link` (an
-    error, reported at validation; a shared file's error does not stop the cards that use it)."""
+    """The bundled cards with script links and styles in a free section's HTML (a card's own text: the lint
+    warns, the card renders)."""
     (cards / B7 / "evil.md").write_text(HOSTILE, "utf-8")
     edit(cards / B7 / "card.yaml", "sections: [stable-chat, beluga-ethics]",
          "sections: [stable-chat, beluga-ethics, {heading: Evil, after: usage, file: evil.md}]")
-    edit(cards / "_shared/licenses.yaml", "link: LICENSE.txt", 'link: " JavaScript:alert(8)"')
     return cards
+
+
+def test_a_script_link_in_the_front_matter_is_text_in_the_side_panel():
+    """A card whose sources hold a `javascript:` link is not rendered (CG222 stops it); a README that holds one
+    all the same (written by hand, published elsewhere) shows it in the side panel as text, not as a link."""
+    from cardgen.commands.preview import page
+
+    readme = ('---\nlicense: other\nlicense_name: evil-licence\nlicense_link: " JavaScript:alert(8)"\n---\n\n'
+              "# M\n")
+    html = page("acme/m", readme, {}, [], False, "index.html")
+    assert "<h2>License</h2>\n<div>evil-licence</div>" in html
+    assert not re.search(r"(href|src|cite)=[\"']?\s*(java|vb)script", html, re.I)
 
 
 def test_no_script_link_and_no_style_in_a_page(cli, cards, tmp_path):
     hostile_cards(cards)
-    assert cli("validate", cards / B7).code == 1  # the licence link is refused at validation (CG222)...
     out = tmp_path / "out"
     cli("preview", cards / B7, "--html", out)
     html = (out / f"{B7}.html").read_text("utf-8")
-    # ...and if it gets to a page all the same, the page shows it as text
-    assert "<h2>License</h2>\n<div>stable-beluga-non-commercial-community-license</div>" in html
     assert not re.search(r"(href|src|cite)=[\"']?\s*(java|vb)script", html, re.I)  # no script link, body or panel
     assert "style=" not in html and "position:fixed" not in html
     assert '<th align="right">right</th>' in html and '<td align="center">2</td>' in html  # alignment kept
