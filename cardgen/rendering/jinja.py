@@ -10,20 +10,24 @@ resolved card and the run's cache, nothing else; it is deterministic (no time, l
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import traceback
+import weakref
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from cardgen import sandbox
 from cardgen.cache import RunCache, folder
 from cardgen.card import Card, SectionRef
-from cardgen.diagnostics import Collector
-from cardgen.files import ours_alone, read_text
+from cardgen.diagnostics import Collector, Diagnostic
+from cardgen.files import display, ours_alone, read_text
 from cardgen.frontmatter import dump
+from cardgen.limits import CARD_SECONDS
 from cardgen.lint import demote
 from cardgen.rendering import context as template_context
 from cardgen.rendering import literals
@@ -101,7 +105,7 @@ def partial(env: jinja2.Environment, search: tuple[str, ...], name: str, cache: 
     key = (search, name)
     if key not in cache.partials:
         try:
-            cache.partials[key] = env.get_template(name)
+            cache.partials[key] = compiled(env, name)
         except jinja2.TemplateNotFound as e:
             if e.name != name:  # the partial exists but includes a missing file: that is an error
                 raise
@@ -109,11 +113,43 @@ def partial(env: jinja2.Environment, search: tuple[str, ...], name: str, cache: 
     return cache.partials[key]
 
 
+def compiled(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """A template, compiled; where Python itself refuses the code (too deeply nested), a template error
+    that names it."""
+    try:
+        return env.get_template(name)
+    except sandbox.TimeUp:  # in sandbox's worker, at the limit, while Jinja compiled (and folded constants)
+        raise sandbox.OutOfTime(f"ran longer than {CARD_SECONDS:g} s (compiling {name})") from None
+    except (jinja2.TemplateError, MemoryError):
+        raise
+    except Exception as e:  # noqa: BLE001 - RecursionError, SyntaxError of the generated code
+        raise jinja2.TemplateError(f"{name} does not compile: {sandbox.reason(e)}") from None
+
+
 class _Failed(Exception):
     """A render that has already reported why it failed."""
 
 
+def _stopped_at() -> str:
+    """Where the templates were when the exception being handled stopped them: `` (in FILE:LINE)``."""
+    import sys
+
+    tb, where = sys.exc_info()[2], ""
+    while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            where = f" (in {template.filename}:{template.get_corresponding_lineno(tb.tb_lineno)})"
+        tb = tb.tb_next
+    return where
+
+
 def _template_error(card: Card, e: Exception) -> str:
+    if isinstance(e, MemoryError):
+        return f"rendering {card.repo_id} failed: {sandbox.out_of_memory()}{_where(e)}"
+    return f"rendering {card.repo_id} failed: {sandbox.reason(e)}{_where(e)}"
+
+
+def _where(e: Exception) -> str:
     where = ""
     if isinstance(e, jinja2.TemplateSyntaxError):
         where = f" ({e.filename or e.name}:{e.lineno})"
@@ -122,7 +158,7 @@ def _template_error(card: Card, e: Exception) -> str:
             if fs.filename.endswith(".j2"):
                 where = f" ({fs.filename}:{fs.lineno})"
                 break
-    return f"rendering {card.repo_id} failed: {e}{where}"
+    return where
 
 
 def render_body(card: Card, cache: RunCache, report: Collector) -> str | None:
@@ -176,7 +212,7 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
 
     def snippet() -> str:
         u = ctx["usage"]
-        return env.get_template(f"snippets/{u['style']}.py.j2").render(ctx, u=u).strip("\n")
+        return compiled(env, f"snippets/{u['style']}.py.j2").render(ctx, u=u).strip("\n")
 
     def base_card() -> str:
         if not card.base:
@@ -192,9 +228,11 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
 
     ctx.update(snippet=snippet, base_card=base_card, slot=slot)  # context.RENDER_KEYS: no builder claims them
     try:
-        body = env.get_template("card.md.j2").render(ctx)
-    except _Failed:
+        body = compiled(env, "card.md.j2").render(ctx)
+    except (_Failed, sandbox.Bound):
         raise
+    except sandbox.TimeUp:  # in sandbox's worker, at the limit: where the templates were
+        raise sandbox.OutOfTime(f"ran longer than {CARD_SECONDS:g} s{_stopped_at()}") from None
     except Exception as e:  # template errors of every kind: one diagnostic
         report.error(card.where(), "CG701", _template_error(card, e))
         raise _Failed from None
@@ -240,13 +278,64 @@ def tidy_lines(text: str) -> str:
 
 
 def render_card(card: Card, cache: RunCache, report: Collector) -> str | None:
-    """The whole README (front matter, body, digest marker); None when it failed (reported)."""
+    """The whole README (front matter, body, digest marker); None when it failed (reported). A card whose
+    search path holds templates from the cards tree (its own, its organisation's, or its base card's) is
+    rendered in ``sandbox``'s worker, within ``CARD_SECONDS`` and the worker's memory; a card of cardgen's
+    templates alone is rendered here (nothing it runs was written by a card's author but data)."""
+    folders = card_templates(card, cache)
+    if not folders:
+        return _render_card(card, cache, report)
+    try:
+        text, diagnostics = sandbox.call(_render_apart, card, _run(cache), seconds=CARD_SECONDS)
+    except sandbox.Bound as e:
+        report.error(card.where(), "CG701", f"rendering {card.repo_id} failed: its templates "
+                                            f"({', '.join(display(f) for f in folders)}) {e}")
+        return None
+    report.extend(diagnostics)
+    return text
+
+
+def card_templates(card: Card, cache: RunCache) -> list[str]:
+    """The folders of templates from the cards tree that a card's render uses (its base card's too)."""
+    out: list[str] = []
+    while True:
+        # the last folder of a search path is cardgen's own (``sections.search_path``)
+        out += [f for f in card.templates[:-1] if f not in out and cache.files.templates_in(f)]
+        if card.base is None:
+            return out
+        card = card.base
+
+
+_runs: dict[int, int] = {}  # id of a live RunCache -> its number (for the worker's cache of that run)
+_numbers = itertools.count(1)
+_worker_runs: dict[int, RunCache] = {}  # in the worker: the cache of the run it renders for
+
+
+def _run(cache: RunCache) -> int:
+    key = id(cache)
+    if key not in _runs:
+        _runs[key] = next(_numbers)
+        weakref.finalize(cache, _runs.pop, key, None)
+    return _runs[key]
+
+
+def _render_apart(card: Card, run: int) -> tuple[str | None, list[Diagnostic]]:
+    """In sandbox's worker: ``render_card`` with a cache of the worker's own for the caller's run."""
+    cache = _worker_runs.get(run)
+    if cache is None:
+        _worker_runs.clear()  # a new run: the templates may have changed since the last
+        cache = _worker_runs[run] = RunCache()
+    report = Collector()
+    return _render_card(card, cache, report), report.diagnostics
+
+
+def _render_card(card: Card, cache: RunCache, report: Collector) -> str | None:
     body = render_body(card, cache, report)
     if body is None:
         return None
     env = environment(card.templates, cache)
     try:
-        fm = env.get_template("front_matter.md.j2").render(front_matter=dump(card.front_matter))
+        fm = compiled(env, "front_matter.md.j2").render(front_matter=dump(card.front_matter))
     except Exception as e:
         report.error(card.where(), "CG701", _template_error(card, e))
         return None
