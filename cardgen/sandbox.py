@@ -30,6 +30,7 @@ import os
 import pickle
 import signal
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +85,13 @@ class _Worker:
     pid: int
     requests: int  # the pipe's end we write to
     answers: int  # the pipe's end we read from
+    modules: int  # how many modules its caller had imported when it was forked
+
+
+#: a worker is forked again, while idle, once its caller has imported this many modules more than it had
+#: (a worker started by a chat template during validation, before rendering imported Jinja's templates'
+#: modules, would import them all a second time)
+_REFORK_MODULES = 25
 
 
 _lock = threading.Lock()
@@ -122,8 +130,13 @@ def call(fn: Callable[..., R], *args: Any, seconds: float) -> R:
 def _ask(request: bytes, seconds: float) -> tuple[Any, ...]:
     """Send a request and wait for its answer (the lock held); a worker past its time is killed."""
     global _worker
+    if _worker is not None and len(sys.modules) > _worker.modules + _REFORK_MODULES:
+        _end()
     for attempt in (1, 2):
-        w = _worker or _start()
+        try:
+            w = _worker or _start()
+        except OSError as e:  # no process to be had (EAGAIN, ENOMEM): the work is not done, here or there
+            return ("died", f"none could be started: {e.strerror or e}")
         try:
             _write(w.requests, request)
             break
@@ -171,7 +184,7 @@ def _start() -> _Worker:
             os._exit(status)
     os.close(to_worker)
     os.close(from_worker)
-    _worker = _Worker(pid, requests, answers)
+    _worker = _Worker(pid, requests, answers, len(sys.modules))
     return _worker
 
 
@@ -285,7 +298,11 @@ def _answer(request: bytes) -> bytes:
         answer = ("time",)
     except MemoryError:
         answer = ("memory",)
-    except Exception as e:  # noqa: BLE001 - the caller raises it
+    except Exception as e:  # noqa: BLE001 - the caller raises it, with where it was raised here as a note
+        import traceback
+
+        setattr(e, "__notes__", [*getattr(e, "__notes__", ()), "raised in sandbox's worker process:\n"  # noqa: B010
+                                 + "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()])
         answer = ("raise", e)
     except BaseException as e:  # noqa: BLE001 - SystemExit and the like end the worker's request, not its caller
         answer = ("raise", RuntimeError(f"{type(e).__name__}: {e}"))

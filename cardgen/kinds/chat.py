@@ -69,6 +69,8 @@ def render(text: str, messages: list[dict[str, str]], bos_token: str | None = No
            add_generation_prompt: bool = True) -> str:
     """The chat template filled with a conversation, as transformers fills it (tokenize=False): compiled
     and rendered in ``sandbox``'s worker, within ``TEMPLATE_SECONDS`` and the worker's memory."""
+    import jinja2  # noqa: F401 - imported here, where rendering needs it anyway, a worker forked from here has it
+
     from cardgen import sandbox
 
     try:
