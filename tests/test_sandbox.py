@@ -143,9 +143,11 @@ EXPECTED = {
     "power": "ran longer than {s:g} s", "string": "needed more than 512 MiB of memory",
     "parentheses": "nests too deeply", "for": "nests too deeply", "if": "nests too deeply",
 }
-#: runs `cardgen` and prints, last, the exit code and this process's own peak memory
-DRIVER = ("import resource, sys\nfrom cardgen.cli import main\ncode = main(sys.argv[1:])\n"
-          "print(f'@@ {code} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}')")
+#: runs `cardgen` and prints, last, the exit code and this process's own peak memory in MiB (VmHWM: of this
+#: program alone, where ru_maxrss would count what the test's process held when it forked this one)
+DRIVER = ("import sys\nfrom cardgen.cli import main\ncode = main(sys.argv[1:])\n"
+          "peak = next(int(ln.split()[1]) for ln in open('/proc/self/status') if ln.startswith('VmHWM:'))\n"
+          "print(f'@@ {code} {peak // 1024}')")
 
 
 def _hostile_cards(root: Path) -> dict[str, Path]:
@@ -210,7 +212,7 @@ def test_a_card_of_cardgens_templates_alone_renders_in_process(cards, monkeypatc
     r = render_all(select([cards]), jobs=1)
     assert not r.failed
     # TheBloke's card (its organisation's templates) renders there; the chat templates' examples are made there
-    assert asked.count("_render_apart") == 1 and "_render_here" in asked
+    assert asked.count("_apart") == 1 and "_render_here" in asked
 
 
 # -- preview: a template edited into an endless loop while serving ------------------------------------------

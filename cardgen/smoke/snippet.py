@@ -127,15 +127,18 @@ class SnippetServer:
         import multiprocessing
 
         self.ctx: Any = None
+        self.started = False
         if "forkserver" in multiprocessing.get_all_start_methods():
             self.ctx = multiprocessing.get_context("forkserver")
             self.ctx.set_forkserver_preload([m for m in self.PRELOAD if importlib.util.find_spec(m.split(".")[0])])
 
     def start(self) -> None:
-        """Start the server now, so that its imports overlap the checks that come before the first snippet."""
-        if self.ctx is not None:
+        """Start the server now, so that its imports overlap the checks that come before the first snippet;
+        started without credentials in its environment (``_without_secrets``)."""
+        if self.ctx is not None and not self.started:
             from multiprocessing import forkserver
 
+            self.started = True
             with contextlib.suppress(Exception), _without_secrets():  # no server: `run` starts one, or falls
                 forkserver.ensure_running()  # back to `python -c`
 
@@ -150,9 +153,9 @@ class SnippetServer:
             return p.returncode, p.stdout, p.stderr
         with tempfile.TemporaryDirectory(prefix="cardgen-snippet-") as d:
             out, err = os.path.join(d, "out"), os.path.join(d, "err")
+            self.start()
             proc = self.ctx.Process(target=_snippet_child, args=(code, env, out, err), daemon=True)
-            with _without_secrets():  # where the server is not running yet, it starts here
-                proc.start()
+            proc.start()
             proc.join(timeout)
             if proc.is_alive():
                 proc.kill()
