@@ -85,13 +85,7 @@ class _Worker:
     pid: int
     requests: int  # the pipe's end we write to
     answers: int  # the pipe's end we read from
-    modules: int  # how many modules its caller had imported when it was forked
-
-
-#: a worker is forked again, while idle, once its caller has imported this many modules more than it had
-#: (a worker started by a chat template during validation, before rendering imported Jinja's templates'
-#: modules, would import them all a second time)
-_REFORK_MODULES = 25
+    modules: frozenset[str]  # the modules its caller had imported when it was forked
 
 
 _lock = threading.Lock()
@@ -111,7 +105,7 @@ def call(fn: Callable[..., R], *args: Any, seconds: float) -> R:
                 raise out_of_time(seconds) from None
     request = pickle.dumps((fn, args, seconds), pickle.HIGHEST_PROTOCOL)
     with _lock:
-        answer = _ask(request, seconds)
+        answer = _ask(request, seconds, fn.__module__)
     kind = answer[0]
     if kind == "ok":
         return answer[1]
@@ -127,10 +121,12 @@ def call(fn: Callable[..., R], *args: Any, seconds: float) -> R:
     raise Crashed(f"crashed its worker process ({answer[1]})")
 
 
-def _ask(request: bytes, seconds: float) -> tuple[Any, ...]:
-    """Send a request and wait for its answer (the lock held); a worker past its time is killed."""
-    global _worker
-    if _worker is not None and len(sys.modules) > _worker.modules + _REFORK_MODULES:
+def _ask(request: bytes, seconds: float, module: str) -> tuple[Any, ...]:
+    """Send a request and wait for its answer (the lock held); a worker past its time is killed. A worker
+    forked before its caller imported the module of the function asked for (one that a chat template
+    started during validation, asked to render a card) is forked again, so as not to import that module
+    and all it imports a second time."""
+    if _worker is not None and module not in _worker.modules:
         _end()
     for attempt in (1, 2):
         try:
@@ -170,9 +166,14 @@ def _start() -> _Worker:
 
     to_worker, requests = os.pipe()
     answers, from_worker = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12 warns of a fork beside other threads: the worker takes no
-        warnings.simplefilter("ignore", DeprecationWarning)  # lock of theirs (a stuck one is killed in time)
-        pid = os.fork()
+    try:
+        with warnings.catch_warnings():  # Python 3.12 warns of a fork beside other threads: the worker takes
+            warnings.simplefilter("ignore", DeprecationWarning)  # no lock of theirs (a stuck one is killed)
+            pid = os.fork()
+    except OSError:
+        for fd in (to_worker, requests, answers, from_worker):
+            os.close(fd)
+        raise
     if pid == 0:
         status = 70
         try:
@@ -184,7 +185,7 @@ def _start() -> _Worker:
             os._exit(status)
     os.close(to_worker)
     os.close(from_worker)
-    _worker = _Worker(pid, requests, answers, len(sys.modules))
+    _worker = _Worker(pid, requests, answers, frozenset(sys.modules))
     return _worker
 
 

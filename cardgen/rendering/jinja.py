@@ -6,6 +6,12 @@ organisation can override any partial, or the order of sections in `card.md.j2`.
 
 Free sections are placed by ``slot(name)`` before/after the section they name. Rendering takes the
 resolved card and the run's cache, nothing else; it is deterministic (no time, locale or dict order).
+
+cardgen's own code turns the card into a ``Job`` of plain data (the template context, the free sections'
+markdown, the embedded base card's body, the front matter's YAML), and the templates run on that alone
+(``templates``): here when they are cardgen's own, in ``sandbox``'s worker, within ``CARD_SECONDS`` and
+its memory, when the card's search path holds templates from the cards tree (its own, its organisation's),
+which are other people's code.
 """
 
 from __future__ import annotations
@@ -302,7 +308,7 @@ def templates(job: Job, cache: RunCache) -> Done:
     ctx.update(snippet=snippet, base_card=base_card, slot=slot)  # context.RENDER_KEYS: no builder claims them
     try:
         done.body = tidy(compiled(env, "card.md.j2").render(ctx))
-        if job.front_matter is not None:
+        if job.front_matter is not None and len(done.placed) == sum(map(len, job.free.values())):
             done.front = compiled(env, "front_matter.md.j2").render(front_matter=job.front_matter)
     except _Failed:  # the embedded base card did not render (``done.base_used`` says so)
         pass
