@@ -7,7 +7,9 @@
   outlives the run, so an edited template is always seen.
 * On disk, in ``$CARDGEN_CACHE_DIR`` (default ``~/.cache/cardgen``; ``off`` or ``--no-cache`` keeps
   nothing): Jinja's own bytecode cache of compiled templates, keyed by each template's source, so a
-  stale entry is never read.
+  stale entry is never read; and the dependency graph (``pipeline.graph``). What either keeps is sealed
+  with an HMAC under this user's ``key()``: an entry not sealed with it (planted, altered, or copied
+  from another cache without its key) is never loaded.
 
 Pure functions of their input (the lint of a README part, a repo id's verdict) are memoised where
 they are defined, keyed by that input alone.
@@ -42,11 +44,41 @@ def folder() -> str | None:
     return where
 
 
+def key() -> bytes | None:
+    """This user's key for sealing what the cache keeps (``<cache folder>/key``: 32 random bytes, made
+    once, readable by this user alone); None when there is no cache folder or the key cannot be kept
+    there safely (then nothing is kept between runs)."""
+    where = folder()
+    return None if where is None else _read_key(os.path.join(where, "key"))
+
+
+def _read_key(path: str) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    except FileExistsError:
+        pass
+    except OSError:  # a read-only or full cache folder: nothing can be kept
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_uid != os.getuid() or st.st_mode & 0o077:
+                return None
+            k = f.read(33)
+    except OSError:
+        return None
+    return k if len(k) == 32 else None
+
+
 @dataclass
 class FileView:
     """What one run sees of the file system, each thing looked at once (a run sees one state of it)."""
 
     real: dict[str, str] = field(default_factory=dict)  # path -> os.path.realpath(path)
+    both: dict[str, frozenset[str]] = field(default_factory=dict)  # path -> ``paths(path)``
     templates: dict[str, frozenset[str]] = field(default_factory=dict)  # folder -> its `*.j2`, real paths
     vocabulary: frozenset[str] | None = None  # the Hub vocabulary files cardgen carries, real paths
 
@@ -55,12 +87,19 @@ class FileView:
             hit = self.real[path] = os.path.realpath(path)
         return hit
 
+    def paths(self, path: str) -> frozenset[str]:
+        """A file as an input: where it leads (links resolved) and, when that differs, the path as
+        written, absolute (a link's own path: pointed elsewhere, it hashes otherwise)."""
+        if (hit := self.both.get(path)) is None:
+            hit = self.both[path] = frozenset((self.realpath(path), os.path.abspath(path)))
+        return hit
+
     def templates_in(self, folder: str) -> frozenset[str]:
-        """The templates in a folder of a search path, there or not yet."""
+        """The templates in a folder of a search path, there or not yet (``paths`` of each)."""
         if (hit := self.templates.get(folder)) is None:
             from pathlib import Path
 
-            hit = self.templates[folder] = frozenset(os.path.realpath(p) for p in Path(folder).rglob("*.j2"))
+            hit = self.templates[folder] = frozenset(q for p in Path(folder).rglob("*.j2") for q in self.paths(str(p)))
         return hit
 
     def vocabulary_files(self) -> frozenset[str]:

@@ -64,6 +64,8 @@ class Card:
     produced: frozenset[str] = frozenset()  # the front-matter keys its typed fields produce
     templates: tuple[str, ...] = ()  # the template search path: own, organisation's, cardgen's
     slots: tuple[str, ...] = ()  # the sections its `card.md.j2` places, in order
+    looked_up: set[str] = field(default_factory=set)  # files of shared entries used beyond the refs above
+    missed: set[tuple[str, str]] = field(default_factory=set)  # (kind, id) names that resolved to no shared entry
 
     @property
     def owner(self) -> str:
@@ -121,12 +123,16 @@ class Card:
         """Every file its README is built from, as absolute paths: its sources and its bases', the shared
         files its references come from, the files of its free sections, the templates on its search
         path, and the Hub vocabulary cardgen carries (as the run's ``view`` of the file system sees them).
-        What `--changed-since` and the dependency graph (``graph``) match changes against."""
+        A file reached through a link is there twice: where it leads, and the path as written (so that
+        a link pointed elsewhere is a change). What `--changed-since` and the dependency graph
+        (``graph``) match changes against; the names that resolved to nothing are ``missed``."""
         refs = [self.creator, self.license, self.training, self.risk_citation, *self.datasets, *self.citations,
                 *self.cite_as, *self.sections, *self.mitigations.values()]
-        files = self.files() | {r.src.file for r in refs if r is not None}
+        files = self.files() | {r.src.file for r in refs if r is not None} | self.looked_up
         files |= {os.path.join(s.src.folder, s.value.file) for s in self.sections if getattr(s.value, "file", None)}
-        out = {view.realpath(f) for f in files} | view.vocabulary_files()
+        out = set(view.vocabulary_files())
+        for f in files:
+            out |= view.paths(f)
         for folder in self.templates:
             out |= view.templates_in(folder)
         return out | (self.base.inputs(view) if self.base is not None else set())

@@ -9,9 +9,11 @@ cardgen (one line, never a traceback; ``CARDGEN_DEBUG=1`` shows it), 130 interru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from cardgen import console
@@ -70,6 +72,28 @@ def emit(report: Report, fmt: str) -> None:
     REPORTERS[fmt]().emit(report)
 
 
+@contextlib.contextmanager
+def _cache_off(off: bool) -> Iterator[None]:
+    """`--no-cache` for this command alone: the cache folder is off while it runs, as it was after (a library
+    caller or a test running several commands in one process keeps its own setting)."""
+    if not off:
+        yield
+        return
+    from cardgen.cache import folder
+
+    before = os.environ.get("CARDGEN_CACHE_DIR")
+    os.environ["CARDGEN_CACHE_DIR"] = "off"
+    folder.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CARDGEN_CACHE_DIR", None)
+        else:
+            os.environ["CARDGEN_CACHE_DIR"] = before
+        folder.cache_clear()
+
+
 def version_text() -> str:
     from cardgen import hubspec
     from cardgen.version import __version__
@@ -94,18 +118,14 @@ def main(argv: list[str] | None = None) -> int:
             ap.print_usage(sys.stderr)
             return 2
         console.VERBOSITY = -1 if args.quiet else 1 if args.verbose else 0
-        if getattr(args, "no_cache", False):
-            from cardgen.cache import folder
-
-            os.environ["CARDGEN_CACHE_DIR"] = "off"
-            folder.cache_clear()
         cmd = registry[args.command]
         common = {"format": args.format}
         if cmd.paths:
             from cardgen.policy import find
 
             common |= {"paths": _paths(args), "policy": find()}
-        report, code = cmd.run(cmd.options(args, common))
+        with _cache_off(getattr(args, "no_cache", False)):
+            report, code = cmd.run(cmd.options(args, common))
         emit(report, args.format)
         return code
     except UsageError as e:

@@ -73,11 +73,14 @@ for _code, _title in (
     ("CG304", "path escapes the cards folder"),
     ("CG305", "duplicate id"),
     ("CG307", "repository described twice"),
+    ("CG311", "card not rendered: a file it is built from, outside the paths given, has errors"),
+    ("CG312", "the paths given select card folders but no README is rendered from them"),
     # rendering and output lint
     ("CG701", "template error"),
     ("CG708", "rendered README differs from the sources"),
 ):
     declare(_code, _title)
+declare("CG010", "the dependency graph's store cannot be used; the run goes on without it", "warning")
 
 
 @dataclass(frozen=True, order=True)

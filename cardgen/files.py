@@ -23,6 +23,12 @@ def display(path: Path | str) -> str:
     return "." if p == cwd else p
 
 
+#: while the dependency graph builds (``pipeline.incremental`` sets it): the SHA-256 of each file
+#: ``read_text`` read, by absolute path, hashed from the very bytes read, so that a build is recorded
+#: with what it was made from even when the file is edited while the run goes on
+READS: dict[str, str] | None = None
+
+
 def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Diagnostic]]:
     """Read a UTF-8 text file within a size bound; a diagnostic instead on failure."""
     try:
@@ -37,6 +43,10 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
         return None, [error(Where(file), "CG008", f"cannot read: {os.strerror(e.errno or 0) or e}")]
     if len(raw) > max_bytes:
         return None, [error(Where(file), "CG001", f"file exceeds the limit of {max_bytes:,} bytes")]
+    if READS is not None:
+        import hashlib
+
+        READS[os.path.abspath(path)] = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -125,11 +135,18 @@ def escaping_link(path: Path, root: Path) -> Path | None:
 
 def committed(path: Path) -> str | None:
     """A committed README's text for comparison; None when there is none. Bytes that are not UTF-8
-    are replaced (the text then differs from any render, which is what it should report)."""
+    are replaced (the text then differs from any render, which is what it should report). A README over
+    cardgen's file bound is read up to it and marked as cut: it differs from any render, as it should,
+    and is never held whole."""
     try:
-        return path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else None
+        if not path.is_file():
+            return None
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError:
         return None
+    text = raw[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
+    return text + (f"\n[cardgen: not read past {MAX_FILE_BYTES:,} bytes]\n" if len(raw) > MAX_FILE_BYTES else "")
 
 
 def readme_path(out: Path, repo_id: str) -> Path:

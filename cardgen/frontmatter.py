@@ -208,13 +208,27 @@ def yaml_block() -> re.Pattern[str]:
     return REGEX_YAML_BLOCK
 
 
+#: a line end in a README as CommonMark (markdown-it-py) and YAML count them: `\n`, `\r\n`, or a lone `\r`
+LINE_END = re.compile(r"\r\n?|\n")
+
+
+def lines(text: str) -> list[str]:
+    """A README's lines, split where CommonMark ends a line (a lone `\r` too), without their ends."""
+    return LINE_END.split(text)
+
+
+def line_count(text: str) -> int:
+    """How many line ends ``text`` holds, counted as ``lines`` counts them."""
+    return len(LINE_END.findall(text))
+
+
 def split(text: str) -> tuple[str | None, str, int]:
     """(yaml_text or None, body, line number of the YAML's first line in the README), as
     ``huggingface_hub.ModelCard`` splits a README."""
     m = yaml_block().search(text)
     if not m:
         return None, text, 0
-    first_line = m.group(1).count("\n") + 1
+    first_line = line_count(m.group(1)) + 1
     return m.group(2), text[m.end():], first_line
 
 

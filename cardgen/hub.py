@@ -10,7 +10,8 @@ bounds of the operation under way in this thread (``operation``):
   time left, and once it has passed the next attempt fails at once, with an error that is not retried;
 * at most ``attempts`` attempts of one request (a retried request counts again);
 * `Retry-After` capped at ``retry_after_cap`` seconds;
-* an answer's body capped at ``max_bytes``, counted as it streams (a longer one fails, never read whole).
+* an answer's body capped at ``max_bytes``, counted as it streams (a longer one fails, never read whole),
+  and read within the deadline too: an answer that trickles in, a byte now and then, stops there.
 
 Outside an operation (a thread huggingface_hub starts for itself) only the timeout per request holds.
 huggingface_hub's logs are turned down to errors: one line per failure is cardgen's to write
@@ -119,14 +120,17 @@ def _transport_class(httpx: Any) -> type:
         return e
 
     class Counted(httpx.SyncByteStream):
-        def __init__(self, stream: Any, cap: int) -> None:
-            self.stream, self.cap, self.seen = stream, cap, 0
+        def __init__(self, stream: Any, cap: int, op: _Operation) -> None:
+            self.stream, self.cap, self.seen, self.op = stream, cap, 0, op
 
         def __iter__(self) -> Iterator[bytes]:
             for chunk in self.stream:
                 self.seen += len(chunk)
                 if self.seen > self.cap:
                     raise Stop(f"the Hub's answer is over {self.cap:,} bytes, the most cardgen reads")
+                if time.monotonic() > self.op.ends:  # each read waits at most the time left when it was sent
+                    raise Stop(f"the Hub's answer did not end within the deadline of {self.op.bounds.deadline:g} s "
+                               f"({self.seen:,} bytes read)")
                 yield chunk
 
         def close(self) -> None:
@@ -169,7 +173,7 @@ def _transport_class(httpx: Any) -> type:
                 response.close()
                 raise stop(f"the Hub's answer is {int(size):,} bytes; cardgen reads at most {cap:,}", request)
             return httpx.Response(response.status_code, headers=response.headers,
-                                  stream=Counted(response.stream, cap), extensions=response.extensions,
+                                  stream=Counted(response.stream, cap, op), extensions=response.extensions,
                                   request=request)
 
         def close(self) -> None:

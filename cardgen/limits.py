@@ -23,6 +23,9 @@ MAX_YAML_NODES = 100_000
 MAX_YAML_DEPTH = 64
 #: YAML documents larger than this have their nodes counted from the event stream before they are composed
 YAML_COUNT_FROM = 256 * 1024
+#: the most decimal digits of an integer read from YAML (Python's own default for writing one out): a
+#: longer one, in any base (a 4,000-digit hex literal), is refused where it is read, not where it is printed
+MAX_INT_DIGITS = 4300
 #: seconds a chat template may run on the example conversation, and the most text it may give
 TEMPLATE_SECONDS = 2.0
 TEMPLATE_CHARS = 1_000_000
@@ -39,6 +42,11 @@ SANDBOX_ANSWER_BYTES = 64 * 1024 * 1024
 #: of Python) before it kills the worker: work inside one C call (a power folded at compile time, a huge
 #: repetition) cannot be interrupted otherwise
 SANDBOX_GRACE = 1.0
+#: `cardgen preview`'s server: seconds a connection may stay idle (before its request, or within it), the
+#: threads that answer requests, and the idle connections held (the oldest is closed past it)
+PREVIEW_IDLE_SECONDS = 10.0
+PREVIEW_WORKERS = 4
+PREVIEW_WAITING = 64
 
 
 @contextlib.contextmanager

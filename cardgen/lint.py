@@ -17,6 +17,7 @@ from typing import NamedTuple
 from markdown_it import MarkdownIt
 
 from cardgen.diagnostics import declare
+from cardgen.frontmatter import line_count, lines, split
 
 for _code, _title in (
     ("CG702", "table has inconsistent column counts"),
@@ -45,21 +46,22 @@ _FILEISH = re.compile(r"^(\./|\.\./|/)|\.[A-Za-z0-9]{1,5}(#.*)?$|^#")
 
 def demote(markdown: str, by: int = 1) -> str:
     """The markdown with every heading ``by`` levels lower (at most `######`), found by markdown-it-py
-    (so `#` lines in code blocks stay as they are); setext headings become ATX ones."""
-    lines = markdown.split("\n")
+    (so `#` lines in code blocks stay as they are); setext headings become ATX ones. Lines end in `\n`
+    after it, as markdown-it-py reads them (a lone `\r` ends a line too)."""
+    rows = lines(markdown)
     for tok in parser().parse(markdown):
         if tok.type != "heading_open" or not tok.map:
             continue
         start, end = tok.map
         level = min(int(tok.tag[1]) + by, 6)
         if tok.markup.startswith("#"):
-            lines[start] = "#" * (level - int(tok.tag[1])) + lines[start].lstrip(" ")
+            rows[start] = "#" * (level - int(tok.tag[1])) + rows[start].lstrip(" ")
         else:  # setext: the text lines, then the underline
-            text = " ".join(ln.strip() for ln in lines[start:end - 1])
-            lines[start] = "#" * level + " " + text
+            text = " ".join(ln.strip() for ln in rows[start:end - 1])
+            rows[start] = "#" * level + " " + text
             for i in range(start + 1, end):
-                lines[i] = "\x00"
-    return "\n".join(ln for ln in lines if ln != "\x00")
+                rows[i] = "\x00"
+    return "\n".join(ln for ln in rows if ln != "\x00")
 
 
 @lru_cache(maxsize=1)
@@ -175,25 +177,24 @@ def chunks(lines: list[str]) -> list[tuple[int, int]]:
 
 def lint(text: str) -> list[LintProblem]:
     """Problems in a README, front matter and all (lines are the README's)."""
-    from cardgen.frontmatter import split
-
     _, body, _ = split(text)
-    return lint_body(body, text[: len(text) - len(body)].count("\n"))
+    return lint_body(body, line_count(text[: len(text) - len(body)]))
 
 
 def lint_body(body: str, offset: int = 0) -> list[LintProblem]:
-    """Problems in a README body that starts after ``offset`` lines of the README."""
+    """Problems in a README body that starts after ``offset`` lines of the README; a line ends where
+    markdown-it-py ends it (`\n`, `\r\n` or a lone `\r`), so its token lines are the body's."""
     return sorted({LintProblem(offset + ln, code, _finish(msg)) for ln, code, msg in _lint_body(body)})
 
 
 def _lint_body(body: str) -> tuple[Problem, ...]:
     """Problems in a README body, lines from 1, messages not yet finished (see ``_finish``)."""
-    lines = body.split("\n")
+    rows = lines(body)
     out: list[Problem] = []
     headings: list[tuple[int, int]] = []
     events: list[tuple[int, bool, str]] = []
-    for a, b in chunks(lines):
-        problems, heads, tags = _lint_part("\n".join(lines[a:b]))
+    for a, b in chunks(rows):
+        problems, heads, tags = _lint_part("\n".join(rows[a:b]))
         out += [(a + ln, code, msg) for ln, code, msg in problems]
         headings += [(a + ln, level) for ln, level in heads]
         events += [(a + ln, is_end, tag) for ln, is_end, tag in tags]
@@ -239,7 +240,7 @@ def _plain_part(body: str) -> PartLint | None:
 
 
 def _parsed_part(body: str) -> PartLint:
-    lines = body.split("\n")
+    rows = lines(body)
     tokens = parser().parse(body)
     out: list[Problem] = []
     headings: list[tuple[int, int]] = []
@@ -253,15 +254,15 @@ def _parsed_part(body: str) -> PartLint:
             headings.append((line, int(tok.tag[1])))
         elif tok.type == "table_open" and tok.map:
             start, end = tok.map
-            want = _cells(lines[start])
+            want = _cells(rows[start])
             for n in range(start + 1, end):
-                if lines[n].strip() and _cells(lines[n]) != want:
-                    out.append((n + 1, "CG702", f"table row has {_cells(lines[n])} cells, the header {want}"))
+                if rows[n].strip() and _cells(rows[n]) != want:
+                    out.append((n + 1, "CG702", f"table row has {_cells(rows[n])} cells, the header {want}"))
         elif tok.type == "fence":
             if not tok.info.strip():
                 out.append((line, "CG703", "code fence has no language label (e.g. ```text)"))
             end = tok.map[1] if tok.map else 0
-            closing = lines[end - 1].strip() if 0 < end <= len(lines) else ""
+            closing = rows[end - 1].strip() if 0 < end <= len(rows) else ""
             if end - (tok.map[0] if tok.map else 0) < 2 or not closing.startswith(tok.markup[0] * len(tok.markup)) \
                     or closing.strip(tok.markup[0]):
                 out.append((line, "CG703", "code fence is never closed"))

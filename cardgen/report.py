@@ -138,7 +138,7 @@ class JsonReporter(Reporter):
         }
         if report.document is not None:
             doc["document"] = report.document
-        self.out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        self.out.write(json.dumps(_finite(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 @reporter
@@ -183,6 +183,20 @@ class MarkdownReporter(Reporter):
             out += [f"{fence}diff", r.diff.rstrip("\n"), fence, "", "</details>", ""]
         _write(self.out, out)
         _write(self.err, report.notes)
+
+
+def _finite(v: Any) -> Any:
+    """JSON data with every float that JSON cannot hold (NaN, ±infinity: YAML's `.nan`, `.inf`) written as the
+    YAML spelling it came from, so that the document stays JSON any parser reads."""
+    if isinstance(v, float) and v != v:
+        return ".nan"
+    if isinstance(v, float) and v in (float("inf"), float("-inf")):
+        return ".inf" if v > 0 else "-.inf"
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
 
 
 def _cell(text: str) -> str:

@@ -70,14 +70,18 @@ class Resolver:
                 self.by_repo[repo] = (src, member)
 
     # -- references -------------------------------------------------------------------------
-    def ref(self, kind: str, value: Any, src: Source, path: tuple[Any, ...], plain: type | None = None) -> Ref | None:
+    def ref(self, kind: str, value: Any, src: Source, path: tuple[Any, ...], plain: type | None = None,
+            card: Card | None = None) -> Ref | None:
         """Resolve a `str | Model` value. Strings name shared entries; with ``plain``, an unknown
-        string is taken as the plain value (a Hub id) rather than a dangling reference."""
+        string is taken as the plain value (a Hub id) rather than a dangling reference. A name that
+        resolves to no entry is noted on ``card`` (``Card.missed``): an entry added later changes it."""
         if not isinstance(value, str):
             return Ref(value, src, path)
         hit = self.registry.get(kind, value)
         if hit:
             return hit
+        if card is not None:
+            card.missed.add((kind, value))
         if (kind, value) in self.registry.broken:  # exists, but refused: the card cannot be rendered with it
             self.report.error(src.pos(path), "CG301", f"{kind} entry {value!r} in {SHARED_DIR}/ has errors "
                                                       "(reported there); this card cannot use it until they are fixed")
@@ -88,12 +92,17 @@ class Resolver:
                                                   f"{SHARED_DIR}/{suggest(value, self.registry.ids(kind))}")
         return None
 
-    def dataset(self, value: str | Dataset) -> Dataset:
-        """A dataset named by shared id, by Hub id, or written inline."""
+    def dataset(self, value: str | Dataset, card: Card) -> Dataset:
+        """A dataset named by shared id, by Hub id, or written inline; what was looked up is noted on the
+        card (the file of an entry found, ``Card.looked_up``; a name found in none, ``Card.missed``)."""
         if isinstance(value, Dataset):
             return value
         hit = self.registry.get("datasets", value)
-        return hit.value if hit else Dataset(id=value)
+        if hit is None:
+            card.missed.add(("datasets", value))
+            return Dataset(id=value)
+        card.looked_up.add(hit.src.file)
+        return hit.value
 
     # -- cards ------------------------------------------------------------------------------
     def all_cards(self) -> list[Card]:
@@ -166,35 +175,30 @@ class Resolver:
         def src_of(name: str) -> Source:
             return card.origin.get(name, card.src)
 
+        def ref(kind: str, value: Any, name: str, path: tuple[Any, ...], plain: type | None = None) -> Ref | None:
+            return self.ref(kind, value, src_of(name), path, plain, card)
+
         if m.creator is not None:
-            card.creator = self.ref("orgs", m.creator, src_of("creator"), ("creator",))
+            card.creator = ref("orgs", m.creator, "creator", ("creator",))
         if m.license is not None:
-            card.license = self.ref("licenses", m.license, src_of("license"), ("license",), plain=License)
+            card.license = ref("licenses", m.license, "license", ("license",), plain=License)
         for i, d in enumerate(m.datasets or []):
-            r = self.ref("datasets", d, src_of("datasets"), ("datasets", i), plain=Dataset)
-            if r:
+            if r := ref("datasets", d, "datasets", ("datasets", i), plain=Dataset):
                 card.datasets.append(r)
         for i, c in enumerate(m.cite_as or []):
-            if r := self.ref("citations", c, src_of("cite_as"), ("cite_as", i)):
+            if r := ref("citations", c, "cite_as", ("cite_as", i)):
                 card.cite_as.append(r)
         for i, c in enumerate(m.citations or []):
-            if r := self.ref("citations", c, src_of("citations"), ("citations", i)):
+            if r := ref("citations", c, "citations", ("citations", i)):
                 card.citations.append(r)
         for i, s in enumerate(m.sections or []):
-            if r := self.ref("sections", s, src_of("sections"), ("sections", i)):
+            if r := ref("sections", s, "sections", ("sections", i)):
                 text = self.section_text(r)
                 if text is not None:
                     card.sections.append(SectionRef(r.value, r.src, r.path, text))
         if m.training is not None:
-            card.training = self.ref("trainings", m.training, src_of("training"), ("training",))
-        if card.training and isinstance(card.training.value, Training) and card.training.value.datasets:
-            t = card.training
-            for i, d in enumerate(t.value.datasets.items):
-                self.ref("datasets", d, t.src, (*t.path, "datasets", "items", i), plain=Dataset)
-                card.training_datasets.append(self.dataset(d))
-        q = m.quantization
-        if q is not None and not isinstance(q, GGUF):
-            card.variant_datasets = [self.dataset(v.dataset) if v.dataset is not None else None for v in q.variants]
+            card.training = ref("trainings", m.training, "training", ("training",))
+        self._listed_datasets(card)
         card.mitigations = dict(self.registry.entries.get("mitigations", {}))
         ra = m.risk_assessment
         if ra:
@@ -202,8 +206,23 @@ class Resolver:
             for k, v in ra.mitigations.items():
                 card.mitigations[k] = Ref(v, rsrc, ("risk_assessment", "mitigations", k))
             if ra.basis and ra.basis.citation is not None:
-                card.risk_citation = self.ref("citations", ra.basis.citation, rsrc,
-                                              ("risk_assessment", "basis", "citation"))
+                card.risk_citation = ref("citations", ra.basis.citation, "risk_assessment",
+                                         ("risk_assessment", "basis", "citation"))
+            # a risk names its mitigations by id: one the catalogue lacks may be added to it later
+            card.missed |= {("mitigations", mid) for r in ra.risks for mid in r.mitigations
+                            if mid not in card.mitigations}
+
+    def _listed_datasets(self, card: Card) -> None:
+        """The datasets of the training listing and of the quantisation variants."""
+        if card.training and isinstance(card.training.value, Training) and card.training.value.datasets:
+            t = card.training
+            for i, d in enumerate(t.value.datasets.items):
+                self.ref("datasets", d, t.src, (*t.path, "datasets", "items", i), plain=Dataset, card=card)
+                card.training_datasets.append(self.dataset(d, card))
+        q = card.model.quantization
+        if q is not None and not isinstance(q, GGUF):
+            card.variant_datasets = [self.dataset(v.dataset, card) if v.dataset is not None else None
+                                     for v in q.variants]
 
     def section_text(self, ref: Ref) -> str | None:
         """The markdown of a free section: its body, or the file it names (which must stay in cards/)."""

@@ -9,12 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from cardgen.cli import main
+# Every cache a test could write goes to a folder of the test run's own, set before anything imports
+# huggingface_hub, transformers or sentence-transformers (they read these when imported): nothing a test
+# does lands in the user's Hugging Face cache (where a README-only snapshot would later pass for a model),
+# their torch or sentence-transformers caches, or cardgen's cache; and no test uses the user's token.
+USER_CACHES = [Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"),
+               Path(os.environ.get("CARDGEN_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME")
+                                                               or Path.home() / ".cache") / "cardgen")]
+_RUN = Path(tempfile.mkdtemp(prefix="cardgen-test-"))
+for _var, _sub in {"HF_HOME": "hf", "HF_HUB_CACHE": "hf/hub", "HF_ASSETS_CACHE": "hf/assets",
+                   "HF_XET_CACHE": "hf/xet", "SENTENCE_TRANSFORMERS_HOME": "sentence-transformers",
+                   "TORCH_HOME": "torch", "XDG_CACHE_HOME": "xdg", "CARDGEN_CACHE_DIR": "cardgen"}.items():
+    os.environ[_var] = str(_RUN / _sub)
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "TRANSFORMERS_CACHE", "HF_DATASETS_CACHE"):
+    os.environ.pop(_var, None)
+
+from cardgen.cli import main  # noqa: E402 - after the caches are set
 
 REPO = Path(__file__).resolve().parent.parent
-
-# compiled templates go to a cache of the test run's own, not the user's ~/.cache/cardgen
-os.environ["CARDGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="cardgen-test-cache-")
 CARDS = REPO / "cards"
 #: how many READMEs the bundled cards render (a suite source renders one per member)
 BUNDLED = len(list((REPO / "rendered").rglob("README.md")))
@@ -80,3 +92,17 @@ def line_of(path: Path, needle: str) -> int:
         if needle in line:
             return n
     raise AssertionError(f"{needle!r} not in {path}")
+
+
+def _files(folder: Path) -> set[str]:
+    return {os.path.join(root, f) for root, _, files in os.walk(folder) for f in files} if folder.is_dir() else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users_caches_untouched():
+    """No file appears in the user's own caches during the run. (Files already there may change under
+    another program the user runs meanwhile; a file a test would write is a new one.)"""
+    before = {folder: _files(folder) for folder in USER_CACHES}
+    yield
+    new = {str(folder): sorted(_files(folder) - before[folder])[:5] for folder in USER_CACHES}
+    assert not any(new.values()), f"files appeared in the user's caches during the tests: {new}"

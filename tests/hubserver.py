@@ -5,6 +5,7 @@ the exact payload. Nothing here touches the real Hub."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -36,6 +37,13 @@ class FakeHub:
     fail: dict = field(default_factory=dict)  # path regex -> status code to answer with
     once: dict = field(default_factory=dict)  # path regex -> (status, headers) answered once, then normal
     hang: dict = field(default_factory=dict)  # path regex -> seconds to wait before answering
+    held: set = field(default_factory=set)  # (method, path regex): never answered while the server runs
+    # (method, path regex) -> (a function of the request giving the answer's chunks (an iterator, never held
+    # whole), the Content-Length to declare or None): a 200 answer streamed, chunked when no length is declared
+    streamed: dict = field(default_factory=dict)
+    # (method, path regex) -> a function of the request giving the raw bytes of the answer, status line and
+    # headers included, written as they come (an answer that never completes its headers, say)
+    raw: dict = field(default_factory=dict)
     stored_then: dict = field(default_factory=dict)  # commit path regex -> status answered after storing
     heads: dict = field(default_factory=dict)  # (repo_id, revision) -> its head commit (default "a" * 40)
     before_commit: object = None  # called with (repo, revision) as a commit request arrives (a hand edit)
@@ -47,6 +55,7 @@ class FakeHub:
         self.heads[(repo, rev)] = f"{self.commits:040x}"
     commits: int = 0
     url: str = "http://127.0.0.1"
+    released: threading.Event = field(default_factory=threading.Event)  # set as the server stops
 
     def readme(self, repo: str, rev: str = "main") -> str | None:
         data = self.files.get((repo, rev), {}).get("README.md")
@@ -80,6 +89,23 @@ def _handler(hub: FakeHub):
             if not head:
                 self.wfile.write(body)
 
+        def _stream(self, chunks, length: int | None) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if length is None:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for chunk in chunks:
+                    self.wfile.write(chunk if length is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                if length is None:
+                    self.wfile.write(b"0\r\n\r\n")
+            except OSError:  # the client stopped reading, as a bounded client does
+                pass
+
         def _json(self, code, obj, **kw):
             self._send(code, json.dumps(obj).encode(), **kw)
 
@@ -97,6 +123,21 @@ def _handler(hub: FakeHub):
         def _route(self):
             r = self._record()
             head = r.method == "HEAD"
+            if any(r.method == m and re.search(pattern, r.path) for m, pattern in hub.held):
+                hub.released.wait()  # no answer at all, until the server stops
+                self.close_connection = True
+                return None
+            for (method, pattern), chunks in list(hub.raw.items()):
+                if r.method == method and re.search(pattern, r.path):
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):  # the client stopped reading
+                        for chunk in chunks(r):
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                    return None
+            for (method, pattern), (chunks, length) in list(hub.streamed.items()):
+                if r.method == method and re.search(pattern, r.path):
+                    return self._stream(chunks(r), length)
             for pattern, seconds in list(hub.hang.items()):
                 if re.search(pattern, r.path):
                     time.sleep(seconds)
@@ -180,10 +221,18 @@ def _handler(hub: FakeHub):
     return H
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):  # a client that left
+            super().handle_error(request, client_address)
+
+
 class HubServer:
     def __init__(self, hub: FakeHub):
         self.hub = hub
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+        self.httpd = _Server(("127.0.0.1", 0), _handler(hub))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         hub.url = self.url
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -193,5 +242,6 @@ class HubServer:
         return self
 
     def __exit__(self, *exc):
+        self.hub.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()

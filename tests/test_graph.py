@@ -5,6 +5,8 @@ text in it that was altered is never trusted."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import glob
 import os
 import re
@@ -15,7 +17,16 @@ import sys
 
 import pytest
 
-from conftest import CARDS, REPO, edit
+from conftest import BUNDLED, CARDS, REPO, edit
+
+
+def test_no_cache_is_for_its_command_alone(cli, tree, tmp_path):
+    """`--no-cache` turns the cache off while its command runs; the next command in the same process (a
+    library caller, a test) uses the cache as before."""
+    from cardgen.cache import folder
+
+    assert cli("check", tree / "cards", "--out", tree / "rendered", "--no-cache").code == 0
+    assert os.environ["CARDGEN_CACHE_DIR"] == str(tmp_path / "cache") and folder() == str(tmp_path / "cache")
 
 
 @pytest.fixture
@@ -180,10 +191,7 @@ def test_a_damaged_store_is_rebuilt_not_a_crash(cli, tree, tmp_path):
         db.execute("UPDATE meta SET value = '[\"x\", [[1]]]' WHERE key = 'project'")
     r = check(cli, tree)
     assert r.code == 0 and rebuilt(r) == (2, n) and problems(r) == problems(check(cli, tree, "--no-cache"))
-    with open(_store(tmp_path), "wb") as f:
-        f.write(b"this is not a database" * 100)
-    r = check(cli, tree)
-    assert r.code == 0 and rebuilt(r) == (n, n) and problems(r) == problems(check(cli, tree, "--no-cache"))
+    assert rebuilt(check(cli, tree)) == (0, n)  # (a file of garbage: below)
 
 
 def test_a_record_reads_back_as_written_and_one_of_another_shape_reads_as_absent():
@@ -225,8 +233,8 @@ def test_a_record_reads_back_as_written_and_one_of_another_shape_reads_as_absent
 
 def test_a_record_from_another_cache_is_not_trusted(cli, tree, tmp_path):
     n = rebuilt(check(cli, tree))[1]
-    (tmp_path / "cache/graph/key").chmod(0o600)
-    (tmp_path / "cache/graph/key").write_bytes(b"k" * 32)  # as if the folder came from someone else
+    (tmp_path / "cache/key").chmod(0o600)
+    (tmp_path / "cache/key").write_bytes(b"k" * 32)  # as if the folder came from someone else
     assert rebuilt(check(cli, tree)) == (n, n)
     assert rebuilt(check(cli, tree)) == (0, n)
 
@@ -254,3 +262,441 @@ def test_the_library_versions_in_the_graphs_key_are_the_installed_ones():
     from cardgen.pipeline.graph import LIBRARIES, versions
 
     assert versions(LIBRARIES) == {name: version(name) for name in LIBRARIES}
+
+
+# -- the graph errs only towards rebuilding: what resolution looked up, links, edits during a run ------
+
+def agree(cli, tree, *more):
+    """A cached `check` and one without the graph report the same (problems and drift)."""
+    r = check(cli, tree, *more)
+    full = check(cli, tree, "--no-cache", *more)
+    assert problems(r) == problems(full) and drifted(r) == drifted(full) and r.code == full.code, \
+        (problems(r), problems(full))
+    return r
+
+
+def test_a_name_that_resolved_to_no_shared_entry_gaining_one_rebuilds_its_cards(cli, tree):
+    sentiment = "cardgen-examples/tiny-sentiment"
+    check(cli, tree)
+    (tree / "cards/_shared/more.yaml").write_text(  # a new shared file defines the plain dataset id the card names
+        "datasets:\n  stanfordnlp/sst2: {id: stanfordnlp/sst2-full, name: The Stanford Sentiment Treebank}\n")
+    assert sentiment in drifted(agree(cli, tree))
+    hook = cli("check", "cards", "--out", "rendered", "--changed", tree / "cards/_shared/more.yaml", cwd=tree)
+    assert sentiment in drifted(hook)  # the pre-commit hook's file list reaches it too
+    edit(tree / "cards/_shared/licenses.yaml", "licenses:\n",  # and an existing one the licence id it names
+         "licenses:\n  apache-2.0: {id: apache-2.0, name: The Apache Licence, link: LICENCE}\n")
+    assert sentiment in drifted(agree(cli, tree))
+
+
+def test_a_dataset_named_only_by_a_training_listing_or_a_variant_is_an_input(cli, tree):
+    datasets = tree / "cards/_shared/datasets.yaml"
+    text = datasets.read_text()
+    keep, moved = [], []
+    for block in re.split(r"\n(?=  \S)", text.split("datasets:\n", 1)[1]):
+        (moved if block.lstrip().startswith(("wikitext:", "gpt4all:")) else keep).append(block)
+    datasets.write_text(text.split("datasets:\n", 1)[0] + "datasets:\n" + "\n".join(keep) + "\n")
+    (tree / "cards/_shared/listed.yaml").write_text("datasets:\n" + "\n".join(moved) + "\n")
+    # gpt4all is named by the suite's training listing alone, wikitext by the GPTQ card's variants alone
+    edit(tree / "cards/stabilityai/stablelm-tuned-alpha/card.yaml", "gpt4all, anthropic-hh", "anthropic-hh")
+    assert cli("render", "cards", "--out", "rendered", cwd=tree).code == 0
+    check(cli, tree)
+    edit(tree / "cards/_shared/listed.yaml", "GPT4All Prompt Generations", "GPT4All Prompts")
+    edit(tree / "cards/_shared/listed.yaml", "name: wikitext", "name: WikiText-2")
+    r = agree(cli, tree)
+    assert drifted(r) == {"stabilityai/stablelm-tuned-alpha-3b", "stabilityai/stablelm-tuned-alpha-7b",
+                          "TheBloke/StableBeluga2-70B-GPTQ"}, drifted(r)
+    changed = cli("check", "cards", "--out", "rendered", "--changed", tree / "cards/_shared/listed.yaml", cwd=tree)
+    assert drifted(changed) == drifted(r)
+    w = cli("render", "cards", "--out", "rendered", cwd=tree)
+    assert sorted(re.findall(r"written\s+rendered/(\S+)/README\.md", w.err)) == sorted(drifted(r)), w.err
+
+
+def test_a_section_file_that_is_a_link_re_pointed_rebuilds_its_card(cli, tree):
+    folder = tree / "cards/stabilityai/StableBeluga-7B"
+    (folder / "notes-a.md").write_text("First notes.\n")
+    (folder / "notes-b.md").write_text("Second notes.\n")
+    (folder / "notes.md").symlink_to("notes-a.md")
+    edit(folder / "card.yaml", "sections: [stable-chat, beluga-ethics]",
+         "sections: [stable-chat, beluga-ethics, {id: notes, heading: Notes, after: description, file: notes.md}]")
+    assert cli("render", "cards", "--out", "rendered", cwd=tree).code == 0
+    check(cli, tree)
+    (folder / "notes.md").unlink()
+    (folder / "notes.md").symlink_to("notes-b.md")
+    assert drifted(agree(cli, tree)) == {"stabilityai/StableBeluga-7B"}
+
+
+def test_a_card_edited_while_render_runs_is_rebuilt_by_the_next_run(cli, tree, monkeypatch):
+    """The edit lands after the card was read and before its record is made: the README written is the
+    old text, and the record must say so (hashed as read), so that the next run rebuilds it."""
+    from cardgen.pipeline import incremental
+
+    card = tree / "cards/stabilityai/StableBeluga-7B/card.yaml"
+    record = incremental._record_folders
+
+    def edited_meanwhile(folders, *args, **kwargs):
+        if card.parent in folders and "7 billion" not in card.read_text():
+            edit(card, "parameters: 7B", "parameters: 7 billion")
+        return record(folders, *args, **kwargs)
+
+    monkeypatch.setattr(incremental, "_record_folders", edited_meanwhile)
+    assert cli("render", "cards", "--out", "rendered", cwd=tree).code == 0
+    monkeypatch.setattr(incremental, "_record_folders", record)
+    assert "7 billion" in card.read_text()
+    assert drifted(agree(cli, tree)) == {"stabilityai/StableBeluga-7B"}
+    w = cli("render", "cards", "--out", "rendered", cwd=tree)
+    assert re.findall(r"written\s+rendered/(\S+)/README\.md", w.err) == ["stabilityai/StableBeluga-7B"], w.err
+    assert drifted(agree(cli, tree)) == set()
+
+
+def test_an_edit_while_render_runs_is_seen_in_a_tree_without_shared_files(cli, tmp_path, monkeypatch):
+    """The same, where the build reads no shared file before the card's own (nothing read yet)."""
+    import yaml
+
+    from cardgen.pipeline import incremental
+
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    solo = tmp_path / "cards/other/solo/card.yaml"
+    solo.parent.mkdir(parents=True)
+    solo.write_text(yaml.safe_dump(_fuzz_state(__import__("random").Random(0))["cards"]["other/solo"] | {"license": "mit"}))
+    record = incremental._record_folders
+
+    def edited_meanwhile(folders, *args, **kwargs):
+        if "Solo Two" not in solo.read_text():
+            edit(solo, "name: Solo", "name: Solo Two")
+        return record(folders, *args, **kwargs)
+
+    monkeypatch.setattr(incremental, "_record_folders", edited_meanwhile)
+    assert cli("render", "cards", "--out", "rendered", cwd=tmp_path).code == 0
+    monkeypatch.setattr(incremental, "_record_folders", record)
+    r = check(cli, tmp_path)
+    assert drifted(r) == drifted(check(cli, tmp_path, "--no-cache")) == {"other/solo"}, r.text
+
+
+# -- a store that cannot be used: one warning, every README, the exit code of a run without it ------------
+
+class _Failing:
+    """A SQLite connection whose writes fail as a full disk or a read-only file makes them fail."""
+
+    def __init__(self, conn, fault):
+        self._conn, self._fault = conn, fault
+
+    def _check(self, sql):
+        if sql.lstrip().upper().startswith(("INSERT", "DELETE", "BEGIN", "COMMIT", "CREATE")):
+            raise self._fault()
+
+    def execute(self, sql, *args):
+        self._check(sql)
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        self._check(sql)
+        return self._conn.executemany(sql, *args)
+
+    def executescript(self, sql):
+        self._check(sql)
+        return self._conn.executescript(sql)
+
+    def close(self):
+        self._conn.close()
+
+
+FAULTS = {
+    "full disk": lambda: sqlite3.OperationalError("database or disk is full"),
+    "full disk, from the system": lambda: OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+    "read-only file": lambda: sqlite3.OperationalError("attempt to write a readonly database"),
+}
+
+
+def warnings_cg010(r) -> list[str]:
+    return [ln for ln in r.out.splitlines() if " CG010 " in ln]
+
+
+def findings(r) -> list[str]:
+    """The diagnostics, without the store's warning."""
+    return [ln for ln in r.out.splitlines() if re.search(r" CG\d{3} ", ln) and " CG010 " not in ln]
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["empty store", "store with records"])
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_store_that_cannot_be_written_is_one_warning_and_every_readme_is_written(cli, tree, tmp_path, monkeypatch,
+                                                                                    fault, kept):
+    if kept:
+        assert cli("render", "cards", "--out", tmp_path / "first", cwd=tree).code == 0
+    edit(tree / "cards/stabilityai/StableBeluga-7B/card.yaml", "parameters: 7B", "parameters: 7 billion")
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _Failing(connect(*a, **k), FAULTS[fault]))
+    out = tmp_path / "out"
+    r = cli("render", "cards", "--out", out, cwd=tree)
+    assert r.code == 0 and "internal error" not in r.text, r.text
+    assert len(warnings_cg010(r)) == 1 and "the run went on without it" in r.out, r.out
+    assert len(list(out.rglob("README.md"))) == BUNDLED
+    c = check(cli, tree)
+    assert c.code == 1 and drifted(c) == {"stabilityai/StableBeluga-7B"} and len(warnings_cg010(c)) == 1
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    assert problems(check(cli, tree, "--out", out)) == problems(check(cli, tree, "--out", out, "--no-cache"))
+
+
+def test_texts_the_store_cannot_give_back_are_built_again(cli, tree, tmp_path, monkeypatch):
+    """The records read, the texts checked, then not given back when they are written (the file damaged
+    meanwhile): each README is built again."""
+    import threading
+
+    assert cli("render", "cards", "--out", tmp_path / "first", cwd=tree).code == 0
+    connect = sqlite3.connect
+
+    class Reads(_Failing):  # the writes read the texts in threads of their own
+        def _check(self, sql):
+            if sql.lstrip().upper().startswith("SELECT TEXT") and threading.current_thread() is not \
+                    threading.main_thread():
+                raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Reads(connect(*a, **k), None))
+    r = cli("render", "cards", "--out", tmp_path / "out", "-v", cwd=tree)
+    assert r.code == 0 and len(warnings_cg010(r)) == 1 and "malformed" in r.out, r.text
+    assert rebuilt(r)[0] == 0  # every record held: the texts were built again as they were asked for
+    for readme in (tmp_path / "first").rglob("README.md"):
+        assert (tmp_path / "out" / readme.relative_to(tmp_path / "first")).read_text() == readme.read_text()
+    assert len(list((tmp_path / "out").rglob("README.md"))) == BUNDLED
+
+
+def test_a_store_of_garbage_is_started_afresh_with_one_warning(cli, tree, tmp_path):
+    n = rebuilt(check(cli, tree))[1]
+    for f in glob.glob(_store(tmp_path) + "*"):  # the file, and SQLite's journal beside it
+        with open(f, "wb") as fh:
+            fh.write(os.urandom(4096) * 4)
+    r = cli("render", "cards", "--out", tmp_path / "out", "-v", cwd=tree)
+    assert r.code == 0 and rebuilt(r) == (n, n) and len(list((tmp_path / "out").rglob("README.md"))) == BUNDLED
+    assert len(warnings_cg010(r)) == 1 and "damaged" in r.out and "started afresh" in r.out, r.out
+    again = check(cli, tree, "--out", tmp_path / "out")
+    assert rebuilt(again) == (0, n) and not warnings_cg010(again) and again.code == 0
+
+
+def test_a_store_damaged_inside_is_a_warning_not_a_crash(cli, tree, tmp_path):
+    n = rebuilt(check(cli, tree))[1]
+    with sqlite3.connect(_store(tmp_path)) as db:  # everything in the file itself, then pages overwritten
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = os.path.getsize(_store(tmp_path))
+    with open(_store(tmp_path), "r+b") as f:
+        f.seek(100)  # past SQLite's header: the schema and the tables' pages
+        f.write(os.urandom(size - 100))
+    r = cli("render", "cards", "--out", tmp_path / "out", "-v", cwd=tree)
+    assert r.code == 0 and "internal error" not in r.text and len(warnings_cg010(r)) == 1, r.text
+    assert len(list((tmp_path / "out").rglob("README.md"))) == BUNDLED and rebuilt(r) == (n, n)
+    assert problems(check(cli, tree)) == problems(check(cli, tree, "--no-cache"))
+
+
+@contextlib.contextmanager
+def read_only(path):
+    """``path`` read-only: by its mode, or for root (whom modes do not stop) by a read-only bind mount."""
+    if os.geteuid() != 0:
+        mode = os.stat(path).st_mode
+        os.chmod(path, 0o500 if os.path.isdir(path) else 0o400)
+        try:
+            yield
+        finally:
+            os.chmod(path, mode)
+        return
+    ok = subprocess.run(["mount", "--bind", path, path], capture_output=True).returncode == 0
+    if not ok:
+        pytest.skip("running as root, and no read-only bind mount can be made here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", path, path], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", path], capture_output=True)  # lazily: a connection may hold it open
+
+
+@pytest.mark.parametrize("which", ["file", "folder"])
+def test_a_read_only_store_is_one_warning_and_every_readme_is_written(cli, tree, tmp_path, which):
+    check(cli, tree)
+    edit(tree / "cards/stabilityai/StableBeluga-7B/card.yaml", "parameters: 7B", "parameters: 7 billion")
+    with read_only(_store(tmp_path) if which == "file" else str(tmp_path / "cache/graph")):
+        r = cli("render", "cards", "--out", tmp_path / "out", cwd=tree)
+        assert r.code == 0 and len(warnings_cg010(r)) == 1, r.text
+        assert len(list((tmp_path / "out").rglob("README.md"))) == BUNDLED
+        c = check(cli, tree, "--out", tmp_path / "out")
+        assert c.code == 0 and len(warnings_cg010(c)) == 1
+        assert findings(c) == findings(check(cli, tree, "--out", tmp_path / "out", "--no-cache"))
+
+
+def test_a_full_cache_disk_is_one_warning_and_every_readme_is_written(cli, tree, tmp_path, monkeypatch):
+    """A real full disk: a tiny file system for the cache, filled (where one can be mounted)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("no file system can be mounted here (the simulated full disk is tested above)")
+    try:
+        monkeypatch.setenv("CARDGEN_CACHE_DIR", str(disk / "cache"))
+        from cardgen.cache import folder
+
+        folder.cache_clear()
+        r = cli("render", "cards", "--out", tmp_path / "out", cwd=tree)  # the store fills the disk
+        assert r.code == 0 and "internal error" not in r.text and len(warnings_cg010(r)) == 1, r.text
+        assert len(list((tmp_path / "out").rglob("README.md"))) == BUNDLED
+        with contextlib.suppress(OSError):  # what is left, filled
+            (disk / "filler").write_bytes(b"x" * (1 << 20))
+        edit(tree / "cards/stabilityai/StableBeluga-7B/card.yaml", "parameters: 7B", "parameters: 7 billion")
+        r = cli("render", "cards", "--out", tmp_path / "out2", cwd=tree)
+        assert r.code == 0 and "internal error" not in r.text, r.text
+        assert len(list((tmp_path / "out2").rglob("README.md"))) == BUNDLED
+        assert "7 billion" in (tmp_path / "out2/stabilityai/StableBeluga-7B/README.md").read_text()
+    finally:
+        folder.cache_clear()
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+# -- the cache oracle: after any edits, a cached `check` reports what `check --no-cache` reports -------
+
+POOL = ["d1", "d2", "d3", "hub/x", "hub/y"]  # dataset names: some defined in `_shared/`, some not, by turns
+LICENCES = ["mit", "apache-2.0", "lic", "lic2"]
+WORDS = "alpha beta gamma delta river stone cloud maple cedar falcon otter raven".split()
+
+
+def _words(rng, n=3) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _fuzz_state(rng) -> dict:
+    """A small cards folder, as data: a base card with a section file behind a link, a GPTQ card that
+    extends it, a card of its own; two shared files."""
+    base = {"repo_id": "acme/base", "name": "Base", "description": "`{name}` is a base model.", "model_type": "llama",
+            "parameters": "7B", "language": ["en"], "license": "mit", "library_name": "transformers",
+            "pipeline_tag": "text-generation", "datasets": ["d1", "hub/x"],
+            "training": {"heading": "Training", "datasets": {"intro": "Trained on {count} datasets:",
+                                                             "items": ["d2", "hub/y"]}},
+            "sections": ["s1", {"id": "notes", "heading": "Notes", "after": "description", "file": "notes.md"}]}
+    gptq = {"repo_id": "acme/gptq", "extends": "acme/base", "base_model_relation": "quantized", "title": "Base GPTQ",
+            "quantization": {"method": "GPTQ", "variants": [
+                {"branch": "main", "bits": 4, "group_size": 128, "act_order": True, "damp_percent": 0.01,
+                 "dataset": "d3", "seq_len": 4096, "size": "4 GB", "description": "4-bit."}]}}
+    solo = {"repo_id": "other/solo", "name": "Solo", "description": "`{name}` stands alone.", "model_type": "bert",
+            "parameters": "4M", "language": ["en"], "license": "lic", "library_name": "transformers",
+            "pipeline_tag": "text-classification", "datasets": ["hub/y"]}
+    return {
+        "cards": {"acme/base": base, "acme/gptq": gptq, "other/solo": solo},
+        "shared": {"data.yaml": {"datasets": {"d1": {"id": "org/d1", "name": "Data One"},
+                                              "d2": {"id": "org/d2", "name": "Data Two"}},
+                                 "licenses": {"lic": {"id": "other", "name": "acme-licence", "link": "LICENSE"}}},
+                   "text.yaml": {"sections": {"s1": {"heading": "Shared", "after": "description", "body": _words(rng)}}}},
+        "texts": {"acme/base/notes-a.md": "Notes A.\n", "acme/base/notes-b.md": "Notes B.\n"},
+        "links": {"acme/base/notes.md": "notes-a.md"},
+    }
+
+
+def _materialize(root, state, known: set) -> None:
+    """Write the state's files under ``root`` (only those that differ), remove the ones it no longer has."""
+    import yaml
+
+    files = {f"{folder}/card.yaml": yaml.safe_dump(card, sort_keys=False) for folder, card in state["cards"].items()}
+    files |= {f"_shared/{name}": yaml.safe_dump(data, sort_keys=False) for name, data in state["shared"].items()}
+    files |= state["texts"]
+    for rel in known - set(files) - set(state["links"]):
+        (root / rel).unlink(missing_ok=True)
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if p.is_symlink() or not p.exists() or p.read_text() != text:
+            p.unlink(missing_ok=True)
+            p.write_text(text)
+    for rel, target in state["links"].items():
+        p = root / rel
+        if not p.is_symlink() or os.readlink(p) != target:
+            p.unlink(missing_ok=True)
+            p.symlink_to(target)
+    known.clear()
+    known.update(files, state["links"])
+
+
+def _edit_card(rng, s):
+    card = s["cards"][rng.choice(sorted(s["cards"]))]
+    key = rng.choice(["description", "name", "parameters", "datasets", "license"])
+    card[key] = (rng.sample(POOL, rng.randint(1, 3)) if key == "datasets" else rng.choice(LICENCES)
+                 if key == "license" else _words(rng) if key != "description" else f"`{{name}}` {_words(rng)}.")
+    return f"card {card['repo_id']} {key}"
+
+
+def _edit_lookups(rng, s):
+    if rng.random() < 0.5:
+        s["cards"]["acme/base"]["training"]["datasets"]["items"] = rng.sample(POOL, rng.randint(1, 3))
+        return "training items"
+    s["cards"]["acme/gptq"]["quantization"]["variants"][0]["dataset"] = rng.choice(POOL)
+    return "variant dataset"
+
+
+def _edit_shared(rng, s):
+    name = rng.choice([*sorted(s["shared"]), f"extra{rng.randint(1, 3)}.yaml"])
+    data = s["shared"].setdefault(name, {})
+    kind = rng.choice(["datasets", "licenses", "sections"])
+    table = data.setdefault(kind, {})
+    what = rng.choice(["add", "change", "remove"]) if table else "add"
+    if what == "remove":
+        del table[rng.choice(sorted(table))]
+        if not table:
+            del data[kind]
+        if not data and name.startswith("extra"):
+            del s["shared"][name]
+        return f"{name}: {kind} entry removed"
+    key = (rng.choice(sorted(table)) if what == "change" else
+           rng.choice({"datasets": POOL, "licenses": LICENCES, "sections": ["s1"]}[kind]))
+    table[key] = ({"id": f"org/{rng.choice(WORDS)}", "name": _words(rng, 2)} if kind == "datasets" else
+                  {"id": "other", "name": rng.choice(WORDS), "link": "LICENSE"} if kind == "licenses" else
+                  {"heading": _words(rng, 1).title(), "after": "description", "body": _words(rng)})
+    return f"{name}: {kind} {key} {what}"
+
+
+def _edit_files(rng, s):
+    what = rng.choice(["section text", "link", "template", "template"])
+    if what == "section text":
+        rel = rng.choice(["acme/base/notes-a.md", "acme/base/notes-b.md", "acme/base/notes-c.md"])
+        s["texts"][rel] = _words(rng) + "\n"
+        return f"{rel} written"
+    if what == "link":
+        target = rng.choice(["notes-a.md", "notes-b.md", "notes-c.md"])
+        s["links"]["acme/base/notes.md"] = target
+        return f"notes.md -> {target}"
+    rel = rng.choice(["acme/_templates/footer.md.j2", "acme/base/templates/footer.md.j2",
+                      "other/_templates/title.md.j2"])
+    if rel in s["texts"] and rng.random() < 0.5:
+        del s["texts"][rel]
+        return f"{rel} removed"
+    s["texts"][rel] = f"{_words(rng)}\n" if "footer" in rel else f"# {_words(rng, 2).title()}\n"
+    return f"{rel} written"
+
+
+FUZZ_EDITS = [_edit_card, _edit_lookups, _edit_shared, _edit_files]
+
+
+def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_path, monkeypatch):
+    """Seeded random edits to small cards folders (cards, shared entries added, removed and changed,
+    section files, links pointed elsewhere, templates added and removed, READMEs rendered between): after
+    each sequence of 1 to 3 edits, `check` through the graph says exactly what `check --no-cache` says."""
+    import random
+    import time
+
+    from cardgen.cache import folder
+
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    folder.cache_clear()
+    cases = edits = trees = 0
+    start = time.monotonic()
+    for seed in range(24):
+        rng = random.Random(seed)
+        root = tmp_path / f"t{seed}"
+        state, known = _fuzz_state(rng), set()
+        _materialize(root / "cards", state, known)
+        cli("render", "cards", "--out", "rendered", cwd=root)
+        trees += 1
+        for case in range(12):
+            done = [rng.choice(FUZZ_EDITS)(rng, state) for _ in range(rng.randint(1, 3))]
+            _materialize(root / "cards", state, known)
+            if rng.random() < 0.3:
+                cli("render", "cards", "--out", "rendered", cwd=root)
+                done.append("rendered")
+            edits += len(done)
+            cached = cli("check", "cards", "--out", "rendered", cwd=root)
+            full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=root)
+            cases += 1
+            assert (cached.code, cached.text) == (full.code, full.text), (seed, case, done, cached.text, full.text)
+    print(f"\n{cases} edit sequences ({edits} edits) on {trees} trees: the cached check agreed with --no-cache "
+          f"on every one ({time.monotonic() - start:.0f} s)")
+    assert cases >= 250

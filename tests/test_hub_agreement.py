@@ -214,3 +214,140 @@ def test_an_ignore_comment_added_later_is_seen_in_the_same_process(cli, tmp_path
     assert "CG211" in cli("validate", p).out
     p.write_text(p.read_text().replace("quantised_by: me", "quantised_by: me  # cardgen: ignore[CG211]"))
     assert "CG211" not in cli("validate", p).out
+
+
+# -- fuzz: whole READMEs, mutated, through validate, check and diff ----------------------------------
+DEEP = 200
+HOSTILE = ["!!bool maybe", "!!binary aGk=", "!!binary @@", "!!set {a, b}", "!!omap [a: 1]", "!!pairs [a: 1]",
+           "!!timestamp x", "2001-13-45", "!!float x", "!!int 1.5", "!!null x", "!!map [a]", "!!seq {a: 1}",
+           "!<tag:yaml.org,2002:bool> x", "!custom x", "!!python/name:os.system", "!! x", "9" * 4301, "-" + "9" * 5000,
+           "0x" + "f" * 4000, "0o" + "7" * 5000, "0b" + "1" * 20000, "1" + ":59" * 3000, "1e99999", ".nan", "-.inf",
+           "[" * DEEP + "]" * DEEP, "{a: " * DEEP + "1" + "}" * DEEP, "- " * 120 + "x", "&a [*a]", "*nope",
+           "[&a x, *a, *a]", "{<<: 1}", "{<<: *nope}", "{[a, b]: c}", "{{a: 1}: 2}", "? x", "|", "|9\n  x",
+           "'unterminated", '"\\ud800"', "[a, b", "{a: 1", "@x", "`x", "%x", "x: y: z", "\t- a", "\"x\x00\"", "\u202e"]
+FM_KEYS = ["license", "language", "pipeline_tag", "library_name", "tags", "datasets", "base_model", "model-index",
+           "license_link", "widget", "co2_eq_emissions", "new_version", "metrics", "thumbnail", "<<", "1", "? [a]",
+           "&k a", "*k", "x" * 300, "9" * 4301, "0x" + "f" * 4000]
+NOT_A_MAPPING = ["- a\n- b", "just text", "42", "~", "!!binary aGk=", "!!set {a}", "&a [*a]", "%YAML 1.1\n---\na: 1",
+                 "a: 1\n---\nb: 2", "a: 1\n...\nb", "[" * 1000, "{" * 1000, "9" * 4301, "!!bool maybe", "\t"]
+CONTROLS = ["\x00", "\x07", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\ufeff", "\ufffe", "\u202e", "\r", "\t"]
+BODY_BITS = ["|a|b|\r|-|-|\r|1|2|\r", "|a|b|\r\n|-|-|\n|1|2|3|\r", "|a|\n|-|\r|b|c|\r\r", "```", "```python\nx = 1\n",
+             "~~~~\ncode\n```", "````\r```\r", "```\r\nx\r```\r\n", "<div>" * 2000, "</div>" * 300,
+             "<details><summary>x", "<!-- never closed", "<pre>\n\nx", "<" * 5000, "<" + "a " * 3000 + ">",
+             "> " * 300 + "quote", "- " * 300 + "list", "  " * 500 + "- x", "# h1\r### h3\r", "Title\r===\r",
+             "[a](", "](" * 3000, "[" * 5000 + "]" * 5000, "{{ x }}\r{%", "`" * 5000, "x" * 100_000,
+             "| " * 5000 + "|\n" + "|-" * 5000 + "|\n", "\x00\x00\r\x00", "\u2028\u2029\x85", "\r" * 1000,
+             "\r\n\r" * 500, "[x]:\r<y>\r"]
+
+
+def _mutate_front(rng: random.Random, front: str) -> str:
+    lines = front.split("\n")
+    for _ in range(rng.randint(1, 4)):
+        op, i = rng.randrange(9), rng.randrange(len(lines))
+        if op == 0:
+            lines.insert(i, f"{rng.choice(FM_KEYS)}: {rng.choice(HOSTILE)}")
+        elif op == 1:
+            lines[i] = f"{rng.choice(FM_KEYS)}: {rng.choice(HOSTILE)}"
+        elif op == 2:  # a duplicate key, maybe
+            lines.insert(i, lines[rng.randrange(len(lines))])
+        elif op == 3:  # an anchor, its alias, a merge
+            key, _, value = lines[i].partition(":")
+            lines[i] = f"{key}: &a{i} {value.strip() or 'x'}"
+            lines += [f"{rng.choice(FM_KEYS)}: *a{i}", f"<<: *a{i}"][: rng.randint(1, 2)]
+        elif op == 4:  # a line cut short
+            lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)] + rng.choice("'\"\t:-{[&*!|>#%")
+        elif op == 5:
+            lines[i] = rng.choice([" ", "\t", " " * 100]) * rng.randint(1, 5) + lines[i]
+        elif op == 6:
+            j = rng.randrange(len(lines[i]) + 1)
+            lines[i] = lines[i][:j] + rng.choice(CONTROLS) + lines[i][j:]
+        elif op == 7:  # deep block nesting
+            depth = rng.choice([10, 60, 150])
+            lines += [" " * (2 * d) + f"k{d}:" for d in range(depth)] + [" " * (2 * depth) + "v"]
+        else:
+            return rng.choice(NOT_A_MAPPING)
+    return "\n".join(lines)
+
+
+def _mutate_body(rng: random.Random, body: str) -> str:
+    lines = body.split("\n")
+    for _ in range(rng.randint(1, 3)):
+        op, i = rng.randrange(5), rng.randrange(len(lines))
+        if op <= 1:
+            lines.insert(i, rng.choice(BODY_BITS))
+        elif op == 2:  # from some line on, one kind of line end or a mix
+            ends = rng.sample(["\n", "\r", "\r\n"], rng.randint(1, 3))
+            lines[i:] = ["".join(ln + rng.choice(ends) for ln in lines[i:])]
+        elif op == 3:
+            j = rng.randrange(len(lines[i]) + 1)
+            lines[i] = lines[i][:j] + rng.choice(CONTROLS + BODY_BITS[:8]) + lines[i][j:]
+        else:
+            del lines[i + 1:]
+    return "\n".join(lines)
+
+
+def _mutate_readme(rng: random.Random, text: str) -> bytes:
+    m = re.match(r"\A---\n(.*?)\n---\n", text, re.S)
+    front, body = (m.group(1), text[m.end():]) if m else (rng.choice([None, "license: mit"]), text)
+    r = rng.random()
+    if r < 0.8:
+        front = _mutate_front(rng, front or "")
+    if r > 0.45:
+        body = _mutate_body(rng, body)
+    opening, closing = rng.choice([("---\n", "\n---\n")] * 12 + [
+        ("---\n", "\n"),  # never closed
+        ("\ufeff---\n", "\n---\n"), ("---\r", "\r---\r"), ("---\r\n", "\r\n---\r\n"), ("--- \n", "\n--- \n"),
+        ("\n\n  ---\n", "\n---\n")])
+    if opening.endswith("\r") or opening.endswith("\r\n"):
+        front = (front or "").replace("\n", opening[3:])
+    out = body if front is None else opening + front + closing + body
+    data = out[: rng.randrange(len(out) + 1)] if rng.random() < 0.05 else out
+    raw = data.encode("utf-8", "surrogatepass")
+    return raw[:9] + b"\xff\xc3" + raw[9:] if rng.random() < 0.03 else raw  # not UTF-8 at all
+
+
+def test_fuzzed_readmes_never_crash_validate_check_or_diff(cli, tmp_path):
+    """Committed READMEs (`check`, `diff`) and published ones (`validate`), mutated from the bundled
+    renders and the corpus: hostile YAML tags, huge integers in any base, aliases, deep nesting, front
+    matter that is no mapping or never closed, a BOM, control characters, lone `\\r` line ends, odd
+    tables, open fences, deep HTML, huge lines. Each README is a case for each command; none may end in
+    an internal error."""
+    import shutil
+
+    shutil.copytree(REPO / "cards", tmp_path / "cards")
+    shutil.copytree(REPO / "rendered", tmp_path / "rendered")
+    out = tmp_path / "rendered"
+    targets = sorted(out.rglob("README.md"))
+    own = {p: p.read_text("utf-8") for p in targets}
+    corpus = [p.read_text("utf-8") for p in CARDS]
+    rng = random.Random(20261127)
+    cases, codes, drifted = 0, set(), 0
+    for round_ in range(150):
+        texts = {p: _mutate_readme(rng, own[p] if rng.random() < 0.6 else rng.choice(corpus)) for p in targets}
+        for p, data in texts.items():
+            p.write_bytes(data)
+        fmt = ["--format", rng.choice(["text", "json", "github"])]
+        for command in (["validate", out, *fmt], ["check", tmp_path / "cards", "--out", out, *fmt],
+                        ["diff", tmp_path / "cards", "--out", out, *fmt]):
+            r = cli(*command)
+            cases += len(targets)
+            if r.code not in (0, 1) or "internal error" in r.text or "Traceback" in r.text:
+                raise AssertionError(f"round {round_}: {command[0]} exit {r.code}: {r.text[-1500:]}\n"
+                                     f"the README: {_culprit(cli, command, texts, own)!r}")
+            codes.update(re.findall(r"\b(CG\d{3})\b", r.out))
+            drifted += command[0] == "diff" and '"front_matter": [' in r.out
+    print(f"{cases} README cases through validate, check and diff: no internal error")
+    assert cases >= 3000
+    # the mutations reached the loader, the rules, the lint and the comparison
+    assert {"CG004", "CG005", "CG007", "CG009", "CG214", "CG702", "CG703", "CG707", "CG708"} <= codes, codes
+    assert drifted, "no diff compared front matter"
+
+
+def _culprit(cli, command, texts: dict[Path, bytes], own: dict[Path, str]) -> bytes | None:
+    """The one mutated README that makes ``command`` fail (the others restored), its first 600 bytes."""
+    for p in texts:
+        for q in texts:
+            q.write_bytes(texts[q] if q == p else own[q].encode("utf-8"))
+        if cli(*command).code not in (0, 1):
+            return texts[p][:600]
+    return None

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_wheel_carries_templates_and_schemas_and_runs_from_anywhere(tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")}  # a bare user
     where = subprocess.run([sys.executable, "-c", "import cardgen; print(cardgen.__file__)"], cwd=elsewhere,
                            capture_output=True, text=True, env=env)
     assert where.stdout.startswith(str(site)), where.stdout  # the wheel's copy, not the checkout
@@ -113,3 +114,19 @@ def test_the_vocabulary_is_rebuilt_from_the_hubs_sources(cli, tmp_path):
     assert lic["licenses"][1] == {"id": "wtfpl", "name": "Do What The F*ck You Want"}
     assert lic["source"].startswith("huggingface/hub-docs docs/hub/repositories-licenses.md @ ")
     assert cli("vocabulary", "--tasks", tmp_path / "nothing").code == 2
+
+
+def test_the_tests_caches_are_their_own():
+    """What conftest sets before anything imports huggingface_hub holds for it: its cache, its token file
+    and cardgen's cache are in the test run's folder (the session fixture `users_caches_untouched` checks at
+    the end that the user's own caches did not change)."""
+    import os
+
+    from huggingface_hub import constants
+
+    from conftest import USER_CACHES
+
+    run = Path(os.environ["HF_HOME"]).parent
+    for path in (constants.HF_HUB_CACHE, constants.HF_TOKEN_PATH, os.environ["CARDGEN_CACHE_DIR"]):
+        assert Path(path).is_relative_to(run), path
+    assert not any(Path(p).is_relative_to(c) for c in USER_CACHES for p in (constants.HF_HUB_CACHE,))

@@ -296,3 +296,116 @@ def test_an_edit_on_the_hub_between_download_and_commit_is_not_overwritten(cli, 
     assert hub.files[(B7, "main")]["README.md"] == hand_edit  # the hand edit is intact
     [c] = hub.commit_requests()
     assert c.ndjson()[0]["value"]["parentCommit"] == "a" * 40  # the revision the README was compared at
+
+
+# -- the process's own bounds: time and memory, measured on a child process --------------------------
+MiB = 1024 * 1024
+
+
+#: runs a command and writes its exit code and peak memory (KiB): the command is forked from this small
+#: process, not from pytest, whose size Linux would count in the child's peak (it keeps it across exec)
+_MEASURED = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[2:]); _, status, usage = os.wait4(p.pid, 0); "
+             "open(sys.argv[1], 'w').write(f'{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}')")
+
+
+def publish_process(hub, tmp_path, *args, limit: float = 120) -> tuple[int, str, float, float]:
+    """`cardgen publish` in a child process against the loopback Hub: (exit code, output, seconds it ran,
+    its peak memory in MB). The child alone is measured (``os.wait4``), killed after ``limit`` s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": hub.token, "HF_HOME": str(tmp_path / "hf-home"),
+           "CARDGEN_CACHE_DIR": "off"}
+    env.pop("HF_HUB_OFFLINE", None)
+    measured = tmp_path / "measured"
+    with open(tmp_path / "publish.out", "w+", encoding="utf-8") as out:
+        started = time.monotonic()
+        p = subprocess.Popen([sys.executable, "-c", _MEASURED, str(measured), sys.executable, "-m", "cardgen", "publish",
+                              *args, str(CARDS / B7)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        watchdog = threading.Timer(limit, os.killpg, (p.pid, signal.SIGKILL))
+        watchdog.start()
+        p.wait()
+        took = time.monotonic() - started
+        watchdog.cancel()
+        out.seek(0)
+        code, kib = measured.read_text().split() if measured.exists() else (p.returncode, 0)
+        return int(code), out.read(), took, int(kib) / 1024  # ru_maxrss: KiB on Linux
+
+
+def test_a_head_never_answered_ends_the_process_within_the_deadline(hub, tmp_path):
+    hub.held.add(("HEAD", r"/resolve/"))
+    code, out, took, _ = publish_process(hub, tmp_path, "--dry-run", "--deadline", "6")  # --timeout 20: the time left
+    print(f"HEAD never answered, --deadline 6: the process ended after {took:.1f} s")
+    assert code == 1 and took < 6 + 10, (took, out)
+    assert re.search(rf"{B7}\s+main\s+failed", out) and "Traceback" not in out, out
+
+
+def test_an_answer_that_trickles_in_ends_the_process_within_the_deadline(hub, tmp_path):
+    import time
+
+    def trickle(request):  # a byte at a time, each well within the read timeout: only the deadline stops it
+        while not hub.released.is_set():
+            yield b" "
+            time.sleep(0.2)
+
+    hub.files[(B7, "main")]["README.md"] = b"---\nlicense: mit\n---\n# Old card\n"
+    hub.streamed[("GET", r"/resolve/")] = (trickle, None)
+    code, out, took, _ = publish_process(hub, tmp_path, "--force", "--timeout", "2", "--deadline", "5", limit=60)
+    print(f"an answer trickling in, --deadline 5: the process ended after {took:.1f} s")
+    assert code == 1 and took < 5 + 10, (took, out)  # it ran until killed, the summary long written
+    assert re.search(rf"{B7}\s+main\s+failed", out) and hub.commit_requests() == [], out
+
+
+def test_headers_that_never_end_do_not_keep_the_process_alive(hub, tmp_path):
+    import time
+
+    def slow_headers(request):  # a header a byte at a time: no answer starts, no read waits long
+        yield b"HTTP/1.1 200 OK\r\nX-Slow: "
+        ends = time.monotonic() + 50
+        while not hub.released.is_set() and time.monotonic() < ends:
+            yield b"a"
+            time.sleep(0.2)
+
+    hub.raw[("HEAD", r"/resolve/")] = slow_headers
+    code, out, took, _ = publish_process(hub, tmp_path, "--dry-run", "--timeout", "2", "--deadline", "5", limit=60)
+    print(f"headers never ending, --deadline 5: the process ended after {took:.1f} s")
+    assert code == 1 and took < 5 + 10, (took, out)  # the summary is written at the deadline, and the process ends
+    assert re.search(rf"{B7}\s+main\s+failed\s+no answer from the Hub within 5 s", out), out
+
+
+def _json_of(size: int):
+    chunk = b"x" * MiB  # one chunk, sent again and again: the test holds no more than this
+
+    def answer(request):
+        yield b'{"commitUrl": "https://example.org", "pad": "'
+        for _ in range(size // MiB):
+            yield chunk
+        yield b'"}'
+    return answer
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["chunked", "with-content-length"])
+def test_a_300_mib_answer_is_not_read_whole(hub, tmp_path, declared):
+    size = 300 * MiB
+    hub.streamed[("POST", r"/commit/")] = (_json_of(size), size + 47 if declared else None)
+    code, out, took, peak_mb = publish_process(hub, tmp_path)
+    assert code == 1 and re.search(rf"{B7}\s+main\s+failed\s+committing the README: the Hub's answer is", out), out
+    print(f"a 300 MiB answer ({'declared' if declared else 'chunked'}): peak memory {peak_mb:.0f} MB, {took:.1f} s")
+    assert peak_mb < 200, f"{peak_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("method,path", [("GET", r"/resolve/"), ("POST", r"/commit/")])
+def test_an_endless_answer_ends_at_the_byte_cap(hub, tmp_path, method, path):
+    import itertools
+
+    hub.files[(B7, "main")]["README.md"] = b"---\nlicense: mit\n---\n# Old card\n"
+    hub.streamed[(method, path)] = (lambda request: itertools.repeat(b"x" * 65536), None)
+    code, out, took, peak_mb = publish_process(hub, tmp_path, "--force", "--max-readme-bytes", str(5 * MiB), limit=60)
+    assert code == 1 and "the Hub's answer is over 5,242,880 bytes, the most cardgen reads" in out, out
+    print(f"an endless answer to {method}: ended after {took:.1f} s, peak memory {peak_mb:.0f} MB")
+    assert took < 30 and peak_mb < 200, (took, peak_mb)

@@ -219,7 +219,9 @@ def test_a_card_of_cardgens_templates_alone_renders_in_process(cards, monkeypatc
 
 
 @pytest.mark.parametrize("what", ["own template", "chat template"])
-def test_a_looping_template_edited_while_serving_gives_an_error_in_time(cards, what):
+def test_a_looping_template_edited_while_serving_gives_an_error_page_in_time(cards, what):
+    """The page of a card whose template is edited into an endless loop while preview serves it: rendered
+    again in a thread of the server's, it comes within the limit, naming the problem; mended, the card is back."""
     from cardgen.commands.preview import LiveSite, server
 
     loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
@@ -228,6 +230,7 @@ def test_a_looping_template_edited_while_serving_gives_an_error_in_time(cards, w
         source = cards / "TheBloke/_templates/footer.md.j2"
         original = source.read_text("utf-8")
         looping = original + loop + "\n"
+        problem = f"CG701 rendering {repo} failed: its templates ("
     else:
         repo, limit = "cardgen-examples/tiny-chat", limits.TEMPLATE_SECONDS
         source = cards / repo / "card.yaml"
@@ -235,9 +238,8 @@ def test_a_looping_template_edited_while_serving_gives_an_error_in_time(cards, w
         template = yaml.safe_load(original)["prompt"]["chat_template"]
         looping = original.replace(json.dumps(template), json.dumps(loop + template))
         assert looping != original
-    live = LiveSite([cards])
-    httpd = server(live, 0)
-    httpd.daemon_threads, httpd.block_on_close = True, False  # a render that hangs fails the test, not the run
+        problem = f"CG408 the chat template ran longer than {limits.TEMPLATE_SECONDS:g} s on the example conversation"
+    httpd = server(LiveSite([cards]), 0)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/{repo}.html"
 
@@ -250,15 +252,15 @@ def test_a_looping_template_edited_while_serving_gives_an_error_in_time(cards, w
 
     try:
         with ThreadPoolExecutor(1) as pool:
-            assert pool.submit(get).result(timeout=60)[0] == 200
+            assert "This card was not rendered" not in pool.submit(get).result(timeout=60)[1]
             source.write_text(looping, "utf-8")
             t0 = time.monotonic()
-            status, _ = pool.submit(get).result(timeout=60)
+            status, page = pool.submit(get).result(timeout=60)
             took = time.monotonic() - t0
-            assert status >= 400 and took < limit + limits.SANDBOX_GRACE + 5, (status, took)
-            assert repo in live.pages["index.html"].split("<h2>Not rendered</h2>")[1]  # the index says which
-            source.write_text(original, "utf-8")  # mended: the page is back
-            assert pool.submit(get).result(timeout=60)[0] == 200
+            assert took < limit + limits.SANDBOX_GRACE + 5, took
+            assert "This card was not rendered" in page and problem in page and "ran longer than" in page, page
+            source.write_text(original, "utf-8")  # mended: the card is back
+            assert "This card was not rendered" not in pool.submit(get).result(timeout=60)[1]
     finally:
         httpd.shutdown()
         httpd.server_close()

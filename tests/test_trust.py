@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 
 import pytest
 
-from conftest import edit
+from conftest import BUNDLED, edit
 
 B7 = "stabilityai/StableBeluga-7B/card.yaml"
 TOKEN = "hf_secret_token_for_the_test_0123456789"
@@ -154,7 +155,16 @@ def test_a_branch_name_that_climbs_out_is_refused(cli, cards, tmp_path):
     assert r.code == 1 and "CG309 branch '../../escape' is not a valid git branch name" in r.out
 
 
-def test_a_poisoned_bytecode_cache_entry_is_never_loaded(cli, cards, tmp_path, monkeypatch):
+@pytest.mark.parametrize("planted", ["writable by others", "this user's own file", "sealed with another key"])
+def test_a_poisoned_bytecode_cache_entry_is_never_loaded(cli, cards, tmp_path, monkeypatch, planted):
+    """Jinja's compiled templates are kept on disk; an entry is code that runs when loaded (and its header
+    is unpickled). One this run did not seal with this user's key is never read: planted by another
+    user, by this user (a CI cache restored from another branch is written by the same user), or sealed
+    under another key (a cache copied from elsewhere)."""
+    import hashlib
+    import hmac
+    import marshal
+
     from cardgen import cache as cache_mod
 
     cache = tmp_path / "cache"
@@ -165,17 +175,48 @@ def test_a_poisoned_bytecode_cache_entry_is_never_loaded(cli, cards, tmp_path, m
         entries = list(cache.rglob("*.cache"))
         assert entries
         marker = tmp_path / "ran"
-        import marshal
-
         code = compile(f"open({str(marker)!r}, 'w').write('x')", "<poison>", "exec")
-        for e in entries:  # someone else's file: Jinja's header, then code that would run on load
-            header = e.read_bytes()[: e.read_bytes().index(b"\xe3") if b"\xe3" in e.read_bytes() else 0]
-            e.write_bytes(header + marshal.dumps(code))
-            e.chmod(0o666)  # writable by others: not this user's own entry any more
+        other = os.urandom(32)
+        import jinja2.bccache
+
+        for e in entries:  # Jinja's header for that template, then code that would run on load
+            old = e.read_bytes()
+            start = old.index(jinja2.bccache.bc_magic)
+            header = old[start:old.index(b"\xe3", start)] if b"\xe3" in old[start:] else old[start:]
+            data = header + marshal.dumps(code)
+            seal = hmac.new(other, b"jinja\0" + e.stem.encode() + b"\0" + data, hashlib.sha256).digest()
+            e.write_bytes(seal + data if planted == "sealed with another key" else old[:start] + data)
+            e.chmod(0o666 if planted == "writable by others" else 0o600)
+        shutil.rmtree(cache / "graph")  # every card rendered again, its templates loaded from the cache
         r = cli("render", "--out", tmp_path / "b", cards)
         assert r.code == 0 and not marker.exists()
         assert (tmp_path / "b/stabilityai/StableBeluga-7B/README.md").read_text() == \
             (tmp_path / "a/stabilityai/StableBeluga-7B/README.md").read_text()
+    finally:
+        cache_mod.folder.cache_clear()
+
+
+def test_compiled_templates_that_cannot_be_kept_are_not_an_error(cli, cards, tmp_path, monkeypatch):
+    """A cache folder where no entry can be written (full, or read-only): the templates are compiled and
+    the READMEs written all the same."""
+    from cardgen import cache as cache_mod
+    from cardgen.rendering import jinja as rendering
+
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    cache_mod.folder.cache_clear()
+
+    mkstemp = rendering.tempfile.mkstemp
+
+    def full(*args, dir=None, **kwargs):  # the cache's disk is full, not the output's
+        if str(dir).startswith(str(tmp_path / "cache")):
+            raise OSError(28, "No space left on device")
+        return mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(rendering.tempfile, "mkstemp", full)
+    try:
+        r = cli("render", "--out", tmp_path / "out", cards)
+        assert r.code == 0 and len(list((tmp_path / "out").rglob("README.md"))) == BUNDLED, r.text
+        assert not list((tmp_path / "cache").rglob("*.cache"))  # nothing kept, nothing failed
     finally:
         cache_mod.folder.cache_clear()
 
@@ -212,6 +253,52 @@ def test_a_lint_error_fails_validate_as_it_fails_render(cli, cards):
     edit(cards / B7, "description: \"`{name}`", "description: \"Hello {{ name }} `{name}`")
     r = cli("validate", cards)
     assert r.code == 1 and "CG705" in r.out, r.out
+
+
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]], ids=["graph", "no cache"])
+def test_a_card_whose_base_has_errors_fails_the_run_asked_about_it(cli, cards, tmp_path, cache):
+    """`check cards/TheBloke` when the card it extends (in cards/stabilityai) has an error: the error is
+    outside the paths given, so it is said at the card that cannot be built."""
+    from cardgen.cache import folder
+
+    before = os.environ["CARDGEN_CACHE_DIR"]  # `--no-cache` turns the cache off for the rest of the process
+    try:
+        _base_with_errors(cli, cards, tmp_path, cache)
+    finally:
+        os.environ["CARDGEN_CACHE_DIR"] = before
+        folder.cache_clear()
+
+
+def _base_with_errors(cli, cards, tmp_path, cache):
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    readme = out / "TheBloke/StableBeluga2-70B-GPTQ/README.md"
+    readme.unlink()
+    edit(cards / "stabilityai/StableBeluga2/card.yaml", "license: stable-beluga-nc", "license: not-a-licence")
+    gptq = cards / "TheBloke"
+    for command in (("check", "--out", out), ("render", "--out", out), ("validate",)):
+        r = cli(*command, *cache, gptq)
+        assert r.code == 1, r.text
+        assert re.search(r"StableBeluga2-70B-GPTQ/card.yaml:4:10: CG311 TheBloke/StableBeluga2-70B-GPTQ is not "
+                         r"rendered: \S*stabilityai/StableBeluga2/card.yaml, which it is built from, has 1 error, the "
+                         r"first at 10:10: CG201", r.out), r.out
+        assert re.search(r"1 (card|README)s?: 1 error", r.err) or re.search(r"0 READMEs: 1 error", r.err), r.err
+    assert not readme.exists()
+    import cardgen  # the library's in-memory run (publish, preview) does not build it either
+
+    rendering = cardgen.render([gptq])
+    assert "TheBloke/StableBeluga2-70B-GPTQ" not in rendering.texts
+    assert any(d.code == "CG311" for d in rendering.diagnostics)
+
+
+def test_a_path_that_selects_cards_but_renders_none_fails(cli, cards, tmp_path):
+    (cards / "acme/nothing").mkdir(parents=True)
+    (cards / "acme/nothing/card.yaml").write_text("suite: []\n")  # a card source that describes no repository
+    for command in (("check", "--out", tmp_path / "out"), ("render", "--out", tmp_path / "out"), ("validate",)):
+        r = cli(*command, cards / "acme")
+        assert r.code == 1 and re.search(r"acme:1:1: CG312 \S*acme selects 1 card folder, from which no README "
+                                         r"is rendered", r.out), r.text
+    assert cli("validate", cards).code == 0  # the whole tree renders its other cards
 
 
 def test_check_of_one_source_file_checks_that_card(cli, cards, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUNDLED, CARDS, edit, line_of, seed_text
+from conftest import BUNDLED, CARDS, REPO, edit, line_of, seed_text
 
 B7 = "stabilityai/StableBeluga-7B/card.yaml"
 B2 = "stabilityai/StableBeluga2/card.yaml"
@@ -318,3 +318,178 @@ def test_a_shared_source_named_alone_checks_every_card_that_may_use_it(cli, card
     edit(cards / "_shared/citations.yaml", "    key: touvron2023llama\n", "    kee: touvron2023llama\n")
     r = cli("validate", cards / "_shared/citations.yaml")
     assert r.code == 1 and "CG102 unknown key 'kee'" in r.out
+
+
+# -- links: every URL field a card can write keeps to http(s), mailto (body links) or a relative path ----------
+SENT = "cardgen-examples/tiny-sentiment/card.yaml"
+SENT_URL = 'source_url: "https://huggingface.co/cardgen-examples/tiny-sentiment"}'
+# (file, old text, new text, text on the reported line, how the message names the field, the scheme)
+LINKS = [
+    (B7, "license: stable-beluga-nc", 'license: {id: other, name: x, link: "javascript:alert(1)"}', "license:",
+     "`license_link`", "javascript"),
+    ("_shared/licenses.yaml", "link: LICENSE.txt", 'link: " JavaScript:alert(1)"', "JavaScript", "`license_link`",
+     "javascript"),
+    ("_shared/licenses.yaml", "url: https://huggingface.co/{repo_id}/blob/main/LICENSE.txt",
+     'url: "java\\tscript:alert(1)"', "java\\tscript", "the licence's `url`", "javascript"),
+    ("_shared/orgs.yaml", "url: https://stability.ai/", "url: vbscript:msgbox", "vbscript", "the organisation's `url`",
+     "vbscript"),
+    (B7, "creator: stability-ai", 'creator: {name: S, url: "data:text/html,<script>alert(1)</script>"}', "creator:",
+     "the organisation's `url`", "data"),
+    ("_shared/datasets.yaml", "url: https://github.com/databrickslabs/dolly", "url: file:///etc/passwd", "file:",
+     "the dataset's `url`", "file"),
+    ("_shared/beluga.yaml", "    optimizer: AdamW\n",
+     '    optimizer: AdamW\n    datasets: {intro: "On:", items: [{name: D, url: "javascript:alert(1)"}]}\n',
+     "items:", "the dataset's `url`", "javascript"),
+    (GPTQ, "dataset: wikitext, seq_len: 4096, size: 40.66 GB", 'dataset: {name: W, url: "javascript:alert(1)"}, '
+     "seq_len: 4096, size: 40.66 GB", "dataset: {name: W", "the dataset's `url`", "javascript"),
+    ("_shared/citations.yaml", "url: https://vicuna.lmsys.org", 'url: "javascript:alert(1)"', "javascript",
+     "the citation's `url`", "javascript"),
+    (B2, "cite_as: [stable-beluga]", 'cite_as: [{key: k, title: T, url: "javascript:alert(1)"}]', "cite_as:",
+     "the citation's `url`", "javascript"),
+    (SENT, SENT_URL, 'source_url: "javascript:alert(1)"}', "javascript", "the evaluation result's source URL",
+     "javascript"),
+    (SENT, f"metric_value: 0.915,\n     source_name: cardgen-examples evaluation, {SENT_URL}",  # grouped in one result
+     'metric_value: 0.915,\n     source_name: e, source_url: "javascript:alert(1)"}', "javascript",
+     "the evaluation result's source URL", "javascript"),
+    (SENT, "{text: The service was slow and bad., example_title: Negative}", '{text: x, src: "javascript:alert(1)"}',
+     "javascript", "`widget[1].src`", "javascript"),
+    (SENT, "widget:\n", 'metadata: {thumbnail: "javascript:alert(1)"}\nwidget:\n', "thumbnail", "`thumbnail`",
+     "javascript"),
+]
+
+
+@pytest.mark.parametrize("rel,old,new,needle,label,scheme", LINKS, ids=[f"{m[4]}-{i}" for i, m in enumerate(LINKS)])
+def test_a_script_link_in_any_url_field_is_refused_at_its_node(cli, cards, rel, old, new, needle, label, scheme):
+    path = cards / rel
+    edit(path, old, new)
+    r = cli("validate", cards)
+    assert r.code == 1, r.text
+    line = line_of(path, needle)
+    found = re.findall(rf"{re.escape(path.name)}:{line}:\d+: CG222 {re.escape(label)} is a `{scheme}:` link: the Hub "
+                       r"(?:shows it as a link|loads it[^,]*), and (.*)", r.out)
+    assert len(found) == 1, r.out  # once, though a shared entry is checked by each card using it and on its own
+    assert scheme in found[0]
+
+
+def test_every_url_field_of_the_card_format_is_checked():
+    """A URL field added to the format must be added to LINKS (and to the rule)."""
+    from pydantic import BaseModel
+
+    from cardgen.schema import CardSource, SharedSource
+
+    def fields(model, seen):
+        for f in model.model_fields.values():
+            for t in [f.annotation, *getattr(f.annotation, "__args__", ())]:
+                for sub in [t, *getattr(t, "__args__", ())]:
+                    if isinstance(sub, type) and issubclass(sub, BaseModel) and sub not in seen:
+                        seen.add(sub)
+                        fields(sub, seen)
+        return seen
+
+    url_fields = {(m.__name__, n) for m in fields(CardSource, {CardSource}) | fields(SharedSource, {SharedSource})
+                  for n in m.model_fields if re.search(r"url|link|src|href|uri", n)}
+    assert url_fields == {("Org", "url"), ("License", "link"), ("License", "url"), ("Dataset", "url"),
+                          ("Citation", "url"), ("EvalResult", "source_url"), ("WidgetExample", "src")}
+    covered = {label for *_, label, _ in LINKS}
+    assert {"`license_link`", "the licence's `url`", "the organisation's `url`", "the dataset's `url`",
+            "the citation's `url`", "the evaluation result's source URL", "`widget[1].src`", "`thumbnail`"} <= covered
+
+
+@pytest.mark.parametrize("front,bad", [
+    ("license: other\nlicense_name: x\nlicense_link: javascript:alert(1)\n", "`license_link` is a `javascript:` link"),
+    ("license: mit\nthumbnail: 'data:image/svg+xml,<svg onload=alert(1)>'\n", "`thumbnail` is a `data:` link"),
+    ("license: mit\nwidget:\n- {text: a, src: 'vbscript:x'}\n", "`widget[0].src` is a `vbscript:` link"),
+    ("license: mit\nmodel-index:\n- name: m\n  results:\n  - task: {type: t}\n    dataset: {type: d, name: D}\n"
+     "    metrics: [{type: acc, value: 1}]\n    source: {name: s, url: 'javascript:alert(1)'}\n",
+     "the evaluation result's source URL is a `javascript:` link"),
+    ("license: other\nlicense_name: x\nlicense_link: LICENSE\n", None),  # the Hub links a file of the repository
+    ("license: other\nlicense_name: x\nlicense_link: ./LICENSE.md\n", None),
+    ("license: other\nlicense_name: x\nlicense_link: https://example.com/licence\n", None),
+    ("license: mit\nthumbnail: //example.com/x.png\n", None),  # scheme-relative: the page's https
+])
+def test_a_published_readmes_front_matter_links_are_checked(cli, tmp_path, front, bad):
+    (tmp_path / "README.md").write_text(f"---\n{front}---\n\n# M\n", "utf-8")
+    r = cli("validate", tmp_path / "README.md")
+    if bad is None:
+        assert "CG222" not in r.out and r.code == 0, r.out
+    else:
+        assert f"CG222 {bad}: the Hub" in r.out and r.code == 1, r.out
+        assert "CG202" not in r.out  # not also "must be a URL or LICENSE"
+
+
+def test_mailto_and_relative_links_are_fine_in_the_body(cli, cards):
+    edit(cards / "_shared/orgs.yaml", "url: https://stability.ai/", "url: mailto:lm@stability.ai")
+    edit(cards / "_shared/datasets.yaml", "url: https://github.com/databrickslabs/dolly", "url: docs/dolly.md")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG222" not in r.out, r.out
+
+
+# -- READMEs the audit crashed cardgen with (internal errors, exit 3) -----------------------------------
+@pytest.mark.parametrize("data", [
+    b"| a | b |\r|---|---|\r|1|\r",  # 24 bytes: a table whose lines end in a lone CR
+    b"|a|b|\r|-|-|\r\n|1|2|3|\n\r",
+    b"---\nlicense: mit\n---\n# T\r\r```\rx\r```\r\r|a|\r|-|\r|1|2|\r",
+])
+def test_a_readme_with_lone_cr_line_ends_is_linted_not_crashed_on(cli, tmp_path, data):
+    readme = tmp_path / "README.md"
+    readme.write_bytes(data)
+    r = cli("validate", readme)
+    assert r.code == 0 and "internal error" not in r.text, r.text
+    assert "CG702 warning: table row has" in r.out, r.out  # the row with the wrong count, found as the Hub shows it
+
+
+def test_a_lone_cr_counts_as_a_line_end_in_a_diagnostics_line(cli, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_bytes(b"---\nlicense: mit\n---\n# T\r\r|a|b|\r|-|-|\r|1|2|3|\r\r```\rx\r")
+    r = cli("validate", readme)
+    assert r.code == 0, r.text
+    assert f"{readme}:8:1: CG702" in r.out and f"{readme}:10:1: CG703" in r.out, r.out
+
+
+@pytest.mark.parametrize("line", ["x: !!bool maybe", "x: " + "9" * 4301, "x: 0x" + "f" * 4000, "1: 0b" + "1" * 15000,
+                                  "x: 1" + ":59" * 3000])
+def test_hostile_front_matter_in_a_committed_readme_is_a_difference(cli, cards, tmp_path, line):
+    import shutil
+
+    shutil.copytree(REPO / "rendered", tmp_path / "rendered")
+    readme = tmp_path / "rendered" / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_text(readme.read_text("utf-8").replace("---\n", f"---\n{line}\n", 1), "utf-8")
+    for fmt in ("text", "json"):
+        r = cli("check", cards, "--out", tmp_path / "rendered", "--format", fmt)
+        assert r.code == 1 and "CG708" in r.out and "internal error" not in r.text, r.text
+    r = cli("diff", cards, "--out", tmp_path / "rendered", "--format", "json")
+    assert r.code == 0, r.text
+    [drifted] = json.loads(r.out)["results"]
+    assert [c["key"] for c in drifted["front_matter"]] == [line.split(":")[0]]  # as the text written, not a number
+    assert drifted["front_matter"][0]["old"] == line.split(": ", 1)[1].removeprefix("!!bool ")
+
+
+def test_a_nan_in_a_committed_front_matter_keeps_the_json_report_json(cli, cards, tmp_path):
+    """`.nan` and `.inf` are YAML floats JSON cannot hold: the report writes them as their YAML spelling (a
+    strict parser reads it), and the same `.nan` on both sides is no front-matter change."""
+    import json
+    import shutil
+
+    from conftest import REPO
+
+    out = tmp_path / "rendered"
+    shutil.copytree(REPO / "rendered", out)
+    readme = out / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_text(readme.read_text().replace("---\n", "---\nscore: .nan\nbest: -.inf\n", 1))
+    r = cli("check", cards, "--out", out, "--format", "json")
+    doc = json.loads(r.out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON report"))
+    [drift] = doc["results"]
+    assert {c["key"]: c["old"] for c in drift["front_matter"]} == {"score": ".nan", "best": "-.inf"}
+
+
+def test_a_committed_readme_over_the_size_bound_is_read_to_it_and_differs(cli, cards, tmp_path):
+    import shutil
+
+    from conftest import REPO
+
+    out = tmp_path / "rendered"
+    shutil.copytree(REPO / "rendered", out)
+    readme = out / "stabilityai/StableBeluga-7B/README.md"
+    readme.write_text(readme.read_text() + "x" * (3 * 1024 * 1024))
+    r = cli("diff", cards, "--out", out)
+    assert r.code == 0 and "[cardgen: not read past 2,097,152 bytes]" in r.out, r.text[-500:]

@@ -6,15 +6,23 @@ a card under review cannot run script in the reviewer's browser); its front matt
 panel (licence, task, library, languages, datasets, the base-model tree, tags, evaluation results,
 emissions). Pages are made from Jinja templates (`templates/preview/`, autoescaped).
 
-`--html DIR` writes one page per card and an index; without it, the pages are served on 127.0.0.1 and
-re-rendered when a source changes (each page polls `/__version` and reloads).
+A card under review is other people's text, so a page of it runs none of it: links (in the body and the
+side panel) are http(s), mailto or relative, anything else shown as text; no `style` attribute survives
+(table alignment becomes `align`); each page's Content-Security-Policy allows its own style sheet and, when
+served, its own reload script, and nothing else (no other script, no `javascript:` link, no inline style).
+
+`--html DIR` writes one page per card and an index; without it, the pages are served on 127.0.0.1
+(``preview_server``: only to requests naming 127.0.0.1 or localhost, from a bounded pool of threads) and
+re-rendered when a source changes (each page polls `/__version` and reloads). A card that does not render
+gets a page listing why, and so does a page that does not exist.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
-import http.server
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -26,12 +34,16 @@ from urllib.parse import unquote
 
 from cardgen import hubspec
 from cardgen.commands.base import Command, Common
-from cardgen.diagnostics import plural
-from cardgen.files import atomic_write
+from cardgen.diagnostics import Diagnostic, plural
+from cardgen.files import atomic_write, inside
 from cardgen.report import Report
 
 if TYPE_CHECKING:
+    from cardgen.commands.preview_server import LoopbackServer
     from cardgen.pipeline.run import Rendering
+
+#: the schemes a link of a page may have (a URL without one is relative); the rule CG222 checks at validation
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,13 @@ def _markdown() -> Any:
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
+def is_link(url: object) -> bool:
+    """Whether a page may make ``url`` a link: http(s), mailto, or relative (as a browser reads it)."""
+    from cardgen.rules.metadata import url_scheme
+
+    return isinstance(url, str) and url_scheme(url) in LINK_SCHEMES | {None}
+
+
 @lru_cache(maxsize=1)
 def _pages() -> Any:
     from jinja2 import FileSystemLoader, select_autoescape
@@ -55,22 +74,59 @@ def _pages() -> Any:
 
     from cardgen.sections import package_templates
 
-    return ImmutableSandboxedEnvironment(loader=FileSystemLoader(str(package_templates() / "preview")),
-                                         autoescape=select_autoescape(default=True), trim_blocks=True,
-                                         lstrip_blocks=True)
+    env = ImmutableSandboxedEnvironment(loader=FileSystemLoader(str(package_templates() / "preview")),
+                                        autoescape=select_autoescape(default=True), trim_blocks=True,
+                                        lstrip_blocks=True)
+    env.tests["link"] = is_link  # `{% if href is link %}`: any other href is shown as text
+    return env
+
+
+@lru_cache(maxsize=1)
+def _assets() -> tuple[str, str]:
+    """The pages' style sheet and the served pages' reload script (cardgen's own files)."""
+    from cardgen.sections import package_templates
+
+    folder = package_templates() / "preview"
+    return tuple(  # type: ignore[return-value]
+        (folder / name).read_text("utf-8").strip() for name in ("preview.css.j2", "reload.js.j2"))
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _render(template: str, live: bool, **values: Any) -> str:
+    """A page: its style sheet inline, the reload script when served, and a policy allowing those alone."""
+    from markupsafe import Markup
+
+    css, script = _assets()
+    scripts = _sha256(script) if live else "'none'"
+    csp = (f"default-src 'none'; style-src {_sha256(css)}; script-src {scripts}; img-src http: https: data:; "
+           "connect-src 'self'; base-uri 'none'; form-action 'none'")
+    return str(_pages().get_template(template).render(css=Markup(css), script=Markup(script), csp=csp, live=live,
+                                                       **values))
+
+
+_ALIGN = re.compile(r"text-align:(left|center|right)")
 
 
 def body_html(markdown: str) -> str:
-    """The card body as the Hub shows it: markdown-it-py's HTML, sanitised by nh3."""
+    """The card body as the Hub shows it: markdown-it-py's HTML, sanitised by nh3 (links and images
+    http(s), mailto or relative; no `style`: markdown-it's table alignment becomes `align`)."""
     import nh3
 
-    html = _markdown().render(markdown)
+    md = _markdown()
+    tokens = md.parse(markdown)
+    for t in tokens:
+        if t.type in ("th_open", "td_open") and "style" in t.attrs:
+            m = _ALIGN.fullmatch(str(t.attrs.pop("style")))
+            if m:
+                t.attrs["align"] = m.group(1)
+    html = md.renderer.render(tokens, md.options, {})
     tags = set(nh3.ALLOWED_TAGS) | {"details", "summary", "table", "thead", "tbody", "tr", "th", "td", "del"}
-    attributes = {k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()}
-    attributes.setdefault("td", set()).add("style")  # markdown-it aligns table cells with `style`
-    attributes.setdefault("th", set()).add("style")
+    attributes = {k: set(v) - {"style", "cite"} for k, v in nh3.ALLOWED_ATTRIBUTES.items()}  # `cite`: a URL unseen
     attributes.setdefault("a", set()).update({"href", "title"})
-    return str(nh3.clean(html, tags=tags, attributes=attributes))
+    return str(nh3.clean(html, tags=tags, attributes=attributes, url_schemes=set(LINK_SCHEMES)))
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -181,9 +237,14 @@ def page(repo_id: str, readme: str, metas: dict[str, dict[str, Any]], problems: 
 
     fm, body, _ = split(readme)
     meta = metas.get(repo_id) or mapping(fm)
-    return str(_pages().get_template("page.html.j2").render(
-        repo_id=repo_id, body=_safe(body_html(body)), panel=side_panel(meta, metas), problems=problems, live=live,
-        index_href=index_href))
+    return _render("page.html.j2", live, repo_id=repo_id, body=_safe(body_html(body)), panel=side_panel(meta, metas),
+                   problems=problems, index_href=index_href)
+
+
+def problem_page(title: str, why: str, problems: list[str], live: bool, index_href: str, note: str = "") -> str:
+    """A page saying why there is no card to show: the diagnostics that stopped it."""
+    return _render("problem.html.j2", live, title=title, why=why, problems=problems, note=note,
+                   index_href=index_href)
 
 
 def _safe(html: str) -> Any:
@@ -192,8 +253,20 @@ def _safe(html: str) -> Any:
     return Markup(html)  # noqa: S704 - sanitised by nh3 just before
 
 
+def _failed_problems(repo: str, diagnostics: list[Diagnostic]) -> tuple[list[Diagnostic], str]:
+    """The diagnostics of a card that did not render: those written in its folder (`<owner>/<name>/`) or
+    naming it; when no error is among them (a suite's folder, a shared file), every error of the run too,
+    saying so. (The run keeps no card's files for a card it did not render.)"""
+    mine = [d for d in diagnostics if repo in d.message or f"/{repo}/" in "/" + d.file.replace("\\", "/")]
+    if any(d.severity == "error" for d in mine):
+        return mine, ""
+    others = [d for d in diagnostics if d.severity == "error" and d not in mine]
+    return mine + others, "(with every error of this run: which of them stopped this card cannot be told here)"
+
+
 def site(rendering: Rendering, live: bool = False) -> dict[str, str]:
-    """Every page of a rendering: `index.html` and `<owner>/<name>.html`."""
+    """Every page of a rendering: `index.html` and `<owner>/<name>.html`, a card that did not render
+    included (its page lists why)."""
     from cardgen.frontmatter import mapping, split
 
     metas = {repo: mapping(split(text)[0]) for repo, text in rendering.texts.items()}
@@ -204,9 +277,18 @@ def site(rendering: Rendering, live: bool = False) -> dict[str, str]:
                 problems.setdefault(repo, []).append(f"{d.code} {d.message}")
     pages = {f"{repo}.html": page(repo, text, metas, problems.get(repo, []), live, "../index.html")
              for repo, text in sorted(rendering.texts.items())}
+    failed = []
+    for repo in sorted(set(rendering.failed)):
+        named = hubspec.repo_id_problem(repo) is None  # a page only where the repo id makes a safe file name
+        failed.append({"repo_id": repo, "href": f"{repo}.html" if named else None})
+        if named:
+            found, note = _failed_problems(repo, rendering.diagnostics)
+            pages[f"{repo}.html"] = problem_page(repo, "This card was not rendered: fix these and it will be.",
+                                                 [d.text() for d in found], live, "../index.html", note)
     cards = [{"repo_id": repo, "href": f"{repo}.html", "task": metas[repo].get("pipeline_tag")}
              for repo in sorted(rendering.texts)]
-    pages["index.html"] = str(_pages().get_template("index.html.j2").render(cards=cards, failed=rendering.failed))
+    errors = [d.text() for d in rendering.diagnostics if d.severity == "error"]
+    pages["index.html"] = _render("index.html.j2", live, cards=cards, failed=failed, errors=errors)
     return pages
 
 
@@ -219,6 +301,8 @@ def write_site(paths: list[Path], out: Path, policy: Any = None) -> tuple[Report
     report.diagnostics = rendering.diagnostics
     for name, html in site(rendering).items():
         target = out / name
+        if not inside(target, out):
+            continue  # never outside the folder asked for (repo ids are checked before: this is a net)
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, html)
     report.checked = plural(len(rendering.texts), "card")
@@ -234,6 +318,7 @@ class LiveSite:
         self.lock = threading.Lock()
         self.version = ""
         self.pages: dict[str, str] = {}
+        self.errors: list[str] = []  # the last run's errors, for a page that is not there
 
     def stamp(self) -> str:
         h = hashlib.sha256()
@@ -254,35 +339,37 @@ class LiveSite:
                 from cardgen.loading.scope import select
                 from cardgen.pipeline.run import render_all
 
-                self.pages = site(render_all(select(self.paths), policy=self.policy), live=True)
+                rendering = render_all(select(self.paths), policy=self.policy)
+                self.pages = site(rendering, live=True)
+                self.errors = [d.text() for d in rendering.diagnostics if d.severity == "error"]
                 self.version = stamp
             return self.version, self.pages
 
+    def missing(self, path: str) -> str:
+        """The page for a path that is no page: the run's errors (a card whose sources no longer load
+        has no page; this says why)."""
+        why = (f"There is no page {path!r}" + (": these errors stopped a card, perhaps this one." if self.errors
+                                               else "."))
+        return problem_page("no such page", why, self.errors, True, "/index.html")
 
-def server(live: LiveSite, port: int = 0) -> http.server.ThreadingHTTPServer:
-    """An HTTP server on 127.0.0.1 (``port`` 0: any free one) serving ``live``'s pages."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+def server(live: LiveSite, port: int = 0, **bounds: Any) -> LoopbackServer:
+    """The server of ``live``'s pages on 127.0.0.1 (``port`` 0: any free one); ``bounds``: the
+    ``LoopbackServer``'s ``idle``, ``workers`` and ``waiting`` (default: ``limits``)."""
+    from cardgen.commands.preview_server import Handler, LoopbackServer
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    class Pages(Handler):
+        def answer(self) -> None:
             version, pages = live.current()
             path = unquote(self.path.split("?")[0]).lstrip("/") or "index.html"
             if path == "__version":
-                body, ctype, code = version.encode(), "text/plain", 200
+                self.reply(200, version.encode(), "text/plain")
             elif path in pages:
-                body, ctype, code = pages[path].encode(), "text/html; charset=utf-8", 200
+                self.reply(200, pages[path].encode(), "text/html; charset=utf-8")
             else:
-                body, ctype, code = b"not found", "text/plain", 404
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+                self.reply(404, live.missing(path).encode(), "text/html; charset=utf-8")
 
-    return http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    return LoopbackServer(port, Pages, **bounds)
 
 
 def serve(paths: list[Path], port: int, policy: Any, announce: Callable[[str], None]) -> tuple[Report, int]:

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,7 +226,8 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
         return report, 1
     todo = targets(rendering, opts)
     interrupted = threading.Event()
-    with tempfile.TemporaryDirectory(prefix="cardgen-publish-") as tmp:
+    # a worker still waiting past its deadline may yet write there: its removal does not fail for that
+    with tempfile.TemporaryDirectory(prefix="cardgen-publish-", ignore_cleanup_errors=True) as tmp:
         pub = Publisher(opts, token, tmp)
         with _first_interrupt_stops(interrupted, progress):
             outcomes += _run_all(pub, todo, texts, opts, interrupted, progress)
@@ -242,16 +243,31 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
 
 def _run_all(pub: Publisher, todo: list[tuple[str, str]], texts: dict[str, str], opts: PublishOptions,
              interrupted: threading.Event, progress: Callable[..., None]) -> list[Outcome]:
-    """Each target in a worker thread, under a deadline per target; none started once interrupted."""
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs or 1))
+    """Each target in a worker thread, under a deadline per target; none started once interrupted.
 
-    def run(target: tuple[str, str]) -> Outcome:
-        repo, branch = target
-        if interrupted.is_set():
-            return Outcome(repo, branch, "skipped", "interrupted before it started")
-        return pub.one(repo, branch, texts[repo])
+    The workers are daemon threads: once the summary is written the process ends, even where a request
+    is stuck beyond the client's reach (a name lookup, headers that trickle in). A pool's threads would be
+    joined at exit, keeping the process alive for as long as the Hub keeps them."""
+    futures: list[Future[Outcome]] = [Future() for _ in todo]
+    pending = list(zip(todo, futures, strict=True))
+    lock = threading.Lock()
 
-    futures = [pool.submit(run, t) for t in todo]
+    def worker() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                (repo, branch), future = pending.pop(0)
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(Outcome(repo, branch, "skipped", "interrupted before it started")
+                                  if interrupted.is_set() else pub.one(repo, branch, texts[repo]))
+            except BaseException as e:  # noqa: BLE001 - raised where the outcome is read
+                future.set_exception(e)
+
+    for _ in range(min(max(1, opts.jobs or 1), len(todo))):
+        threading.Thread(target=worker, name="cardgen-publish", daemon=True).start()
     outcomes = []
     for done, ((repo, branch), future) in enumerate(zip(todo, futures, strict=True), 1):
         started = time.monotonic()
@@ -272,7 +288,8 @@ def _run_all(pub: Publisher, todo: list[tuple[str, str]], texts: dict[str, str],
         progress(f"[{done}/{len(todo)}] {repo}@{branch}: {o.status}{' - ' + o.detail if o.detail else ''}",
                  done=done, total=len(todo))
         outcomes.append(o)
-    pool.shutdown(wait=False, cancel_futures=True)  # a request still hung ends at its own timeout
+    for future in futures:  # the targets not started are not started; a request still hung ends at its deadline
+        future.cancel()
     return outcomes
 
 

@@ -24,7 +24,7 @@ import yaml
 
 from cardgen.diagnostics import Diagnostic, Where, error
 from cardgen.files import read_text
-from cardgen.limits import MAX_YAML_DEPTH, MAX_YAML_NODES, YAML_COUNT_FROM
+from cardgen.limits import MAX_INT_DIGITS, MAX_YAML_DEPTH, MAX_YAML_NODES, YAML_COUNT_FROM
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,6 +62,7 @@ _COLLECTION = frozenset({_TAG + "seq", _TAG + "map"})
 #: characters refused in text: C0 controls but tab and newlines, DEL, and the bidirectional overrides
 #: that make text read differently from what it is
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_INT_LIMIT = 10 ** MAX_INT_DIGITS
 _STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE = (_TAG + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
 
@@ -178,7 +179,10 @@ class _Builder:
             return node.value
         try:
             if tag == _INT:
-                return _SCALAR.construct_yaml_int(node)
+                number = _SCALAR.construct_yaml_int(node)
+                if abs(number) >= _INT_LIMIT:  # hex, octal, binary and base 60 are not bounded by Python's int()
+                    raise ValueError(f"more than {MAX_INT_DIGITS} digits")
+                return number
             if tag == _FLOAT:
                 return _SCALAR.construct_yaml_float(node)
             if tag == _BOOL:

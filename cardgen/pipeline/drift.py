@@ -17,6 +17,7 @@ from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.files import committed, readme_path
 from cardgen.loading.scope import Selection
 from cardgen.pipeline.incremental import render_incremental
+from cardgen.pipeline.store import Texts
 from cardgen.policy import Policy
 
 
@@ -39,7 +40,14 @@ def front_matter_changes(old: str | None, new: str) -> list[tuple[str, Any, Any]
     from cardgen.frontmatter import mapping, split
 
     a, b = (mapping(split(t)[0] if t else None) for t in (old, new))
-    return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    return [(str(k), a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b]) if _key(a.get(k)) != _key(b.get(k))]
+
+
+def _key(v: Any) -> str:
+    """A value as compared: NaN is equal to NaN here (YAML's `.nan` written twice is no change)."""
+    import json
+
+    return json.dumps(v, sort_keys=True, default=str)
 
 
 def readme_changes(changed: frozenset[str], out: Path) -> frozenset[str]:
@@ -82,4 +90,6 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
             state = "missing" if old is None else "out of date"
             drifted.append(Drift(p, state, unified(old, text, str(p)), front_matter_changes(old, text)))
             report.error(rendering.position(repo), "CG708", f"{p} is {state}")
+    if isinstance(rendering.texts, Texts):  # a store that failed only when the texts were read
+        report.extend(rendering.texts.warnings())
     return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)

@@ -14,65 +14,36 @@ source files are the same, is *fresh* and its record is replayed; every other fo
 checked and rendered again. A base card's change reaches every card that extends or embeds it,
 because its files are among their inputs; a template's, every card that used it.
 
-The store is one SQLite file per cards folder in the cache folder (``cache.folder()``), used only if
-this user owns it and no one else may write to it. Each record is sealed with an HMAC under a key
-only this user may read (``graph/key``): a record altered, or copied from another cache, is not
-trusted and its folder is rebuilt; a text read back must hash to its key, or the folder is rebuilt.
-With the cache turned off the same store lives in a temporary folder for one run.
+The graph can only err towards rebuilding. An input is hashed with where its path leads (links
+resolved), so a link pointed elsewhere is a change; a file the build read is hashed from the bytes it
+read (``files.READS``), so a file edited while the run goes on is seen as changed by the next run. A
+name that resolved to no shared entry is an input of its card (``absent:KIND/ID``, hashed as whether
+the shared files define it now), and so is the file of every entry resolution found; while the shared
+sources have errors or an id defined twice, every folder is rebuilt (which entry a duplicated id names
+depends on all of them).
+
+The records and texts are kept in a store (``store``), one SQLite file per cards folder in the cache
+folder, sealed under this user's key; a store that cannot be used is never an error, the run goes on
+without it.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
-import hmac
-import json
 import os
-import shutil
-import sqlite3
+import stat
 import sys
-import tempfile
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cardgen.files import ours_alone
-from cardgen.pipeline.records import Memo, Record
+if TYPE_CHECKING:
+    from cardgen.cache import FileView
+    from cardgen.card import Card
 
-SCHEMA = 1
-DIR = "dir:"  # an input that is a folder of templates: what it holds, not what is in each file
-
-
-def _key(where: str) -> bytes:
-    """This user's key for sealing records (made once, readable by this user alone); a fresh one for this
-    run where it cannot be kept."""
-    path = os.path.join(where, "key")
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(32))
-    except FileExistsError:
-        pass
-    except OSError:
-        return os.urandom(32)
-    try:
-        st = os.stat(path)
-        if st.st_uid != os.getuid() or st.st_mode & 0o077:
-            return os.urandom(32)
-        with open(path, "rb") as f:
-            key = f.read()
-    except OSError:
-        return os.urandom(32)
-    return key if len(key) == 32 else os.urandom(32)
-
-
-def _json(text: Any) -> Any:
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError, RecursionError):
-        return None
+SCHEMA = 2
+DIR = "dir:"  # an input that is a folder of templates: which it holds (a new one may stand in for cardgen's)
+ABSENT = "absent:"  # an input that is a name resolution found in no shared file (`absent:KIND/ID`): added, it counts
 
 
 def sha(data: bytes | str) -> str:
@@ -134,26 +105,66 @@ def versions(names: tuple[str, ...]) -> dict[str, str]:
 
 
 class Hasher:
-    """Content hashes of files, each file read once per run (``None``: the file is gone)."""
+    """Content hashes of a run's inputs, each taken once (``None``: the file is gone).
 
-    def __init__(self) -> None:
+    A file's hash covers where its path leads (links resolved) and its content: from ``reads`` (the
+    bytes a build read, ``files.READS``) when it was read, else from ``before`` (hashes taken before the
+    build), else from the disk now."""
+
+    def __init__(self, reads: Mapping[str, str] | None = None, before: Hasher | None = None,
+                 defined: frozenset[str] = frozenset()) -> None:
         self._files: dict[str, str | None] = {}
         self._sets: dict[str, str] = {}
+        self._folders: dict[str, str] = {}  # folder -> its real path
+        self._reads = reads if reads is not None else {}  # the very mapping: it fills as the build reads
+        self._before = before._files if before is not None else {}
+        self.defined = defined  # `KIND/ID` of every entry the shared files define (``shared_ids``)
 
     def file(self, path: str) -> str | None:
-        """A file's content hash; for ``dir:FOLDER``, the hash of the templates that folder holds (a new
-        template there may stand in for cardgen's), None when there is no such folder."""
-        if path not in self._files and path.startswith(DIR):
-            folder = path[len(DIR):]
-            self._files[path] = sha("\n".join(sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*.j2")))) \
-                if os.path.isdir(folder) else None
+        """An input's hash: a file's; for ``dir:FOLDER`` the templates that folder holds (None when there is
+        no such folder); for ``absent:KIND/ID``, whether the shared files define that entry now (None:
+        they do not)."""
         if path not in self._files:
+            self._files[path] = self._hash(path)
+        return self._files[path]
+
+    def _hash(self, path: str) -> str | None:
+        if path.startswith(ABSENT):
+            return "defined" if path[len(ABSENT):] in self.defined else None
+        if path.startswith(DIR):
+            folder = path[len(DIR):]
+            if not os.path.isdir(folder):
+                return None
+            names = sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*.j2"))
+            return sha("\n".join([os.path.realpath(folder), *names]))
+        content = self._reads.get(path)
+        if content is None and path in self._before:
+            return self._before[path]
+        if content is None:
             try:
                 with open(path, "rb") as f:
-                    self._files[path] = sha(f.read())
+                    content = sha(f.read())
             except OSError:
-                self._files[path] = None
-        return self._files[path]
+                return None
+        return sha(f"{self._real(path)}\0{content}")
+
+    def _real(self, path: str) -> str:
+        """``os.path.realpath`` of an absolute path, each folder resolved once: a file or folder that is
+        no link is its folder's real path and its name (one ``lstat``, where realpath takes one per part
+        of the path)."""
+        if (hit := self._folders.get(path)) is not None:
+            return hit
+        head, name = os.path.split(path)
+        try:
+            link = head == path or name in ("", ".", "..") or stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            link = True
+        return os.path.realpath(path) if link else os.path.join(self._folder(head), name)
+
+    def _folder(self, path: str) -> str:
+        if (hit := self._folders.get(path)) is None:
+            hit = self._folders[path] = self._real(path)
+        return hit
 
     def digest(self, own: Iterable[str], common: str, paths: Mapping[str, list[str]]) -> str:
         """The hash of a folder's inputs: its own files and a common set (by id) of other files."""
@@ -162,187 +173,63 @@ class Hasher:
         return sha("\n".join([*(f"{p}\0{self.file(p)}" for p in sorted(own)), self._sets[common]]))
 
 
+def bare(path: str) -> str:
+    """An input's path, without its mark (``dir:``, ``absent:``)."""
+    return path.split(":", 1)[1] if path.startswith((DIR, ABSENT)) else path
+
+
+def shared_ids(sources: Iterable[Any]) -> list[str]:
+    """`KIND/ID` of every entry the shared sources (``loading.sources.Source``) write, refused or not,
+    sorted; an id written in two files is there twice."""
+    return sorted(f"{kind}/{key}" for src in sources for kind, table in src.data.items() if isinstance(table, dict)
+                  for key in table)
+
+
+def touches(inputs: Iterable[str], changed: frozenset[str], shared: str) -> bool:
+    """Whether a change set (absolute paths, links resolved) reaches these inputs: one of them, a template
+    that a template folder holds or would hold (``dir:``), or any file of the ``shared`` folder for a
+    name found in none (``absent:``: the file may define it)."""
+    folders = set()
+    for p in inputs:
+        if p in changed:
+            return True
+        if p.startswith(DIR):
+            folders.add((".j2", os.path.realpath(bare(p)) + os.sep))
+        elif p.startswith(ABSENT):
+            folders.add(("", os.path.realpath(shared) + os.sep))
+    return any(f.startswith(folder) and f.endswith(suffix) for suffix, folder in folders for f in changed)
+
+
 def split_inputs(folder: Path, inputs: Iterable[str]) -> tuple[list[str], list[str]]:
-    """A folder's inputs as (its own files, the others): the others are shared by many folders."""
+    """A folder's inputs as (its own, the others): the others are shared by many folders. The names its
+    cards found in no shared file are its own (they differ from card to card)."""
     prefix = str(folder) + os.sep
     own: list[str] = []
     other: list[str] = []
     for p in sorted(inputs):
-        (own if p.removeprefix(DIR).startswith(prefix) else other).append(p)
+        (own if p.startswith(ABSENT) or bare(p).startswith(prefix) else other).append(p)
     return own, other
 
 
-@contextmanager
-def _tx(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One transaction (the connection is in autocommit mode otherwise)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+# -- what a card folder is built from --------------------------------------------------------------
+
+def folder_inputs(folder: Path, cards: list[Card], names: list[str], view: FileView) -> set[str]:
+    """Every input of a folder's cards (``Card.inputs``, the template folders they may use, the names
+    that resolved to no shared entry) and its source files, there or not."""
+    out = set().union(*(c.inputs(view) | template_folders(c) | missed(c) for c in cards))
+    return out | {p for n in names for p in view.paths(str(folder / n))}
 
 
-class Store:
-    """The records and the README texts of one cards folder (see the module's docstring)."""
-
-    def __init__(self, root: Path, env: str) -> None:
-        from cardgen.cache import folder
-
-        self.env = env
-        top = folder()
-        where = os.path.join(top, "graph") if top else None
-        if where is not None:
-            try:
-                os.makedirs(where, mode=0o700, exist_ok=True)
-            except OSError:
-                where = None
-        if where is None or not ours_alone(where):
-            where = tempfile.mkdtemp(prefix="cardgen-graph-")
-            atexit.register(shutil.rmtree, where, True)
-            self.persistent = False
-        else:
-            self.persistent = True
-        self.path = os.path.join(where, sha(str(root))[:32] + ".sqlite")
-        self.key = _key(where)
-        self._local = threading.local()
-        try:
-            self._open()
-        except sqlite3.Error:  # a damaged or foreign file: start afresh in a temporary one
-            where = tempfile.mkdtemp(prefix="cardgen-graph-")
-            atexit.register(shutil.rmtree, where, True)
-            self.path, self.persistent = os.path.join(where, "graph.sqlite"), False
-            self.key = os.urandom(32)
-            self._local = threading.local()
-            self._open()
-
-    def _open(self) -> None:
-        new = not os.path.exists(self.path)
-        if new:
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        if not ours_alone(self.path):
-            raise sqlite3.DatabaseError(f"{self.path} is not this user's alone")
-        db = self.db
-        db.executescript(
-            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-            "CREATE TABLE IF NOT EXISTS folders(folder TEXT PRIMARY KEY, record TEXT);"
-            "CREATE TABLE IF NOT EXISTS sets(id TEXT PRIMARY KEY, paths TEXT);"
-            "CREATE TABLE IF NOT EXISTS texts(sha TEXT PRIMARY KEY, folder TEXT, text TEXT);"
-            "CREATE INDEX IF NOT EXISTS texts_folder ON texts(folder);"
-        )
-        row = db.execute("SELECT value FROM meta WHERE key='env'").fetchone()
-        if row is None or row[0] != self.env:
-            with _tx(db):
-                db.execute("DELETE FROM folders")
-                db.execute("DELETE FROM sets")
-                db.execute("DELETE FROM texts")
-                db.execute("DELETE FROM meta")
-                db.execute("INSERT INTO meta VALUES('env', ?)", (self.env,))
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """A connection of this thread and process (a forked worker opens its own)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
-
-    # -- records ---------------------------------------------------------------------------------
-    def records(self) -> dict[str, Record]:
-        """The folders' records; one that does not read as a record is left out (its folder is rebuilt)."""
-        out = {}
-        for f, r in self.db.execute("SELECT folder, record FROM folders"):
-            rec = Record.from_json(_json(self._opened(f, r)))
-            if rec is not None:
-                out[f] = rec
-        return out
-
-    def _sealed(self, folder: str, record: str) -> str:
-        return hmac.new(self.key, f"{folder}\0{record}".encode("utf-8", "surrogatepass"), "sha256").hexdigest() + record
-
-    def _opened(self, folder: str, value: Any) -> str | None:
-        """A record this store's key sealed, or None (altered, or from another key: a copied cache)."""
-        if not isinstance(value, str) or len(value) < 64:
-            return None
-        record = value[64:]
-        return record if hmac.compare_digest(self._sealed(folder, record)[:64], value[:64]) else None
-
-    def sets(self) -> dict[str, list[str]]:
-        out = {}
-        for i, p in self.db.execute("SELECT id, paths FROM sets"):
-            paths = _json(p)
-            if isinstance(paths, list) and all(isinstance(x, str) for x in paths):
-                out[i] = paths
-        return out
-
-    def get(self, key: str) -> Any:
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else _json(self._opened("meta:" + key, row[0]))
-
-    def memo(self, key: str) -> Memo | None:
-        """A memo kept for the whole scope, or None when there is none (or it does not read as one)."""
-        return Memo.from_json(self.get(key))
-
-    def save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-             meta: Mapping[str, Memo]) -> None:
-        """Write the new records (and their common input sets), drop the folders that are gone and the
-        texts no record names any more."""
-        db = self.db
-        with _tx(db):
-            db.executemany("INSERT OR REPLACE INTO sets VALUES(?, ?)", [(i, json.dumps(p)) for i, p in sets.items()])
-            for folder, rec in records.items():
-                sealed = self._sealed(folder, json.dumps(rec.to_json()))
-                db.execute("INSERT OR REPLACE INTO folders VALUES(?, ?)", (folder, sealed))
-                keep = [r.digest for r in rec.rendered if r.digest]
-                db.execute(f"DELETE FROM texts WHERE folder=? AND sha NOT IN ({','.join('?' * len(keep))})",
-                           (folder, *keep))
-            for folder in gone:
-                db.execute("DELETE FROM folders WHERE folder=?", (folder,))
-                db.execute("DELETE FROM texts WHERE folder=?", (folder,))
-            for k, v in meta.items():
-                db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)",
-                           (k, self._sealed("meta:" + k, json.dumps(v.to_json()))))
-
-    # -- texts -----------------------------------------------------------------------------------
-    def put_texts(self, items: list[tuple[str, str, str]]) -> None:
-        """(hash, folder, text) of rendered READMEs (called by the worker that rendered them)."""
-        with _tx(self.db) as db:
-            db.executemany("INSERT OR REPLACE INTO texts VALUES(?, ?, ?)", items)
-
-    def text(self, digest: str) -> str | None:
-        """The README text with this hash, or None when it is missing or does not hash to it."""
-        row = self.db.execute("SELECT text FROM texts WHERE sha=?", (digest,)).fetchone()
-        return row[0] if row is not None and sha(row[0]) == digest else None
+def template_folders(card: Card) -> set[str]:
+    """The folders whose templates a card's README may use, there or not yet (``graph.DIR`` inputs): its
+    own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'."""
+    folder = card.src.folder
+    out = {DIR + os.path.abspath(t) for t in card.templates}
+    out |= {DIR + os.path.abspath(folder / "templates"), DIR + os.path.abspath(folder.parent / "_templates")}
+    return out | (template_folders(card.base) if card.base is not None else set())
 
 
-class Texts(Mapping[str, str]):
-    """The READMEs of a run, repo id → text, read from their store one at a time when asked for."""
-
-    def __init__(self) -> None:
-        self.digests: dict[str, tuple[str, Store]] = {}
-
-    def add(self, repo: str, digest: str, store: Store) -> None:
-        self.digests[repo] = (digest, store)
-
-    def digest(self, repo: str) -> str:
-        return self.digests[repo][0]
-
-    def __getitem__(self, repo: str) -> str:
-        digest, store = self.digests[repo]
-        text = store.text(digest)
-        if text is None:  # removed or altered behind this run's back
-            raise KeyError(f"{repo}: its rendered text is gone from {store.path}")
-        return text
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.digests)
-
-    def __len__(self) -> int:
-        return len(self.digests)
-
-    def __contains__(self, repo: object) -> bool:
-        return repo in self.digests
+def missed(card: Card) -> set[str]:
+    """The names a card's resolution found in no shared file (``graph.ABSENT`` inputs), its bases' too."""
+    out = {f"{ABSENT}{kind}/{name}" for kind, name in card.missed}
+    return out | (missed(card.base) if card.base is not None else set())

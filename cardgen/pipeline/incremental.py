@@ -10,7 +10,7 @@ catalogues) is judged in the parent over all the records. The texts stay in the 
 A scope's run is a sequence of steps, each a function below: sort the folders into fresh and stale
 (``_sort_folders``); load the shared sources when something needs them (``_shared_sources``);
 rebuild the stale folders (``_rebuild``: ``_render_shard`` per batch, forked or in this process);
-the checks over all the records (``_described_twice``); the catalogue, from its stored key or
+the checks over all the records (``gate.described_twice``); the catalogue, from its stored key or
 recomputed (``_catalogue``); replay the READMEs into the ``Rendering`` (``_replay``); save (``_save``).
 """
 
@@ -23,13 +23,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cardgen.cache import FileView, RunCache
+from cardgen import files as read_log
+from cardgen.cache import RunCache
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
-from cardgen.pipeline.graph import DIR, Hasher, Store, Texts, environment, sha, split_inputs
+from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, unbuilt
+from cardgen.pipeline.graph import DIR, Hasher, environment, folder_inputs, sha, shared_ids, split_inputs, touches
 from cardgen.pipeline.records import Memo, Record, Rendered, Target
 from cardgen.pipeline.run import Rendering, render_one
+from cardgen.pipeline.store import Store, Texts
 from cardgen.policy import Policy
 
 if TYPE_CHECKING:
@@ -56,8 +59,12 @@ def render_incremental(selection: Selection, jobs: int | None = None, policy: Po
     out = Rendering(texts=Texts())
     report = Collector()
     cache = RunCache()
-    for scope in selection.scopes:
-        _render_graph(scope, jobs, out, report, cache, policy or Policy(), changed, readmes)
+    read_log.READS = {}  # the hash of each file as the build reads it (``graph.Hasher``)
+    try:
+        for scope in selection.scopes:
+            _render_graph(scope, jobs, out, report, cache, policy or Policy(), changed, readmes)
+    finally:
+        read_log.READS = None
     out.diagnostics = (policy or Policy()).apply(report.diagnostics)
     return out
 
@@ -87,6 +94,13 @@ class _Shared:
 
     memo: Memo  # key: the hash of the shared files
     project: Project | None
+    ids: list[str]  # `KIND/ID` of every entry they define (``graph.shared_ids``: one in two files twice)
+
+    @property
+    def errors(self) -> bool:
+        """Whether they have errors, or an id defined twice (which entry a card gets then depends on all
+        of them; the resolver reports it)."""
+        return any(d.severity == "error" for d in self.memo.diags) or len(set(self.ids)) != len(self.ids)
 
 
 @dataclass
@@ -97,28 +111,16 @@ class _Shard:
     records: dict[str, Record] = field(default_factory=dict)  # folder -> record
     sets: dict[str, list[str]] = field(default_factory=dict)  # common input sets the records name
     risk_facts: list[RiskFacts] = field(default_factory=list)
+    texts: list[tuple[str, str, str]] = field(default_factory=list)  # those the store could not take
+    problem: str | None = None  # why the store could not take them
 
     def add(self, other: _Shard) -> None:
         """Take in what another shard gave."""
         self.records.update(other.records)
         self.sets.update(other.sets)
         self.risk_facts += other.risk_facts
-
-
-@dataclass(frozen=True)
-class _Twice:
-    """Repositories described in two folders: for one resolver the second description is no card."""
-
-    diags: list[Diagnostic]  # CG307 at each second description
-    files: set[str]  # their files: no card built from one is rendered
-    again: set[tuple[str, str]]  # (repo id, file) of each second description
-
-    def not_cards(self, diags: list[Diagnostic]) -> list[Diagnostic]:
-        """The diagnostics without what was checked of a second description as a card (a key the
-        policy requires, CG217)."""
-        if not self.again:
-            return diags
-        return [d for d in diags if not (d.code == "CG217" and any(d.file == f for _, f in self.again))]
+        self.texts += other.texts
+        self.problem = self.problem or other.problem
 
 
 def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collector, cache: RunCache,
@@ -130,24 +132,61 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     committed copy differs is read back from the store, or rendered again when it cannot be."""
     graph = _Graph.open(scope, policy)
     folders, escapes = scope.walk()
-    fresh, stale = _sort_folders(folders, graph, readmes, out)
-    shared = _shared_sources(scope.root, graph, needed=bool(stale))
-    built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph.store) if stale else _Shard()
+    shared = _shared_sources(scope.root, graph)
+    graph.hasher.defined = frozenset(shared.ids)
+    # while the shared sources have errors (a duplicated id names whichever entry comes first), no record holds
+    fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out)
+    if stale and shared.project is None:
+        shared = _Shared(shared.memo, _load_shared(scope.root), shared.ids)
+    built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph) if stale else _Shard()
     graph.sets.update(built.sets)
+    graph.store.keep_texts(built.texts)
+    if built.problem:  # a worker could not store its texts: nothing of this run is saved either
+        graph.store.problem, graph.store.usable = graph.store.problem or built.problem, False
     every = {**fresh, **built.records}
     out.folders += len(folders)
     out.rebuilt += len(built.records)
     ordered = [(str(f), every[str(f)]) for f in folders if str(f) in every]
-    twice = _described_twice(ordered)
+    twice = described_twice(ordered)
     # what loading and checking found, in the shared sources and in every folder
     found = twice.not_cards([*shared.memo.diags, *_links_out(escapes, scope.root),
                              *(d for _, rec in ordered for d in rec.diags), *twice.diags])
     catalogue = _catalogue(ordered, shared, built, scope.root, graph, cache, policy)
-    mine = Collector([*found, *catalogue.diags, *_replay(ordered, twice, changed, graph, out)])
+    replayed, failed = _replay(ordered, twice, changed, graph, out, str(scope.root / SHARED_DIR))
+    mine = Collector([*found, *catalogue.diags, *replayed])
     if not scope.whole:
+        hidden = policy.apply([d for d in mine.diagnostics if d.severity == "error" and not scope.keeps(d.file)])
         mine.keep(scope.keeps)
-    report.extend(mine.diagnostics)
-    _save(graph, scope, every, built.records, shared.memo, catalogue)
+        mine.extend(d for r in failed if (d := unbuilt(r.repo, r.files, r.where, hidden)))
+    if changed is None:
+        mine.extend(nothing_rendered(scope, folders, ordered, twice.again, mine.diagnostics))
+    _save(graph, scope, every, built.records, shared, catalogue)
+    report.extend([*mine.diagnostics, *graph.store.warnings()])
+    graph.store.rebuild = _rebuilder(ordered, scope.root, shared, cache, policy, graph.store)
+
+
+def _rebuilder(ordered: list[tuple[str, Record]], root: Path, shared: _Shared, cache: RunCache, policy: Policy,
+               store: Store) -> Callable[[str], str | None]:
+    """What gives a README's text when the store cannot give it back (it failed after the records were
+    read): its folder built again, in this process, one at a time (the texts are asked for by threads)."""
+    import threading
+
+    folder_of = {r.repo: key for key, rec in ordered for r in rec.rendered}
+    lock = threading.Lock()
+    sources: list[list[Any]] = []
+
+    def rebuild(repo: str) -> str | None:
+        with lock:
+            if repo not in folder_of:
+                return None
+            if not sources:
+                sources.append((shared.project or _load_shared(root)).shared)
+            shard = _render_shard([Path(folder_of[repo])], root, sources[0], cache, policy)
+            store.keep_texts(shard.texts)
+            return next((store.memory.get(r.digest) for rec in shard.records.values() for r in rec.rendered
+                         if r.repo == repo and r.digest), None)
+
+    return rebuild
 
 
 def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None,
@@ -193,16 +232,17 @@ def _readable(rec: Record, readmes: Path | None, store: Store, out: Rendering) -
     return True
 
 
-def _shared_sources(root: Path, graph: _Graph, needed: bool) -> _Shared:
-    """The shared sources: loaded when ``needed`` (folders to rebuild) or when they changed since the
-    last run; else what loading them found, from the store."""
+def _shared_sources(root: Path, graph: _Graph) -> _Shared:
+    """The shared sources: what loading them found and the entries they define, from the store while
+    they are as the last run found them, else loaded."""
     files = [str(p.resolve()) for p in yaml_files(root / SHARED_DIR)]
-    digest = sha("\n".join(f"{p}\0{graph.hasher.file(p)}" for p in files))
-    known = graph.store.memo("shared")
-    if not needed and known is not None and known.key == digest:
-        return _Shared(known, None)
+    digest = sha("\n".join([os.path.realpath(root / SHARED_DIR), *(f"{p}\0{graph.hasher.file(p)}" for p in files)]))
+    known, ids = graph.store.memo("shared"), graph.store.get("ids")
+    if (known is not None and known.key == digest and isinstance(ids, list) and len(ids) == 2 and ids[0] == digest
+            and isinstance(ids[1], list) and all(isinstance(i, str) for i in ids[1])):
+        return _Shared(known, None, ids[1])
     project = _load_shared(root)
-    return _Shared(Memo(digest, project.diagnostics), project)
+    return _Shared(Memo(digest, project.diagnostics), project, shared_ids(project.shared))
 
 
 def _load_shared(root: Path) -> Project:
@@ -221,13 +261,14 @@ def _links_out(escapes: list[Path], root: Path) -> list[Diagnostic]:
 
 
 def _rebuild(stale: list[Path], root: Path, shared: _Shared, jobs: int | None, cache: RunCache, policy: Policy,
-             store: Store) -> _Shard:
+             graph: _Graph) -> _Shard:
     """Load, check and render the stale folders again: in forked workers when they are many, else in
     this process a batch at a time."""
     assert shared.project is not None
     # judged once, before any worker of this run adds to the load, and only for work worth forking for
     jobs = jobs or (default_jobs() if len(stale) >= PARALLEL_FROM else 1)
-    work = partial(_render_shard, root=root, shared=shared.project.shared, cache=cache, policy=policy, store=store)
+    work = partial(_render_shard, root=root, shared=shared.project.shared, cache=cache, policy=policy,
+                   store=graph.store, before=graph.hasher)
     results = _forked(work, stale, jobs) if worth_forking(len(stale), jobs) else _in_process(work, stale)
     built = _Shard()
     for shard in results:
@@ -252,25 +293,6 @@ def _in_process(work: Callable[[list[Path]], _Shard], stale: list[Path]) -> list
     return [work(stale[i:i + SHARD_MAX]) for i in range(0, len(stale), SHARD_MAX)]
 
 
-def _described_twice(ordered: list[tuple[str, Record]]) -> _Twice:
-    """What a single resolver sees across all folders: a repository that a later folder describes again
-    (in another file) is reported there, and that description is no card."""
-    first: dict[str, str] = {}  # repo id -> the file that describes it first
-    twice = _Twice([], set(), set())
-    for _, rec in ordered:
-        for t in rec.targets:
-            if t.repo not in first:
-                first[t.repo] = t.file
-            elif first[t.repo] != t.file:
-                from cardgen.loading.sources import locate
-                from cardgen.resolve import described_twice
-
-                twice.diags.append(described_twice(t.repo, locate(t.file, t.path), first[t.repo]))
-                twice.files.add(t.file)
-                twice.again.add((t.repo, t.file))
-    return twice
-
-
 def _catalogue(ordered: list[tuple[str, Record]], shared: _Shared, built: _Shard, root: Path, graph: _Graph,
                cache: RunCache, policy: Policy) -> Memo:
     """The project rules (the shared catalogues against every card that carries a risk assessment): kept
@@ -292,55 +314,65 @@ def _catalogue(ordered: list[tuple[str, Record]], shared: _Shared, built: _Shard
     return Memo(key, rules.check_project(Registry(base.shared, Collector()), facts))
 
 
-def _replay(ordered: list[tuple[str, Record]], twice: _Twice, changed: frozenset[str] | None, graph: _Graph,
-            out: Rendering) -> list[Diagnostic]:
+def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[str] | None, graph: _Graph,
+            out: Rendering, shared: str) -> tuple[list[Diagnostic], list[Rendered]]:
     """Put each README of the records into ``out`` (its text stays in the store), or the card among the
-    failed ones; returns what rendering them found. A card no change touched is only counted."""
+    failed ones; returns what rendering them found, and the cards not rendered. A card no change
+    touched is only counted."""
     assert isinstance(out.texts, Texts)
     diags: list[Diagnostic] = []
+    failed: list[Rendered] = []
     for _, rec in ordered:
         for r in rec.rendered:
             if (r.repo, r.where[0]) in twice.again:
                 continue
-            if not _touched(r, rec, changed, graph.sets):
+            if not _touched(r, rec, changed, graph.sets, shared):
                 out.unaffected += 1
                 continue
             diags += r.diags
             if r.digest is None or twice.files.intersection(r.files):
                 out.failed.append(r.repo)
+                failed.append(r)
             else:
                 out.texts.add(r.repo, r.digest, graph.store)
                 out.where[r.repo] = r.where
-    return diags
+    return diags, failed
 
 
-def _touched(r: Rendered, rec: Record, changed: frozenset[str] | None, sets: dict[str, list[str]]) -> bool:
+def _touched(r: Rendered, rec: Record, changed: frozenset[str] | None, sets: dict[str, list[str]],
+             shared: str) -> bool:
     """Whether a README is among those asked for (``run.affected`` for a record): no change set given,
-    its committed README changed (``repo:<id>``), or one of its folder's inputs did."""
+    its committed README changed (``repo:<id>``), or one of its folder's inputs did (``graph.touches``)."""
     return (changed is None or f"repo:{r.repo}" in changed
-            or any(p in changed for p in rec.own) or any(p in changed for p in sets[rec.set_id]))
+            or touches([*rec.own, *sets[rec.set_id]], changed, shared))
 
 
-def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: Memo,
+def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: _Shared,
           catalogue: Memo) -> None:
     """Store the rebuilt records, the common sets any record names and the scope's memos; a whole scope
     also drops the records of the folders that are gone."""
     gone = [k for k in graph.records if k not in every and scope.keeps(k)] if scope.whole else []
     used = {rec.set_id for rec in every.values()}
     graph.store.save(built, {i: p for i, p in graph.sets.items() if i in used}, gone,
-                     {"shared": shared, "project": catalogue})
+                     {"shared": shared.memo.to_json(), "project": catalogue.to_json(),
+                      "ids": [shared.memo.key, shared.ids]})
 
 
 # -- some folders, in a worker ----------------------------------------------------------------------
 
 def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy,
-                  store: Store | None = None, render: bool = True) -> _Shard:
+                  store: Store | None = None, render: bool = True, before: Hasher | None = None) -> _Shard:
     """Load, check, render and lint the cards of some folders (in a worker process), as
     ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card. The
-    texts go to the store; a record per folder comes back. With ``render=False``, only the risk facts."""
+    texts go to the store (or come back, when it cannot take them); a record per folder comes back,
+    its inputs hashed as the build read them (``graph.Hasher``). With ``render=False``, only the risk facts."""
     from cardgen.pipeline.validate import check_project
     from cardgen.rules.registry import risk_facts
 
+    hasher = Hasher(read_log.READS, before, frozenset(shared_ids(shared)))
+    for f in folders:  # what a template folder holds, hashed before any template is read
+        for t in (f / "templates", f.parent / "_templates"):
+            hasher.file(DIR + os.path.abspath(t))
     project = _load_folders(folders, root, shared)
     report = Collector()
     cards = check_project(project, report, catalogue=False, policy=policy)
@@ -348,9 +380,9 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
     shard = _Shard(risk_facts=[rf for c in cards if c.src.folder in mine and (rf := risk_facts(c))])
     if not render:
         return shard
-    texts = _record_folders(folders, project, cards, policy.apply(report.diagnostics), cache, shard)
-    if store is not None and texts:
-        store.put_texts(texts)
+    texts = _record_folders(folders, project, cards, policy.apply(report.diagnostics), cache, shard, hasher)
+    if texts and (store is None or not store.put_texts(texts)):
+        shard.texts, shard.problem = texts, store.problem if store is not None else None
     return shard
 
 
@@ -371,7 +403,7 @@ def _load_folders(folders: list[Path], root: Path, shared: list[Any]) -> Project
 
 
 def _record_folders(folders: list[Path], project: Project, cards: list[Card], diags: list[Diagnostic],
-                    cache: RunCache, shard: _Shard) -> list[tuple[str, str, str]]:
+                    cache: RunCache, shard: _Shard, hasher: Hasher) -> list[tuple[str, str, str]]:
     """Render the checked cards of each folder and put the folder's record (and its common input set)
     into ``shard``; returns the texts, (hash, folder, text)."""
     mine = set(folders)
@@ -380,11 +412,10 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
         if card.src.folder in mine:
             by_folder[card.src.folder].append(card)
     names = {f: yaml_names(f) for f in folders}
-    inputs = {f: _folder_inputs(f, cs, names[f], cache.files) for f, cs in by_folder.items()}
+    inputs = {f: folder_inputs(f, cs, names[f], cache.files) for f, cs in by_folder.items()}
     assigned = _assign(diags, inputs, folders)
     sources = {s.folder: s for s in project.cards if s.folder in mine}
     bad_files = Collector(diags).files_with_errors()
-    hasher = Hasher()
     texts: list[tuple[str, str, str]] = []
     for f, cs in by_folder.items():
         rendered = _render_folder(f, cs, bad_files, cache, texts)
@@ -395,22 +426,6 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
             errors=any(d.severity == "error" for d in found) or any(r.digest is None for r in rendered),
             rendered=rendered, targets=_targets(sources.get(f)), risk=any(c.model.risk_assessment for c in cs))
     return texts
-
-
-def _folder_inputs(folder: Path, cards: list[Card], names: list[str], view: FileView) -> set[str]:
-    """Every input of a folder's cards (``Card.inputs``, the template folders they may use) and its
-    source files, there or not."""
-    return (set().union(*(c.inputs(view) | template_folders(c) for c in cards))
-            | {os.path.realpath(folder / n) for n in names})
-
-
-def template_folders(card: Card) -> set[str]:
-    """The folders whose templates a card's README may use, there or not yet (``graph.DIR`` inputs): its
-    own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'."""
-    folder = card.src.folder
-    out = {DIR + os.path.realpath(t) for t in card.templates}
-    out |= {DIR + os.path.realpath(folder / "templates"), DIR + os.path.realpath(folder.parent / "_templates")}
-    return out | (template_folders(card.base) if card.base is not None else set())
 
 
 def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list[Path]) -> dict[str, list[Diagnostic]]:

@@ -13,6 +13,7 @@ from cardgen.card import Card
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.loading.scope import Scope, card_folders
 from cardgen.loading.sources import Project, load_card, load_project
+from cardgen.pipeline.gate import unbuilt
 from cardgen.policy import Policy, required_keys
 from cardgen.resolve import Resolver, targets
 from cardgen.rules import run as rules
@@ -40,8 +41,12 @@ def validate_scope(scope: Scope, jobs: int | None = None, policy: Policy | None 
     report = Collector()
     cards = check_project(project, report, policy=policy)
     if not scope.whole:
+        # an error outside the paths given (in a base card) stops a card inside them: said at that card
+        hidden = (policy or Policy()).apply([d for d in report.diagnostics if not scope.keeps(d.file)])
         report.keep(scope.keeps)
         cards = [c for c in cards if scope.keeps(c.src.folder)]
+        bad = {d.file for d in hidden if d.severity == "error"}
+        report.extend(d for c in cards if bad & c.files() and (d := unbuilt(c.repo_id, c.files(), c.where(), hidden)))
     return Result(scope, cards, (policy or Policy()).apply(report.diagnostics))
 
 

@@ -12,6 +12,7 @@ from cardgen.files import atomic_write, clean_leftovers, committed, escaping_lin
 from cardgen.loading.scope import Selection
 from cardgen.pipeline.drift import readme_changes
 from cardgen.pipeline.incremental import render_incremental
+from cardgen.pipeline.store import Texts
 from cardgen.policy import Policy
 
 
@@ -72,4 +73,6 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
                 report.error(rendering.position(repo), "CG008", f"cannot write {p}: {problem}")
             else:
                 written.append((p, "written"))
+    if isinstance(rendering.texts, Texts):  # a store that failed only when the texts were read
+        report.extend(rendering.texts.warnings())
     return report.diagnostics, written

@@ -16,9 +16,12 @@ which are other people's code.
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import itertools
 import os
 import re
+import tempfile
 import traceback
 import weakref
 from dataclasses import dataclass, field
@@ -47,28 +50,65 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-class _OwnBytecodeCache(jinja2.FileSystemBytecodeCache):
-    """Jinja's bytecode cache, reading only entries this user wrote: an entry is compiled code, so one
-    planted by someone else (a shared or restored cache folder) is ignored, never loaded. Jinja binds
-    each entry to a checksum of the template's source, so an edited template is compiled afresh."""
+class _SealedBytecodeCache(jinja2.BytecodeCache):
+    """Jinja's cache of compiled templates on disk, each entry sealed as the dependency graph's records
+    are: an HMAC under this user's key (``cache.key()``) over the entry and the template it is for. An
+    entry is compiled code (and Jinja unpickles its header), so one not sealed with that key (planted
+    by anyone, this user included; altered; restored from another cache without its key) is never read
+    past its seal. Jinja binds each entry to a checksum of the template's source, so an edited template
+    is compiled afresh. An entry that cannot be written (a full or read-only disk) is left out."""
+
+    MAX_BYTES = 16 << 20
+
+    def __init__(self, where: str, key: bytes) -> None:
+        self.where, self._key = where, key
+
+    def _file(self, bucket: jinja2.bccache.Bucket) -> str:
+        return os.path.join(self.where, bucket.key + ".cache")
+
+    def _seal(self, bucket: jinja2.bccache.Bucket, data: bytes) -> bytes:
+        return hmac.new(self._key, b"jinja\0" + bucket.key.encode() + b"\0" + data, "sha256").digest()
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if ours_alone(self._get_cache_filename(bucket)):
-            super().load_bytecode(bucket)
+        try:
+            fd = os.open(self._file(bucket), os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                raw = f.read(self.MAX_BYTES + 1)
+        except OSError:
+            return
+        seal, data = raw[:32], raw[32:]
+        if len(raw) <= self.MAX_BYTES and hmac.compare_digest(seal, self._seal(bucket, data)):
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = bucket.bytecode_to_string()
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.where, prefix=".entry-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(self._seal(bucket, data) + data)
+            os.replace(tmp, self._file(bucket))
+        except OSError:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Jinja's own cache of compiled templates, on disk (see ``cache``); none in a folder that is not
-    this user's alone."""
+    """Jinja's own cache of compiled templates, on disk (see ``cache``), sealed with this user's key; none
+    in a folder that is not this user's alone, or without a key."""
+    from cardgen.cache import key
+
     top = folder()
-    if top is None:
+    secret = key() if top is not None else None
+    if top is None or secret is None:
         return None
     where = os.path.join(top, f"jinja-{jinja2.__version__}")
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
     except OSError:
         return None
-    return _OwnBytecodeCache(where) if ours_alone(where) else None
+    return _SealedBytecodeCache(where, secret) if ours_alone(where) else None
 
 
 class _ConfinedLoader(jinja2.FileSystemLoader):

@@ -1,15 +1,16 @@
 """Rules on what only card sources have: the card's own repo id, its licence against its base's,
-prompt placeholders, citation keys, free-section anchors."""
+prompt placeholders, citation keys, free-section anchors, the schemes of the links its entries write."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from cardgen import hubspec
 from cardgen.diagnostics import Where
 from cardgen.kinds.prompt import PLACEHOLDER
+from cardgen.rules.metadata import EVAL_SOURCE, LINK_RULE, LINK_SCHEMES, WEB_SCHEMES, link_problem
 from cardgen.rules.registry import card_rule, project_rule
 from cardgen.sections import placed_slots
 
@@ -129,3 +130,50 @@ def section_content(card: Card) -> Found:
         s = r.value
         if s.body is None and s.file is None and s.heading is None:
             yield r.pos(), "a section needs a heading, a body or a file"
+
+
+#: the URL fields of the shared kinds of entry: (field, how a diagnostic names it, the schemes allowed)
+_URL_FIELDS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "Org": (("url", "the organisation's `url`", LINK_SCHEMES),),
+    "License": (("link", "`license_link`", WEB_SCHEMES), ("url", "the licence's `url`", LINK_SCHEMES)),
+    "Dataset": (("url", "the dataset's `url`", LINK_SCHEMES),),
+    "Citation": (("url", "the citation's `url`", LINK_SCHEMES),),
+}
+
+
+def _entry_links(value: Any, pos: Callable[..., Where]) -> Found:
+    """The URL fields of an entry (an organisation, licence, dataset, citation, or a training's inline
+    datasets) whose scheme is refused, where ``pos(field...)`` places them. The licence's `link` is the
+    front matter's `license_link`: the same message as the metadata rule's, so one diagnostic."""
+    from cardgen.entries import Dataset, Training
+
+    for field, label, allowed in _URL_FIELDS.get(type(value).__name__, ()):
+        if problem := link_problem(label, getattr(value, field), allowed):
+            yield pos(field), problem
+    if isinstance(value, Training) and value.datasets:
+        for i, item in enumerate(value.datasets.items):
+            if isinstance(item, Dataset):
+                yield from _entry_links(item, lambda *rest, i=i: pos("datasets", "items", i, *rest))
+
+
+@card_rule("CG222", "link with a scheme that is not a web address", rule=LINK_RULE)
+def link_schemes(card: Card) -> Found:
+    """Every link a card's entries write, wherever the entry is written (a shared entry is also checked
+    by the project rule below, with the same message: one diagnostic)."""
+    refs = [card.creator, card.license, card.training, card.risk_citation, *card.datasets, *card.citations,
+            *card.cite_as]
+    for ref in refs:
+        if ref is not None:
+            yield from _entry_links(ref.value, ref.pos)
+    for i, v in enumerate(getattr(card.model.quantization, "variants", None) or []):
+        yield from _entry_links(v.dataset, lambda *rest, i=i: card.loc("quantization", "variants", i, "dataset", *rest))
+    for i, e in enumerate(card.model.evaluation or []):  # the model-index keeps one source of results grouped
+        if problem := link_problem(EVAL_SOURCE, e.source_url, WEB_SCHEMES):
+            yield card.loc("evaluation", i, "source_url"), problem
+
+
+@project_rule("CG222", "link with a scheme that is not a web address", rule=LINK_RULE)
+def shared_link_schemes(registry: Registry, cards: list[RiskFacts]) -> Found:
+    for table in registry.entries.values():
+        for ref in table.values():
+            yield from _entry_links(ref.value, ref.pos)

@@ -83,8 +83,78 @@ def licence_other(meta: Meta) -> Found:
         yield ("license_name",), f"license_name {m['license_name']!r} must be a lower-case slug"
     if not m.get("license_link"):
         yield ("license",), "license `other` needs `license_link` (a URL or LICENSE file name)"
-    elif p := hubspec.license_link_problem(str(m["license_link"])):
+    elif refused_scheme(str(m["license_link"]), WEB_SCHEMES) is None and (
+            p := hubspec.license_link_problem(str(m["license_link"]))):  # a refused scheme is CG222's
         yield ("license_link",), p
+
+
+# -- links -------------------------------------------------------------------------------------------
+#: the schemes a link of a card may have (a URL without one is relative: a file of the repository);
+#: the front matter's URLs (licence link, thumbnail, widget inputs, evaluation sources) are web addresses
+LINK_SCHEMES = ("http", "https", "mailto")
+WEB_SCHEMES = ("http", "https")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_EDGES = "".join(map(chr, range(0x21)))  # C0 controls and space, which a browser strips from a URL's ends
+_HARM = {"javascript": "a `javascript:` link runs script for whoever clicks it",
+         "vbscript": "a `vbscript:` link runs script for whoever clicks it",
+         "data": "a `data:` link opens a page the card wrote itself, script included",
+         "file": "a `file:` link opens a file on the reader's own machine"}
+EVAL_SOURCE = "the evaluation result's source URL"
+LINK_RULE = ("the Hub shows URL fields as links; only http(s), mailto and relative links lead somewhere safe "
+             "(a `javascript:`, `data:`, `vbscript:` or `file:` link is script or a local file)")
+
+
+def url_scheme(url: str) -> str | None:
+    """The scheme a browser reads in ``url`` (lower case), or None for a relative URL. As WHATWG URL
+    parsing does, control characters and spaces at either end and tabs and line breaks anywhere are
+    dropped first: `" Java<tab>Script:alert(1)"` is a `javascript:` URL."""
+    m = _SCHEME.match(re.sub(r"[\t\n\r]", "", url.strip(_EDGES)))
+    return m.group(1).lower() if m else None
+
+
+def refused_scheme(url: str, allowed: tuple[str, ...] = LINK_SCHEMES) -> str | None:
+    """The scheme of ``url`` when it is not one of ``allowed`` (a relative URL is always allowed)."""
+    scheme = url_scheme(url)
+    return scheme if scheme is not None and scheme not in allowed else None
+
+
+def link_problem(label: str, url: Any, allowed: tuple[str, ...] = LINK_SCHEMES,
+                 use: str = "shows it as a link") -> str | None:
+    """What is wrong with a URL field's scheme, naming the field (``label``) and the scheme; None if fine."""
+    scheme = refused_scheme(url, allowed) if isinstance(url, str) else None
+    if scheme is None:
+        return None
+    harm = _HARM.get(scheme, f"`{scheme}:` is not a web address")
+    others = [s for s in allowed if s not in WEB_SCHEMES]
+    return (f"{label} is a `{scheme}:` link: the Hub {use}, and {harm}; write an "
+            f"{' or '.join(['http(s)', *others])} URL, or a path relative to the repository")
+
+
+def _front_matter_urls(data: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], str, Any, str]]:
+    """(path, label, value, what the Hub does with it) of every URL the Hub's front matter holds."""
+    if "license_link" in data:
+        yield ("license_link",), "`license_link`", data["license_link"], "shows it as a link"
+    if "thumbnail" in data:
+        yield ("thumbnail",), "`thumbnail`", data["thumbnail"], "loads it as the page's image"
+    widget = data.get("widget")
+    for i, example in enumerate(widget if isinstance(widget, list) else []):
+        if isinstance(example, dict) and "src" in example:
+            yield ("widget", i, "src"), f"`widget[{i}].src`", example["src"], "loads it in the widget"
+    index = data.get("model-index")
+    for m, model in enumerate(index if isinstance(index, list) else []):
+        results = model.get("results") if isinstance(model, dict) else None
+        for r, res in enumerate(results if isinstance(results, list) else []):
+            source = res.get("source") if isinstance(res, dict) else None
+            if isinstance(source, dict) and "url" in source:
+                path = ("model-index", m, "results", r, "source", "url")
+                yield path, EVAL_SOURCE, source["url"], "shows it as a link"
+
+
+@metadata_rule("CG222", "link with a scheme that is not a web address", rule=LINK_RULE)
+def link_schemes(meta: Meta) -> Found:
+    for path, label, url, use in _front_matter_urls(meta.data):
+        if problem := link_problem(label, url, WEB_SCHEMES, use):
+            yield path, problem
 
 
 @metadata_rule("CG212", "the body names another licence than the metadata", "warning")
@@ -387,6 +457,11 @@ def card_meta(card: Card) -> Meta:
             if rest[0] < len(meta_ds):
                 r = meta_ds[rest[0]]
                 return r.pos("id") if r.path[0] != "datasets" or not isinstance(r.value, str) else r.pos()
+        if key == "model-index" and rest[-2:] == ("source", "url"):  # built from `evaluation[i].source_url`
+            url = card.front_matter["model-index"][rest[0]]["results"][rest[2]]["source"]["url"]
+            found = next((i for i, e in enumerate(card.model.evaluation or []) if e.source_url == url), None)
+            if found is not None:
+                return card.loc("evaluation", found, "source_url")
         if key == "base_model" and card.model.base_model is None and card.model.extends:
             return card.loc("extends")
         if key in SOURCE_FIELD and (key not in (card.model.metadata or {}) or key in card.produced):

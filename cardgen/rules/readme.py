@@ -17,7 +17,7 @@ from cardgen.rules import run as rules
 def validate_readme(path: Path, policy: Policy | None = None) -> list[Diagnostic]:
     """Check a Hub README (a published card): its front matter against the Hub's rules, the policy's
     required keys, and its body with the output lint (as warnings: the Hub shows it regardless)."""
-    from cardgen.frontmatter import split
+    from cardgen.frontmatter import line_count, split
     from cardgen.lint import lint_body
 
     shown = display(path)
@@ -25,7 +25,7 @@ def validate_readme(path: Path, policy: Policy | None = None) -> list[Diagnostic
     if text is None:
         return diags
     block, body, first = split(text)
-    offset = text[: len(text) - len(body)].count("\n")
+    offset = line_count(text[: len(text) - len(body)])
     out = [warning(Where(shown, p.line, 1), p.code, p.message) for p in lint_body(body, offset)]
     if block is None:
         out.append(warning(Where(shown), "CG209", "no front matter (`---` block) at the top of the README: the Hub "
