@@ -119,6 +119,14 @@ class Card:
         """The source files this card's content comes from (its own and its bases')."""
         return {s.file for s in self.origin.values()} | {self.src.file}
 
+    def built_from(self) -> set[str]:
+        """The source files whose errors stop this card: its own and its bases', and the shared files of the
+        entries it uses (a `javascript:` link in the shared licence it names stops it as surely as one in
+        its own file)."""
+        refs = [self.creator, self.license, self.training, self.risk_citation, *self.datasets, *self.citations,
+                *self.cite_as, *self.sections, *self.mitigations.values()]
+        return self.files() | {r.src.file for r in refs if r is not None} | set(self.looked_up)
+
     def inputs(self, view: FileView) -> set[str]:
         """Every file its README is built from, as absolute paths: its sources and its bases', the shared
         files its references come from, the files of its free sections, the templates on its search
@@ -126,9 +134,7 @@ class Card:
         A file reached through a link is there twice: where it leads, and the path as written (so that
         a link pointed elsewhere is a change). What `--changed-since` and the dependency graph
         (``graph``) match changes against; the names that resolved to nothing are ``missed``."""
-        refs = [self.creator, self.license, self.training, self.risk_citation, *self.datasets, *self.citations,
-                *self.cite_as, *self.sections, *self.mitigations.values()]
-        files = self.files() | {r.src.file for r in refs if r is not None} | self.looked_up
+        files = self.built_from()
         files |= {os.path.join(s.src.folder, s.value.file) for s in self.sections if getattr(s.value, "file", None)}
         out = set(view.vocabulary_files())
         for f in files:

@@ -444,3 +444,15 @@ def test_a_readme_that_cannot_be_written_is_a_diagnostic(cli, cards, tmp_path):
     r = cli("render", "--out", out, cards)
     assert r.code == 1 and "CG008 cannot write" in r.out and "internal error" not in r.text, r.text
     assert (out / "petals-team/StableBeluga2/README.md").is_file()  # the others are written
+
+
+def test_an_error_in_a_shared_entry_stops_the_cards_built_from_it(cli, cards, tmp_path):
+    """A shared licence whose link is `javascript:` (CG222) stops every card that names it, as an error in the
+    card's own file would: no README carries the link, and the cards built from other files are written."""
+    edit(cards / "_shared/licenses.yaml", "    link: LICENSE.txt", '    link: "javascript:alert(1)"')
+    out = tmp_path / "out"
+    r = cli("render", cards, "--out", out)
+    assert r.code == 1 and "CG222" in r.out
+    written = {p.parent.relative_to(out).as_posix() for p in out.rglob("README.md")}
+    assert not any("javascript:" in p.read_text() for p in out.rglob("README.md"))
+    assert "stabilityai/StableBeluga-7B" not in written and "cardgen-examples/tiny-chat" in written

@@ -63,7 +63,7 @@ def _render_claims(todo: list[Imported], fixed: Sequence[Imported]) -> dict[str,
             res = validate_scope(scope, 1)
             bad = {d.file for d in res.errors}
             for card_ in res.cards:
-                ok = not (card_.files() & bad)
+                ok = not (card_.built_from() & bad)
                 texts[card_.repo_id] = render_card(card_, cache, Collector()) if ok else None
     return texts
 

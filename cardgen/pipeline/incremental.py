@@ -450,7 +450,7 @@ def _render_folder(folder: Path, cards: list[Card], bad_files: set[str], cache: 
     ``texts``, (hash, folder, text)."""
     rendered = []
     for card in cards:
-        files = card.files()
+        files = card.built_from()
         text, diags = (None, []) if files & bad_files else render_one(card, cache)
         digest = None if text is None else sha(text)
         if text is not None and digest is not None:

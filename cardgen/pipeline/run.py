@@ -75,7 +75,7 @@ def render_all(selection: Selection, jobs: int | None = None, policy: Policy | N
             if not affected(card, changed, cache.files):
                 out.unaffected += 1
                 continue
-            (out.failed.append(card.repo_id) if card.files() & bad_files else todo.append(card))
+            (out.failed.append(card.repo_id) if card.built_from() & bad_files else todo.append(card))
         rendered = map_items(partial(render_one, cache=cache), todo, jobs)
         for card, (text, diags) in zip(todo, rendered, strict=True):
             report.extend(diags)

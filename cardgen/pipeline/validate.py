@@ -46,7 +46,8 @@ def validate_scope(scope: Scope, jobs: int | None = None, policy: Policy | None 
         report.keep(scope.keeps)
         cards = [c for c in cards if scope.keeps(c.src.folder)]
         bad = {d.file for d in hidden if d.severity == "error"}
-        report.extend(d for c in cards if bad & c.files() and (d := unbuilt(c.repo_id, c.files(), c.where(), hidden)))
+        report.extend(d for c in cards if bad & c.built_from()
+                      and (d := unbuilt(c.repo_id, c.built_from(), c.where(), hidden)))
     return Result(scope, cards, (policy or Policy()).apply(report.diagnostics))
 
 
