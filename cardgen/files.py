@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from cardgen.diagnostics import Diagnostic, Where, error
@@ -57,12 +58,16 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
     return text.removeprefix("\ufeff"), []
 
 
-def file_mode() -> int:
-    """The mode git gives a new file: 0666 less the umask (read once, in the calling thread: reading
-    the umask means setting it for a moment)."""
+def _umask() -> int:
+    """The umask (read in the calling thread: reading it means setting it for a moment)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def file_mode() -> int:
+    """The mode git gives a new file: 0666 less the umask."""
+    return 0o666 & ~_umask()
 
 
 def clean_leftovers(folder: Path, name: str = "README.md") -> None:
@@ -104,6 +109,63 @@ def atomic_write(path: Path, text: str, mode: int | None = None, sync: bool = Tr
             os.close(dirfd)
 
 
+def replace_folder(folder: Path, fill: Callable[[Path], None]) -> None:
+    """Give ``folder`` new content as a whole: ``fill`` writes it into a new folder beside it, which then
+    takes its place; the old folder (or a link in its place: removed, never followed) is removed after.
+    Either the old content is there or the new, never a mix; what an interrupted earlier call left beside
+    it is removed first."""
+    import shutil
+
+    parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        for p in [*parent.glob(f".{folder.name}.*.new"), *parent.glob(f".{folder.name}.*.old")]:
+            _remove(p)
+    new = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".new", dir=parent))
+    old = new.with_suffix(".old")
+    had = False
+    try:
+        os.chmod(new, 0o777 & ~_umask())
+        fill(new)
+        had = os.path.lexists(folder)
+        if had:
+            os.rename(folder, old)
+        try:
+            os.rename(new, folder)
+        except BaseException:
+            if had:
+                os.rename(old, folder)
+            raise
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    if had:
+        with contextlib.suppress(OSError):
+            _remove(old)
+
+
+def _remove(path: Path) -> None:
+    """A file, a link or a folder tree removed; links are removed, never followed."""
+    import shutil
+
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
+
+
+def files_below(folder: Path) -> list[Path]:
+    """Everything below ``folder`` that is not a folder (files, links, others), links not followed;
+    ``folder`` itself when it is a link or not a folder; sorted."""
+    if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+        return [folder]
+    out: list[Path] = []
+    for dirpath, dirs, names in os.walk(folder):
+        out += [Path(dirpath) / n for n in names]
+        out += [Path(dirpath) / d for d in dirs if os.path.islink(os.path.join(dirpath, d))]
+    return sorted(out)
+
+
 def ours_alone(path: str) -> bool:
     """A file or folder this user owns and no one else may write to."""
     try:
@@ -114,8 +176,12 @@ def ours_alone(path: str) -> bool:
 
 
 def inside(path: Path, root: Path) -> bool:
-    """Whether ``path``, links resolved, is ``root`` or below it (``root``'s own links resolved too)."""
-    real, top = path.resolve(), root.resolve()
+    """Whether ``path``, links resolved, is ``root`` or below it (``root``'s own links resolved too); a
+    link that loops leads nowhere inside."""
+    try:
+        real, top = path.resolve(), root.resolve()
+    except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+        return False
     return real == top or top in real.parents
 
 

@@ -21,6 +21,10 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 #: a YAML document's nodes once aliases are expanded (an alias bomb stops here), and its nesting depth
 MAX_YAML_NODES = 100_000
 MAX_YAML_DEPTH = 64
+#: an imported card's sources larger than this many times its README, and this many bytes more, are reported
+#: (YAML escapes, block indentation and each free section's entry make sources somewhat larger than their text)
+IMPORT_GROWTH = 4
+IMPORT_GROWTH_SLACK = 16 * 1024
 #: YAML documents larger than this have their nodes counted from the event stream before they are composed
 YAML_COUNT_FROM = 256 * 1024
 #: the most decimal digits of an integer read from YAML (Python's own default for writing one out): a

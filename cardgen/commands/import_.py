@@ -2,7 +2,8 @@
 an edit made on the Hub brought back into the sources that hold it (``cardgen.importing``).
 
 What import kept or changed of an original is a CG801 warning at the README line it concerns; an edit
-that `--merge` cannot place is a CG802 error there.
+that `--merge` cannot place is a CG802 error there; the python block that `cardgen smoke` would run, carried
+over as written, is a CG803 warning at its first line (a reviewer reads it before smoke runs it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cardgen.report import Report
 
 declare("CG801", "import kept or changed something of the original card", "warning")
 declare("CG802", "an edit made on the Hub that --merge cannot place in the sources")
+declare("CG803", "code carried over from a README that `cardgen smoke` runs: read it first", "warning")
 
 _AT_LINE = re.compile(r"^(?:README )?line (\d+): ")
 
@@ -65,7 +67,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="a README.md, a folder of them (owner/name/README.md or *.md), or owner/name[@revision]")
     p.add_argument("--out", type=Path, default=Path("cards"), help="the cards folder to write to (default: cards)")
     p.add_argument("--repo-id", help="the repo id of a single README (default: from its folder)")
-    p.add_argument("--force", action="store_true", help="replace existing sources")
+    p.add_argument("--force", action="store_true",
+                   help="replace each card folder that holds sources as a whole, and add new shared entries to an "
+                        "existing _shared/imported.yaml (the entries it holds are kept)")
     p.add_argument("--fix", action="store_true",
                    help="write what the original got wrong as cardgen computes it (e.g. a hand-typed count that "
                         "disagrees with its list); by default it is kept as written, and reported")
@@ -111,18 +115,28 @@ def run(opts: ImportOptions) -> tuple[Report, int]:
     if opts.merge:
         return merge(opts)
     try:
-        imports, targets = run_import(list(opts.sources), opts.out, opts.repo_id, opts.force,
+        imports, written = run_import(list(opts.sources), opts.out, opts.repo_id, opts.force,
                                       share_facts=opts.share, fix=opts.fix, bounds=bounds(opts))
     except ImportError_ as e:
         raise UsageError(str(e)) from None
     report = Report("import", checked=plural(len(imports), "card") + " imported")
-    for imp, target in zip(imports, targets, strict=True):
+    for imp, target in zip(imports, written.targets, strict=True):
         typed = ", ".join(imp.recognised) or "none"
         report.lines.append(f"imported  {imp.source} -> {target}: typed fields: {typed}; blocks left as free text: "
                             f"{plural(imp.free_sections, 'section')}")
         report.diagnostics += [problem(imp.readme, p, "CG801", "warning") for p in imp.problems]
+        report.diagnostics += [problem(imp.readme, p, "CG803", "warning") for p in imp.code]
         report.results.append(Imported(imp.source, imp.repo_id, str(target), list(imp.recognised),
                                        imp.free_sections))
+    for folder, old in written.replaced.items():
+        shown = ", ".join(old[:5]) + (f" and {len(old) - 5} more" if len(old) > 5 else "")
+        report.lines.append(f"replaced  {folder}: its sources were {shown}")
+    if written.shared_file is not None:
+        report.lines += [f"shared    {written.shared_file}: added {entry}" for entry in written.added]
+        if written.kept:
+            n = written.kept
+            report.notes.append(f"{written.shared_file}: the {n} entr{'y' if n == 1 else 'ies'} it held, kept as "
+                                "they were")
     report.notes.append(f"next: `cardgen validate {opts.out}`")
     return report, 0
 
@@ -133,6 +147,7 @@ def merge(opts: ImportOptions) -> tuple[Report, int]:
     from cardgen.importing.merge import MergeError
     from cardgen.importing.merge import merge as merge_one
     from cardgen.importing.readmes import readme_sources
+    from cardgen.importing.write import confined
 
     out = opts.out
     try:
@@ -151,6 +166,10 @@ def merge(opts: ImportOptions) -> tuple[Report, int]:
         report.lines.append(result.diff(out.resolve()))
         report.diagnostics += [problem(src, why, "CG802", "error") for why in result.left]
         if opts.write:
+            try:
+                confined(out.resolve(), list(result.changes))
+            except ImportError_ as e:
+                raise UsageError(str(e)) from None
             for path, (_, new) in result.changes.items():
                 atomic_write(path, new)
         verb = "merged into" if opts.write else "would merge into (pass --write)"

@@ -38,12 +38,20 @@ def _parsed(text: str, imp: Imported) -> tuple[list[str], list[Any]]:
     return lines, tokens
 
 
-def _title(lines: list[str], tokens: list[Any], heads: list[Head], out: dict[str, Any]) -> int:
-    """The title, into `title`: the first `# ` heading, when it is one line and opens the body. Returns
-    the line the sections begin on (after the title; 0 when there is none)."""
+def _title(lines: list[str], tokens: list[Any], heads: list[Head], out: dict[str, Any], imp: Imported,
+           offset: int) -> int:
+    """The title, into `title`: the first `# ` heading, when it is one line and opens the body, and
+    renders as written (a `{name}` in it would be filled: then it stays text, reported). Returns the line
+    the sections begin on (after the title; 0 when there is none)."""
+    from cardgen.rendering.literals import fill
+
     first_block = next((t.map[0] for t in tokens if t.map and t.level == 0), None)
     if heads and heads[0][2] == 1 and heads[0][0] == first_block and heads[0][1] - heads[0][0] == 1 \
             and lines[heads[0][0]].startswith("# "):
+        if fill(heads[0][3], name="\0") != heads[0][3]:  # the title is filled as the card's own text is
+            imp.problems.append(f"line {heads[0][0] + 1 + offset}: the title holds `{{name}}`, which cardgen fills "
+                                "in a title: kept as text, as written")
+            return 0
         out["title"] = heads[0][3]
         return heads[0][1]
     return 0
@@ -84,10 +92,10 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
     lines, tokens = _parsed(text, imp)
     heads = [(t.map[0], t.map[1], int(t.tag[1]), tokens[i + 1].content) for i, t in enumerate(tokens)
              if t.type == "heading_open" and t.map and t.level == 0]
-    body_start = _title(lines, tokens, heads, out)  # where the sections begin
+    body_start = _title(lines, tokens, heads, out, imp, offset)  # where the sections begin
     out.setdefault("title", "")  # none: the rendered card has no `# ` title either
-    imp.lines, imp.body_start = lines, body_start
-    imp.cuts = [start for start, _, level, _ in heads if level <= 2 and start >= body_start]
+    imp.lines, imp.body_start, imp.offset = lines, body_start, offset
+    imp.cuts = _cuts(imp, heads, body_start, offset)
     base_claim = _embedded(imp, lines, heads, body_start, base_model, offset, fix)
     end = base_claim.start if base_claim else len(lines)
     scan = [("" if i < body_start else line) for i, line in enumerate(lines[:end])]
@@ -96,13 +104,38 @@ def body(text: str, out: dict[str, Any], imp: Imported, base_model: Any = None, 
                            out.get("title") or "") + ([base_claim] if base_claim else [])
 
 
-def _slug(text: str, taken: set[str]) -> str:
+def _slug(text: str, taken: dict[str, int]) -> str:
+    """A section id from its first line, unique among ``taken`` (each base with the next number it gets:
+    a thousand sections of one heading take their ids in one step each)."""
     base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "section"
-    slug, n = base, 2
+    n = taken.get(base, 1)
+    slug = base if n == 1 else f"{base}-{n}"
     while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    taken.add(slug)
+        n += 1
+        slug = f"{base}-{n}"
+    taken[base] = n + 1
+    taken.setdefault(slug, 1)
     return slug
+
+
+#: the most free sections a card is cut into (at its `#` and `##` headings): each is an entry of card.yaml
+#: with its id and anchor, so that a body of many short headings would give sources many times its size
+MAX_FREE_SECTIONS = 1000
+#: a free section is anchored after the one before it; every this many, after the slot that begins the
+#: run instead (the same order: a slot's sections come in the order card.yaml lists them), so that no
+#: chain of anchors is deeper than this to render
+ANCHOR_CHAIN = 100
+
+
+def _cuts(imp: Imported, heads: list[Head], body_start: int, offset: int) -> list[int]:
+    """Where the free sections begin: each `#` and `##` heading after the title, the first
+    ``MAX_FREE_SECTIONS`` of them (the rest stays in the last section, reported)."""
+    cuts = [start for start, _, level, _ in heads if level <= 2 and start >= body_start]
+    if len(cuts) > MAX_FREE_SECTIONS:
+        imp.problems.append(f"line {cuts[MAX_FREE_SECTIONS] + 1 + offset}: {len(cuts):,} headings: the body is cut "
+                            f"into free sections at the first {MAX_FREE_SECTIONS:,}; the rest is one section")
+        cuts = cuts[:MAX_FREE_SECTIONS]
+    return cuts
 
 
 def finish(imp: Imported) -> None:
@@ -121,13 +154,14 @@ def finish(imp: Imported) -> None:
     bounds = sorted({imp.body_start, len(lines), *(x for c in imp.claims for x in (c.start, c.end)), *imp.cuts})
     from cardgen.sections import SECTION_NAMES
 
-    taken: set[str] = set(SECTION_NAMES)  # a section named like a slot would be placed after both
+    taken = dict.fromkeys(SECTION_NAMES, 1)  # a section named like a slot would be placed after both
     sections: list[dict[str, Any]] = []
-    prev, slots = "title", ["title"]
+    prev, slots, chain = "title", ["title"], 0
     for a, b in zip(bounds, bounds[1:], strict=False):
         if a in claimed:
             prev = claimed[a].slot
             slots.append(prev)
+            chain = 0
             continue
         if any(c.start < b and a < c.end for c in imp.claims):
             continue
@@ -135,7 +169,8 @@ def finish(imp: Imported) -> None:
         if not chunk.strip():
             continue
         sid = _slug(chunk.split("\n", 1)[0].lstrip("#").strip(), taken)
-        sections.append({"id": sid, "body": chunk, "verbatim": True, "after": prev})
+        chain = 0 if chain == ANCHOR_CHAIN else chain + 1
+        sections.append({"id": sid, "body": chunk, "verbatim": True, "after": prev if chain else slots[-1]})
         prev = sid
     if sections:
         out["sections"] = sections

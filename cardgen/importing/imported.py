@@ -35,6 +35,8 @@ class Imported:
     partials: dict[str, str] = field(default_factory=dict)  # the card's own templates, by file name
     start: dict[str, Any] = field(default_factory=dict)  # the card's fields before the claims (finish starts here)
     file: str = ""  # the README its lines are counted in (an embedded card's: the card that embeds it)
+    offset: int = 0  # the README's lines before the body's first (its front matter; an embedded card's: more)
+    code: list[str] = field(default_factory=list)  # code carried over that smoke runs, "line N: ..." (see carried)
 
     @property
     def readme(self) -> str:
@@ -54,19 +56,29 @@ def dump(data: Any) -> str:
 
 
 def card_yaml(imp: Imported, card: dict[str, Any] | None = None) -> str:
+    source = "".join(c if c.isprintable() else repr(c)[1:-1] for c in imp.source)  # a comment stays one line
     head = (f"# yaml-language-server: $schema=../../../schemas/card.schema.json\n"
-            f"# Imported by cardgen from {imp.source}\n")
+            f"# Imported by cardgen from {source}\n")
     return head + dump(imp.card if card is None else card)
 
 
-def write_card(root: Path, imp: Imported, partials: dict[str, str], card: dict[str, Any]) -> Path:
-    """The card's sources under ``root``: ``card`` as its card.yaml, ``partials`` as its own templates."""
-    folder = root / imp.repo_id
+def sources(imp: Imported, partials: dict[str, str], card: dict[str, Any]) -> dict[str, str]:
+    """The card's source files, by path in its folder: ``card`` as its card.yaml, ``partials`` as its own
+    templates."""
+    return {**{f"templates/{name}": text for name, text in partials.items()}, "card.yaml": card_yaml(imp, card)}
+
+
+def write_sources(folder: Path, files: dict[str, str], sync: bool = True) -> None:
+    """Files (by path in ``folder``) written into ``folder`` (synced to disk with ``sync``: sources kept)."""
     (folder / "templates").mkdir(parents=True, exist_ok=True)
-    for name, text in partials.items():
-        (folder / "templates" / name).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "templates" / name, text)
-    target = folder / "card.yaml"
-    atomic_write(target, card_yaml(imp, card))
-    return target
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / name, text, sync=sync)
+
+
+def write_card(root: Path, imp: Imported, partials: dict[str, str], card: dict[str, Any]) -> Path:
+    """The card's sources under ``root``, a temporary folder of import's own for checking them (not
+    synced: they are gone once checked)."""
+    write_sources(root / imp.repo_id, sources(imp, partials, card), sync=False)
+    return root / imp.repo_id / "card.yaml"
 

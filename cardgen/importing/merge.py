@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from cardgen.frontmatter import lines as line_list
 from cardgen.frontmatter import split
 from cardgen.importing.recognise.claims import literal
 from cardgen.rendering.provenance import DIGEST, unsealed
@@ -59,14 +60,25 @@ def _render(root: Path, folder: Path, repo_id: str) -> str:
     return text
 
 
-def _sources(folder: Path, root: Path) -> list[Path]:
-    """The files an edit to a card's README may belong in, the card's own first."""
+def _sources(folder: Path, root: Path) -> dict[Path, list[str]]:
+    """The files an edit to a card's README may belong in, the card's own first, each with its lines:
+    files of the cards folder itself (a link is not one: what it leads to is not edited through it), each
+    read within cardgen's bounds."""
+    from cardgen.files import escaping_link, read_text
+
     out = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in (".yaml", ".yml", ".md", ".j2")]
     org = folder.parent / "_templates"
     out += [p for p in sorted(org.rglob("*.j2"))] if org.is_dir() else []
     shared = root / "_shared"
     out += [p for p in sorted(shared.glob("*.y*ml"))] if shared.is_dir() else []
-    return out
+    texts: dict[Path, list[str]] = {}
+    for p in out:
+        if p.is_symlink() or escaping_link(p, root) is not None:
+            continue
+        text, _ = read_text(p, str(p))
+        if text is not None:
+            texts[p] = text.split("\n")
+    return texts
 
 
 def _forms(path: Path, line: str) -> str:
@@ -168,7 +180,7 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
     folder ``root``."""
     root = root.resolve()
     folder = root / repo_id
-    hub_text = hub_text.lstrip("\ufeff").replace("\r\n", "\n")
+    hub_text = "\n".join(line_list(hub_text.lstrip("\ufeff")))  # every line end LF, a lone CR's too
     marker = DIGEST.search(hub_text)
     if marker is None:
         raise MergeError(f"the README of {repo_id} on the Hub was not written by cardgen (no digest marker): import "
@@ -187,8 +199,7 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
                     "`metadata:` in card.yaml holds it)" for k, a, b in front_matter_changes(ours, hub_text)]
     a, b = body_old.split("\n"), body_new.split("\n")
     first = unsealed(ours).count("\n") - body_old.count("\n") + 1  # the README line the body starts on
-    paths = _sources(folder, root)
-    texts = {p: p.read_text("utf-8").split("\n") for p in paths}
+    texts = _sources(folder, root)
     edits: dict[Path, list[tuple[int, int, list[str]]]] = {}
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
@@ -221,7 +232,9 @@ def _check(result: Merged, root: Path, folder: Path, repo_id: str, body_new: str
         copy = Path(tmp) / root.name
         shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         for path, (_, new) in result.changes.items():
-            (copy / path.relative_to(root)).write_text(new, encoding="utf-8")
+            target = copy / path.relative_to(root)
+            target.unlink(missing_ok=True)  # a link copied as a link is replaced, never written through
+            target.write_text(new, encoding="utf-8")
         try:
             text = _render(copy, copy / folder.relative_to(root), repo_id)
         except MergeError:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from cardgen import hubspec
-from cardgen.files import read_text
+from cardgen.files import display, escaping_link, read_text
 from cardgen.hub import Bounds
 from cardgen.importing.imported import ImportError_
 from cardgen.limits import MAX_FILE_BYTES
@@ -26,8 +26,8 @@ def _read(p: Path) -> str:
 
 def readme_sources(paths: list[str], repo_id: str | None, bounds: Bounds = IMPORT_BOUNDS) -> list[tuple[str, str, str]]:
     """(repo id, where it came from, README text) for each README named: a file, a folder of them
-    (flat `*.md`, or `owner/name/README.md`), or a Hub repo id `owner/name[@revision]` (fetched within
-    ``bounds``)."""
+    (flat `*.md`, or `owner/name/README.md`, each inside the folder once links are resolved: a link out
+    of it is refused), or a Hub repo id `owner/name[@revision]` (fetched within ``bounds``)."""
     out: list[tuple[str, str, str]] = []
     for arg in paths:
         p = Path(arg)
@@ -39,6 +39,9 @@ def readme_sources(paths: list[str], repo_id: str | None, bounds: Bounds = IMPOR
             if not files:
                 raise ImportError_(f"{p}: no README files (owner/name/README.md, or *.md)")
             for f in files:
+                if (link := escaping_link(f, p)) is not None:
+                    raise ImportError_(f"{display(link)} is a link out of {display(p)}: not read (import reads a "
+                                       "folder's own files; name a file outside it on its own if you mean it)")
                 rid = _repo_from_path(f) if f.name == "README.md" else f"imported/{f.stem}"
                 out.append((rid, str(f), _read(f)))
         elif re.fullmatch(r"[\w.-]+/[\w.-]+(@[\w./-]+)?", arg) and not p.exists():

@@ -8,8 +8,9 @@ into ordered free sections, each kept as the original wrote it (``body``). The r
 rendered back and kept only where they give the original back (``verify``); facts that several cards
 write go to one shared file (``share``).
 
-All are read, converted and checked before anything is written. Sources are written atomically, never
-over existing ones unless ``force``; the same input gives the same sources.
+All are read, converted and checked before anything is written. Sources are written inside the cards
+folder, each card folder as a whole, never over existing ones unless ``force``, the shared file merged
+entry by entry (``write``); the same input gives the same sources.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from cardgen import hubspec
-from cardgen.files import atomic_write
-from cardgen.frontmatter import split
+from cardgen.frontmatter import lines, split
 from cardgen.hub import Bounds
 from cardgen.importing.body import body, finish
+from cardgen.importing.carried import note_carried_code
 from cardgen.importing.front_matter import front_matter
-from cardgen.importing.imported import Imported, ImportError_, dump, write_card
+from cardgen.importing.imported import Imported, ImportError_
 from cardgen.importing.readmes import IMPORT_BOUNDS, readme_sources
-from cardgen.importing.share import existing_ids, share
+from cardgen.importing.share import existing_entries, share
 from cardgen.importing.verify import settle, verify
+from cardgen.importing.write import Written, write
 
 
 def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Imported:
@@ -34,7 +36,11 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
     imp = Imported(repo_id, source, {})
     out: dict[str, Any] = {"repo_id": repo_id}
     imp.card = out
-    text = imp.original = text.lstrip("\ufeff").replace("\r\n", "\n")
+    text = text.lstrip("\ufeff")
+    if lone := text.count("\r") - text.count("\r\n"):
+        imp.problems.append(f"{lone:,} lone CR line end{'s' * (lone != 1)} (an old Mac's) read as line ends, as "
+                            "Markdown reads them: the sources and the README end lines with LF")
+    text = imp.original = "\n".join(lines(text))  # every line end LF, where Markdown ends a line
     fm, rest, _ = split(text)
     meta: Any = {}
     if fm is not None:
@@ -110,31 +116,17 @@ def _check(imports: list[Imported]) -> None:
     settle(imports)
 
 
-def _write(out: Path, cards: list[Imported], shared: dict[str, Any], force: bool) -> list[Path]:
-    """Each card's sources, and the shared file, written under ``out`` (never over existing ones unless
-    ``force``); the cards' card.yaml files."""
-    targets = [out / imp.repo_id / "card.yaml" for imp in cards]
-    shared_file = out / "_shared" / "imported.yaml"
-    existing = [t for t in targets if t.exists()] + ([shared_file] if shared and shared_file.exists() else [])
-    if existing and not force:
-        raise ImportError_(f"{existing[0]} exists ({len(existing)} in all); pass --force to replace")
-    for imp in cards:
-        write_card(out, imp, imp.partials, imp.card)
-    if shared:
-        shared_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(shared_file, "# Imported by cardgen: facts that several imported cards share\n" + dump(shared))
-    return targets
-
-
 def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool, share_facts: bool = True,
-               fix: bool = False, bounds: Bounds = IMPORT_BOUNDS) -> tuple[list[Imported], list[Path]]:
+               fix: bool = False, bounds: Bounds = IMPORT_BOUNDS) -> tuple[list[Imported], Written]:
     """Import every README named (a Hub repo's fetched within ``bounds``); write each card's sources
-    (atomically, never over existing ones unless ``force``). All are read, converted and checked before
-    anything is written."""
+    (inside ``out``, each card folder as a whole, never over existing sources unless ``force``; see
+    ``write``). All are read, converted and checked before anything is written."""
     found = _readmes(paths, repo_id, bounds)
     imports = [import_text(text, rid, src, fix) for rid, src, text in found]
     _embedded_apart(imports, {rid for rid, _, _ in found}, out)
     _check(imports)
+    for top in imports:
+        note_carried_code(top)
     cards = [imp for top in imports for imp in top.all()]
-    shared = share(imports, existing_ids(out)) if share_facts else {}
-    return cards, _write(out, cards, shared, force)
+    shared = share(imports, existing_entries(out)) if share_facts else {}
+    return cards, write(out, cards, shared, force)

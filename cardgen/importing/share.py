@@ -10,17 +10,31 @@ from typing import Any
 from cardgen.importing.imported import Imported
 from cardgen.loading.yamlpos import load
 
+Shared = dict[str, dict[str, Any]]  # kind (licenses, citations, sections) -> id -> entry
 
-def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
+
+def _content(kind: str, entry: Any) -> str:
+    """What a shared entry says, whatever its id: two entries that say the same are one."""
+    import json
+
+    if kind == "sections" and isinstance(entry, dict):
+        entry = {k: v for k, v in entry.items() if k != "id"}
+    return json.dumps(entry, sort_keys=True, default=str)
+
+
+def share(imports: list[Imported], existing: Shared | None = None) -> Shared:
     """Facts written in several imported cards, moved to one shared file: the same licence, the same
-    BibTeX entry, and the same free section at the same place. Returns the shared file's content (empty:
-    nothing shared)."""
+    BibTeX entry, and the same free section at the same place. An entry that a shared file of the cards
+    folder (``existing``) already holds is named by its id there; a new one takes an id that none holds.
+    Returns the new entries (empty: nothing new to share)."""
     import hashlib
     import json
 
+    existing = existing or {}
     cards = [imp for top in imports for imp in top.all()]
-    shared: dict[str, dict[str, Any]] = {"licenses": {}, "citations": {}, "sections": {}}
-    taken = set(existing)
+    shared: Shared = {"licenses": {}, "citations": {}, "sections": {}}
+    taken = {str(k) for entries in existing.values() for k in entries}
+    known = {kind: {_content(kind, v): str(k) for k, v in entries.items()} for kind, entries in existing.items()}
 
     def new_id(base: str) -> str:
         sid, n = base, 2
@@ -44,7 +58,9 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
             for box, at in places(imp.card):
                 k = key(box[at])
                 if counts.get(k, 0) >= 2:
-                    if k not in ids:
+                    if k not in ids and (old := known.get(kind, {}).get(_content(kind, box[at]))) is not None:
+                        ids[k] = old
+                    elif k not in ids:
                         ids[k] = new_id(str(box[at].get(name) or box[at].get("id")))
                         shared[kind][ids[k]] = box[at]
                     box[at] = ids[k]
@@ -80,7 +96,9 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
             if counts[k] < 2 or not (prev_shared or sec["after"] in SLOT_NAMES):
                 prev_shared = False
                 continue
-            if k not in moved:
+            if k not in moved and (old := known.get("sections", {}).get(_content("sections", sec))) is not None:
+                moved[k] = old
+            elif k not in moved:
                 moved[k] = new_id(sec["id"])
                 shared["sections"][moved[k]] = {**sec, "id": moved[k]}
             renamed[sec["id"]] = moved[k]
@@ -91,13 +109,22 @@ def share(imports: list[Imported], existing: set[str]) -> dict[str, Any]:
     return {k: v for k, v in shared.items() if v}
 
 
-def existing_ids(out: Path) -> set[str]:
-    """The ids the shared files of the cards folder ``out`` already hold: a new shared entry takes another."""
-    ids: set[str] = set()
-    for f in sorted((out / "_shared").glob("*.y*ml")) if (out / "_shared").is_dir() else []:
+def existing_entries(out: Path) -> Shared:
+    """The entries the shared files of the cards folder ``out`` already hold, by kind and id (a link out
+    of ``out`` is not read: `validate` refuses it too)."""
+    from cardgen.files import escaping_link
+
+    entries: Shared = {}
+    folder = out / "_shared"
+    if not folder.is_dir() or escaping_link(folder, out) is not None:
+        return entries
+    for f in sorted(folder.glob("*.y*ml")):
+        if escaping_link(f, out) is not None:
+            continue
         doc, _ = load(f)  # read as every shared file is: within cardgen's bounds
         data = None if doc is None else doc.data
-        if isinstance(data, dict):
-            ids |= {str(k) for v in data.values() if isinstance(v, dict) for k in v}
-    return ids
+        for kind, v in data.items() if isinstance(data, dict) else ():
+            if isinstance(v, dict):
+                entries.setdefault(str(kind), {}).update({str(k): e for k, e in v.items()})
+    return entries
 

@@ -179,6 +179,8 @@ class _Builder:
             return node.value
         try:
             if tag == _INT:
+                if len(node.value) > 2 * MAX_INT_DIGITS:  # refused unread: base 60 of a long text takes quadratic time
+                    raise ValueError(f"more than {MAX_INT_DIGITS} digits")
                 number = _SCALAR.construct_yaml_int(node)
                 if abs(number) >= _INT_LIMIT:  # hex, octal, binary and base 60 are not bounded by Python's int()
                     raise ValueError(f"more than {MAX_INT_DIGITS} digits")

@@ -144,16 +144,25 @@ def source_lines(card: Card) -> Callable[[list[str], int], Where]:
             except (OSError, UnicodeDecodeError):
                 continue
     stripped = [([x.strip() for x in lines], place) for lines, place in texts]
+    # each run of 1, 2 and 3 lines, stripped, with the first two places it is written: a line is placed
+    # where its run is written once (a README with thousands of lint problems is placed in linear time)
+    index: dict[tuple[str, ...], list[tuple[Any, int]]] = {}
+    for size in (3, 2, 1):
+        for lines, place in stripped:
+            for k in range(len(lines) - size + 1):
+                hits = index.setdefault(tuple(lines[k:k + size]), [])
+                if len(hits) < 2:
+                    hits.append((place, k))
 
     def find(readme: list[str], n: int) -> Where:
         for size in (3, 2, 1):
-            want = [x.strip() for x in readme[n - 1:n - 1 + size]]
+            want = tuple(x.strip() for x in readme[n - 1:n - 1 + size])
             if len(want) < size or not want[0]:
                 continue
-            hits = [place(k) for lines, place in stripped for k in range(len(lines) - size + 1)
-                    if lines[k:k + size] == want]
+            hits = index.get(want, [])
             if len(hits) == 1:
-                return hits[0]
+                place, k = hits[0]
+                return place(k)
         return card.where()
 
     return find

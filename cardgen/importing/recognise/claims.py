@@ -4,6 +4,7 @@ code block (``closed``) and read a table's cells (``cells``)."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,12 +51,18 @@ def partial(lines: list[str], start: int, end: int, holes: list[tuple[int, int, 
 
 @dataclass
 class Body:
-    """The body's lines and its top-level blocks (markdown-it tokens with a line map)."""
+    """The body's lines and its top-level blocks (markdown-it tokens with a line map). The recognisers ask
+    for the blocks of a range of lines and the cells of a table once per section: both are looked up
+    (``blocks_in`` by bisection, ``position`` from a table made once), so that a recogniser's time grows
+    with the body, not with the body times its headings."""
 
     lines: list[str]
     tokens: list[Any]
     offset: int = 0  # lines of the README before the body (its front matter)
     fixed: dict[int, str] = field(default_factory=dict)  # line -> what it says once `--fix` computed its count
+    _top: list[Any] | None = field(default=None, repr=False)
+    _starts: list[int] = field(default_factory=list, repr=False)
+    _pos: dict[int, int] = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, text: str, offset: int = 0) -> Body:
@@ -63,23 +70,44 @@ class Body:
         return cls(text.split("\n"), tokens, offset)
 
     def top(self) -> list[Any]:
-        return [t for t in self.tokens if t.map and t.level == 0 and not t.type.endswith("_close")]
+        """The top-level blocks, in the order of the body (their line maps do not overlap)."""
+        if self._top is None:
+            self._top = [t for t in self.tokens if t.map and t.level == 0 and not t.type.endswith("_close")]
+            self._starts = [t.map[0] for t in self._top]
+        return self._top
 
     def sections(self) -> list[tuple[int, int, int, str]]:
         """(start, end, level, heading text) of every heading's section, up to the next heading of its
-        level or higher."""
+        level or higher (found with a stack of the sections still open: one pass)."""
         heads = []
         for i, t in enumerate(self.tokens):
             if t.type == "heading_open" and t.level == 0 and t.map:
                 heads.append((t.map[0], int(t.tag[1]), self.tokens[i + 1].content))
-        out = []
-        for k, (start, level, text) in enumerate(heads):
-            end = next((s for s, lv, _ in heads[k + 1:] if lv <= level), len(self.lines))
-            out.append((start, end, level, text))
-        return out
+        ends = [len(self.lines)] * len(heads)
+        open_: list[int] = []  # indices of headings whose section has not ended yet
+        for k, (start, level, _) in enumerate(heads):
+            while open_ and heads[open_[-1]][1] >= level:
+                ends[open_.pop()] = start
+            open_.append(k)
+        return [(start, end, level, text) for (start, level, text), end in zip(heads, ends, strict=True)]
 
     def blocks_in(self, start: int, end: int) -> list[Any]:
-        return [t for t in self.top() if start <= t.map[0] and t.map[1] <= end]
+        """The top-level blocks that lie within lines ``start``..``end``."""
+        top = self.top()
+        out = []
+        for i in range(bisect.bisect_left(self._starts, start), len(top)):
+            t = top[i]
+            if t.map[0] >= end:
+                break
+            if t.map[1] <= end:
+                out.append(t)
+        return out
+
+    def position(self, token: Any) -> int:
+        """Where ``token`` is in ``tokens``."""
+        if not self._pos:
+            self._pos = {id(t): i for i, t in enumerate(self.tokens)}
+        return self._pos[id(token)]
 
 
 def closed(body: Body, f: Any) -> bool:
@@ -89,11 +117,12 @@ def closed(body: Body, f: Any) -> bool:
 
 def cells(body: Body, table: Any) -> tuple[list[str], list[list[str]]]:
     """The source text of each cell of a table (escaped pipes unescaped)."""
-    i = body.tokens.index(table)
+    i = body.position(table)
     header: list[str] = []
     rows: list[list[str]] = []
     row: list[str] | None = None
-    for t in body.tokens[i + 1:]:
+    for k in range(i + 1, len(body.tokens)):
+        t = body.tokens[k]
         if t.type == "table_close":
             break
         if t.type == "tr_open":

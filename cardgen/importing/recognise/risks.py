@@ -14,8 +14,8 @@ from typing import Any
 from cardgen.importing.recognise.claims import Claim, literal
 from cardgen.importing.recognise.registry import Context, recogniser
 
-_SUMMARY = re.compile(r"We identified (\d+) potential model risks? and (\d+) mitigation strateg(?:y|ies) \(M\) for "
-                      r"(\d+) potential model uses?")
+_SUMMARY = re.compile(r"We identified ([0-9]{1,9}) potential model risks? and ([0-9]{1,9}) mitigation strateg(?:y|ies) "
+                      r"\(M\) for ([0-9]{1,9}) potential model uses?")
 _LAYERS = {"capability risk": "capability", "human interaction risk": "human interaction", "systemic risk": "systemic"}
 _USE_FIELDS = {"purpose": "purpose", "capability": "capability", "ai user": "ai_user", "ai subject": "ai_subject",
                "domain": "domain"}

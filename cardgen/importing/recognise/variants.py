@@ -16,15 +16,24 @@ def _yes(v: str) -> bool | None:
     return {"yes": True, "no": False}.get(v.strip().lower())
 
 
+def _count(text: str) -> int:
+    """A table cell's whole number as cardgen writes one (ASCII digits, a few of them, perhaps after a
+    minus); ValueError else."""
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) < 10):
+        raise ValueError(text)
+    return int(text)
+
+
 def _gptq_row(row: list[str], compat: list[str], repo: str) -> dict[str, Any] | None:
     row = [c.strip() for c in row]
     link = LINK.fullmatch(row[0])
     if not link or link.group(2) != f"https://huggingface.co/{repo}/tree/{link.group(1)}":
         return None
     try:
-        v: dict[str, Any] = {"branch": link.group(1), "bits": int(row[1]),
-                             "group_size": None if row[2] == "None" else int(row[2]), "act_order": _yes(row[3]),
-                             "damp_percent": float(row[4]), "seq_len": int(row[6]), "size": row[7]}
+        v: dict[str, Any] = {"branch": link.group(1), "bits": _count(row[1]),
+                             "group_size": None if row[2] == "None" else _count(row[2]), "act_order": _yes(row[3]),
+                             "damp_percent": float(row[4]), "seq_len": _count(row[6]), "size": row[7]}
     except ValueError:
         return None
     if v["act_order"] is None or repr(v["damp_percent"]) != row[4]:
@@ -60,9 +69,9 @@ def _gguf(columns: list[str], rows: list[list[str]], repo: str) -> dict[str, Any
     for r in (list(map(str.strip, r)) for r in rows):
         link = LINK.fullmatch(r[0]) if len(r) == 6 else None
         if not link or link.group(2) != f"https://huggingface.co/{repo}/blob/main/{link.group(1)}" \
-                or not r[2].isdigit():
+                or not (r[2].isascii() and r[2].isdigit() and len(r[2]) < 10):
             break
-        files.append({"file": link.group(1), "quant_method": r[1], "bits": int(r[2]), "size": r[3],
+        files.append({"file": link.group(1), "quant_method": r[1], "bits": _count(r[2]), "size": r[3],
                       "max_ram": r[4], "use_case": r[5]})
     if len(files) == len(rows):
         return {"method": "GGUF", "files": files}
