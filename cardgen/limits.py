@@ -1,5 +1,6 @@
 """Every bound cardgen keeps on what it is given, in one place, and bounded time for work that cannot
-bound itself (a chat template from a card, loading a model).
+bound itself (loading a model; templates from a card tree run in ``sandbox``'s worker, within the
+time and memory given here).
 
 Cards, READMEs, templates and answers from the Hub are other people's files: each is read within a size
 (``files.read_text``), parsed within a shape (``loading.yamlpos``: nodes once aliases are expanded,
@@ -32,6 +33,19 @@ MAX_INT_DIGITS = 4300
 #: seconds a chat template may run on the example conversation, and the most text it may give
 TEMPLATE_SECONDS = 2.0
 TEMPLATE_CHARS = 1_000_000
+#: seconds the render of one card may take when templates of the cards tree (its own, its organisation's)
+#: take part: a few milliseconds for a real card, so this is far from any card and near enough to wait for
+CARD_SECONDS = 5.0
+#: memory the worker process that runs templates from a card tree (``sandbox``) may take above what it
+#: starts with (its caller's address space, shared by fork): a card or a chat example needs a few MiB,
+#: the largest text a template may give (``TEMPLATE_CHARS``) 4 MiB, and this is well within a laptop's
+SANDBOX_MEMORY = 512 * 1024 * 1024
+#: the most a worker's answer may weigh (pickled) when it comes back to its caller
+SANDBOX_ANSWER_BYTES = 64 * 1024 * 1024
+#: seconds a caller waits past a request's own limit (which the worker enforces itself, between two steps
+#: of Python) before it kills the worker: work inside one C call (a power folded at compile time, a huge
+#: repetition) cannot be interrupted otherwise
+SANDBOX_GRACE = 1.0
 #: `cardgen preview`'s server: seconds a connection may stay idle (before its request, or within it), the
 #: threads that answer requests, and the idle connections held (the oldest is closed past it)
 PREVIEW_IDLE_SECONDS = 10.0

@@ -18,7 +18,7 @@ PACKAGE = Path(cardgen.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("cardgen.version", "cardgen.diagnostics", "cardgen.console", "cardgen.files", "cardgen.limits",
               "cardgen.hubspec", "cardgen.data", "cardgen.cache", "cardgen.parallel", "cardgen.policy",
-              "cardgen.report", "cardgen.hub")),
+              "cardgen.report", "cardgen.hub", "cardgen.sandbox")),
     # the risk matrix's format is part of the card's (a card holds one); the rest of `risk` is its meaning
     ("card format", ("cardgen.entries", "cardgen.schema", "cardgen.risk.schema", "cardgen.kinds")),
     ("loading", ("cardgen.loading",)),

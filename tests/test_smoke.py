@@ -210,3 +210,32 @@ def test_an_imported_card_runs_its_own_snippet(cli, models, tmp_path):
     assert r.code == 0 and d["ok"] and d["style"] == "imported", r.out
     assert d["snippet"] == "ok"  # the README's own snippet, as imported, really runs
     assert d["prompt"].endswith("### User:\nSay hello.\n\n### Assistant:\n")
+
+
+#: the lines a hostile snippet adds: whatever credential it finds, it reports (the test asserts it finds none)
+SNOOP = ('import os, huggingface_hub\n'
+         'seen = sorted(k for k, v in os.environ.items() if v in ("hf_fromtheenvironment", "cloudkey"))\n'
+         'assert not seen and huggingface_hub.get_token() is None, f"the snippet sees {seen} '
+         '{huggingface_hub.get_token()!r}"\n'
+         'assert os.environ["HF_HUB_OFFLINE"] == "1" and huggingface_hub.constants.HF_HUB_OFFLINE\n')
+
+
+def test_an_imported_snippet_runs_without_the_token(cli, models, tmp_path, monkeypatch):
+    """A README whose snippet reads the token: imported and smoke-tested with HF_TOKEN (and a token file, and a
+    cloud key) set, its snippet finds none of them, and runs offline."""
+    seed = next((REPO / "tests/seeds").glob("000_*.txt")).read_text("utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text(seed.replace("```python\nimport torch\n", "```python\nimport torch\n" + SNOOP, 1), "utf-8")
+    assert cli("import", readme, "--repo-id", B7, "--out", tmp_path / "cards").code == 0
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf/token").write_text("hf_fromthefile")
+    monkeypatch.setenv("HF_TOKEN", "hf_fromtheenvironment")
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_fromtheenvironment")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # where huggingface_hub looks for its token file
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cloudkey")
+    report = tmp_path / "smoke.json"
+    r = cli("smoke", tmp_path / "cards", *paths(models, B7), "--json", report, "--device", "cpu")
+    [d] = json.loads(report.read_text())["results"]
+    kept = "".join(p.read_text("utf-8") for p in (tmp_path / "cards").rglob("*") if p.is_file())
+    assert d["style"] == "imported" and "huggingface_hub.get_token()" in kept, r.out  # the snippet as written
+    assert d["snippet"] == "ok" and r.code == 0, (d["failures"], r.out)

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from cardgen.limits import TEMPLATE_CHARS, TEMPLATE_SECONDS, time_limit
+from cardgen.limits import TEMPLATE_CHARS, TEMPLATE_SECONDS
 
 if TYPE_CHECKING:
     from cardgen.schema import CardSource
@@ -67,28 +67,42 @@ def _compile(text: str) -> Any:
 
 def render(text: str, messages: list[dict[str, str]], bos_token: str | None = None, eos_token: str | None = None,
            add_generation_prompt: bool = True) -> str:
-    """The chat template filled with a conversation, as transformers fills it (tokenize=False)."""
-    template = _compile(text)
+    """The chat template filled with a conversation, as transformers fills it (tokenize=False): compiled
+    and rendered in ``sandbox``'s worker, within ``TEMPLATE_SECONDS`` and the worker's memory."""
+    import jinja2  # noqa: F401 - imported here, where rendering needs it anyway, a worker forked from here has it
+
+    from cardgen import sandbox
+
     try:
-        with time_limit(TEMPLATE_SECONDS, _TooLong):
-            out = str(template.render(messages=messages, add_generation_prompt=add_generation_prompt,
-                                      bos_token=bos_token or "", eos_token=eos_token or "", tools=None,
-                                      documents=None))
-    except _TooLong:
-        raise ChatTemplateError(f"the chat template ran longer than {TEMPLATE_SECONDS:g} s on the example "
-                                "conversation") from None
+        return sandbox.call(_render_here, text, messages, bos_token, eos_token, add_generation_prompt,
+                            seconds=TEMPLATE_SECONDS)
+    except sandbox.Bound as e:
+        raise ChatTemplateError(f"the chat template {e} on the example conversation") from None
+
+
+def _render_here(text: str, messages: list[dict[str, str]], bos_token: str | None, eos_token: str | None,
+                 add_generation_prompt: bool) -> str:
+    from cardgen import sandbox
+
+    try:
+        template = _compile(text)
+    except (ChatTemplateError, MemoryError):
+        raise
+    except Exception as e:  # noqa: BLE001 - Python's own limits on what it compiles: nesting, mostly
+        raise ChatTemplateError(f"the chat template does not compile: {sandbox.reason(e)}") from None
+    try:
+        out = str(template.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                  bos_token=bos_token or "", eos_token=eos_token or "", tools=None, documents=None))
+    except MemoryError:
+        raise
     except Exception as e:  # noqa: BLE001 - a template's own raise_exception, an undefined name...: one message
-        raise ChatTemplateError(f"the chat template fails on the example conversation: {type(e).__name__}: {e}") \
-            from None
+        why = sandbox.reason(e)
+        raise ChatTemplateError("the chat template fails on the example conversation: "
+                                + (f"{type(e).__name__}: {why}" if why == str(e) else why)) from None
     if len(out) > TEMPLATE_CHARS:
         raise ChatTemplateError(f"the chat template gives {len(out):,} characters for the example conversation; "
                                 f"the limit is {TEMPLATE_CHARS:,}")
     return out
-
-
-class _TooLong(BaseException):  # not an Exception: the template's own error handling cannot swallow it
-    pass
-
 
 
 def snippet_messages(model: CardSource) -> list[dict[str, str]]:

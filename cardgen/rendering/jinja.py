@@ -6,27 +6,38 @@ organisation can override any partial, or the order of sections in `card.md.j2`.
 
 Free sections are placed by ``slot(name)`` before/after the section they name. Rendering takes the
 resolved card and the run's cache, nothing else; it is deterministic (no time, locale or dict order).
+
+cardgen's own code turns the card into a ``Job`` of plain data (the template context, the free sections'
+markdown, the embedded base card's body, the front matter's YAML), and the templates run on that alone
+(``templates``): here when they are cardgen's own, in ``sandbox``'s worker, within ``CARD_SECONDS`` and
+its memory, when the card's search path holds templates from the cards tree (its own, its organisation's),
+which are other people's code.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
+import itertools
 import os
 import re
 import tempfile
 import traceback
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from cardgen import sandbox
 from cardgen.cache import RunCache, folder
 from cardgen.card import Card, SectionRef
-from cardgen.diagnostics import Collector
-from cardgen.files import ours_alone, read_text
+from cardgen.diagnostics import Collector, Diagnostic
+from cardgen.files import display, ours_alone, read_text
 from cardgen.frontmatter import dump
+from cardgen.limits import CARD_SECONDS
 from cardgen.lint import demote
 from cardgen.rendering import context as template_context
 from cardgen.rendering import literals
@@ -141,7 +152,7 @@ def partial(env: jinja2.Environment, search: tuple[str, ...], name: str, cache: 
     key = (search, name)
     if key not in cache.partials:
         try:
-            cache.partials[key] = env.get_template(name)
+            cache.partials[key] = compiled(env, name)
         except jinja2.TemplateNotFound as e:
             if e.name != name:  # the partial exists but includes a missing file: that is an error
                 raise
@@ -149,11 +160,47 @@ def partial(env: jinja2.Environment, search: tuple[str, ...], name: str, cache: 
     return cache.partials[key]
 
 
+def compiled(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """A template, compiled; where Python itself refuses the code (too deeply nested), a template error
+    that names it."""
+    try:
+        return env.get_template(name)
+    except sandbox.TimeUp:  # in sandbox's worker, at the limit, while Jinja compiled (and folded constants)
+        raise sandbox.OutOfTime(f"ran longer than {CARD_SECONDS:g} s (compiling {name})") from None
+    except (jinja2.TemplateError, MemoryError):
+        raise
+    except Exception as e:  # noqa: BLE001 - RecursionError, SyntaxError of the generated code
+        try:
+            where = env.loader.get_source(env, name)[1] if env.loader else name
+        except jinja2.TemplateError:
+            where = name
+        raise jinja2.TemplateError(f"{where} does not compile: {sandbox.reason(e)}") from None
+
+
 class _Failed(Exception):
-    """A render that has already reported why it failed."""
+    """Raised through the templates by ``base_card`` when the embedded base card did not render."""
 
 
-def _template_error(card: Card, e: Exception) -> str:
+def _stopped_at() -> str:
+    """Where the templates were when the exception being handled stopped them: `` (in FILE:LINE)``."""
+    import sys
+
+    tb, where = sys.exc_info()[2], ""
+    while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            where = f" (in {template.filename}:{template.get_corresponding_lineno(tb.tb_lineno)})"
+        tb = tb.tb_next
+    return where
+
+
+def _template_error(repo_id: str, e: Exception) -> str:
+    if isinstance(e, MemoryError):
+        return f"rendering {repo_id} failed: {sandbox.out_of_memory()}{_where(e)}"
+    return f"rendering {repo_id} failed: {sandbox.reason(e)}{_where(e)}"
+
+
+def _where(e: Exception) -> str:
     where = ""
     if isinstance(e, jinja2.TemplateSyntaxError):
         where = f" ({e.filename or e.name}:{e.lineno})"
@@ -162,43 +209,117 @@ def _template_error(card: Card, e: Exception) -> str:
             if fs.filename.endswith(".j2"):
                 where = f" ({fs.filename}:{fs.lineno})"
                 break
-    return f"rendering {card.repo_id} failed: {e}{where}"
+    return where
+
+
+@dataclass
+class Job:
+    """All that a card's templates are given, as plain data (built here from the card, by cardgen's own
+    code): what travels to ``sandbox``'s worker when the templates come from the cards tree."""
+
+    repo_id: str
+    search: tuple[str, ...]  # the template search path
+    ctx: dict[str, Any]  # the template context (``context.build``)
+    free: dict[str, list[tuple[int, str, str]]]  # "after:<slot>" -> (index in card.sections, its id, its markdown)
+    base: str | None  # the embedded base card's body ("" for none); None when it did not render
+    front_matter: str | None  # the front matter's YAML, where the whole README is wanted
+
+
+@dataclass
+class Done:
+    """What a card's templates made of a ``Job``."""
+
+    body: str | None = None
+    front: str | None = None  # the rendered front matter
+    error: str | None = None  # why the templates failed (CG701)
+    placed: set[int] = field(default_factory=set)  # the free sections placed (their indexes)
+    base_used: bool = False  # the templates asked for the embedded base card
 
 
 def render_body(card: Card, cache: RunCache, report: Collector) -> str | None:
     """The markdown body of a card (no front matter); None when it failed (reported)."""
-    try:
-        return _body(card, cache, report)
-    except _Failed:
+    done = _render(card, cache, report, whole=False)
+    return None if done is None else done.body
+
+
+def render_card(card: Card, cache: RunCache, report: Collector) -> str | None:
+    """The whole README (front matter, body, digest marker); None when it failed (reported)."""
+    done = _render(card, cache, report, whole=True)
+    if done is None or done.body is None or done.front is None:
         return None
+    return seal(done.front.rstrip("\n") + "\n\n" + done.body)
 
 
-def _body(card: Card, cache: RunCache, report: Collector) -> str:
-    search = card.templates
-    env = environment(search, cache)
+def _render(card: Card, cache: RunCache, report: Collector, whole: bool) -> Done | None:
+    """A card's templates run on its ``Job``: here where they are cardgen's own, else in ``sandbox``'s worker,
+    within ``CARD_SECONDS`` and the worker's memory (a card whose search path holds templates from the cards
+    tree, its own or its organisation's); the problems reported at the card's sources."""
+    job, base_problems = _job(card, cache, whole)
+    folders = [f for f in card.templates[:-1] if cache.files.templates_in(f)]  # the last is cardgen's own
+    if not folders:
+        done = templates(job, cache)
+    else:
+        try:
+            done = sandbox.call(_apart, job, _run(cache), seconds=CARD_SECONDS)
+        except sandbox.Bound as e:
+            report.error(card.where(), "CG701", f"rendering {card.repo_id} failed: its templates "
+                                                f"({', '.join(display(f) for f in folders)}) {e}")
+            return None
+    if done.base_used and card.base is not None:
+        report.extend(base_problems)
+        if job.base is None:  # say which card could not embed it, not only what failed
+            report.error(card.where(), "CG701", f"rendering {card.repo_id} failed: its embedded card of "
+                                                f"{card.base.repo_id} did not render")
+            return None
+    if done.error is not None:
+        report.error(card.where(), "CG701", done.error)
+        return None
+    lost = [r for i, r in enumerate(card.sections) if i not in done.placed]
+    for r in lost:  # the rules check anchors against card.md.j2's slots; a template may still skip one
+        report.error(r.pos(), "CG308", f"free section {r.value.heading or r.value.id or ''!r} was not placed: "
+                                       f"the template did not render the slot it is anchored to")
+    return None if lost else done
+
+
+def _job(card: Card, cache: RunCache, whole: bool) -> tuple[Job, list[Diagnostic]]:
+    """A card's ``Job``, and the problems of its embedded base card (reported if its templates embed it)."""
     ctx = template_context.build(card)
-    free: dict[str, list[SectionRef]] = {}
-    for ref in card.sections:
+    free: dict[str, list[tuple[int, str, str]]] = {}
+    for i, ref in enumerate(card.sections):
         s = ref.value
         anchor = f"after:{s.after}" if s.after else f"before:{s.before}" if s.before else "after:footer"
-        free.setdefault(anchor, []).append(ref)
-    placed: set[int] = set()
+        free.setdefault(anchor, []).append((i, s.id or "", section_md(card, ref, ctx["name"])))
+    base: str | None = ""
+    problems = Collector()
+    if card.base is not None:
+        body = render_body(card.base, cache, problems)
+        base = None if body is None else body.strip("\n") if card.model.base_card_headings == "as_written" else \
+            demote(body.strip("\n"))  # under the derived card's own title and "Original model card"
+    return Job(card.repo_id, card.templates, ctx, free, base, dump(card.front_matter) if whole else None), \
+        problems.diagnostics
 
-    def section_md(ref: SectionRef) -> str:
-        s = ref.value
-        placed.add(id(ref))
-        parts = []
-        if s.heading:
-            parts.append(f"{'#' * s.level} {literals.fill(s.heading, name=ctx['name'])}")
-        body = (ref.text if s.verbatim else literals.fill(ref.text, name=ctx["name"],
-                                                                    repo_id=card.repo_id)).strip("\n")
-        if body:
-            parts.append(body)
-        return "\n\n".join(parts)
+
+def section_md(card: Card, ref: SectionRef, name: str) -> str:
+    """A free section's markdown: its heading and its text."""
+    s = ref.value
+    parts = []
+    if s.heading:
+        parts.append(f"{'#' * s.level} {literals.fill(s.heading, name=name)}")
+    body = (ref.text if s.verbatim else literals.fill(ref.text, name=name, repo_id=card.repo_id)).strip("\n")
+    if body:
+        parts.append(body)
+    return "\n\n".join(parts)
+
+
+def templates(job: Job, cache: RunCache) -> Done:
+    """The card's templates run on its job: the body (tidied) and, where asked, the front matter."""
+    env = environment(job.search, cache)
+    ctx = dict(job.ctx)
+    done = Done()
 
     def slot(name: str) -> str:
         out = [slot_free("before", name)]
-        template = partial(env, search, f"{name}.md.j2", cache)
+        template = partial(env, job.search, f"{name}.md.j2", cache)
         if template is not None:
             out.append(template.render(ctx).strip("\n"))
         out.append(slot_free("after", name))
@@ -207,44 +328,59 @@ def _body(card: Card, cache: RunCache, report: Collector) -> str:
 
     def slot_free(where: str, name: str) -> str:
         out = []
-        for ref in free.get(f"{where}:{name}", ()):
-            sid = ref.value.id
+        for i, sid, markdown in job.free.get(f"{where}:{name}", ()):
             out.append(slot_free("before", sid) if sid else "")
-            out.append(section_md(ref))
+            done.placed.add(i)
+            out.append(markdown)
             out.append(slot_free("after", sid) if sid else "")
         return "\n\n".join(x.strip("\n") for x in out if x.strip())
 
     def snippet() -> str:
         u = ctx["usage"]
-        return env.get_template(f"snippets/{u['style']}.py.j2").render(ctx, u=u).strip("\n")
+        return compiled(env, f"snippets/{u['style']}.py.j2").render(ctx, u=u).strip("\n")
 
     def base_card() -> str:
-        if not card.base:
-            return ""
-        body = render_body(card.base, cache, report)
-        if body is None:  # say which card could not embed it, not only what failed
-            report.error(card.where(), "CG701", f"rendering {card.repo_id} failed: its embedded card of "
-                                                f"{card.base.repo_id} did not render")
+        done.base_used = True
+        if job.base is None:
             raise _Failed
-        if card.model.base_card_headings == "as_written":
-            return body.strip("\n")
-        return demote(body.strip("\n"))  # under the derived card's own title and "Original model card"
+        return job.base
 
     ctx.update(snippet=snippet, base_card=base_card, slot=slot)  # context.RENDER_KEYS: no builder claims them
     try:
-        body = env.get_template("card.md.j2").render(ctx)
-    except _Failed:
+        done.body = tidy(compiled(env, "card.md.j2").render(ctx))
+        if job.front_matter is not None and len(done.placed) == sum(map(len, job.free.values())):
+            done.front = compiled(env, "front_matter.md.j2").render(front_matter=job.front_matter)
+    except _Failed:  # the embedded base card did not render (``done.base_used`` says so)
+        pass
+    except sandbox.Bound:
         raise
+    except sandbox.TimeUp:  # in sandbox's worker, at the limit: where the templates were
+        raise sandbox.OutOfTime(f"ran longer than {CARD_SECONDS:g} s{_stopped_at()}") from None
     except Exception as e:  # template errors of every kind: one diagnostic
-        report.error(card.where(), "CG701", _template_error(card, e))
-        raise _Failed from None
-    lost = [r for r in card.sections if id(r) not in placed]
-    for r in lost:  # the rules check anchors against card.md.j2's slots; a template may still skip one
-        report.error(r.pos(), "CG308", f"free section {r.value.heading or r.value.id or ''!r} was not placed: "
-                                       f"the template did not render the slot it is anchored to")
-    if lost:
-        raise _Failed
-    return tidy(body)
+        done.error = _template_error(job.repo_id, e)
+    return done
+
+
+_runs: dict[int, int] = {}  # id of a live RunCache -> its number (for the worker's cache of that run)
+_numbers = itertools.count(1)
+_worker_runs: dict[int, RunCache] = {}  # in the worker: the cache of the run it renders for
+
+
+def _run(cache: RunCache) -> int:
+    key = id(cache)
+    if key not in _runs:
+        _runs[key] = next(_numbers)
+        weakref.finalize(cache, _runs.pop, key, None)
+    return _runs[key]
+
+
+def _apart(job: Job, run: int) -> Done:
+    """In sandbox's worker: ``templates`` with a cache of the worker's own for the caller's run."""
+    cache = _worker_runs.get(run)
+    if cache is None:
+        _worker_runs.clear()  # a new run: the templates may have changed since the last
+        cache = _worker_runs[run] = RunCache()
+    return templates(job, cache)
 
 
 _BLANK_RUN = re.compile(r"\n[^\S\n]*\n[^\S\n]*\n")  # two blank lines in a row
@@ -277,20 +413,6 @@ def tidy_lines(text: str) -> str:
             blank = 0
         out.append(line)
     return "\n".join(out).strip("\n") + "\n"
-
-
-def render_card(card: Card, cache: RunCache, report: Collector) -> str | None:
-    """The whole README (front matter, body, digest marker); None when it failed (reported)."""
-    body = render_body(card, cache, report)
-    if body is None:
-        return None
-    env = environment(card.templates, cache)
-    try:
-        fm = env.get_template("front_matter.md.j2").render(front_matter=dump(card.front_matter))
-    except Exception as e:
-        report.error(card.where(), "CG701", _template_error(card, e))
-        return None
-    return seal(fm.rstrip("\n") + "\n\n" + body)
 
 
 __all__ = ["environment", "render_body", "render_card", "tidy"]

@@ -131,7 +131,7 @@ def _snippet(card: Card, readme: str | None, source: str, opts: SmokeOptions, r:
     if isinstance(card.model.quantization, GGUF) and importlib.util.find_spec("llama_cpp") is None:
         r.warnings.append("llama-cpp-python is not installed: the usage snippet was not run")
         return "skipped"
-    return run_snippet(readme, card.repo_id, source, r.device, r, opts.timeout, server)
+    return run_snippet(readme, card.repo_id, source, r.device, r, opts.timeout, server, opts.allow_download)
 
 
 def _guarded(card: Card, branch: str | None, readme: str | None, opts: SmokeOptions,
