@@ -17,6 +17,7 @@ from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.files import committed, readme_path
 from cardgen.loading.scope import Selection
 from cardgen.pipeline.incremental import render_incremental
+from cardgen.pipeline.run import Rendering
 from cardgen.pipeline.store import Texts
 from cardgen.policy import Policy
 
@@ -69,12 +70,8 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
           notes: list[str] | None = None) -> tuple[list[Diagnostic], list[Drift], int]:
     """Render in memory and compare with the committed READMEs under ``out``; with ``changed``, only the
     cards whose inputs (or committed README) are among those files."""
-    rendering = render_incremental(selection, jobs, policy,
-                                   changed=None if changed is None else changed | readme_changes(changed, out),
-                                   readmes=out)
+    rendering = against_committed(selection, out, jobs, policy, changed, notes)
     report = Collector(rendering.diagnostics)
-    if notes is not None and rendering.folders:
-        notes.append(rendering.graph_note())
     drifted = []
     for repo in sorted(rendering.texts):
         if repo in rendering.same:
@@ -93,3 +90,16 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
     if isinstance(rendering.texts, Texts):  # a store that failed only when the texts were read
         report.extend(rendering.texts.warnings())
     return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)
+
+
+def against_committed(selection: Selection, out: Path, jobs: int | None, policy: Policy | None,
+                      changed: frozenset[str] | None, notes: list[str] | None) -> Rendering:
+    """Render through the graph for comparing with (or writing over) the committed READMEs under ``out``:
+    with ``changed``, a committed README among the changed files marks its card too; the graph's note is
+    added to ``notes``. What `render` and `check` both start from."""
+    rendering = render_incremental(selection, jobs, policy,
+                                   changed=None if changed is None else changed | readme_changes(changed, out),
+                                   readmes=out)
+    if notes is not None and rendering.folders:
+        notes.append(rendering.graph_note())
+    return rendering

@@ -10,8 +10,7 @@ from pathlib import Path
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.files import atomic_write, clean_leftovers, committed, escaping_link, file_mode, readme_path
 from cardgen.loading.scope import Selection
-from cardgen.pipeline.drift import readme_changes
-from cardgen.pipeline.incremental import render_incremental
+from cardgen.pipeline.drift import against_committed
 from cardgen.pipeline.store import Texts
 from cardgen.policy import Policy
 
@@ -20,12 +19,8 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
               changed: frozenset[str] | None = None,
               notes: list[str] | None = None) -> tuple[list[Diagnostic], list[tuple[Path, str]]]:
     """Render and write each README that changed; (diagnostics, [(path, 'written' | 'unchanged')])."""
-    rendering = render_incremental(selection, jobs, policy,
-                                   changed=None if changed is None else changed | readme_changes(changed, out),
-                                   readmes=out)
+    rendering = against_committed(selection, out, jobs, policy, changed, notes)
     report = Collector(rendering.diagnostics)
-    if notes is not None and rendering.folders:
-        notes.append(rendering.graph_note())
     written = []
     todo: list[tuple[str, Path]] = []
     owners: dict[str, Path | None] = {}  # each owner folder checked once
