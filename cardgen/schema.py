@@ -108,6 +108,15 @@ class Usage(Strict):
     generation: dict[Identifier, Scalar] = Field(default_factory=dict)
     max_new_tokens: int = Field(256, ge=1)
     skip_special_tokens: bool = True
+    none: str | None = Field(None, description="why the card shows no usage snippet (the Usage section says it); "
+                                               "given alone, instead of the snippet's fields")
+
+    @model_validator(mode="after")
+    def _none_alone(self) -> Usage:
+        if self.none is not None and self.model_fields_set - {"none"}:
+            raise ValueError("`usage.none` says why the card shows no snippet: give it alone, without "
+                             + ", ".join(f"`{f}`" for f in sorted(self.model_fields_set - {"none"})))
+        return self
 
 
 class Variant(Strict):

@@ -33,6 +33,7 @@ def every_code() -> list[Any]:
     import cardgen.lint  # noqa: F401
     import cardgen.policy  # noqa: F401
     import cardgen.rules.run  # noqa: F401
+    import cardgen.smoke.codes  # noqa: F401
     from cardgen.diagnostics import CODES
 
     return sorted(CODES.values(), key=lambda c: c.code)

@@ -40,7 +40,7 @@ BOS_TEXTS = ("<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>", "[BOS]", "<
 @card_rule("CG404", "usage snippet style cannot serve the card's task")
 def style_serves_task(card: Card) -> Found:
     m = card.model
-    if m.usage is None:
+    if m.usage is None or m.usage.none is not None:
         return
     style = tasks.style_of(m)
     tag = m.pipeline_tag
@@ -67,7 +67,7 @@ def style_serves_task(card: Card) -> Found:
 @card_rule("CG405", "no template for the usage snippet style")
 def style_template_exists(card: Card) -> Found:
     m = card.model
-    if m.usage is None:
+    if m.usage is None or m.usage.none is not None:
         return
     style = tasks.style_of(m)
     if style and not any((Path(folder) / "snippets" / f"{style}.py.j2").is_file() for folder in card.templates):
@@ -79,7 +79,7 @@ def style_template_exists(card: Card) -> Found:
 def style_inputs(card: Card) -> Found:
     m = card.model
     u = m.usage
-    if u is None:
+    if u is None or u.none is not None:
         return
     style = tasks.style_of(m)
     if style == "fill-mask" and u.message.count("{mask}") != 1:
@@ -170,7 +170,7 @@ def _usage_inputs_unused(card: Card) -> Found:
     """`usage.context`, `sentences` and `file` where the card's snippet style takes none of them."""
     m = card.model
     u = m.usage
-    if u is None:
+    if u is None or u.none is not None:
         return
     style = tasks.style_of(m)
     needs = {"context": "question-answering", "sentences": "feature-extraction or sentence-transformers",

@@ -9,6 +9,7 @@ import cardgen.rules.card  # noqa: F401 - each rule module registers its rules o
 import cardgen.rules.kinds  # noqa: F401
 import cardgen.rules.metadata  # noqa: F401
 import cardgen.rules.risks  # noqa: F401
+import cardgen.rules.usage  # noqa: F401
 from cardgen.diagnostics import Diagnostic
 from cardgen.rules.registry import RULES, Meta, RiskFacts, diagnostic, risk_facts
 
