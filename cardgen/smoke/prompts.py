@@ -144,7 +144,7 @@ def check_stop_strings(card: Card, tok: Any, eos: set[int], where: str, r: Smoke
         if not key or key in ends or any(key in t for t in written):
             continue
         turn = ", ".join(repr(t) for t in sorted(ends)) or "none"
-        shown = ", ".join(repr(t.strip()) for t in written if t.strip())[:200] or "nothing"
+        shown = ", ".join(dict.fromkeys(repr(t.strip()) for t in written if t.strip()))[:200] or "nothing"
         r.fail(codes.STOP_STRING, f"stop string {s!r} is never met: the prompt format writes {shown}, and the "
                                   f"model's end-of-sequence tokens ({where}) are {turn}")
     r.check("stop strings", before)
