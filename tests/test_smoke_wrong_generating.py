@@ -56,15 +56,16 @@ def with_(base: dict, **changes) -> dict:
     return out
 
 
+CHAT_ONLY = with_(CHAT_OK, prompt__template=None)  # the chat template alone
 CORRECT = {"chat": (CHAT_OK, "llama-chat"), "causal": (MISTRAL_OK, "mistral"), "causal-no-bos": (QWEN_OK, "qwen2"),
            "seq2seq": (T5_OK, "t5"), "gguf": (GGUF_OK, "gguf")}
 #: (model, card, code, what the failing line says): each card is one of CORRECT with one fact wrong
 WRONG = {
-    "chat BOS text": ("llama-chat", with_(CHAT_OK, prompt__bos_token="<bos>"), "CG908",
+    "chat BOS text": ("llama-chat", with_(CHAT_ONLY, prompt__bos_token="<bos>"), "CG908",
                       "`prompt.bos_token` is '<bos>', but the tokenizer's BOS token is '<s>'"),
-    "chat EOS text": ("llama-chat", with_(CHAT_OK, prompt__eos_token="<|end|>"), "CG908",
+    "chat EOS text": ("llama-chat", with_(CHAT_ONLY, prompt__eos_token="<|end|>"), "CG908",
                       "`prompt.eos_token` is '<|end|>', but the tokenizer's EOS token is '</s>'"),
-    "chat EOS not given": ("llama-chat", with_(CHAT_OK, prompt__eos_token=None), "CG908",
+    "chat EOS not given": ("llama-chat", with_(CHAT_ONLY, prompt__eos_token=None), "CG908",
                            "the card's chat template writes `eos_token`, which the card does not give: the README's "
                            "example shows it empty where the tokenizer writes '</s>'"),
     "raw vs chat template": ("llama-chat", with_(CHAT_OK, prompt__template="<s><|user|> {prompt}</s>\n<|assistant|>\n"),
@@ -98,6 +99,19 @@ REFUSED = {
     "GGUF usage.file unlisted": (with_(GGUF_OK, usage__file="tiny.Q2_K.gguf"), "CG420",
                                  "`usage.file` 'tiny.Q2_K.gguf', the file the snippet downloads, is not among "
                                  "`quantization.files` (tiny.Q4_K_M.gguf, tiny.Q8_0.gguf)"),
+    "bos template, the chat template does not write it": (
+        with_(CHAT_OK, prompt__template=None, prompt__chat_template=CHAT_TEMPLATE.replace("{{ bos_token }}", "")),
+        "CG423", "`prompt.bos: template` says the prompt text writes the BOS token, but the chat template's example "
+                 "does not start with '<s>'"),
+}
+#: what the card alone shows to be doubtful: warned of at validation, and failed by smoke on the model
+WARNED = {
+    "raw vs chat template": (with_(CHAT_OK, prompt__template="<s><|user|> {prompt}</s>\n<|assistant|>\n"), "CG422",
+                             "`prompt.template` and `prompt.chat_template` format the same conversation differently, "
+                             "from character 11: template ' Say hello."),
+    "stop string never written": (with_(CHAT_OK, prompt__stop_strings=["<|im_end|>"]), "CG424",
+                                  "stop string '<|im_end|>' is never met: neither the prompt format writes it nor is "
+                                  "it the EOS token '</s>'"),
 }
 
 
@@ -172,6 +186,16 @@ def test_a_wrong_fact_checkable_without_the_model_is_refused_by_validation(cli, 
     assert "1 error, 0 warnings" in r.text, r.text  # nothing else is said about the card
 
 
+@pytest.mark.parametrize("case", list(WARNED))
+def test_a_doubtful_fact_the_card_shows_is_warned_of_by_validation(cli, tmp_path, case):
+    card, code, says = WARNED[case]
+    r = cli("validate", write(tmp_path, card))
+    assert r.code == 0
+    [line] = [ln for ln in r.out.splitlines() if f" {code} " in ln]
+    assert f"{code} warning: {says}" in line, r.out
+    assert "0 errors, 1 warning" in r.text, r.text
+
+
 def test_the_gguf_file_the_snippet_loads_must_be_in_the_model_folder(cli, models, tmp_path):
     folder = build_gguf(tmp_path / "gguf", {"tiny.Q4_K_M.gguf": "Q4_K_M"})  # not the snippet's tiny.Q8_0.gguf
     r, _ = smoke(cli, tmp_path, GGUF_OK, folder, "--no-snippet")
@@ -196,5 +220,7 @@ def test_a_card_that_says_why_it_has_no_snippet_passes_and_its_readme_says_it(cl
 
 def test_the_smoke_codes_are_listed(cli):
     out = cli("codes").out
-    for code in ("CG901", "CG906", "CG909", "CG919", "CG420", "CG421"):
+    for code in ("CG901", "CG906", "CG909", "CG919", "CG420", "CG421", "CG423"):
         assert re.search(rf"^{code}\s+error\s", out, re.M), code
+    for code in ("CG422", "CG424"):
+        assert re.search(rf"^{code}\s+warning\s", out, re.M), code
