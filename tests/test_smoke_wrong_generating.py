@@ -82,6 +82,9 @@ WRONG = {
         "llama-chat", with_(CHAT_OK, prompt__bos="tokenizer", prompt__template=None, prompt__stop_strings=None),
         "CG909", "`prompt.bos: tokenizer` says the tokenizer adds BOS when it encodes, and the prompt text does not "
                  "write it, but the tokenizer does not add '<s>'"),
+    "seq2seq bos claim": ("t5", with_(T5_OK, prompt__bos="tokenizer"), "CG909",
+                          "`prompt.bos: tokenizer` says the tokenizer adds BOS when it encodes, and the prompt text "
+                          "does not write it, but the tokenizer has no BOS token"),
     "seq2seq marker": ("t5", with_(T5_OK, prompt__special_tokens=["</s>", "<extra_id_0>"]), "CG907",
                        "'<extra_id_0>' should be one special token but tokenises into"),
     "stop string never written": ("mistral", with_(MISTRAL_OK, prompt__stop_strings=["### User:"]), "CG906",
@@ -159,7 +162,7 @@ def test_a_correct_generating_card_passes_with_no_warning(cli, models, tmp_path,
     assert not res["warnings"] and "warning" not in r.out, r.out
     if kind != "gguf":  # llama-cpp-python is not a test dependency
         assert res["snippet"] == "ok", r.out
-    checks = {"chat": ("BOS and EOS texts", "bos claim", "stop strings", "chat template"),
+    checks = {"chat": ("BOS and EOS texts", "bos claim", "stop strings", "chat template", "raw template"),
               "causal": ("bos claim", "stop strings", "chat template"), "causal-no-bos": ("bos claim", "special tokens"),
               "seq2seq": ("special tokens", "snippet input"), "gguf": ("GGUF files",)}[kind]
     assert all(res["checks"].get(c) == "ok" for c in checks), res["checks"]

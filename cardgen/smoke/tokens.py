@@ -71,8 +71,7 @@ def tokenizer_tier(card: Card, source: str, opts: SmokeOptions, r: SmokeResult) 
     if ids is None:
         return None
     _bos_once(tok, ids, r)
-    if not seq2seq:
-        prompts.check_bos_claim(card, tok, TEST_MESSAGE if p and p.template else _message(card), r)
+    prompts.check_bos_claim(card, tok, TEST_MESSAGE if p and p.template else _message(card), r)
     return Tokenized(tok, ids, stop_at, list(p.stop_strings) if p else [],
                      markers(p.template or "") if p is not None and not seq2seq else [])
 
@@ -207,7 +206,7 @@ def _prompt_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
         ids = _chat_ids(card, tok, r)
         if ids is not None and p.template is not None:
             prompt = r.prompt
-            _template_ids(card, tok, r)
+            _template_ids(card, tok, r, check="raw template")
             r.prompt = prompt
         return ids
     return _template_ids(card, tok, r)
@@ -227,7 +226,7 @@ def _first_difference(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
-def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
+def _template_ids(card: Card, tok: Any, r: SmokeResult, check: str = "chat template") -> list[int] | None:
     """The filled raw template's ids; against the tokenizer's chat template's, when it has one."""
     p = card.model.prompt
     assert p is not None
@@ -257,7 +256,7 @@ def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
             else:
                 r.fail(codes.TEMPLATE_IDS,
                        text + "; fix the template, or say why it differs in `prompt.chat_template_differs`")
-        r.check("chat template", before)
+        r.check(check, before)
     return ids
 
 
