@@ -200,6 +200,7 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
     report.results = data
     report.checked = plural(len(results), "model")
     report.lines = [format_result(r) for r in results] + [summary(results)]
+    report.failures = {"failed": sum(map(failed, results))}
     return report, int(any(map(failed, results)))
 
 
