@@ -114,17 +114,38 @@ usage:
 }
 
 
+#: what every card says and only its author knows: what the model is for, and where it falls short
+_SECTIONS = """\
+sections:
+  - id: intended-use
+    heading: Intended use
+    after: description
+    body: "TODO: what {what} is meant for and by whom, and the uses it is not meant for."
+  - id: limitations
+    heading: Limitations
+    after: intended-use
+    body: "TODO: where {what} falls short, its biases, what a user should check{derived}."
+"""
+
+
+def _sections(what: str, derived: bool = False) -> str:
+    return _SECTIONS.format(what=what, derived=("; what quantising cost against the original model"
+                                                if derived else ""))
+
+
 def scaffold(repo_id: str, kind: str, extends: str | None = None) -> str:
     """The card source text of a new card of ``kind``."""
     owner, name = repo_id.split("/")
     if kind in _BODY:
         head = f"repo_id: {repo_id}\n"
-        return head + _BODY[kind].format(name=name, common=_COMMON)
-    body = _DERIVED[kind].format(file=name.removesuffix(f"-{kind.upper()}"))
+        return head + _BODY[kind].format(name=name, common=_COMMON) + _sections("`{name}`")
+    body = _DERIVED[kind].format(file=name.removesuffix(f"-{kind.upper()}")) + _sections("the model", True)
     title = f"title: {name}\n"
-    if extends:
+    if extends:  # the card body links the original model (its model details name what it is quantised from)
         base = f"extends: {extends}\nbase_model_relation: quantized\n"
-        return f"repo_id: {repo_id}\n{base}{title}" + body
+        description = (f"description: \"TODO: what these {kind.upper()} files of [{extends}](https://huggingface.co/"
+                       f"{extends}) are, and what they are for.\"\n")
+        return f"repo_id: {repo_id}\n{base}{title}{description}" + body
     return (f"repo_id: {repo_id}\nbase_model: TODO-owner/TODO-base-model  # or `extends:` a card in cards/\n"
             f"base_model_relation: quantized\n{title}description: \"TODO: which model these files quantise.\"\n"
             + _COMMON + "pipeline_tag: text-generation\n" + body)
