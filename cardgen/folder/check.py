@@ -5,6 +5,7 @@ where the Hub wants an id. A diagnostic names both places."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +47,9 @@ def check_card(card: Card, folder: Folder | None = None) -> list[Diagnostic]:
     out = list(folder.diagnostics) + (list(base.diagnostics) if base else [])
     out += typed(card, folder)
     out += file_table(card, folder)
-    out += template_copies(card, [f for f in (folder, base) if f is not None])
-    out += stops(card, [f for f in (folder, base) if f is not None])
+    copies = [f for f in (base, folder) if f is not None]  # the base's first: the derived copies are judged
+    out += template_copies(card, copies)
+    out += stops(card, copies)
     out += general(card, folder)
     out += local_paths(card, folder)
     return out
@@ -186,7 +188,8 @@ def general(card: Card, folder: Folder) -> list[Diagnostic]:
                 "general.quantized_by": q_by}
         for key, value in mine.items():
             theirs = m.get(key)
-            if isinstance(theirs, str) and value is not None and str(value).lower() != theirs.lower():
+            if isinstance(theirs, str) and value is not None and "todo" not in str(value).lower() \
+                    and _norm(str(value)) != _norm(theirs):
                 out.append(diag(card.loc(*_FIELD[key]), codes.GENERAL,
                                 f"{folder.where(g.file)} says {key} {theirs!r}, the card {value!r}"))
         size = m.get("general.size_label")
@@ -202,6 +205,10 @@ def general(card: Card, folder: Folder) -> list[Diagnostic]:
                             f"{folder.where(g.file)} says general.basename {base!r}, not the name of this repository "
                             f"or its base ({', '.join(sorted(names))})"))
     return out
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_-]+", "-", name.strip().lower())
 
 
 _FIELD = {"general.name": ("name",), "general.architecture": ("model_type",), "general.license": ("license",),
@@ -224,3 +231,15 @@ def local_paths(card: Card, folder: Folder) -> list[Diagnostic]:
             out.append(diag(card.loc("datasets", i), codes.LOCAL_PATH,
                             f"datasets: {d!r} is a local path, which the Hub refuses; write the dataset's Hub id"))
     return out
+
+
+def copies_only(card: Card, source: Path) -> list[Diagnostic]:
+    """`smoke --tokenizer-only`: the copies of the chat template and of the stops, the GGUF metadata and
+    local paths, against the folder the model is loaded from (the typed sizes and file tables are
+    `validate`'s: a smoke test may load a small stand-in of the model)."""
+    folder = read_folder(source)
+    folders = [folder]
+    if card.base is not None and (bd := model_dir(card.base)) is not None and bd.resolve() != source.resolve():
+        folders.insert(0, read_folder(bd))
+    return (template_copies(card, folders) + stops(card, folders) + general(card, folder)
+            + local_paths(card, folder))

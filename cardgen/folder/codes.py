@@ -9,8 +9,7 @@ DISAGREES = declare("CG502", "the card says other than the model folder").code
 TEMPLATES = declare("CG503", "copies of the chat template give different token ids").code
 STOPS = declare("CG504", "copies of the stop tokens differ").code
 GENERAL = declare("CG505", "a GGUF file's general.* metadata says other than the card", "warning").code
-DERIVED_LICENSE = declare("CG506", "a quantised card's licence differs from its base's").code
-DERIVED_PROMPT = declare("CG507", "a quantised card's chat template or stops differ from its base's").code
+# CG506, CG507 (a quantised card against its base card) are rules: cardgen/rules/derived.py
 LOCAL_PATH = declare("CG508", "a local path where the Hub wants an id",
                      rule="`base_model` and `datasets` hold Hub ids; the Hub refuses a path").code
 FILE_TABLE = declare("CG509", "the card's file table and the model folder's files differ").code

@@ -290,7 +290,7 @@ def fill_row(row: dict[str, Any], method: str) -> dict[str, Any]:
         return row | {"max_ram": "TODO: RAM needed without GPU offloading",
                       "use_case": USE_CASES.get(row["quant_method"], "TODO: when to pick this file")}
     if method == "GPTQ":
-        row = {"dataset": "TODO-calibration-dataset", "seq_len": 2048} | row
+        row = row | {k: v for k, v in (("dataset", "TODO-calibration-dataset"), ("seq_len", 2048)) if k not in row}
         return row | {"description": f"{row['bits']}-bit" + (", with Act Order" if row["act_order"] else "")
                       + (f" and group size {row['group_size']}g." if row["group_size"] else ".")}
     return row

@@ -21,12 +21,13 @@ HEADER = ("# Read from the model folder by cardgen; each value is followed by th
           "# `cardgen sync` rewrites this file: write what only you know in card.yaml.\n")
 ORDER = ("model_dir", "model_type", "parameters", "context_length", "base_model", "base_model_relation",
          "library_name", "usage", "prompt", "quantization")
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*( [A-Za-z0-9_.\-/]+)*$")
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*( [A-Za-z0-9_.\-/]+)*$")
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+_NOT_TEXT = re.compile(r"[-+.\d_:eE]+|0[xo][0-9a-fA-F_]+|\d{4}-\d\d?-\d\d?.*", re.S)  # numbers, dates
 
 
 def _string(s: str) -> str:
-    if _PLAIN.match(s) and s.lower() not in _RESERVED:
+    if _PLAIN.match(s) and s.lower() not in _RESERVED and not _NOT_TEXT.fullmatch(s):
         return s
     text = json.dumps(s, ensure_ascii=False)
     return "".join(c if ord(c) < 128 or c.isprintable() else
@@ -142,7 +143,9 @@ def split_new(scaffold: str, folder: Folder, card_dir: Path) -> tuple[str, str]:
     base, _ = plain(scaffold, "card.yaml")
     base = base if isinstance(base, dict) else {}
     taken = {p[0] for p in folder.facts}
-    keep = {"model_dir": relative(folder.root, card_dir)} | {k: base[k] for k in taken if k in base}
+    # the scaffold's values of the keys the folder takes (its example file table, never: the folder's is computed)
+    keep = {"model_dir": relative(folder.root, card_dir)} | {k: base[k] for k in taken if k in base
+                                                             and k != "quantization"}
     data, notes = facts_data(folder, keep)
     taken |= set(data)
     return drop_keys(scaffold, taken), emit(data, notes)
