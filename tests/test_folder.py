@@ -338,3 +338,17 @@ def test_the_bundled_cards_are_untouched_by_the_folder_checks(cli):
     assert CARDS.is_dir()
     r = cli("validate", CARDS)
     assert r.code == 0 and "CG5" not in r.out
+
+
+def test_a_quantised_card_with_its_own_chat_template_fails(cli, tree):
+    card = _base_and_gguf(cli, tree)
+    edit(card / "card.yaml", "title:", f"prompt: {{chat_template: {json.dumps(OTHER_TEMPLATE)}}}\ntitle:")
+    r = cli("validate", tree / "cards")
+    assert r.code == 1 and "CG507 the chat template differs from acme/tiny-chat's" in r.out
+
+
+def test_smoke_tokenizer_only_compares_the_copies(cli, tree):
+    _base_and_gguf(cli, tree, template=OTHER_TEMPLATE)
+    r = cli("smoke", tree / "cards/acme/tiny-chat-GGUF", "--tokenizer-only",
+            "--model-path", f"acme/tiny-chat-GGUF={tree / 'gguf'}")
+    assert r.code == 1 and "CG503 the chat template of " in r.out, r.text

@@ -45,11 +45,13 @@ def quantized_prompt(card: Card) -> Found:
     if mine is None or theirs is None or mine.chat_template_differs:
         return
     base_file = card.base.src.file
+    written = card.src.data.get("prompt") if isinstance(card.src.data.get("prompt"), dict) else {}
     if mine.chat_template and theirs.chat_template and mine.chat_template != theirs.chat_template:
         yield card.loc("prompt", "chat_template"), (
             f"the chat template differs from {card.base.repo_id}'s ({base_file}): quantised weights are prompted "
             "as their base is; remove it to inherit the base's, or say why in `prompt.chat_template_differs`")
-    if theirs.stop_token_ids and sorted(mine.stop_token_ids) != sorted(theirs.stop_token_ids):
+    if "stop_token_ids" in written and theirs.stop_token_ids and \
+            sorted(mine.stop_token_ids) != sorted(theirs.stop_token_ids):
         yield card.loc("prompt", "stop_token_ids"), (
             f"stop_token_ids {mine.stop_token_ids} differ from {card.base.repo_id}'s {theirs.stop_token_ids} "
             f"({base_file}); say why in `prompt.chat_template_differs`")
