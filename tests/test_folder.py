@@ -352,3 +352,19 @@ def test_smoke_tokenizer_only_compares_the_copies(cli, tree):
     r = cli("smoke", tree / "cards/acme/tiny-chat-GGUF", "--tokenizer-only",
             "--model-path", f"acme/tiny-chat-GGUF={tree / 'gguf'}")
     assert r.code == 1 and "CG503 the chat template of " in r.out, r.text
+
+
+def test_gguf_general_metadata_is_compared_with_the_card(cli, tree):
+    card = _new(cli, tree, "acme/tiny-chat", build_transformers(tree / "llama"))
+    edit(card / "card.yaml", "license: {id: other, name: todo-choose-a-licence, link: LICENSE}", "license: apache-2.0")
+    _new(cli, tree, "acme/tiny-chat-GGUF", build_gguf(tree / "gguf", license="mit"), "--extends", "acme/tiny-chat")
+    r = cli("validate", tree / "cards")
+    assert r.code == 0
+    assert f"CG505 warning: {tree}/gguf/tiny-chat.Q4_K_M.gguf says general.license 'mit', the card 'apache-2.0'" in r.out
+
+
+def test_a_local_path_dataset_is_refused(cli, tree):
+    card = _new(cli, tree, "acme/tiny-chat", build_transformers(tree / "llama"))
+    edit(card / "card.yaml", "tags: [chat]", "tags: [chat]\ndatasets: [./data/train.jsonl]")
+    r = cli("validate", tree / "cards")
+    assert r.code == 1 and "CG508 datasets: './data/train.jsonl' is a local path, which the Hub refuses" in r.out

@@ -30,7 +30,7 @@ def model_dir(card: Card) -> Path | None:
     d = card.model.model_dir
     if not d or card.origin.get("model_dir", card.src) is not card.src:
         return None
-    return Path(card.src.docs[0].file).parent / d if card.src.docs else card.src.folder / d
+    return card.src.folder / d
 
 
 def check_card(card: Card, folder: Folder | None = None) -> list[Diagnostic]:
