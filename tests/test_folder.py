@@ -45,8 +45,9 @@ def _safetensors(path: Path, shapes: dict[str, tuple[int, ...]], dtype: str = "F
 
 
 def build_transformers(path: Path, template: str = TEMPLATE, eos: int = 2) -> Path:
-    from tinymodels import _bpe
     from transformers import PreTrainedTokenizerFast
+
+    from tinymodels import _bpe
 
     path.mkdir(parents=True)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=_bpe(400, SPECIALS), bos_token="<s>", eos_token="</s>",
