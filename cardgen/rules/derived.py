@@ -45,7 +45,8 @@ def quantized_prompt(card: Card) -> Found:
     if mine is None or theirs is None or mine.chat_template_differs:
         return
     base_file = card.base.src.file
-    written = card.src.data.get("prompt") if isinstance(card.src.data.get("prompt"), dict) else {}
+    own = card.src.data.get("prompt")
+    written = own if isinstance(own, dict) else {}
     if mine.chat_template and theirs.chat_template and mine.chat_template != theirs.chat_template:
         yield card.loc("prompt", "chat_template"), (
             f"the chat template differs from {card.base.repo_id}'s ({base_file}): quantised weights are prompted "
