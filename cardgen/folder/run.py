@@ -41,12 +41,12 @@ def selected_cards(selection: Selection, policy: Policy | None = None) -> list[C
 
 def folder_checks(selection: Selection, model_dir: Path | None, policy: Policy) -> list[Diagnostic]:
     """The folder checks of the selected cards: against ``model_dir`` (one card only), else each card's own."""
+    if model_dir is None and not names_a_folder(selection):
+        return []
     from cardgen.diagnostics import UsageError
     from cardgen.folder.check import check_card
     from cardgen.folder.read import read_folder
 
-    if model_dir is None and not names_a_folder(selection):
-        return []
     cards = selected_cards(selection, policy)
     if model_dir is not None and len(cards) != 1:
         raise UsageError(f"--model-dir checks one card against its folder; the paths given select {len(cards)}")
