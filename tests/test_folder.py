@@ -369,3 +369,19 @@ def test_a_local_path_dataset_is_refused(cli, tree):
     edit(card / "card.yaml", "tags: [chat]", "tags: [chat]\ndatasets: [./data/train.jsonl]")
     r = cli("validate", tree / "cards")
     assert r.code == 1 and "CG508 datasets: './data/train.jsonl' is a local path, which the Hub refuses" in r.out
+
+
+def test_sync_rewrites_folder_yaml_keeping_what_the_author_wrote(cli, tree):
+    gg = build_gguf(tree / "gguf")
+    card = _new(cli, tree, "acme/tiny-chat-GGUF", gg)
+    edit(card / "folder.yaml", 'max_ram: "TODO: RAM needed without GPU offloading"', "max_ram: 355 MB")
+    write_gguf(gg / "tiny-chat.Q8_0.gguf", "Q8_0", 145_000_000)
+    r = cli("sync", card, "--from", gg, "--dry-run")
+    assert r.code == 0 and "+    - {file: tiny-chat.Q8_0.gguf, quant_method: Q8_0, bits: 8, size: 145 MB" in r.out
+    assert "tiny-chat.Q8_0.gguf" not in (card / "folder.yaml").read_text()  # a dry run writes nothing
+    r = cli("sync", card, "--from", gg)
+    facts = (card / "folder.yaml").read_text()
+    assert r.code == 0 and "tiny-chat.Q8_0.gguf" in facts
+    assert "size: 105 MB, max_ram: 355 MB, use_case:" in facts  # the author's RAM figure kept
+    r = cli("sync", card, "--from", gg)
+    assert r.code == 0 and r.out.startswith(f"{card}: as the folder says")

@@ -183,7 +183,7 @@ def general(card: Card, folder: Folder) -> list[Diagnostic]:
     q_by = (card.model.metadata or {}).get("quantized_by")
     for g in folder.ggufs:
         m = g.meta
-        mine = {"general.name": card.name, "general.architecture": card.model.model_type,
+        mine = {"general.name": card.model.name, "general.architecture": card.model.model_type,
                 "general.license": (lic.name if lic and lic.id == "other" else lic.id) if lic else None,
                 "general.quantized_by": q_by}
         for key, value in mine.items():
