@@ -385,3 +385,10 @@ def test_sync_rewrites_folder_yaml_keeping_what_the_author_wrote(cli, tree):
     assert "size: 105 MB, max_ram: 355 MB, use_case:" in facts  # the author's RAM figure kept
     r = cli("sync", card, "--from", gg)
     assert r.code == 0 and r.out.startswith(f"{card}: as the folder says")
+
+
+def test_a_model_dir_that_is_not_there_is_reported_at_the_card(cli, tree):
+    _new(cli, tree, "acme/tiny-chat", build_transformers(tree / "llama"))
+    shutil.rmtree(tree / "llama")
+    r = cli("validate", tree / "cards")
+    assert r.code == 1 and f"acme/tiny-chat/folder.yaml:3:12: CG501 model_dir: no folder {tree}/llama" in r.out

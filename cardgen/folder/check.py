@@ -40,6 +40,8 @@ def check_card(card: Card, folder: Folder | None = None) -> list[Diagnostic]:
         d = model_dir(card)
         if d is None:
             return []
+        if not d.is_dir():
+            return [diag(card.loc("model_dir"), codes.UNREADABLE, f"model_dir: no folder {display(d)}")]
         folder = read_folder(d)
     base = None
     if card.base is not None and (bd := model_dir(card.base)) is not None and bd.resolve() != folder.root.resolve():

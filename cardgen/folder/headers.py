@@ -98,6 +98,11 @@ def gguf_header(path: Path) -> GGUFHeader:
         except ValueError:
             quant = None
     params = sum(int(t.n_elements) for t in reader.tensors)
+    if quant is None and reader.tensors:  # no general.file_type: the type most of the weights have
+        by_type: dict[str, int] = {}
+        for t in reader.tensors:
+            by_type[t.tensor_type.name] = by_type.get(t.tensor_type.name, 0) + int(t.n_elements)
+        quant = max(by_type, key=lambda k: by_type[k])
     return GGUFHeader(path.name, path.stat().st_size, params, quant, meta, tokens)
 
 

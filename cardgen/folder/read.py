@@ -122,7 +122,9 @@ def _tokenizer(f: Folder) -> None:
     for i, t in (cfg.get("added_tokens_decoder") or {}).items():
         if str(i).isdigit() and (text := _token_text(t)) is not None:
             f.token_ids[text] = int(i)
-    if not f.token_ids and f.tokens:  # transformers 5 keeps the added tokens in tokenizer.json alone
+    tj = f.root / "tokenizer.json"
+    if not f.token_ids and f.tokens and tj.is_file() and tj.stat().st_size <= MAX_MODEL_CONFIG_BYTES:
+        # transformers 5 keeps the added tokens in tokenizer.json alone (one too large is left unread, quietly)
         for t in (f.json("tokenizer.json") or {}).get("added_tokens") or []:
             if isinstance(t, dict) and isinstance(t.get("id"), int) and isinstance(t.get("content"), str):
                 f.token_ids[t["content"]] = t["id"]
