@@ -116,8 +116,9 @@ def _token_text(v: Any) -> str | None:
 
 def _tokenizer(f: Folder) -> None:
     cfg = f.json("tokenizer_config.json") or {}
+    specials = f.json("special_tokens_map.json") or {} if not {"bos_token", "eos_token"} <= set(cfg) else {}
     for key in ("bos_token", "eos_token"):
-        if (t := _token_text(cfg.get(key))) is not None:
+        if (t := _token_text(cfg.get(key, specials.get(key)))) is not None:
             f.tokens[key] = t
     for i, t in (cfg.get("added_tokens_decoder") or {}).items():
         if str(i).isdigit() and (text := _token_text(t)) is not None:
