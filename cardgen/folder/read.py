@@ -115,7 +115,20 @@ def _token_text(v: Any) -> str | None:
 
 
 def _tokenizer(f: Folder) -> None:
+    """The special tokens (their texts and ids) and every copy of the chat template the folder holds."""
     cfg = f.json("tokenizer_config.json") or {}
+    _special_tokens(f, cfg)
+    _templates(f, cfg)
+    if "eos_token" in f.tokens and f.tokens["eos_token"] in f.token_ids:
+        f.stops["tokenizer_config.json"] = [f.token_ids[f.tokens["eos_token"]]]
+    if f.templates:
+        first = next(iter(f.templates))
+        f.add(("prompt", "chat_template"), f.templates[first], first)
+        for key in ("bos_token", "eos_token"):
+            f.add(("prompt", key), f.tokens.get(key), "tokenizer_config.json")
+
+
+def _special_tokens(f: Folder, cfg: dict[str, Any]) -> None:
     specials = f.json("special_tokens_map.json") or {} if not {"bos_token", "eos_token"} <= set(cfg) else {}
     for key in ("bos_token", "eos_token"):
         if (t := _token_text(cfg.get(key, specials.get(key)))) is not None:
@@ -129,6 +142,9 @@ def _tokenizer(f: Folder) -> None:
         for t in (f.json("tokenizer.json") or {}).get("added_tokens") or []:
             if isinstance(t, dict) and isinstance(t.get("id"), int) and isinstance(t.get("content"), str):
                 f.token_ids[t["content"]] = t["id"]
+
+
+def _templates(f: Folder, cfg: dict[str, Any]) -> None:
     tmpl = cfg.get("chat_template")
     if isinstance(tmpl, list):  # named templates: the default one
         tmpl = next((t.get("template") for t in tmpl if isinstance(t, dict) and t.get("name") == "default"), None)
@@ -142,13 +158,6 @@ def _tokenizer(f: Folder) -> None:
             f.templates["chat_template.jinja"] = text
     if (ct := (f.json("chat_template.json") or {}).get("chat_template")) and isinstance(ct, str):
         f.templates["chat_template.json"] = ct
-    if "eos_token" in f.tokens and f.tokens["eos_token"] in f.token_ids:
-        f.stops["tokenizer_config.json"] = [f.token_ids[f.tokens["eos_token"]]]
-    if f.templates:
-        first = next(iter(f.templates))
-        f.add(("prompt", "chat_template"), f.templates[first], first)
-        for key in ("bos_token", "eos_token"):
-            f.add(("prompt", key), f.tokens.get(key), "tokenizer_config.json")
 
 
 def _configs(f: Folder) -> None:
