@@ -42,6 +42,8 @@ def details(card: Card, name: str) -> list[tuple[str, str]]:
     parameters = (card.member.parameters if card.member else None) or m.parameters
     if parameters:
         out.append(("Parameters", parameters))
+    if m.context_length:
+        out.append(("Context length", f"{m.context_length:,} tokens"))
     if m.language:
         out.append(("Language(s)", ", ".join(hubspec.languages().get(c, c) for c in m.language)))
     library = _library(card)
