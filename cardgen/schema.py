@@ -317,6 +317,10 @@ class CardSource(Strict):
     risk_assessment: RiskAssessment | None = None
     metadata: dict[str, Any] | None = Field(None, description="extra front-matter keys, e.g. `quantized_by`")
     templates: str | None = Field(None, description="folder of partials overriding the defaults, relative to this file")
+    context_length: int | None = Field(None, ge=1, description="tokens the model reads at most (config.json's "
+                                                             "max_position_embeddings, a GGUF's context_length)")
+    model_dir: str | None = Field(None, description="the model's local folder, relative to this file: `validate` "
+                                                    "checks the card against it (never published)")
 
     @field_validator("license", mode="before")
     @classmethod
@@ -337,7 +341,7 @@ NOT_INHERITED = frozenset(
     {"repo_id", "suite", "extends", "embed_base_card", "base_card_headings", "title", "tagline", "description",
      "sections", "quantization", "metadata", "templates", "base_model", "base_model_relation", "usage",
      "citations_heading", "risk_assessment", "evaluation", "new_version", "inference", "co2_eq_emissions",
-     "widget"}
+     "widget", "model_dir"}
 )
 
 
