@@ -104,7 +104,7 @@ def _reproduced(imp: Imported, text: str) -> list[Claim]:
         if c.by_lines:  # a flattened page: each of its lines found in the rendering
             same = not lines_found(want, piece)[1]
         else:
-            same = Counter(body_blocks(piece)) == Counter(body_blocks(want))
+            same = Counter(body_blocks(piece, align=True)) == Counter(body_blocks(want, align=True))
         if same:
             keep.append(c)
         else:
@@ -166,12 +166,12 @@ def settle(imports: list[Imported]) -> None:
             if not imp.claims or any(c.by_lines for c in imp.claims):
                 continue
             text = texts.get(imp.repo_id)
-            got = Counter(body_blocks(split(unsealed(text))[1])) if text else None
+            got = Counter(body_blocks(split(unsealed(text))[1], align=True)) if text else None
             lines = list(imp.lines)
             for c in sorted(imp.claims, key=lambda c: -c.start):
                 if c.expected is not None:
                     lines[c.start:c.end] = c.expected.split("\n")
-            if got != Counter(body_blocks("\n".join(lines))):
+            if got != Counter(body_blocks("\n".join(lines), align=True)):
                 imp.problems.append("the recognised parts (" + ", ".join(c.what for c in imp.claims) + ") do not "
                                     "give the original back together with the text between them: kept as text")
                 imp.claims = []
