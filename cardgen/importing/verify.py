@@ -150,15 +150,14 @@ def settle(imports: list[Imported]) -> None:
     from cardgen.loading.scope import select
     from cardgen.pipeline.run import render_all
 
-    cards = [imp for top in imports for imp in top.all() if imp.claims]
-    if not cards:
-        return
+    cards = [imp for top in imports for imp in top.all()]
     with tempfile.TemporaryDirectory(prefix="cardgen-import-") as tmp:
         for top in imports:
             for imp in top.all():
                 write_card(Path(tmp), imp, imp.partials, imp.card)
         rendering = render_all(select([Path(tmp)]), jobs=1)
         texts = {repo: rendering.texts.get(repo) for repo in [c.repo_id for c in cards]}
+        _unrendered(cards, texts, rendering.diagnostics, Path(tmp))
     from cardgen.rendering.provenance import unsealed
 
     for top in imports:
@@ -179,3 +178,16 @@ def settle(imports: list[Imported]) -> None:
                     top.base = None
                 finish(imp)
 
+
+
+def _unrendered(cards: list[Imported], texts: dict[str, str | None], diagnostics: list[Any], root: Path) -> None:
+    """A card whose sources do not render is reported with the errors that stop it (import writes it
+    anyway: the sources hold the original as written, and `cardgen validate` says what the Hub refuses)."""
+    for imp in cards:
+        if texts.get(imp.repo_id) is not None:
+            continue
+        folder = str(root / imp.repo_id) + "/"
+        errors = [d for d in diagnostics if d.severity == "error" and str(d.file).startswith(folder)]
+        said = "; ".join(f"{Path(d.file).name}:{d.line}: {d.code} {d.message}" for d in errors[:3])
+        imp.problems.append(f"the imported card does not render ({said or 'see `cardgen validate`'}): fix what the "
+                            "Hub refuses in card.yaml")
