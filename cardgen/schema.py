@@ -292,7 +292,7 @@ class CardSource(Strict):
     model_type_description: str | None = None
     parameters: str | None = None
     language: str | list[str] | None = Field(
-        None, description="a language code, or a list of them (the Hub reads both; the README writes it as the card does)")
+        None, description="a language code, or a list of them (the Hub reads both; the README writes it as given)")
     license: str | License | None = None
     library_name: str | None = None
     library_display: str | None = None

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from cardgen.files import atomic_write
 from cardgen.importing.recognise.claims import Claim
 
