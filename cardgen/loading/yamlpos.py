@@ -363,3 +363,24 @@ def dumps(data: Any) -> str:
     """``data`` as YAML sources a person edits (``_SourceDumper``): keys in their order, text over several
     lines as a literal block wherever one reads back the same."""
     return str(yaml.dump(data, Dumper=_SourceDumper, sort_keys=False, allow_unicode=True, width=10_000))
+
+
+def nodes(text: str, file: str) -> yaml.Node | None:
+    """The YAML node graph of a source (each node with its marks: where it starts and ends), for editing
+    one value in place; None where ``loads`` refuses the text."""
+    doc, _ = loads(text, file)
+    return None if doc is None else yaml.compose(text, Loader=_Loader)
+
+
+def one_line(value: Any, style: str | None = None) -> str | None:
+    """``value`` written on one line (a flow collection, or a scalar in ``style``: `'`, `"`, or plain where
+    it reads back the same, else double-quoted), as the sources' loader reads it back; None when it cannot
+    be one line."""
+    for st in dict.fromkeys([style if style in ("'", '"') else None, '"']):
+        text = yaml.dump(value, Dumper=_SourceDumper, default_style=st, default_flow_style=True, width=10 ** 9,
+                         allow_unicode=True)
+        text = text.removesuffix("\n").removesuffix("\n...").rstrip("\n")
+        back, diags = plain(text, "value")
+        if "\n" not in text and not diags and back == value:
+            return text
+    return None
