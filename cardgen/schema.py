@@ -251,7 +251,9 @@ class WidgetExample(Strict):
     structured_data: dict[str, Any] | None = Field(None, description="tabular tasks: the rows, column by column")
     multi_class: bool | None = Field(None, description="zero-shot classification: several labels may be true")
     group: str | None = Field(None, description="the tab of examples this one is shown under")
-    output: dict[str, Any] | None = Field(None, description="the output shown before the widget is run")
+    output: dict[str, Any] | list[Any] | None = Field(
+        None, description="the output shown before the widget is run: `{text: ...}`, `{url: ...}` or a list of "
+                          "`{label: ..., score: ...}`")
     parameters: dict[str, Any] | None = Field(None, description="the inference parameters of this example")
 
     @model_validator(mode="after")
