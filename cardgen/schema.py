@@ -300,7 +300,8 @@ class CardSource(Strict):
     library_display: str | None = None
     pipeline_tag: str | None = None
     tags: list[str] | None = None
-    inference: bool | None = None
+    inference: bool | dict[str, Any] | None = Field(
+        None, description="false: no inference widget; or a mapping of its parameters, as the Hub reads them")
     base_model: str | list[str] | None = None
     base_model_relation: str | None = None
     new_version: str | None = None
