@@ -15,8 +15,9 @@ What is counted, per README (``measure``):
 - **unreported front-matter changes**: each top-level key whose value, as huggingface_hub reads the
   front matter (``ModelCard(...).data.to_dict()``, nothing normalised), differs between the original and
   the rendered README, and which no problem import reported names.
-- **empty front matter added**: a rendered README with a front-matter block holding no key, where the
-  original had none.
+- **empty front matter added**: a rendered README that starts with a front-matter block holding no key
+  (or with `---` then `---`, which huggingface_hub does not read as front matter: the Hub shows two
+  rules), where the original had no front matter and did not start so itself.
 - **alignment lost**: tables of the original whose column alignments (`:--`, `:-:`, `--:`) are not those
   of a table of the rendered README (compared as a multiset of per-table alignment rows).
 
@@ -70,7 +71,7 @@ class Figures:
         unreported = sorted(f"{c.name}:{k}" for c in done for k in c.unreported)
         return "\n".join([
             f"cards imported:              {len(self.cards)}",
-            f"render:                      {len(done)} ({', '.join(not_rendered) or 'all'} not)",
+            f"render:                      {len(done)}" + (f" ({', '.join(not_rendered)} do not)" if not_rendered else ""),
             f"  not rendered, unreported:  {sum(1 for c in self.cards if not c.rendered and not c.reported)}",
             f"mean blocks kept:            {100 * self.mean_kept:.2f} %  (min {100 * min((c.kept for c in done), default=0):.2f} %)",
             f"unreported fm changes:       {len(unreported)} {' '.join(unreported)}",
@@ -130,8 +131,9 @@ def compare_card(name: str, original: str, rendered: str | None, problems: list[
                              if a.get(k) != b.get(k) and not any(f"`{k}`" in p or f"{k} " in p or f"{k}:" in p
                                                                   for p in problems))
     # `---` then `---` is not front matter to huggingface_hub (its pattern wants a line between): two rules
-    card.empty_front_matter = fm_a is None and (bool(re.match(r"\s*---[ \t]*\n", rendered)) if fm_b is None
-                                                 else not mapping(fm_b))
+    empty = re.compile(r"\s*---[ \t]*\n")  # (an original that starts so keeps it: it is its text)
+    card.empty_front_matter = fm_a is None and not empty.match(original) and (
+        bool(empty.match(rendered)) if fm_b is None else not mapping(fm_b))
     before, after = alignments(body_a), alignments(body_b)
     card.tables = sum(before.values())
     card.alignment_lost = sum((before - after).values())
@@ -162,6 +164,8 @@ def measure(folder: Path = CORPUS) -> Figures:
 
 
 def main() -> None:
+    import huggingface_hub.repocard  # noqa: F401 - its loggers set up first, then quietened
+
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS
     figures = measure(folder)
