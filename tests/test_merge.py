@@ -201,3 +201,23 @@ def test_an_edit_that_cannot_be_placed_names_the_field_and_its_line(cli, scaffol
     assert re.search(rf"hub\.md:{number}:1: CG802 computed from fields `language` \(\S*card\.yaml:"
                      rf"{line_of(card, 'language:')}\)", r.out), r.out
     assert card.read_text() == before  # nothing placed, nothing written
+
+
+def test_an_edit_whose_place_would_change_other_lines_is_not_merged(cli, tmp_path):
+    """The title is the card's `name`, which the description fills in too: placing the Hub's new title in
+    `name` would change the description as well, which the Hub did not. Not merged, and said where."""
+    card = tmp_path / "cards/acme/tiny/card.yaml"
+    card.parent.mkdir(parents=True)
+    card.write_text("repo_id: acme/tiny\nname: tiny-model\ndescription: \"`{name}` is small.\"\nlicense: mit\n")
+    assert cli("render", tmp_path / "cards", "--out", tmp_path / "out").code == 0
+    readme = (tmp_path / "out/acme/tiny/README.md").read_text()
+    assert "\n# tiny-model\n" in readme and "`tiny-model` is small." in readme
+    hub = tmp_path / "hub.md"
+    hub.write_text(readme.replace("\n# tiny-model\n", "\n# Tiny Model\n"))
+    before = card.read_text()
+    r = cli("import", hub, "--repo-id", "acme/tiny", "--out", tmp_path / "cards", "--merge", "--write")
+    assert r.code == 1
+    number = readme.split("\n").index("# tiny-model") + 1
+    assert re.search(rf"hub\.md:{number}:1: CG802 placed in \S*card\.yaml:2, the edit would change README lines the "
+                     "Hub did not change", r.out), r.out
+    assert card.read_text() == before

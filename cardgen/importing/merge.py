@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cardgen.files import display
 from cardgen.frontmatter import lines as line_list
 from cardgen.frontmatter import split
 from cardgen.importing.recognise.claims import literal
@@ -169,6 +170,8 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
     texts = _sources(folder, root)
     edits: dict[Path, list[tuple[int, int, list[str]]]] = {}
     _front_matter(result, texts, (root, folder, repo_id), ours, hub_text, edits)
+    origin: dict[tuple[Path, int, int], int] = {}  # each edit: the README line it comes from
+    _note(edits, origin, 1)
     body_old, body_new = split(unsealed(ours))[1], split(unsealed(hub_text))[1]
     a, b = body_old.split("\n"), body_new.split("\n")
     first = unsealed(ours).count("\n") - body_old.count("\n") + 1  # the README line the body starts on
@@ -176,30 +179,44 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
         if op == "equal":
             continue
         why = _place(texts, a[i1:i2], b[j1:j2], a[:i1], edits)
+        _note(edits, origin, i1 + first)
         if why is None:
             result.merged += 1
         elif i2 - i1 == j2 - j1:  # edited line for line: each line placed in a text value, or reported
             for k, (x, y) in enumerate(zip(a[i1:i2], b[j1:j2], strict=True)):
                 if x != y:
                     _line(result, texts, (root, folder, repo_id), (x, y, i1 + k + first), values, edits, why)
+                    _note(edits, origin, i1 + k + first)
         else:
             where = f"line {i1 + first}" if i2 - i1 <= 1 else f"lines {i1 + first}-{i2 + first - 1}"
             if any(x.strip() for x in a[i1:i2]):
                 why = _named((root, folder, repo_id), texts, next(x for x in a[i1:i2] if x.strip())) or why
             result.left.append(f"README {where}: {why}")
-    for path, changes in edits.items():
-        lines = list(texts[path])
-        spans = sorted(changes, reverse=True)
-        if any(s2[1] > s1[0] for s1, s2 in zip(spans, spans[1:], strict=False)):
-            result.left.append(f"{path.name}: two edits overlap there: edit it by hand")
-            continue
-        for at, end, body in spans:
-            lines[at:end] = body
-        before = "\n".join(texts[path])
-        result.changes[path] = (before, "\n".join(lines))
-    if result.changes:
-        _check(result, root, folder, repo_id, body_new)
+    for path in [p for p, changes in edits.items() if _applied(texts[p], changes) is None]:
+        result.left.append(f"{display(path)}: two edits overlap there: edit it by hand")
+        result.merged -= len(edits.pop(path))
+    if edits:
+        _check(result, (root, folder, repo_id), texts, edits, (ours, hub_text, origin))
     return result
+
+
+def _note(edits: dict[Path, list[tuple[int, int, list[str]]]], origin: dict[tuple[Path, int, int], int],
+          line: int) -> None:
+    """The README line of each edit recorded since the last call."""
+    for path, changes in edits.items():
+        for at, end, _ in changes:
+            origin.setdefault((path, at, end), line)
+
+
+def _applied(lines: list[str], changes: list[tuple[int, int, list[str]]]) -> str | None:
+    """A file's lines with its edits made; None when two of them overlap."""
+    lines = list(lines)
+    spans = sorted(changes, reverse=True)
+    if any(s2[1] > s1[0] for s1, s2 in zip(spans, spans[1:], strict=False)):
+        return None
+    for at, end, body in spans:
+        lines[at:end] = body
+    return "\n".join(lines)
 
 
 def _front_matter(result: Merged, texts: dict[Path, list[str]], card: tuple[Path, Path, str], ours: str,
@@ -264,25 +281,52 @@ def _named(card: tuple[Path, Path, str], texts: dict[Path, list[str]], line: str
     return f"computed from fields {', '.join(fields)}: edit {'it' if len(fields) == 1 else 'them'} there"
 
 
-def _check(result: Merged, root: Path, folder: Path, repo_id: str, body_new: str) -> None:
-    """Render the merged sources in a copy of the cards folder; what still differs from the Hub's README
-    is reported; a merge that does not render is refused."""
+def _differing(text: str, hub_text: str) -> int:
+    """How many lines of two READMEs (without their digest markers) differ."""
+    a, b = unsealed(text).split("\n"), unsealed(hub_text).split("\n")
+    return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in
+               difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op != "equal")
+
+
+def _check(result: Merged, card: tuple[Path, Path, str], texts: dict[Path, list[str]],
+           edits: dict[Path, list[tuple[int, int, list[str]]]],
+           readmes: tuple[str, str, dict[tuple[Path, int, int], int]]) -> None:
+    """Render the merged sources in a copy of the cards folder. Where the README is not then the Hub's,
+    each edit is tried alone: one that does not bring the README nearer the Hub's (it changes lines the
+    Hub did not) is not merged, and reported with where it would have gone; what still differs is
+    reported; a merge that does not render is refused."""
+    root, folder, repo_id = card
+    ours, hub_text, origin = readmes
     with tempfile.TemporaryDirectory(prefix="cardgen-merge-") as tmp:
         copy = Path(tmp) / root.name
         shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-        for path, (_, new) in result.changes.items():
-            target = copy / path.relative_to(root)
-            target.unlink(missing_ok=True)  # a link copied as a link is replaced, never written through
-            target.write_text(new, encoding="utf-8")
-        try:
-            text = _render(copy, copy / folder.relative_to(root), repo_id)[0]
-        except MergeError:
-            raise MergeError(f"merging the edit of {repo_id} would leave sources that do not render: nothing "
-                             "changed; edit the sources by hand") from None
-    _, body, _ = split(unsealed(text))
-    still = [op for op in difflib.SequenceMatcher(None, body.split("\n"), body_new.split("\n"),
-                                                  autojunk=False).get_opcodes() if op[0] != "equal"]
-    if still and not result.left:
-        result.left.append(f"{len(still)} changed run{'s' * (len(still) != 1)} of lines still differ after the "
-                           "merge: see `cardgen diff`")
 
+        def render(chosen: dict[Path, list[tuple[int, int, list[str]]]]) -> str | None:
+            for path in texts:
+                target = copy / path.relative_to(root)
+                new = _applied(texts[path], chosen[path]) if path in chosen else None
+                if new is not None or target.is_symlink():
+                    target.unlink(missing_ok=True)  # a link copied as a link is replaced, never written through
+                target.write_text(new if new is not None else "\n".join(texts[path]), encoding="utf-8")
+            return _rendered(copy, copy / folder.relative_to(root), repo_id)
+
+        text = render(edits)
+        if text is None or _differing(text, hub_text):
+            base = _differing(ours, hub_text)
+            for path, changes in list(edits.items()):
+                for change in list(changes):
+                    alone = render({path: [change]})
+                    if alone is None or _differing(alone, hub_text) >= base:
+                        changes.remove(change)
+                        result.merged -= 1
+                        line = origin.get((path, change[0], change[1]), 1)
+                        result.left.append(f"README line {line}: placed in {display(path)}:{change[0] + 1}, the edit "
+                                           "would change README lines the Hub did not change: not merged")
+            text = render(edits)
+    if text is None:
+        raise MergeError(f"merging the edit of {repo_id} would leave sources that do not render: nothing "
+                         "changed; edit the sources by hand")
+    result.changes = {p: ("\n".join(texts[p]), _applied(texts[p], c) or "") for p, c in edits.items() if c}
+    still = _differing(text, hub_text)
+    if still and not result.left:
+        result.left.append(f"{still} line{'s' * (still != 1)} still differ after the merge: see `cardgen diff`")

@@ -34,6 +34,9 @@ Edits = dict[Path, list[Edit]]
 _VAR = re.compile(r"\{(\w+)\}")
 _TOKEN = r"\w+|\s+|[^\w\s]"
 _STR = "tag:yaml.org,2002:str"
+#: fields that name things (a repository, a base card, a section, a template folder): an edit to the text
+#: they show is never placed in them
+_IDENTITY = {"repo_id", "extends", "base_model", "id", "after", "templates", "suite"}
 #: front-matter keys written by a card field of the same name (the others: `metadata:`)
 FIELD_KEYS = ("language", "license", "library_name", "pipeline_tag", "tags", "base_model", "base_model_relation",
               "new_version", "inference", "datasets")
@@ -133,6 +136,14 @@ def _rewrite(texts: dict[Path, list[str]], s: Scalar, index: int, new_line: str)
     return s.start.line, s.start.line + 1, [line[: s.start.column] + text + line[s.end.column:]]
 
 
+def _covers(a: int, b: int, lo: int, hi: int, size: int) -> bool:
+    """Whether the text at [a, b) of a line of ``size`` holds its change at [lo, hi): a text inserted at
+    the edge of a value belongs to it only where the line has nothing on that side."""
+    if lo < hi:
+        return a <= lo and hi <= b
+    return a < lo < b or lo == b == size or lo == a == 0
+
+
 def place_line(texts: dict[Path, list[str]], old: str, new: str, values: dict[str, str]) -> tuple[Path, Edit] | str:
     """Where the README line ``old``, edited to ``new``, is held: the edit of a text value of the sources
     (the file and the edit), or why it cannot be placed."""
@@ -143,25 +154,25 @@ def place_line(texts: dict[Path, list[str]], old: str, new: str, values: dict[st
     while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
         s += 1
     lo, hi = p, len(old) - s
-    found: dict[tuple[Path, tuple[Any, ...], int], tuple[Scalar, int, str]] = {}
+    found: dict[tuple[Path, tuple[Any, ...], int], tuple[Scalar, int, str, int, int]] = {}
     for sc in scalars(texts):
+        if _IDENTITY & set(sc.keys):
+            continue
         for index, vline in enumerate(sc.value.split("\n")):
             shown = _filled(vline, values)
             if shown is None or len(shown.strip()) < 3:
                 continue
             k = old.find(shown)
             while k >= 0:
-                if k <= lo and hi <= k + len(shown):
+                if _covers(k, k + len(shown), lo, hi, len(old)):
                     edited = new[k: len(new) - (len(old) - k - len(shown))]
-                    found.setdefault((sc.path, sc.keys, index), (sc, index, edited))
+                    found.setdefault((sc.path, sc.keys, index), (sc, index, edited, k, k + len(shown)))
                 k = old.find(shown, k + 1)
     if not found:
         return "no text of the sources holds it"
-    inner = min(found.values(), key=lambda f: len(f[0].value.split("\n")[f[1]]))
-    others = [f for f in found.values() if f is not inner and f[0].value.split("\n")[f[1]] not in
-              inner[0].value.split("\n")[inner[1]]]
-    sc, index, edited = inner
-    if others:
+    # the widest: a value shown inside another (through a variable, or by chance) is the other's text here
+    sc, index, edited, a, b = max(found.values(), key=lambda f: f[4] - f[3])
+    if any(not (a <= f[3] and f[4] <= b) for f in found.values()):
         named = ", ".join(f"`{f[0].field()}` ({f[0].where()})" for f in found.values())
         return f"several fields could hold it: {named}"
     source = unfill(sc.value.split("\n")[index], values, edited)
