@@ -154,7 +154,9 @@ def _edits(data: dict, readme: str) -> dict[str, tuple[str, str]]:
     return {"section prose": (prose, prose.rstrip(".") + ", and for teaching."),
             "field prose": (described, "In short: " + described),
             "tag added": (tags, tags + "- merged-from-hub\n"),
-            "list item": (item, item.rsplit(": ", 1)[0] + ": 1.1B")}
+            "list item": (item, item.rsplit(": ", 1)[0] + ": 1.1B"),
+            "tag removed": (tags, "tags:\n" + "".join(f"- {t}\n" for t in data["tags"][1:]) if data["tags"][1:]
+                            else "")}
 
 
 def _merged(cli, card, hub_text, tmp_path):
@@ -166,13 +168,14 @@ def _merged(cli, card, hub_text, tmp_path):
     return r, (tmp_path / "again" / NEW_REPO / "README.md").read_text()
 
 
-@pytest.mark.parametrize("which", ["section prose", "field prose", "tag added", "list item", "all four"])
+@pytest.mark.parametrize("which", ["section prose", "field prose", "tag added", "list item", "all four",
+                                   "tag removed"])
 def test_an_edit_on_the_hub_to_a_scaffolded_card_is_placed_in_its_source(cli, scaffolded, tmp_path, which):
     card, data, readme = scaffolded
     edits = _edits(data, readme)
     hub_text = readme
     for what, (old, new) in edits.items():
-        if which in (what, "all four"):
+        if which == what or (which == "all four" and what != "tag removed"):
             hub_text = hub_text.replace(old, new, 1)
     r, again = _merged(cli, card, hub_text, tmp_path)
     assert r.code == 0, r.text
@@ -187,6 +190,8 @@ def test_an_edit_on_the_hub_to_a_scaffolded_card_is_placed_in_its_source(cli, sc
         assert any(edited in str(s.get("body")) for s in after["sections"] if isinstance(s, dict))
     if which in ("tag added", "all four"):
         assert after["tags"] == [*data["tags"], "merged-from-hub"]
+    if which == "tag removed":
+        assert after.get("tags") in (data["tags"][1:], None) and (data["tags"][1:] or "tags" not in after)
 
 
 def test_an_edit_that_cannot_be_placed_names_the_field_and_its_line(cli, scaffolded, tmp_path):

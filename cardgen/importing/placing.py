@@ -241,13 +241,16 @@ def place_front_matter(texts: dict[Path, list[str]], card_yaml: Path, key: str, 
     except KeyError:
         return f"`{'.'.join(keys)}` ({display(card_yaml)}:{knode.start_mark.line + 1}) does not write it as it is"
     flow = not isinstance(vnode, (yaml.MappingNode, yaml.SequenceNode)) or vnode.flow_style
-    if flow and vnode.start_mark.line == vnode.end_mark.line:
+    one_line_value = vnode.start_mark.line == vnode.end_mark.line
+    end = vnode.end_mark.line + (1 if vnode.end_mark.column or one_line_value else 0)
+    if value is None:  # the key gone on the Hub: gone from card.yaml
+        return card_yaml, (knode.start_mark.line, end, [])
+    if flow and one_line_value:
         written = one_line(value, getattr(vnode, "style", None)) if value is not None else "null"
         if written is not None:
             line = lines[vnode.start_mark.line]
             return card_yaml, (vnode.start_mark.line, vnode.start_mark.line + 1,
                                [line[: vnode.start_mark.column] + written + line[vnode.end_mark.column:]])
-    end = vnode.end_mark.line + (1 if vnode.end_mark.column else 0)
     pad = " " * knode.start_mark.column
     block = [pad + x if x else x for x in dumps({keys[-1]: value}).rstrip("\n").split("\n")]
     return card_yaml, (knode.start_mark.line, end, block)
