@@ -18,6 +18,10 @@ PLAIN_TYPED = ("language", "library_name", "pipeline_tag", "tags", "base_model",
 def _licence(meta: dict[str, Any], out: dict[str, Any], imp: Imported) -> None:
     lic = meta.get("license")
     if lic is None:
+        for key in ("license_name", "license_link"):
+            if meta.get(key) is not None:
+                imp.problems.append(f"`{key}` without `license`: left out (cardgen writes it from `license:`; give "
+                                    "`license: {id: other, " + key.removeprefix("license_") + ": ...}`)")
         return
     if isinstance(lic, list) and len(lic) == 1:
         lic = lic[0]
