@@ -352,7 +352,8 @@ def _reads_back(s: str) -> bool:
 
 
 def _text(dumper: yaml.SafeDumper, s: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in s and _reads_back(s) else None
+    # a block pyyaml itself allows reads back; the others (trailing spaces, tabs) are tried
+    style = "|" if "\n" in s and (yaml.SafeDumper.analyze_scalar(dumper, s).allow_block or _reads_back(s)) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", s, style=style)
 
 
