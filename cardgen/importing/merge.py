@@ -5,9 +5,13 @@ clobbered. The edit belongs in the sources. The README the sources render now mu
 published (the digest marker on the Hub says which); the difference between it and the README on the
 Hub is then the edit. Each changed run of lines is looked for in the card's source files (its YAML,
 where free text sits in block scalars, its own and its organisation's templates, the shared files):
-found once, it is replaced there; otherwise it is reported (a table computed from fields, a sentence
-that several files hold), never guessed. The merged sources are rendered again, and what still differs
-from the Hub's README is reported. Nothing is written without ``write``.
+found once, it is replaced there. A run edited line for line is placed line by line in the text values
+that show it, their `{name}`-style variables kept (``placing``); a changed front-matter key goes to the
+field that writes it. What cannot be placed is reported with the fields it is computed from and where
+they are written (a sentence several files hold, text cardgen computes), never guessed. The merged
+sources are rendered again: an edit whose place would change lines the Hub did not change is taken
+back and reported, and what still differs from the Hub's README is reported. Nothing is written
+without ``write``.
 """
 
 from __future__ import annotations
