@@ -286,10 +286,14 @@ def _named(card: tuple[Path, Path, str], texts: dict[Path, list[str]], line: str
 
 
 def _differing(text: str, hub_text: str) -> int:
-    """How many lines of two READMEs (without their digest markers) differ."""
-    a, b = unsealed(text).split("\n"), unsealed(hub_text).split("\n")
-    return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in
-               difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op != "equal")
+    """How much two READMEs (without their digest markers) differ: the front-matter keys whose values
+    differ (their order is cardgen's), and the body's lines that do."""
+    from cardgen.pipeline.drift import front_matter_changes
+
+    a, b = split(unsealed(text))[1].split("\n"), split(unsealed(hub_text))[1].split("\n")
+    return len(front_matter_changes(text, hub_text)) + sum(
+        max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in
+        difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op != "equal")
 
 
 def _check(result: Merged, card: tuple[Path, Path, str], texts: dict[Path, list[str]],

@@ -197,6 +197,19 @@ def _node_at(root: yaml.Node | None, keys: tuple[str, ...]) -> tuple[yaml.Node, 
     return found
 
 
+def _after(root: yaml.Node | None, key: str, lines: list[str]) -> int:
+    """Where a new top-level field goes: after the one card.yaml holds that the front matter writes before
+    it, else at the end."""
+    from cardgen.frontmatter import KEY_ORDER
+
+    before = KEY_ORDER[: KEY_ORDER.index(key)] if key in KEY_ORDER else []
+    for k in reversed(before):
+        if (at := _node_at(root, (k,))) is not None:
+            v = at[1]
+            return v.end_mark.line + (1 if v.end_mark.column or v.start_mark.line == v.end_mark.line else 0)
+    return len(lines) - (1 if lines and not lines[-1] else 0)  # before the file's last line end
+
+
 def _new_value(current: Any, old: Any, new: Any) -> Any:
     """The field's value that renders ``new`` where it rendered ``old``; ``KeyError`` when none can be
     told (a list gains what the Hub's gained and loses what it lost, which it must hold)."""
@@ -230,8 +243,8 @@ def place_front_matter(texts: dict[Path, list[str]], card_yaml: Path, key: str, 
     if at is None:
         if old is not None or keys[0] == "metadata" or key in data or new is None:
             return f"no field `{'.'.join(keys)}` of card.yaml writes it"
-        end = len(lines) - (1 if lines and not lines[-1] else 0)  # before the file's last line end
-        return card_yaml, (end, end, dumps({key: new}).rstrip("\n").split("\n"))
+        at_line = _after(root, key, lines)
+        return card_yaml, (at_line, at_line, dumps({key: new}).rstrip("\n").split("\n"))
     knode, vnode = at
     current: Any = data
     for k in keys:
