@@ -226,3 +226,26 @@ def test_an_edit_whose_place_would_change_other_lines_is_not_merged(cli, tmp_pat
     assert re.search(rf"hub\.md:{number}:1: CG802 placed in \S*card\.yaml:2, the edit would change README lines the "
                      "Hub did not change", r.out), r.out
     assert card.read_text() == before
+
+
+def test_front_matter_edits_to_an_imported_card_land_in_its_fields(cli, tmp_path):
+    """An imported GGUF card (tests/corpus/116.md): a value of its `metadata:` pass-through changed on the Hub,
+    and tags added where the card had none; both land in card.yaml, and the README renders as edited."""
+    cards, repo = tmp_path / "cards", "acme/m-GGUF"
+    assert cli("import", REPO / "tests/corpus/116.md", "--repo-id", repo, "--out", cards).code == 0
+    assert cli("render", cards, "--out", tmp_path / "out").code == 0
+    readme = (tmp_path / "out" / repo / "README.md").read_text()
+    hub_text = readme.replace("quantized_by: mradermacher\n", "quantized_by: someone-else\ntags:\n- gguf\n", 1)
+    assert hub_text != readme
+    hub = tmp_path / "hub.md"
+    hub.write_text(hub_text)
+    r = cli("import", hub, "--repo-id", repo, "--out", cards, "--merge", "--write")
+    assert r.code == 0, r.text
+    data = yaml.safe_load((cards / repo / "card.yaml").read_text())
+    assert data["metadata"]["quantized_by"] == "someone-else" and data["tags"] == ["gguf"]
+    assert cli("render", cards, "--out", tmp_path / "again").code == 0
+    from huggingface_hub import ModelCard
+
+    again = (tmp_path / "again" / repo / "README.md").read_text()
+    assert ModelCard(again).data.to_dict() == ModelCard(hub_text).data.to_dict()
+    assert again.split("---\n", 2)[2].split("\n")[:-2] == hub_text.split("---\n", 2)[2].split("\n")[:-2]
