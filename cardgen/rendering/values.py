@@ -45,7 +45,8 @@ def details(card: Card, name: str) -> list[tuple[str, str]]:
     if m.context_length:
         out.append(("Context length", f"{m.context_length:,} tokens"))
     if m.language:
-        out.append(("Language(s)", ", ".join(hubspec.languages().get(c, c) for c in m.language)))
+        codes = [m.language] if isinstance(m.language, str) else m.language
+        out.append(("Language(s)", ", ".join(hubspec.languages().get(c, c) for c in codes)))
     library = _library(card)
     if library is not None:
         out.append(("Library", library))
