@@ -1,7 +1,9 @@
 """The tokenizer tier of a generating card (no weights read): the documented prompt judged on token
-ids (the filled template against the tokenizer's chat template, BOS counted once, special markers one
-token each), the stop ids against the model's end-of-sequence ids, the snippet's tokenizer keywords,
-and the architecture in config.json. What it finds is handed to generation as `Tokenized`."""
+ids (the filled template, and a chat card's raw template too, against the tokenizer's chat template;
+BOS counted once), the stop ids against the model's end-of-sequence ids, the snippet's tokenizer
+keywords, the architecture in config.json, and the prompt facts of ``prompts`` (BOS and EOS texts, the
+`bos` claim, markers one token each, stop strings, the seq2seq input). What it finds is handed to
+generation as `Tokenized`."""
 
 from __future__ import annotations
 
