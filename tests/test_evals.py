@@ -1,0 +1,90 @@
+"""Evaluation results written once (issue 28): the card's `evaluation:` gives the README table, the
+`model-index` and `.eval_results/*.yaml`, which huggingface_hub reads back to the same values; benchmark
+identity; `cardgen evals add` from evaluation logs; import of `.eval_results/` and README score tables;
+publishing only the results the Hub does not hold yet."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from conftest import CARDS
+
+THREE = """\
+repo_id: acme/evaluated
+name: Evaluated
+description: "`{name}` is a small model with three evaluation results."
+license: apache-2.0
+library_name: transformers
+pipeline_tag: text-generation
+evaluation:
+  - {task_type: text-generation, dataset_type: Idavidrein/gpqa, dataset_name: GPQA, dataset_config: gpqa_diamond,
+     metric_type: accuracy, metric_value: 0.41234, task_id: gpqa_diamond, notes: "0-shot, lm-evaluation-harness 0.4.8",
+     source_name: Eval logs, source_url: "https://huggingface.co/datasets/acme/evaluated-logs"}
+  - {task_type: text-generation, dataset_type: TIGER-Lab/MMLU-Pro, dataset_name: MMLU-Pro, metric_type: exact_match,
+     metric_value: 38.5, task_id: mmlu_pro, date: "2026-01-15"}
+  - {task_type: text-generation, dataset_type: openai/gsm8k, dataset_name: GSM8K, dataset_config: main,
+     metric_type: exact_match, metric_value: 0.7012345678901234, task_id: gsm8k}
+"""
+
+
+def project(tmp_path: Path, card: str = THREE) -> Path:
+    root = tmp_path / "cards"
+    (root / "_shared").mkdir(parents=True)
+    shutil.copy(CARDS / "_shared" / "licenses.yaml", root / "_shared" / "licenses.yaml")
+    (root / "acme" / "evaluated").mkdir(parents=True)
+    (root / "acme" / "evaluated" / "card.yaml").write_text(card, "utf-8")
+    return root
+
+
+def table_values(readme: str) -> dict[str, str]:
+    """Dataset -> Value cell of the README's evaluation table."""
+    lines = [ln for ln in readme.splitlines() if ln.startswith("| ")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    out = {}
+    for ln in lines[1:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        row = dict(zip(head, cells, strict=True))
+        out[row["Dataset"].split(" (")[0]] = row["Value"]
+    return out
+
+
+def test_three_results_agree_in_the_table_model_index_and_eval_results(cli, tmp_path):
+    from huggingface_hub import parse_eval_result_entries
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    from cardgen.frontmatter import mapping, split
+
+    cards, out = project(tmp_path), tmp_path / "out"
+    r = cli("render", "--out", out, cards)
+    assert r.code == 0, r.text
+    folder = out / "acme" / "evaluated"
+    readme = (folder / "README.md").read_text("utf-8")
+    files = sorted(p.name for p in (folder / ".eval_results").iterdir())
+    assert files == ["MMLU-Pro.yaml", "gpqa.yaml", "gsm8k.yaml"]
+    entries = [e for f in files for e in parse_eval_result_entries(
+        yaml.safe_load((folder / ".eval_results" / f).read_text("utf-8")))]
+    from_files = {e.dataset_id: (e.task_id, e.value) for e in entries}
+    name, results = model_index_to_eval_results(mapping(split(readme)[0])["model-index"])
+    from_index = {e.dataset_type: e.metric_value for e in results}
+    expected = {"Idavidrein/gpqa": 0.41234, "TIGER-Lab/MMLU-Pro": 38.5, "openai/gsm8k": 0.7012345678901234}
+    assert name == "evaluated"
+    assert from_index == expected
+    assert {k: v for k, (_, v) in from_files.items()} == expected
+    assert {k: t for k, (t, _) in from_files.items()} == {"Idavidrein/gpqa": "gpqa_diamond",
+                                                           "TIGER-Lab/MMLU-Pro": "mmlu_pro", "openai/gsm8k": "gsm8k"}
+    table = table_values(readme.split("## Evaluation", 1)[1] if "## Evaluation" in readme else readme)
+    assert {k: float(v) for k, v in table.items()} == {"GPQA": 0.41234, "MMLU-Pro": 38.5, "GSM8K": 0.7012345678901234}
+    gpqa = next(e for e in entries if e.dataset_id == "Idavidrein/gpqa")
+    assert (gpqa.notes, gpqa.source_name) == ("0-shot, lm-evaluation-harness 0.4.8", "Eval logs")
+    # `check` finds the files as rendered; a file edited, removed or left over is drift
+    assert cli("check", "--out", out, cards).code == 0
+    (folder / ".eval_results" / "gsm8k.yaml").write_text("- {dataset: {id: openai/gsm8k, task_id: gsm8k}, value: 1}\n")
+    (folder / ".eval_results" / "old.yaml").write_text("[]\n")
+    r = cli("check", "--out", out, cards)
+    assert r.code == 1 and "gsm8k.yaml is out of date" in r.text and "old.yaml is stale" in r.text
+    assert cli("render", "--out", out, cards).code == 0
+    assert sorted(p.name for p in (folder / ".eval_results").iterdir()) == files
+    assert cli("check", "--out", out, cards).code == 0
