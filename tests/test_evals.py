@@ -26,7 +26,7 @@ evaluation:
   - {task_type: text-generation, dataset_type: TIGER-Lab/MMLU-Pro, dataset_name: MMLU-Pro, metric_type: exact_match,
      metric_value: 38.5, task_id: mmlu_pro, date: "2026-01-15"}
   - {task_type: text-generation, dataset_type: openai/gsm8k, dataset_name: GSM8K, dataset_config: main,
-     metric_type: exact_match, metric_value: 0.7012345678901234, task_id: gsm8k}
+     metric_type: exact_match, metric_value: 0.7012345678901234, task_id: main}
 """
 
 
@@ -74,17 +74,88 @@ def test_three_results_agree_in_the_table_model_index_and_eval_results(cli, tmp_
     assert from_index == expected
     assert {k: v for k, (_, v) in from_files.items()} == expected
     assert {k: t for k, (t, _) in from_files.items()} == {"Idavidrein/gpqa": "gpqa_diamond",
-                                                           "TIGER-Lab/MMLU-Pro": "mmlu_pro", "openai/gsm8k": "gsm8k"}
+                                                           "TIGER-Lab/MMLU-Pro": "mmlu_pro", "openai/gsm8k": "main"}
     table = table_values(readme.split("## Evaluation", 1)[1] if "## Evaluation" in readme else readme)
     assert {k: float(v) for k, v in table.items()} == {"GPQA": 0.41234, "MMLU-Pro": 38.5, "GSM8K": 0.7012345678901234}
     gpqa = next(e for e in entries if e.dataset_id == "Idavidrein/gpqa")
     assert (gpqa.notes, gpqa.source_name) == ("0-shot, lm-evaluation-harness 0.4.8", "Eval logs")
     # `check` finds the files as rendered; a file edited, removed or left over is drift
     assert cli("check", "--out", out, cards).code == 0
-    (folder / ".eval_results" / "gsm8k.yaml").write_text("- {dataset: {id: openai/gsm8k, task_id: gsm8k}, value: 1}\n")
+    (folder / ".eval_results" / "gsm8k.yaml").write_text("- {dataset: {id: openai/gsm8k, task_id: main}, value: 1}\n")
     (folder / ".eval_results" / "old.yaml").write_text("[]\n")
     r = cli("check", "--out", out, cards)
     assert r.code == 1 and "gsm8k.yaml is out of date" in r.text and "old.yaml is stale" in r.text
     assert cli("render", "--out", out, cards).code == 0
     assert sorted(p.name for p in (folder / ".eval_results").iterdir()) == files
     assert cli("check", "--out", out, cards).code == 0
+
+
+ONE = """\
+repo_id: acme/evaluated
+name: Evaluated
+description: "`{name}` is a small model."
+license: apache-2.0
+evaluation:
+  - {task_type: text-generation, dataset_type: BENCH, dataset_name: Bench, metric_type: accuracy, metric_value: 0.5,
+     task_id: TASK}
+"""
+
+
+def one(bench: str, task: str) -> str:
+    return ONE.replace("BENCH", bench).replace("TASK", task)
+
+
+def test_benchmark_tasks_are_checked_against_eval_yaml_else_the_known_list_else_a_warning(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    cards = project(tmp_path, one("Idavidrein/gpqa", "gpqa_diamond"))
+    card = cards / "acme" / "evaluated" / "card.yaml"
+    r = cli("validate", cards)  # the official list (with its date) knows the task
+    assert r.code == 0 and "CG65" not in r.text, r.text
+    card.write_text(one("Idavidrein/gpqa", "gpqa_main"), "utf-8")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG652" in r.text and "cardgen's list of official benchmarks" in r.text
+    card.write_text(one("acme/bench", "t1"), "utf-8")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG651" in r.text and "not checked" in r.text
+    # the benchmark's own eval.yaml in the Hub cache is the authority (never downloaded by validate)
+    snap = tmp_path / "hub" / "datasets--acme--bench" / "snapshots" / ("b" * 40)
+    snap.mkdir(parents=True)
+    (snap / "eval.yaml").write_text("name: Bench\ntasks:\n  - {id: t1, config: default, split: test}\n", "utf-8")
+    card.write_text(one("acme/bench", "t1") + "\n", "utf-8")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG65" not in r.text, r.text
+    card.write_text(one("acme/bench", "t2"), "utf-8")
+    r = cli("validate", cards)
+    assert r.code == 1 and "CG650" in r.text and "defines no task 't2'" in r.text
+    # a local copy of the dataset (CARDGEN_BENCHMARKS) comes first
+    local = tmp_path / "local"
+    (local / "acme" / "bench").mkdir(parents=True)
+    (local / "acme" / "bench" / "eval.yaml").write_text("tasks:\n  - {id: t2}\n", "utf-8")
+    monkeypatch.setenv("CARDGEN_BENCHMARKS", str(local))
+    card.write_text(one("acme/bench", "t2") + "\n", "utf-8")
+    assert cli("validate", cards).code == 0
+
+
+def test_two_results_for_one_benchmark_task_are_refused(cli, tmp_path):
+    two = one("Idavidrein/gpqa", "gpqa_diamond") + (
+        "  - {task_type: text-generation, dataset_type: Idavidrein/gpqa, dataset_name: GPQA, metric_type: f1,\n"
+        "     metric_value: 0.6, task_id: gpqa_diamond}\n")
+    r = cli("validate", project(tmp_path, two))
+    assert r.code == 1 and "CG653" in r.text and "evaluation[0]" in r.text
+
+
+def test_vocabulary_rebuilds_the_official_benchmarks_from_their_eval_yaml(cli, tmp_path):
+    import json
+
+    src = tmp_path / "benchmarks" / "Idavidrein" / "gpqa"
+    src.mkdir(parents=True)
+    (src / "eval.yaml").write_text("name: GPQA\nevaluation_framework: inspect-ai\ntasks:\n"
+                                   "  - {id: gpqa_diamond, config: gpqa_diamond, split: train}\n"
+                                   "  - {id: gpqa_main, config: gpqa_main, split: train}\n", "utf-8")
+    r = cli("vocabulary", "--benchmarks", tmp_path / "benchmarks", "--out", tmp_path / "out")
+    assert r.code == 0, r.text
+    data = json.loads((tmp_path / "out" / "benchmarks.json").read_text("utf-8"))
+    assert data["benchmarks"] == {"Idavidrein/gpqa": {"name": "GPQA", "tasks": ["gpqa_diamond", "gpqa_main"],
+                                                      "evaluation_framework": "inspect-ai"}}
+    assert "eval.yaml" in data["source"] and data["date"] and "gsm8k" in data["lm_eval"]["tasks"]
+    assert cli("vocabulary", "--benchmarks", tmp_path / "out", "--out", tmp_path / "x").code == 2
