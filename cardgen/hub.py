@@ -332,5 +332,12 @@ class Hub:
                                          endpoint=os.environ.get("HF_ENDPOINT") or None, token=self.token))
 
 
+    def eval_yaml(self, dataset: str) -> str:
+        """A benchmark dataset's `eval.yaml`, downloaded into the Hugging Face cache (where
+        ``evals.benchmarks`` finds it); its path."""
+        with operation(self.bounds):
+            return str(self.api.hf_hub_download(dataset, "eval.yaml", repo_type="dataset"))
+
+
 def _too_large(size: int, cap: int) -> Stopped:
     return Stopped(f"the Hub's answer is {size:,} bytes; cardgen reads at most {cap:,}")

@@ -159,3 +159,97 @@ def test_vocabulary_rebuilds_the_official_benchmarks_from_their_eval_yaml(cli, t
                                                       "evaluation_framework": "inspect-ai"}}
     assert "eval.yaml" in data["source"] and data["date"] and "gsm8k" in data["lm_eval"]["tasks"]
     assert cli("vocabulary", "--benchmarks", tmp_path / "out", "--out", tmp_path / "x").code == 2
+
+
+LOGS = Path(__file__).parent / "fixtures" / "evals"
+LM_EVAL = LOGS / "results_2026-01-15T10-00-00.123456.json"
+PLAIN = """\
+# the card before any evaluation
+repo_id: acme/evaluated
+name: Evaluated
+description: "`{name}` is a small model."
+license: apache-2.0
+pipeline_tag: text-generation
+
+# kept as written
+library_name: transformers
+"""
+
+
+def table_rows(readme: str) -> dict[tuple[str, str], str]:
+    """(Task, Metric) -> Value cell of the README's evaluation table."""
+    lines = [ln for ln in readme.splitlines() if ln.startswith("| ")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [dict(zip(head, [c.strip() for c in ln.strip("|").split("|")], strict=True)) for ln in lines[1:]]
+    return {(r["Task"], r["Metric"]): r["Value"] for r in rows}
+
+
+def test_evals_add_fills_evaluation_with_the_logs_values_exactly(cli, tmp_path, monkeypatch):
+    import json
+
+    from huggingface_hub import parse_eval_result_entries
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    from cardgen.frontmatter import mapping, split
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    cards = project(tmp_path, PLAIN)
+    card = cards / "acme" / "evaluated" / "card.yaml"
+    r = cli("evals", "add", card.parent, LM_EVAL)
+    assert r.code == 0, r.text
+    text = card.read_text("utf-8")
+    assert text.startswith(PLAIN), "the rest of the card source is kept as written"
+    log = json.loads(LM_EVAL.read_text("utf-8"))
+    expected = {(task, key.split(",")[0] + ("" if key.endswith(",none") else f" ({key.split(',')[1]})")): v
+                for task, ms in log["results"].items() for key, v in ms.items()
+                if "," in key and "_stderr" not in key}
+    assert len(expected) == 8
+    out = tmp_path / "out"
+    r = cli("render", "--out", out, cards)
+    assert r.code == 0, r.text
+    readme = (out / "acme" / "evaluated" / "README.md").read_text("utf-8")
+    assert {k: float(v) for k, v in table_rows(readme).items()} == expected
+    _, results = model_index_to_eval_results(mapping(split(readme)[0])["model-index"])
+    assert {(e.task_name, e.metric_name): e.metric_value for e in results} == expected
+    # the benchmarks cardgen knows go to .eval_results/, with the harness, its version and the n-shot as notes
+    files = out / "acme" / "evaluated" / ".eval_results"
+    entries = {e.dataset_id: e for f in sorted(files.iterdir())
+               for e in parse_eval_result_entries(yaml.safe_load(f.read_text("utf-8")))}
+    assert {k: (e.task_id, e.value) for k, e in entries.items()} == {
+        "Idavidrein/gpqa": ("gpqa_diamond", log["results"]["gpqa_diamond_zeroshot"]["acc_norm,none"]),
+        "openai/gsm8k": ("main", log["results"]["gsm8k"]["exact_match,strict-match"])}
+    notes = entries["Idavidrein/gpqa"].notes or ""
+    assert "lm-evaluation-harness 0.4.8" in notes and "0-shot" in notes and "stderr 0.03154449888270285" in notes
+    assert entries["openai/gsm8k"].date == "2026-01-15T10:00:00Z"
+    # tasks of no known benchmark are said so; adding the same log again replaces, never duplicates
+    r = cli("evals", "add", card, LM_EVAL)
+    assert r.code == 0 and "CG656" in r.text and "hellaswag" in r.text and "8 replacing" in r.text
+    assert card.read_text("utf-8").count("metric_value") == 8
+
+
+def test_evals_add_reads_an_inspect_log_and_refuses_another_models(cli, tmp_path):
+    cards = project(tmp_path, PLAIN)
+    card = cards / "acme" / "evaluated" / "card.yaml"
+    r = cli("evals", "add", card, LOGS / "inspect-gpqa.json")
+    assert r.code == 0, r.text
+    data = yaml.safe_load(card.read_text("utf-8"))["evaluation"]
+    assert [(e["dataset_type"], e.get("task_id"), e["metric_type"], e["metric_value"]) for e in data] == [
+        ("Idavidrein/gpqa", "gpqa_diamond", "accuracy", 0.4128787878787879)]
+    assert "inspect-ai 0.3.120" in data[0]["notes"]
+    other = tmp_path / "other.json"
+    other.write_text(LM_EVAL.read_text("utf-8").replace("pretrained=acme/evaluated", "pretrained=/ckpt/step-900"))
+    before = card.read_text("utf-8")
+    r = cli("evals", "add", card, other)
+    assert r.code == 1 and "CG654" in r.text and "/ckpt/step-900" in r.text
+    assert card.read_text("utf-8") == before
+    r = cli("evals", "add", card, other, "--model-differs", "the final checkpoint, uploaded as acme/evaluated")
+    assert r.code == 0, r.text
+    notes = [e["notes"] for e in yaml.safe_load(card.read_text("utf-8"))["evaluation"]]
+    assert notes[-1].endswith("evaluated as /ckpt/step-900: the final checkpoint, uploaded as acme/evaluated")
+    (tmp_path / "junk.json").write_text('{"a": 1}')
+    data = yaml.safe_load(card.read_text("utf-8"))["evaluation"]
+    holders = [e["notes"].split(",")[0] for e in data if e.get("task_id") == "gpqa_diamond"]
+    assert holders == ["lm-evaluation-harness 0.4.8"], "the newer log's result takes the benchmark task"
+    assert cli("validate", cards).code == 0
+    r = cli("evals", "add", card, tmp_path / "junk.json")
+    assert r.code == 1 and "CG655" in r.text
