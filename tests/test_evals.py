@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import CARDS
@@ -253,3 +254,54 @@ def test_evals_add_reads_an_inspect_log_and_refuses_another_models(cli, tmp_path
     assert cli("validate", cards).code == 0
     r = cli("evals", "add", card, tmp_path / "junk.json")
     assert r.code == 1 and "CG655" in r.text
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    from hubserver import FakeHub, HubServer
+
+    fake = FakeHub()
+    with HubServer(fake) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_TOKEN", fake.token)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield fake
+
+
+def _evaluation(card: Path) -> list[dict]:
+    return yaml.safe_load(card.read_text("utf-8"))["evaluation"]
+
+
+def test_import_reads_eval_results_and_a_score_table_to_the_same_evaluation(cli, tmp_path, hub):
+    cards, out = project(tmp_path), tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    original = yaml.safe_load(THREE)["evaluation"]
+    folder = out / "acme" / "evaluated"
+    # a folder: the README's model-index and the .eval_results/ files beside it
+    r = cli("import", out, "--out", tmp_path / "a")
+    assert r.code == 0, r.text
+    from_index = _evaluation(tmp_path / "a" / "acme" / "evaluated" / "card.yaml")
+    assert from_index == original
+    # the same README without its model-index: the score table and .eval_results/ give the same results
+    readme = (folder / "README.md").read_text("utf-8")
+    head, _, body = readme.partition("\n---\n")
+    table_only = tmp_path / "t" / "acme" / "evaluated"
+    table_only.mkdir(parents=True)
+    (table_only / "README.md").write_text("---\n" + head.split("model-index:")[0].lstrip("-\n") + "---\n" + body)
+    shutil.copytree(folder / ".eval_results", table_only / ".eval_results")
+    r = cli("import", tmp_path / "t", "--out", tmp_path / "b")
+    assert r.code == 0, r.text
+    assert "score table became `evaluation:`" in r.text
+    assert _evaluation(tmp_path / "b" / "acme" / "evaluated" / "card.yaml") == original
+    # a Hub repository: its README and .eval_results/ files
+    hub.files[("acme/evaluated", "main")] = {p.relative_to(folder).as_posix(): p.read_bytes()
+                                             for p in folder.rglob("*") if p.is_file()}
+    r = cli("import", "acme/evaluated", "--out", tmp_path / "c")
+    assert r.code == 0, r.text
+    assert _evaluation(tmp_path / "c" / "acme" / "evaluated" / "card.yaml") == original
+    # rendered again, the imported card gives the same .eval_results/ files
+    assert cli("render", "--out", tmp_path / "again", tmp_path / "c").code == 0
+    again = tmp_path / "again" / "acme" / "evaluated" / ".eval_results"
+    assert {p.name: p.read_text() for p in again.iterdir()} == {p.name: p.read_text()
+                                                                for p in (folder / ".eval_results").iterdir()}
