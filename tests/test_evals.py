@@ -305,3 +305,47 @@ def test_import_reads_eval_results_and_a_score_table_to_the_same_evaluation(cli,
     again = tmp_path / "again" / "acme" / "evaluated" / ".eval_results"
     assert {p.name: p.read_text() for p in again.iterdir()} == {p.name: p.read_text()
                                                                 for p in (folder / ".eval_results").iterdir()}
+
+
+def _entry(dataset: str, task: str, value: float) -> bytes:
+    return yaml.safe_dump([{"dataset": {"id": dataset, "task_id": task}, "value": value}]).encode()
+
+
+def test_publish_lists_results_on_the_hub_or_in_a_pull_request_and_publishes_only_the_new(cli, tmp_path, hub):
+    cards, out = project(tmp_path), tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    repo = "acme/evaluated"
+    hub.files[(repo, "main")] = {".eval_results/gpqa.yaml": (out / repo / ".eval_results" / "gpqa.yaml").read_bytes()}
+    pr = hub.open_pr(repo, {".eval_results/mmlu-pro-by-someone.yaml": _entry("TIGER-Lab/MMLU-Pro", "mmlu_pro", 38.5)})
+    hub.pr_status[(repo, hub.open_pr(repo, {".eval_results/x.yaml": _entry("openai/gsm8k", "main", 0.7012345678901234)}))] = "closed"
+    r = cli("publish", "--dry-run", "--out", out, cards)
+    assert r.code == 0, r.text
+    lines = {ln.split("  ")[2].split(" =")[0]: ln for ln in r.out.splitlines() if ".eval_results/" in ln}
+    assert "already on main (.eval_results/gpqa.yaml)" in lines["Idavidrein/gpqa gpqa_diamond"]
+    assert f"already in open pull request #{pr}" in lines["TIGER-Lab/MMLU-Pro mmlu_pro"]
+    assert lines["openai/gsm8k main"].endswith(": new"), "a closed pull request does not hold it"
+    assert not hub.commit_requests()
+    r = cli("publish", "--out", out, cards)
+    assert r.code == 0, r.text
+    (commit,) = hub.commit_requests()
+    sent = sorted(ln["value"]["path"] for ln in commit.ndjson() if ln.get("key") == "file")
+    assert sent == [".eval_results/gsm8k.yaml", "README.md"]
+    # published: nothing new the second time; a changed value is published again
+    r = cli("publish", "--dry-run", "--out", out, cards)
+    assert r.code == 0 and "new" not in [ln.rsplit(": ", 1)[-1] for ln in r.out.splitlines()], r.text
+    card = cards / repo / "card.yaml"
+    card.write_text(card.read_text("utf-8").replace("metric_value: 0.41234", "metric_value: 0.45"), "utf-8")
+    assert cli("render", "--out", out, cards).code == 0
+    r = cli("publish", "--dry-run", "--out", out, cards)
+    assert "changed (main has 0.41234 in .eval_results/gpqa.yaml)" in r.out, r.out
+
+
+def test_publish_flags_the_results_of_a_derived_model(cli, tmp_path, hub):
+    cards = project(tmp_path, THREE.replace("pipeline_tag: text-generation\n",
+                                            "pipeline_tag: text-generation\nbase_model: acme/base\n"))
+    out = tmp_path / "out"
+    assert cli("render", "--out", out, cards).code == 0
+    hub.files[("acme/evaluated", "main")] = {}
+    r = cli("publish", "--dry-run", "--out", out, cards)
+    assert r.code == 0, r.text
+    assert r.out.count("[derived model]") == 3 and "leaderboards leave its results out by default" in r.text
