@@ -363,11 +363,11 @@ class Hub:
                     for d in self.api.get_repo_discussions(repo, discussion_type="pull_request",
                                                            discussion_status="open")]
 
-    def eval_yaml(self, dataset: str) -> str:
-        """A benchmark dataset's `eval.yaml`, downloaded into the Hugging Face cache (where
+    def eval_yaml(self, dataset: str, cache: str) -> str:
+        """A benchmark dataset's `eval.yaml`, downloaded into the Hugging Face cache ``cache`` (where
         ``evals.benchmarks`` finds it); its path."""
         with operation(self.bounds):
-            return str(self.api.hf_hub_download(dataset, "eval.yaml", repo_type="dataset"))
+            return str(self.api.hf_hub_download(dataset, "eval.yaml", repo_type="dataset", cache_dir=cache))
 
 
 def _too_large(size: int, cap: int) -> Stopped:

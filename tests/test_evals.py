@@ -349,3 +349,17 @@ def test_publish_flags_the_results_of_a_derived_model(cli, tmp_path, hub):
     r = cli("publish", "--dry-run", "--out", out, cards)
     assert r.code == 0, r.text
     assert r.out.count("[derived model]") == 3 and "leaderboards leave its results out by default" in r.text
+
+
+def test_evals_check_fetches_eval_yaml_only_when_allowed(cli, tmp_path, hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    hub.files[("datasets/acme/bench", "main")] = {"eval.yaml": b"name: Bench\ntasks:\n  - {id: t1}\n  - {id: t2}\n"}
+    card = project(tmp_path, one("acme/bench", "t2")) / "acme" / "evaluated" / "card.yaml"
+    r = cli("evals", "check", card)
+    assert r.code == 0 and "CG651" in r.text and not hub.requests, "nothing is fetched without --allow-download"
+    r = cli("evals", "check", card, "--allow-download")
+    assert r.code == 0 and "CG65" not in r.text, r.text
+    assert list((tmp_path / "hub-cache").glob("datasets--acme--bench/snapshots/*/eval.yaml"))
+    card.write_text(one("acme/bench", "t3"), "utf-8")
+    r = cli("evals", "check", card)  # from the cache now, offline
+    assert r.code == 1 and "CG650" in r.text and "defines no task 't3'" in r.text

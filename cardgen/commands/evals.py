@@ -131,10 +131,11 @@ def check(opts: EvalsOptions) -> tuple[Report, int]:
 
 
 def _download(dataset: str, where: Where) -> list[Diagnostic]:
+    from cardgen.evals.benchmarks import hub_cache
     from cardgen.hub import Hub
 
     try:
-        Hub().eval_yaml(dataset)
+        Hub().eval_yaml(dataset, str(hub_cache()))
     except Exception as e:  # noqa: BLE001 - one line: the task stays unchecked (CG651 says so)
         from cardgen.hub import explain
 

@@ -67,46 +67,60 @@ def _date(v: Any) -> str | None:
     return str(v) if isinstance(v, str) and v else None
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _notes(*parts: str | None) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 def lm_eval(data: dict[str, Any], file: str, task_type: str) -> Log:
     cfg: dict[str, Any] = data["config"] if isinstance(data.get("config"), dict) else {}
     version = data.get("lm_eval_version")
     log = Log(file, "lm-evaluation-harness", str(version) if version else None,
               _model_arg(cfg.get("model_args")) or data.get("model_name"))
     mapping = known()["lm_eval"]["tasks"]
-    date = _date(data.get("date"))
     for task, metrics in data["results"].items():
         if not isinstance(metrics, dict):
             continue
-        conf = (data.get("configs") or {}).get(task) or {}
-        shots = (data.get("n-shot") or {}).get(task, conf.get("num_fewshot"))
-        task_version = (data.get("versions") or {}).get(task)
         mapped = mapping.get(task) or {}
         if not mapped:
             log.unmapped.append(task)
-        values = {k: v for k, v in metrics.items() if "," in k and "_stderr" not in k.split(",")[0]
-                  and isinstance(v, (int, float)) and not isinstance(v, bool)}
-        primary = mapped.get("metric") if mapped.get("metric") in values else next(iter(values), None)
-        for key, value in values.items():
-            metric, _, filt = key.partition(",")
-            stderr = metrics.get(f"{metric}_stderr,{filt}")
-            notes = [f"lm-evaluation-harness {log.version or '(version not in the log)'}, task {task}"
-                     + (f" v{task_version}" if task_version is not None else ""),
-                     f"{shots}-shot" if shots is not None else None, f"filter {filt}" if filt != "none" else None,
-                     f"stderr {stderr!r}" if isinstance(stderr, (int, float)) else None]
-            r: dict[str, Any] = {
-                "task_type": task_type, "task_name": str(metrics.get("alias") or task).strip(),
-                "dataset_type": str(mapped.get("benchmark") or conf.get("dataset_path") or task),
-                "dataset_name": _pretty(mapped.get("benchmark"), task),
-                "dataset_config": conf.get("dataset_name") or None,
-                "dataset_split": conf.get("test_split") or conf.get("validation_split") or None,
-                "metric_type": metric, "metric_name": metric if filt == "none" else f"{metric} ({filt})",
-                "metric_value": value, "notes": "; ".join(n for n in notes if n)}
-            if date:
-                r["date"] = date
-            if mapped.get("task_id") and key == primary:
-                r["task_id"] = mapped["task_id"]
-            log.results.append({k: v for k, v in r.items() if v is not None})
+        log.results += _lm_task(data, log, task, metrics, mapped, task_type)
     return log
+
+
+def _lm_task(data: dict[str, Any], log: Log, task: str, metrics: dict[str, Any], mapped: dict[str, Any],
+             task_type: str) -> list[dict[str, Any]]:
+    """The results of one task of an lm-evaluation-harness run: one per metric and filter."""
+    conf = (data.get("configs") or {}).get(task) or {}
+    shots = (data.get("n-shot") or {}).get(task, conf.get("num_fewshot"))
+    task_version = (data.get("versions") or {}).get(task)
+    date = _date(data.get("date"))
+    values = {k: v for k, v in metrics.items() if "," in k and "_stderr" not in k.split(",")[0] and _number(v)}
+    primary = mapped.get("metric") if mapped.get("metric") in values else next(iter(values), None)
+    out = []
+    for key, value in values.items():
+        metric, _, filt = key.partition(",")
+        stderr = metrics.get(f"{metric}_stderr,{filt}")
+        r: dict[str, Any] = {
+            "task_type": task_type, "task_name": str(metrics.get("alias") or task).strip(),
+            "dataset_type": str(mapped.get("benchmark") or conf.get("dataset_path") or task),
+            "dataset_name": _pretty(mapped.get("benchmark"), task),
+            "dataset_config": conf.get("dataset_name") or None,
+            "dataset_split": conf.get("test_split") or conf.get("validation_split") or None,
+            "metric_type": metric, "metric_name": metric if filt == "none" else f"{metric} ({filt})",
+            "metric_value": value, "date": date,
+            "notes": _notes(f"lm-evaluation-harness {log.version or '(version not in the log)'}, task {task}"
+                            + (f" v{task_version}" if task_version is not None else ""),
+                            f"{shots}-shot" if shots is not None else None,
+                            f"filter {filt}" if filt != "none" else None,
+                            f"stderr {stderr!r}" if _number(stderr) else None)}
+        if mapped.get("task_id") and key == primary:
+            r["task_id"] = mapped["task_id"]
+        out.append({k: v for k, v in r.items() if v is not None})
+    return out
 
 
 def _pretty(benchmark: str | None, task: str) -> str:
@@ -127,32 +141,42 @@ def inspect_ai(data: dict[str, Any], file: str, task_type: str) -> Log:
         model = model.split("/", 1)[1]
     log = Log(file, "inspect-ai", str(packages.get("inspect_ai")) if packages.get("inspect_ai") else None, model)
     task = str(ev.get("task") or "task")
-    mapped = known()["inspect"]["tasks"].get(task) or known()["inspect"]["tasks"].get(task.rsplit("/", 1)[-1]) or {}
+    tasks = known()["inspect"]["tasks"]
+    mapped = tasks.get(task) or tasks.get(task.rsplit("/", 1)[-1]) or {}
     if not mapped:
         log.unmapped.append(task)
-    ds = ev.get("dataset") if isinstance(ev.get("dataset"), dict) else {}
-    shots = (ev.get("task_args") or {}).get("fewshot") if isinstance(ev.get("task_args"), dict) else None
-    first = True
     for score in data["results"].get("scores") or []:
-        for name, m in (score.get("metrics") or {}).items():
-            value = m.get("value") if isinstance(m, dict) else None
-            if name == "stderr" or not isinstance(value, (int, float)) or isinstance(value, bool):
-                continue
-            stderr = ((score.get("metrics") or {}).get("stderr") or {}).get("value")
-            notes = [f"inspect-ai {log.version or '(version not in the log)'}, task {task}"
-                     + (f" v{ev.get('task_version')}" if ev.get("task_version") is not None else ""),
-                     f"scorer {score.get('name')}", f"{shots}-shot" if shots is not None else None,
-                     f"stderr {stderr!r}" if isinstance(stderr, (int, float)) else None]
-            r: dict[str, Any] = {
-                "task_type": task_type, "task_name": task.rsplit("/", 1)[-1],
-                "dataset_type": str(mapped.get("benchmark") or ds.get("location") or ds.get("name") or task),
-                "dataset_name": _pretty(mapped.get("benchmark"), str(ds.get("name") or task)),
-                "metric_type": name, "metric_value": value, "notes": "; ".join(n for n in notes if n),
-                "date": str(ev["created"]) if ev.get("created") else None}
-            if mapped.get("task_id") and (name == mapped.get("metric") or (first and mapped.get("metric") is None)):
-                r["task_id"] = mapped["task_id"]
-            first = False
-            log.results.append({k: v for k, v in r.items() if v is not None})
+        log.results += _inspect_score(ev, log, task, score, mapped, task_type, first=not log.results)
     if not log.results:
         raise LogError("the log holds no scores")
     return log
+
+
+def _inspect_score(ev: dict[str, Any], log: Log, task: str, score: dict[str, Any], mapped: dict[str, Any],
+                   task_type: str, first: bool) -> list[dict[str, Any]]:
+    """The results of one scorer of an inspect-ai log: one per metric (its standard error in the notes)."""
+    ds: dict[str, Any] = ev["dataset"] if isinstance(ev.get("dataset"), dict) else {}
+    args: dict[str, Any] = ev["task_args"] if isinstance(ev.get("task_args"), dict) else {}
+    metrics = score.get("metrics") or {}
+    stderr = (metrics.get("stderr") or {}).get("value")
+    out = []
+    for name, m in metrics.items():
+        value = m.get("value") if isinstance(m, dict) else None
+        if name == "stderr" or not _number(value):
+            continue
+        r: dict[str, Any] = {
+            "task_type": task_type, "task_name": task.rsplit("/", 1)[-1],
+            "dataset_type": str(mapped.get("benchmark") or ds.get("location") or ds.get("name") or task),
+            "dataset_name": _pretty(mapped.get("benchmark"), str(ds.get("name") or task)),
+            "metric_type": name, "metric_value": value,
+            "notes": _notes(f"inspect-ai {log.version or '(version not in the log)'}, task {task}"
+                            + (f" v{ev.get('task_version')}" if ev.get("task_version") is not None else ""),
+                            f"scorer {score.get('name')}",
+                            f"{args['fewshot']}-shot" if args.get("fewshot") is not None else None,
+                            f"stderr {stderr!r}" if _number(stderr) else None),
+            "date": str(ev["created"]) if ev.get("created") else None}
+        if mapped.get("task_id") and (name == mapped.get("metric") or (first and mapped.get("metric") is None)):
+            r["task_id"] = mapped["task_id"]
+        first = False
+        out.append({k: v for k, v in r.items() if v is not None})
+    return out
