@@ -122,8 +122,7 @@ def test_benchmark_tasks_are_checked_against_eval_yaml_else_the_known_list_else_
     snap = tmp_path / "hub" / "datasets--acme--bench" / "snapshots" / ("b" * 40)
     snap.mkdir(parents=True)
     (snap / "eval.yaml").write_text("name: Bench\ntasks:\n  - {id: t1, config: default, split: test}\n", "utf-8")
-    card.write_text(one("acme/bench", "t1") + "\n", "utf-8")
-    r = cli("validate", cards)
+    r = cli("validate", cards)  # the card is the same: its folder is checked again all the same
     assert r.code == 0 and "CG65" not in r.text, r.text
     card.write_text(one("acme/bench", "t2"), "utf-8")
     r = cli("validate", cards)
@@ -133,7 +132,6 @@ def test_benchmark_tasks_are_checked_against_eval_yaml_else_the_known_list_else_
     (local / "acme" / "bench").mkdir(parents=True)
     (local / "acme" / "bench" / "eval.yaml").write_text("tasks:\n  - {id: t2}\n", "utf-8")
     monkeypatch.setenv("CARDGEN_BENCHMARKS", str(local))
-    card.write_text(one("acme/bench", "t2") + "\n", "utf-8")
     assert cli("validate", cards).code == 0
 
 

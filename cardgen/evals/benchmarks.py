@@ -133,3 +133,20 @@ def rebuild_known(folder: Path, date: str) -> dict[str, Any]:
     old = known()
     return {"source": f"the benchmarks' own eval.yaml files ({len(found)}), read {date}", "date": date,
             "benchmarks": found, "lm_eval": old["lm_eval"], "inspect": old["inspect"]}
+
+
+def state() -> str:
+    """What the checks of benchmark tasks read beyond the cards: every eval.yaml they could find (path,
+    size, time), one line each. Part of the dependency graph's environment, so that an eval.yaml put into
+    the cache (or a `CARDGEN_BENCHMARKS` folder) is seen by the next run, not replayed over."""
+    found = [*(p for f in local_folders() for p in sorted(f.glob("*/*/eval.yaml"))),
+             *sorted(hub_cache().glob("datasets--*/snapshots/*/eval.yaml")),
+             *sorted(hub_cache().glob("datasets--*/refs/main"))]
+    lines = [os.environ.get("CARDGEN_BENCHMARKS", "")]
+    for p in found:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        lines.append(f"{p}\t{st.st_size}\t{st.st_mtime_ns}")
+    return "\n".join(lines)
