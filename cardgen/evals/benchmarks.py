@@ -139,9 +139,9 @@ def state() -> str:
     """What the checks of benchmark tasks read beyond the cards: every eval.yaml they could find (path,
     size, time), one line each. Part of the dependency graph's environment, so that an eval.yaml put into
     the cache (or a `CARDGEN_BENCHMARKS` folder) is seen by the next run, not replayed over."""
-    found = [*(p for f in local_folders() for p in sorted(f.glob("*/*/eval.yaml"))),
-             *sorted(hub_cache().glob("datasets--*/snapshots/*/eval.yaml")),
-             *sorted(hub_cache().glob("datasets--*/refs/main"))]
+    cached = sorted(hub_cache().glob("datasets--*/snapshots/*/eval.yaml"))
+    found = [*(p for f in local_folders() for p in sorted(f.glob("*/*/eval.yaml"))), *cached,
+             *sorted({p.parents[2] / "refs" / "main" for p in cached})]  # which snapshot is the benchmark's
     lines = [os.environ.get("CARDGEN_BENCHMARKS", "")]
     for p in found:
         try:
