@@ -347,6 +347,12 @@ def test_publish_flags_the_results_of_a_derived_model(cli, tmp_path, hub):
     r = cli("publish", "--dry-run", "--out", out, cards)
     assert r.code == 0, r.text
     assert r.out.count("[derived model]") == 3 and "leaderboards leave its results out by default" in r.text
+    import json
+
+    r = cli("publish", "--dry-run", "--format", "json", "--out", out, cards)
+    (target,) = json.loads(r.out)["results"]
+    assert {(x["dataset"], x["state"], x["derived"]) for x in target["results"]} == {
+        ("Idavidrein/gpqa", "new", True), ("TIGER-Lab/MMLU-Pro", "new", True), ("openai/gsm8k", "new", True)}
 
 
 def test_evals_check_fetches_eval_yaml_only_when_allowed(cli, tmp_path, hub, monkeypatch):
@@ -361,3 +367,19 @@ def test_evals_check_fetches_eval_yaml_only_when_allowed(cli, tmp_path, hub, mon
     card.write_text(one("acme/bench", "t3"), "utf-8")
     r = cli("evals", "check", card)  # from the cache now, offline
     assert r.code == 1 and "CG650" in r.text and "defines no task 't3'" in r.text
+
+
+def test_evals_add_rewrites_only_the_evaluation_block(cli, tmp_path):
+    before = PLAIN.replace("# kept as written\n", "evaluation:\n  - {task_type: text-generation, dataset_type: x/y,"
+                           " dataset_name: Y, metric_type: f1, metric_value: 0.5}   # by hand\n\n# kept as written\n")
+    card = project(tmp_path, before) / "acme" / "evaluated" / "card.yaml"
+    r = cli("evals", "add", card, LOGS / "inspect-gpqa.json", "--format", "json")
+    assert r.code == 0, r.text
+    after = card.read_text("utf-8")
+    head, _, tail = before.partition("evaluation:")
+    assert after.startswith(head) and after.endswith("\n\n# kept as written\nlibrary_name: transformers\n")
+    assert [e["dataset_type"] for e in _evaluation(card)] == ["x/y", "Idavidrein/gpqa"]
+    import json
+
+    doc = json.loads(r.out)
+    assert [(x["dataset"], x["value"]) for x in doc["results"]] == [("Idavidrein/gpqa", 0.4128787878787879)]
