@@ -343,9 +343,10 @@ def test_publish_flags_the_results_of_a_derived_model(cli, tmp_path, hub):
                                             "pipeline_tag: text-generation\nbase_model: acme/base\n"))
     out = tmp_path / "out"
     assert cli("render", "--out", out, cards).code == 0
-    hub.files[("acme/evaluated", "main")] = {}
+    hub.files[("acme/evaluated", "main")] = {".eval_results/broken.yaml": b"- {value: 1}\n"}
     r = cli("publish", "--dry-run", "--out", out, cards)
     assert r.code == 0, r.text
+    assert "CG657" in r.text and ".eval_results/broken.yaml: not read" in r.text
     assert r.out.count("[derived model]") == 3 and "leaderboards leave its results out by default" in r.text
     import json
 

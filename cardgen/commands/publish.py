@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cardgen.commands.base import DEFAULT_OUT, Command, Common, UsageError
-from cardgen.diagnostics import plural
+from cardgen.diagnostics import Where, plural, warning
 from cardgen.files import committed, readme_path
 from cardgen.report import Report
 
@@ -296,6 +296,8 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
                      for repo in texts if rendering.extras.get(repo)}
         with _first_interrupt_stops(interrupted, progress):
             outcomes += _run_all(pub, todo, texts, opts, interrupted, progress)
+    report.diagnostics += [warning(Where(target), "CG657", f"{why} (compared as if absent)")
+                           for target, why in pub.unread]
     if interrupted.is_set():
         report.notes.append("interrupted: the targets not started were skipped")
     report.checked = plural(len(outcomes), "target")
