@@ -177,8 +177,8 @@ class Publisher:
             from cardgen.pipeline.drift import unified
 
             detail = "new README" if remote is None else "" if remote != text else "evaluation results only"
-            return Outcome(repo, branch, "would publish", detail,
-                           unified(remote, text, f"{repo}@{branch}/README.md") if remote != text else "", listed)
+            diff = unified(remote, text, f"{repo}@{branch}/README.md") if remote != text else ""
+            return Outcome(repo, branch, "would publish", detail, diff, results=listed)
         outcome = self.commit(repo, branch, text if remote != text else None, seen_at, files)
         outcome.results = listed
         if created:
