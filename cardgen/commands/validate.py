@@ -7,23 +7,22 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from cardgen.commands.base import Command, Common, add_jobs, add_strict
+from cardgen.commands.base import Command, Common, add_jobs
 from cardgen.diagnostics import failed, plural
 from cardgen.report import Report
 
 
 @dataclass(frozen=True)
 class ValidateOptions(Common):
-    strict: bool = False
+    pass
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    add_strict(p)
-    add_jobs(p)
+    add_jobs(p)  # --strict: every command that reports diagnostics has it (cli.py)
 
 
 def options(args: argparse.Namespace, common: dict[str, Any]) -> ValidateOptions:
-    return ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
+    return ValidateOptions(**common, jobs=args.jobs)
 
 
 def run(opts: ValidateOptions) -> tuple[Report, int]:
@@ -45,7 +44,7 @@ def run(opts: ValidateOptions) -> tuple[Report, int]:
             report.diagnostics += opts.policy.apply(validate_readme(p, opts.policy))
     report.checked = plural(ncards, "card") + (f", {plural(len(selection.readmes), 'README')}"
                                                if selection.readmes else "")
-    return report, int(failed(report.diagnostics, opts.strict))
+    return report, int(failed(report.diagnostics))  # --strict: cli.py's gate
 
 
 COMMANDS = (Command("validate", "check sources (and README front matter) against the schema and the Hub's rules",
