@@ -158,12 +158,14 @@ def fields_shown(card: Card) -> Found:
 @card_rule("CG409", "field that the card's kind does not use")
 def unused_by_kind(card: Card) -> Found:
     """A field is shown or refused: one that nothing of this card's kind would show is refused, with why.
-    Four checks, in this order: the usage inputs its snippet style takes, the prompt fields its
-    template and chat template show, the dataset details the body shows, the calibration datasets'."""
+    Five checks, in this order: the usage inputs its snippet style takes, the prompt fields its
+    template and chat template show, the dataset details the body shows, the calibration datasets', and
+    the training headings that head nothing."""
     yield from _usage_inputs_unused(card)
     yield from _prompt_fields_unused(card)
     yield from _dataset_details_unused(card)
     yield from _calibration_details_unused(card)
+    yield from _training_headings_unused(card)
 
 
 def _usage_inputs_unused(card: Card) -> Found:
@@ -247,6 +249,23 @@ def _calibration_details_unused(card: Card) -> Found:
                 yield card.loc("quantization", "variants", i, "dataset", f), (
                     f"the variants table shows a calibration dataset's name and link only: `dataset.{f}` would be "
                     "shown nowhere; remove it")
+
+
+def _training_headings_unused(card: Card) -> Found:
+    """`training.dataset_heading` without datasets, `procedure_heading` without a procedure: a heading the
+    body shows only above what it heads."""
+    ref = card.training
+    t = ref.value if ref else None
+    if ref is None or t is None:
+        return
+    heads = {"dataset_heading": (("dataset_text", "datasets"), "`dataset_text` or `datasets`"),
+             "procedure_heading": (("procedure", "precision", "optimizer", "hyperparameters"),
+                                   "`procedure`, `precision`, `optimizer` or `hyperparameters`")}
+    for f, (parts, named) in heads.items():
+        members = f == "procedure_heading" and any(getattr(m, "hyperparameters", None) for m in card.members)
+        if f in t.model_fields_set and not members and all(getattr(t, p) is None for p in parts):
+            yield ref.pos(f), (f"`training.{f}` heads {named}, and this card gives none of them: it would be "
+                               "shown nowhere; remove it, or write what it heads")
 
 
 _TODO = re.compile(r"(?i)\btodo\b")
