@@ -108,6 +108,10 @@ class Usage(Strict):
     generation: dict[Identifier, Scalar] = Field(default_factory=dict)
     max_new_tokens: int = Field(256, ge=1)
     skip_special_tokens: bool = True
+    transformers: str | None = Field(None, pattern=r"^\d+\.\d+(\.\d+)?$",
+                                     description="the transformers version the snippet is written for (the oldest "
+                                                 "it must run on), e.g. `4.32`: below 4.56, which introduced "
+                                                 "`dtype=`, the model is loaded with `torch_dtype=`")
 
 
 class Variant(Strict):

@@ -358,3 +358,20 @@ def test_a_procedure_heading_over_nothing_is_refused(cli, cards):
     line = len(target.read_text("utf-8").splitlines())
     assert r.code == 1 and re.search(rf"card.yaml:{line}:\d+: CG409 `training.procedure_heading` heads `procedure`, "
                                      r"`precision`, `optimizer` or `hyperparameters`, and this card gives none", r.out), r.out
+
+
+def test_snippets_pass_the_dtype_as_current_transformers_documents_it(cli, cards, tmp_path):
+    """`dtype=` (transformers 4.56 and later; `torch_dtype=` is deprecated there), unless the card says its
+    snippet is written for an older transformers, which knows `torch_dtype=` only."""
+    committed = (REPO / "rendered/stabilityai/StableBeluga-7B/README.md").read_text("utf-8")
+    assert '"stabilityai/StableBeluga-7B", dtype=torch.float16,' in committed and "torch_dtype" not in committed
+    card = cards / "stabilityai/StableBeluga-7B/card.yaml"
+    for version, keyword in (("4.32", "torch_dtype"), ("4.55.4", "torch_dtype"), ("4.56", "dtype"), ("5.0", "dtype")):
+        text = re.sub(r"(?m)^usage:\n", f"usage:\n  transformers: \"{version}\"\n", CARD_7B)
+        card.write_text(text, "utf-8")
+        assert cli("render", "--out", tmp_path / version, card.parent).code == 0
+        readme = (tmp_path / version / "stabilityai/StableBeluga-7B/README.md").read_text("utf-8")
+        assert f'"stabilityai/StableBeluga-7B", {keyword}=torch.float16,' in readme, version
+
+
+CARD_7B = (CARDS / "stabilityai/StableBeluga-7B/card.yaml").read_text("utf-8")
