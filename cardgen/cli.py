@@ -127,15 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         console.VERBOSITY = -1 if args.quiet else 1 if args.verbose else 0
         cmd = registry[args.command]
         common: dict[str, object] = {"format": args.format}
-        if strict(cmd):
-            common["strict"] = args.strict
         if cmd.paths:
+            common["paths"] = _paths(args)
+        policy = None
+        if cmd.paths or strict(cmd):  # the publisher's policy: its severities apply to whatever a command reports
             from cardgen.policy import find
 
-            common |= {"paths": _paths(args), "policy": find()}
+            common["policy"] = policy = find()
+        if strict(cmd):
+            common["strict"] = args.strict
         with _cache_off(getattr(args, "no_cache", False)):
             report, code = cmd.run(cmd.options(args, common))
-        code = gate(report, code, bool(common.get("strict")))
+        code = gate(report, code, bool(common.get("strict")), policy)
         emit(report, args.format)
         return code
     except UsageError as e:

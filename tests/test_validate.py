@@ -542,3 +542,13 @@ def test_the_policy_raises_any_code_to_an_error(cli, cards, monkeypatch):
     line = line_of(cards / B7, "description:")
     assert re.search(rf"card.yaml:{line}:\d+: CG410 placeholder left", r.out), r.out  # an error: no "warning"
     assert re.search(r"card.yaml:\d+:\d+: CG203 ", r.out) and " warning" not in r.out, r.out
+
+
+def test_the_policy_raises_a_code_of_any_command_to_an_error(cli, tmp_path, monkeypatch):
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n\n# M\n\n```python\nprint(1)\n")  # a fence never closed
+    monkeypatch.chdir(tmp_path)
+    args = ("import", "README.md", "--repo-id", "acme/a", "--out")
+    assert cli(*args, "one").code == 0
+    (tmp_path / "cardgen.toml").write_text('severity = { CG801 = "error" }\n')
+    r = cli(*args, "two")
+    assert r.code == 1 and re.search(r"README.md:\d+:\d+: CG801 ", r.out) and "CG801 warning" not in r.out, r.out

@@ -67,11 +67,18 @@ def add_strict(p: argparse.ArgumentParser) -> None:
                    help="the publisher's gate: warnings fail the run as errors do (exit 1)")
 
 
-def gate(report: Report, code: int, strict: bool) -> int:
-    """The exit code with --strict applied, in one place for every command: a run that would pass fails
-    (1) when it reported a warning, and says so; a usage error (2) or an interruption (130) stays as it is."""
-    from cardgen.diagnostics import counts, plural
+def gate(report: Report, code: int, strict: bool, policy: Policy | None = None) -> int:
+    """The exit code with the publisher's settings applied, in one place for every command: the policy's
+    severities on every diagnostic (those the pipeline applied them to already stay as they are), so that
+    a code it raises to an error fails any command that reports it; and --strict, with which a run that
+    would pass fails (1) when it reported a warning, saying so. A usage error (2) or an interruption (130)
+    stays as it is."""
+    from cardgen.diagnostics import counts, failed, plural
 
+    if policy is not None:
+        report.diagnostics = policy.apply(report.diagnostics)
+        if code == 0 and failed(report.diagnostics):
+            return 1
     warnings = counts(report.diagnostics)[1]
     if not strict or code != 0 or not warnings:
         return code
