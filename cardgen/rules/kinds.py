@@ -344,3 +344,13 @@ def placeholders_left(card: Card) -> Found:
         if path[:3] in kept:  # an author's own text, imported as written: its TODOs are theirs
             continue
         yield card.src.pos(path), f"placeholder left in `{'.'.join(map(str, path))}`: replace the TODO"
+
+
+@card_rule("CG804", "widget example key cardgen does not type", "warning",
+           rule="the Hub reads a widget example's keys as it finds them: one cardgen does not type is kept as written, "
+                "and named in case it is a typo")
+def widget_keys(card: Card) -> Found:
+    for i, example in enumerate(card.model.widget or []):
+        for key in example.model_extra or {}:
+            yield card.key_loc("widget", i, key), (f"widget example key `{key}` is not one cardgen types: kept in the "
+                                                  "front matter as written (a typo of one it types?)")

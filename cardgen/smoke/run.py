@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 from cardgen.card import Card
@@ -87,6 +88,11 @@ def run_one(card: Card, branch: str | None, readme: str | None, opts: SmokeOptio
         return replace(earlier, branch=branch, warnings=[*earlier.warnings,
                                                          f"same folder as {earlier.name}: its result, not run again"])
     _check(card, source, opts, r, cuda)
+    if opts.tokenizer_only:  # every copy of the chat template and the stops in the folder (cardgen.folder)
+        from cardgen.folder.check import copies_only
+
+        for d in copies_only(card, Path(source)):
+            (r.failures if d.severity == "error" else r.warnings).append(f"{d.code} {d.message}")
     gc.collect()  # the model is freed before the snippet loads its own copy
     if cuda:
         torch.cuda.empty_cache()
@@ -200,6 +206,7 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
     report.results = data
     report.checked = plural(len(results), "model")
     report.lines = [format_result(r) for r in results] + [summary(results)]
+    report.failures = {"failed": sum(map(failed, results))}
     return report, int(any(map(failed, results)))
 
 
