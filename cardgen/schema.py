@@ -111,6 +111,10 @@ class Usage(Strict):
     skip_special_tokens: bool = True
     none: str | None = Field(None, description="why the card shows no usage snippet (the Usage section says it); "
                                                "given alone, instead of the snippet's fields")
+    transformers: str | None = Field(None, pattern=r"^\d+\.\d+(\.\d+)?$",
+                                     description="the transformers version the snippet is written for (the oldest "
+                                                 "it must run on), e.g. `4.32`: below 4.56, which introduced "
+                                                 "`dtype=`, the model is loaded with `torch_dtype=`")
 
     @model_validator(mode="after")
     def _none_alone(self) -> Usage:

@@ -268,6 +268,7 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
     from huggingface_hub import get_token
 
     from cardgen.loading.scope import select
+    from cardgen.pipeline.publishable import refusals
     from cardgen.pipeline.run import render_all
 
     rendering = render_all(select(list(opts.paths)), policy=opts.policy)
@@ -276,6 +277,9 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
                 for r in rendering.failed]
     committed_folder = opts.out or DEFAULT_OUT
     texts = dict(rendering.texts)
+    for repo, why in refusals(rendering, opts.strict).items():  # placeholders: whatever the flags
+        outcomes.append(Outcome(repo, opts.revision or "main", "skipped", why))
+        del texts[repo]
     for repo, text in list(texts.items()):
         p = readme_path(committed_folder, repo)
         if p.is_file() and committed(p) != text:
