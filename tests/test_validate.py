@@ -27,7 +27,7 @@ def test_bundled_cards_are_clean(cli):
 MUTATIONS = [
     (B7, "parameters: 7B\n", "parameters: 7B\nparameters: 8B\n", "CG005", "parameters: 8B"),
     (B7, "model_type: llama", "modle_type: llama", "CG102", "modle_type"),
-    (B7, "language: [en]", "language: en", "CG101", "language: en"),
+    (B7, "language: [en]", "language: 5", "CG101", "language: 5"),
     (B7, "library_name: transformers", "library_name: 3", "CG101", "library_name: 3"),
     (B7, "license: stable-beluga-nc", "license: apache-3.0", "CG201", "license: apache-3.0"),
     (B7, "language: [en]", "language: [en, english]", "CG205", "language: [en, english]"),
