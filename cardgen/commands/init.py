@@ -60,6 +60,7 @@ jobs:
         with:
           paths: cards
           out: rendered
+          strict: "true"         # warnings fail the job too (placeholders, typos); "false" reports them only
           publish: "true"
           token: ${{{{ github.event_name == 'push' && secrets.HF_TOKEN || '' }}}}   # the token on push only
 """
