@@ -110,6 +110,17 @@ class Usage(Strict):
     skip_special_tokens: bool = True
 
 
+class Embedding(Strict):
+    """What an embedding model's vectors are (shown in the card; the smoke test compares each with the
+    sentence-transformers folder and a real output)."""
+
+    pooling: Literal["cls", "mean", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"] | None = Field(
+        None, description="how token states become one vector (sentence-transformers' `1_Pooling/config.json`)")
+    normalize: bool | None = Field(None, description="whether the vectors are unit length (a `Normalize` module)")
+    dimensions: int | None = Field(None, ge=1, description="the size of a vector")
+    max_seq_length: int | None = Field(None, ge=1, description="the longest input, in tokens; longer is truncated")
+
+
 class Variant(Strict):
     """A GPTQ variant, living on its own branch."""
 
@@ -308,6 +319,10 @@ class CardSource(Strict):
     risk_assessment: RiskAssessment | None = None
     metadata: dict[str, Any] | None = Field(None, description="extra front-matter keys, e.g. `quantized_by`")
     templates: str | None = Field(None, description="folder of partials overriding the defaults, relative to this file")
+    labels: list[str] | None = Field(None, description="a classifier's labels, in id order (config.json `id2label`): "
+                                                       "what the model and the widget answer with")
+    embedding: Embedding | None = Field(None, description="an embedding model's pooling, normalisation, "
+                                                          "dimensions and longest input")
 
     @field_validator("license", mode="before")
     @classmethod
