@@ -225,3 +225,41 @@ def test_a_smoke_run_over_the_bundled_cards_is_quiet(tmp_path):
     assert "CG6" not in p.stdout and "Loading weights" not in p.stdout + p.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
     assert not doc["diagnostics"] and all(r["snippet"] in ("ok", "skipped") for r in doc["results"])
+
+
+def test_transformers_logs_go_into_the_result_not_onto_the_terminal(capsys):
+    import logging
+
+    from cardgen.smoke.quiet import captured
+
+    with captured() as lines:
+        logging.getLogger("transformers.modeling_utils").warning("Some weights were newly initialized: score.weight")
+    assert lines == ["transformers.modeling_utils: warning: Some weights were newly initialized: score.weight"]
+    assert capsys.readouterr().err == ""
+
+
+def test_host_peak_memory_is_each_models_own():
+    """The peak after a reset is what came since, not the run's so far (Linux: /proc/self/clear_refs)."""
+    from cardgen.smoke.models import host_peak_mb, reset_host_peak
+
+    if not reset_host_peak():
+        pytest.skip("the peak cannot be reset here")
+    big = bytearray(300 * 2**20)
+    big[::4096] = b"x" * len(big[::4096])  # touched: resident
+    high = host_peak_mb()
+    del big
+    reset_host_peak()
+    assert host_peak_mb() < high - 200
+
+
+def test_without_a_forkserver_the_snippets_loads_are_watched_too(models, tmp_path):
+    """Where multiprocessing has no forkserver the snippet runs with `python -c`: its loads are read the same."""
+    from cardgen.smoke.result import SmokeResult
+    from cardgen.smoke.snippet import SnippetServer, run_snippet
+
+    code = CUSTOM.format(cls="AutoModelForSequenceClassification").replace("{{ u.repo }}", '"acme/tiny"')
+    server = SnippetServer()
+    server.ctx = None
+    r = SmokeResult("acme/tiny", None)
+    assert run_snippet(f"```python\n{code}```\n", "acme/tiny", str(models["qwen2"]), "cpu", r, 300, server) == "failed"
+    assert [p.code for p in r.settle().problems] == ["CG935"], r.failures

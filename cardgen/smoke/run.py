@@ -87,10 +87,10 @@ def run_one(card: Card, branch: str | None, readme: str | None, opts: SmokeOptio
     if earlier is not None:  # nine GPTQ branches given one folder: it is loaded and judged once
         return replace(earlier, branch=branch, warnings=[*earlier.warnings,
                                                          f"same folder as {earlier.name}: its result, not run again"])
-    r.digests = digests(source, weights=not opts.tokenizer_only)
     reset_host_peak()  # this model's peak, not the run's
     _check(card, source, opts, r, cuda)
     r.peak_host_mb = host_peak_mb()
+    r.digests = digests(source, weights=not opts.tokenizer_only and not r.skipped)  # the files judged
     gc.collect()  # the model is freed before the snippet loads its own copy
     if cuda:
         torch.cuda.empty_cache()

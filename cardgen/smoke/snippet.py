@@ -177,8 +177,9 @@ class SnippetServer:
         """(exit status or None on timeout, stdout, stderr), the snippet run in ``env`` (all of it); its model
         loads written to the file ``info`` (``watch_loads``)."""
         if self.ctx is None:
-            boot = ("import sys; from cardgen.smoke.snippet import watch_loads; _code, _info = sys.argv[1:3]; "
-                    "sys.argv = sys.argv[:1]; watch_loads(_info); "
+            boot = ("import sys\ntry:\n    from cardgen.smoke.snippet import watch_loads\n"
+                    "    watch_loads(sys.argv[2])\nexcept ImportError:\n    pass\n"
+                    "_code = sys.argv[1]\nsys.argv = sys.argv[:1]\n"
                     "exec(compile(_code, '<string>', 'exec'), {'__name__': '__main__'})")
             try:
                 p = subprocess.run([sys.executable, "-c", boot, code, info], capture_output=True, text=True,
