@@ -70,6 +70,14 @@ def build_normalized(path: Path) -> Path:
     return path
 
 
+def build_cls(path: Path) -> Path:
+    """The tiny sentence-transformers model, pooling by its [CLS] token."""
+    build_sentence_transformer(path)
+    pooling = json.loads((path / "1_Pooling/config.json").read_text())
+    (path / "1_Pooling/config.json").write_text(json.dumps({**pooling, "pooling_mode": "cls"}))
+    return path
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("encoders")
@@ -81,7 +89,7 @@ def models(tmp_path_factory):
     (root / "unnamed" / "tokenizer_config.json").write_bytes((default / "tokenizer_config.json").read_bytes())
     return {"sentiment": build_bert(root / "sentiment", "text-classification"), "unnamed": root / "unnamed",
             "bert": build_bert(root / "bert", "feature-extraction"), "st": build_sentence_transformer(root / "st"),
-            "st-norm": build_normalized(root / "st-norm"), "qwen2": build_family(root / "qwen2", "qwen2")}
+            "st-norm": build_normalized(root / "st-norm"), "st-cls": build_cls(root / "st-cls"), "qwen2": build_family(root / "qwen2", "qwen2")}
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +146,9 @@ WRONG = [  # (model, card, the one line that names the fact and where the model'
     ("st-norm", EMBED_OK, "FAIL: the card says embedding normalize: false, but modules.json says true"),
     ("st", with_(EMBED_OK, embedding__dimensions=64),
      "FAIL: the card says embedding dimensions: 64, but 1_Pooling/config.json says 32"),
+    ("st-cls", {"pipeline_tag": "feature-extraction", "usage": {"sentences": SENTENCES}},
+     "FAIL: the feature-extraction snippet averages the token states (mean pooling), but 1_Pooling/config.json says "
+     "cls"),
     ("st", with_(EMBED_OK, embedding__max_seq_length=512),
      "FAIL: the card says embedding max_seq_length: 512, but the loaded model's max_seq_length says 128"),
 ]

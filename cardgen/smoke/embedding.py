@@ -90,6 +90,13 @@ def check_embedding(card: Card, source: str, cfg: Any, tok: Any, opts: SmokeOpti
     e = card.model.embedding
     wrong: set[str] = set()
     compared = _compare(e, facts, r, wrong) + (r.style == "sentence-transformers")  # modules.json is there
+    pooled = facts.found.get("pooling")
+    if r.style == "feature-extraction" and pooled is not None and "pooling" not in wrong:
+        compared += 1  # the snippet pools by itself: by mean, which must be how the model was trained to pool
+        if pooled.value != "mean":
+            wrong.add("pooling")
+            r.fail("CG927", f"the feature-extraction snippet averages the token states (mean pooling), but "
+                            f"{pooled.where} says {pooled.value}: use the sentence-transformers style", "embedding")
     if not opts.tokenizer_only and len(r.failures) == len(wrong) + before:
         out = _real_output(card, source, r)
         if out is not None:
