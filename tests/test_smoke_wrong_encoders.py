@@ -182,6 +182,7 @@ def test_a_snippet_that_loads_the_wrong_class_fails(cli, models, tmp_path, cls, 
     [res] = doc["results"]
     assert res["snippet"] == "failed" and res["checks"]["snippet class"] == "failed"
     assert [p["code"] for p in res["problems"]] == ["CG935"], res["problems"]  # the snippet itself exited 0
+    assert any(line.startswith("snippet: ") for line in res["log"]), res["log"]  # what transformers said, kept
 
 
 def test_the_report_validates_against_its_schema(cli, models, tmp_path):

@@ -217,6 +217,7 @@ def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: Smoke
                                                                  timeout or 600, info)
         loads = _loads(info)
     r.snippet_s = round(time.perf_counter() - t0, 3)
+    r.log += [f"snippet: {line}" for line in log_lines(stderr)]
     before = len(r.failures)
     check_loads(loads, r)
     if status is None:
@@ -226,6 +227,13 @@ def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: Smoke
     elif not stdout.strip():
         r.fail("CG939", "usage snippet printed nothing", "snippet")
     return "ok" if len(r.failures) == before else "failed"
+
+
+def log_lines(stderr: str, most: int = 40) -> list[str]:
+    """What the snippet's libraries said on stderr, for the report: its lines without progress bars (a bar
+    redraws itself with carriage returns), the last ``most`` of them."""
+    lines = [ln.rstrip() for ln in stderr.splitlines() if ln.strip() and "\r" not in ln and "it/s]" not in ln]
+    return lines[-most:]
 
 
 def _loads(path: str) -> list[dict[str, Any]]:
