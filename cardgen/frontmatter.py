@@ -46,7 +46,7 @@ def typed(card: Card) -> dict[str, Any]:
     m = card.model
     meta: dict[str, Any] = {}
     if m.language:
-        meta["language"] = list(m.language)
+        meta["language"] = m.language if isinstance(m.language, str) else list(m.language)  # as the card writes it
     meta.update(_license(card))
     if card.library_name:
         meta["library_name"] = card.library_name

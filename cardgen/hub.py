@@ -50,6 +50,16 @@ def repo_url(repo: str, revision: str | None = None) -> str:
     return f"{endpoint()}/{repo}" + (f"/tree/{revision}" if revision else "")
 
 
+def commit_url(repo: str, oid: str) -> str:
+    """A commit's page on the Hub in use."""
+    return f"{endpoint()}/{repo}/commit/{oid}"
+
+
+def discussion_url(repo: str, number: int) -> str:
+    """A pull request's (or discussion's) page on the Hub in use."""
+    return f"{endpoint()}/{repo}/discussions/{number}"
+
+
 # -- the bounded transport -----------------------------------------------------------------------------
 _state = threading.local()
 
@@ -199,6 +209,13 @@ def is_network(e: BaseException) -> bool:
                          "ConnectTimeout", "OfflineModeIsEnabled", "LocalEntryNotFoundError", "TransportError"})
 
 
+def repo_missing(e: BaseException) -> bool:
+    """The Hub says the repository does not exist (or the token cannot see it), not that it is gated."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    return isinstance(e, RepositoryNotFoundError) and not isinstance(e, GatedRepoError)
+
+
 def answer_lost(e: BaseException) -> bool:
     """A failure after which a write may have been stored: a server error or a lost connection."""
     import json
@@ -298,6 +315,12 @@ class Hub:
             return self.api.create_commit(repo, [CommitOperationAdd(p, b) for p, b in files.items()],
                                           commit_message=message, revision=revision, create_pr=create_pr,
                                           parent_commit=parent_commit)
+
+    def create(self, repo: str, private: bool) -> str:
+        """Create a model repository (nothing happens if it exists); its address on the Hub in use."""
+        with operation(self.bounds):
+            self.api.create_repo(repo, private=private, exist_ok=True)
+        return repo_url(repo)
 
     def snapshot(self, repo: str, revision: str | None, local_only: bool) -> str:
         """A repository's files in the local Hugging Face cache (downloaded only when not ``local_only``);

@@ -46,6 +46,11 @@ SANDBOX_ANSWER_BYTES = 64 * 1024 * 1024
 #: of Python) before it kills the worker: work inside one C call (a power folded at compile time, a huge
 #: repetition) cannot be interrupted otherwise
 SANDBOX_GRACE = 1.0
+#: a model folder's safetensors header (JSON, after its 8-byte length): safetensors itself refuses one over 100 MB
+MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
+#: a model folder's JSON files (config.json, tokenizer_config.json...): larger than card sources, since a
+#: tokenizer_config.json lists its added tokens (tokenizer.json, the vocabulary, is never read)
+MAX_MODEL_CONFIG_BYTES = 32 * 1024 * 1024
 #: `cardgen preview`'s server: seconds a connection may stay idle (before its request, or within it), the
 #: threads that answer requests, and the idle connections held (the oldest is closed past it)
 PREVIEW_IDLE_SECONDS = 10.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -108,6 +109,15 @@ class Usage(Strict):
     generation: dict[Identifier, Scalar] = Field(default_factory=dict)
     max_new_tokens: int = Field(256, ge=1)
     skip_special_tokens: bool = True
+    none: str | None = Field(None, description="why the card shows no usage snippet (the Usage section says it); "
+                                               "given alone, instead of the snippet's fields")
+
+    @model_validator(mode="after")
+    def _none_alone(self) -> Usage:
+        if self.none is not None and self.model_fields_set - {"none"}:
+            raise ValueError("`usage.none` says why the card shows no snippet: give it alone, without "
+                             + ", ".join(f"`{f}`" for f in sorted(self.model_fields_set - {"none"})))
+        return self
 
 
 class Embedding(Strict):
@@ -244,7 +254,10 @@ class CO2(Strict):
 
 
 class WidgetExample(Strict):
-    """One example input of the Hub's inference widget."""
+    """One example input of the Hub's inference widget. The Hub reads an example's other keys as it finds
+    them: a key not typed here is kept as written (a warning names it, CG804, in case it is a typo)."""
+
+    model_config = ConfigDict(extra="allow")
 
     text: str | None = None
     example_title: str | None = None
@@ -254,11 +267,20 @@ class WidgetExample(Strict):
     candidate_labels: str | None = Field(None, description="zero-shot classification: comma-separated labels")
     messages: list[Message] | None = Field(None, description="chat models: a conversation")
     src: str | None = Field(None, description="an image or audio URL")
+    table: dict[str, Any] | None = Field(None, description="table question answering: the table, column by column")
+    structured_data: dict[str, Any] | None = Field(None, description="tabular tasks: the rows, column by column")
+    multi_class: bool | None = Field(None, description="zero-shot classification: several labels may be true")
+    group: str | None = Field(None, description="the tab of examples this one is shown under")
+    output: dict[str, Any] | list[Any] | None = Field(
+        None, description="the output shown before the widget is run: `{text: ...}`, `{url: ...}` or a list of "
+                          "`{label: ..., score: ...}`")
+    parameters: dict[str, Any] | None = Field(None, description="the inference parameters of this example")
 
     @model_validator(mode="after")
     def _input(self) -> WidgetExample:
-        if not (self.text or self.messages or self.src or self.source_sentence):
-            raise ValueError("a widget example needs an input: `text`, `messages`, `src` or `source_sentence`")
+        if not (self.text or self.messages or self.src or self.source_sentence or self.table or self.structured_data):
+            raise ValueError("a widget example needs an input: `text`, `messages`, `src`, `source_sentence`, `table` "
+                             "or `structured_data`")
         return self
 
 
@@ -291,13 +313,15 @@ class CardSource(Strict):
     model_type: str | None = None
     model_type_description: str | None = None
     parameters: str | None = None
-    language: list[str] | None = None
+    language: str | list[str] | None = Field(
+        None, description="a language code, or a list of them (the Hub reads both; the README writes it as given)")
     license: str | License | None = None
     library_name: str | None = None
     library_display: str | None = None
     pipeline_tag: str | None = None
     tags: list[str] | None = None
-    inference: bool | None = None
+    inference: bool | dict[str, Any] | None = Field(
+        None, description="false: no inference widget; or a mapping of its parameters, as the Hub reads them")
     base_model: str | list[str] | None = None
     base_model_relation: str | None = None
     new_version: str | None = None
@@ -319,6 +343,10 @@ class CardSource(Strict):
     risk_assessment: RiskAssessment | None = None
     metadata: dict[str, Any] | None = Field(None, description="extra front-matter keys, e.g. `quantized_by`")
     templates: str | None = Field(None, description="folder of partials overriding the defaults, relative to this file")
+    context_length: int | None = Field(None, ge=1, description="tokens the model reads at most (config.json's "
+                                                             "max_position_embeddings, a GGUF's context_length)")
+    model_dir: str | None = Field(None, description="the model's local folder, relative to this file: `validate` "
+                                                    "checks the card against it (never published)")
     labels: list[str] | None = Field(None, description="a classifier's labels, in id order (config.json `id2label`): "
                                                        "what the model and the widget answer with")
     embedding: Embedding | None = Field(None, description="an embedding model's pooling, normalisation, "
@@ -343,7 +371,7 @@ NOT_INHERITED = frozenset(
     {"repo_id", "suite", "extends", "embed_base_card", "base_card_headings", "title", "tagline", "description",
      "sections", "quantization", "metadata", "templates", "base_model", "base_model_relation", "usage",
      "citations_heading", "risk_assessment", "evaluation", "new_version", "inference", "co2_eq_emissions",
-     "widget"}
+     "widget", "model_dir"}
 )
 
 

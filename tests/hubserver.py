@@ -47,6 +47,8 @@ class FakeHub:
     stored_then: dict = field(default_factory=dict)  # commit path regex -> status answered after storing
     heads: dict = field(default_factory=dict)  # (repo_id, revision) -> its head commit (default "a" * 40)
     before_commit: object = None  # called with (repo, revision) as a commit request arrives (a hand edit)
+    answers_as: str = ""  # the address the answers spell (a Hub behind a proxy); default: the server's own
+    created: list = field(default_factory=list)  # (repo_id, private) of each repository created through the API
 
     def edit(self, repo: str, rev: str, path: str, data: bytes) -> None:
         """A commit made on the Hub by someone else: the file changes and the branch moves on."""
@@ -176,6 +178,17 @@ def _handler(hub: FakeHub):
                     return self._json(400, {"errors": [{"message": "metadata must be a mapping"}]})
                 warnings = [] if fm else [{"message": "empty or missing yaml metadata in repo card"}]
                 return self._json(200, {"errors": [], "warnings": warnings})
+            if r.path == "/api/repos/create" and r.method == "POST":
+                # huggingface_hub's create_repo: {name, organization, visibility (2.x) or private (1.x), type}
+                if not self._auth_ok():
+                    return self._json(401, {"error": "unauthorized"})
+                body = json.loads(r.body or b"{}")
+                repo = f"{body.get('organization')}/{body.get('name')}"
+                if any(k[0] == repo for k in hub.files):
+                    return self._json(409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo}"})
+                hub.files[(repo, "main")] = {}
+                hub.created.append((repo, bool(body.get("private")) or body.get("visibility") == "private"))
+                return self._json(200, {"url": f"{hub.url}/{repo}", "name": repo})
             m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/preupload/([^/]+)", r.path)
             if m and r.method == "POST":
                 if not self._auth_ok():
@@ -210,9 +223,10 @@ def _handler(hub: FakeHub):
                 for pattern, code in hub.stored_then.items():
                     if re.search(pattern, r.path):  # stored, but the answer is an error
                         return self._json(code, {"error": "bad gateway"})
-                out = {"commitUrl": f"{hub.url}/{repo}/commit/{oid}", "commitOid": oid, "success": True}
+                base = hub.answers_as or hub.url
+                out = {"commitUrl": f"{base}/{repo}/commit/{oid}", "commitOid": oid, "success": True}
                 if pr:
-                    out["pullRequestUrl"] = f"{hub.url}/{repo}/discussions/{hub.commits}"
+                    out["pullRequestUrl"] = f"{base}/{repo}/discussions/{hub.commits}"
                 return self._json(200, out)
             return self._json(404, {"error": f"no route for {r.method} {r.path}"})
 

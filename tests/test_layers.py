@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("checks", ("cardgen.lint", "cardgen.rules")),
     ("rendering", ("cardgen.rendering",)),
     ("pipeline", ("cardgen.pipeline",)),
-    ("tools", ("cardgen.importing", "cardgen.smoke")),
+    ("tools", ("cardgen.importing", "cardgen.smoke", "cardgen.folder")),
     ("commands", ("cardgen.commands",)),
     ("entry points", ("cardgen.cli", "cardgen.__main__", "cardgen")),
 ]

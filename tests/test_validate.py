@@ -136,9 +136,21 @@ def test_metadata_key_typo_is_a_warning(cli, cards):
 
 
 def test_licence_differing_from_base_is_a_warning(cli, cards):
-    edit(cards / GPTQ, "inference: false\n", "inference: false\nlicense: llama2\n")
+    petals = cards / "petals-team/StableBeluga2/card.yaml"
+    edit(petals, "tags: [petals]\n", "tags: [petals]\nlicense: llama2\n")
     r = cli("validate", cards)
     assert r.code == 0 and "CG213 warning: licence 'llama2' differs from the base card's" in r.out
+
+
+def test_quantised_card_keeps_its_base_licence_unless_it_says_why(cli, cards):
+    """Quantised weights are their base's weights: another licence fails (CG506), unless its statement says why."""
+    edit(cards / GPTQ, "inference: false\n", "inference: false\nlicense: llama2\n")
+    r = cli("validate", cards)
+    assert r.code == 1 and "CG506 licence 'llama2' differs from stabilityai/StableBeluga2's" in r.out
+    assert "CG213" not in r.out
+    edit(cards / GPTQ, "license: llama2\n",
+         "license: {id: llama2, statement: 'Relicensed under Llama 2, as Meta allows for quantised copies.'}\n")
+    assert cli("validate", cards).code == 0
 
 
 def test_json_and_github_formats(cli, cards):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from cardgen.commands.base import DEFAULT_OUT, Command, Common
+from cardgen.commands.base import DEFAULT_OUT, Command, Common, UsageError
 from cardgen.diagnostics import plural
 from cardgen.files import committed, readme_path
 from cardgen.report import Report
@@ -41,6 +41,8 @@ class PublishOptions(Common):
     revision: str | None = None
     variants: bool = False
     create_pr: bool = False
+    create: bool = False  # create a repository that does not exist yet
+    private: bool = False  # ... as a private one
     message: str | None = None
     dry_run: bool = False
     force: bool = False
@@ -56,6 +58,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", help="branch to commit to (default: main, and each variant's branch with --variants)")
     p.add_argument("--variants", action="store_true", help="also publish to each quantisation variant's branch")
     p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
+    p.add_argument("--create", action="store_true", help="create a repository that does not exist yet")
+    p.add_argument("--private", action="store_true", help="with --create: make the new repository private")
     p.add_argument("--message", help="commit message")
     p.add_argument("--dry-run", action="store_true", help="show the diff against the Hub and change nothing")
     p.add_argument("--force", action="store_true", help="overwrite a README edited on the Hub")
@@ -72,7 +76,10 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace, common: dict[str, Any]) -> PublishOptions:
+    if args.private and not args.create:
+        raise UsageError("--private goes with --create (it sets the visibility of a repository cardgen creates)")
     return PublishOptions(**common, revision=args.revision, variants=args.variants, create_pr=args.create_pr,
+                          create=args.create, private=args.private,
                           message=args.message, dry_run=args.dry_run, force=args.force, jobs=max(1, args.jobs),
                           out=args.out, timeout=args.timeout, deadline=args.deadline,
                           retry_after_cap=args.retry_after_cap, max_readme_bytes=args.max_readme_bytes)
@@ -88,7 +95,7 @@ def run(opts: PublishOptions) -> tuple[Report, int]:
         progress.close()
 
 
-Status = Literal["published", "unchanged", "would publish", "skipped", "failed"]
+Status = Literal["published", "pull request", "unchanged", "would publish", "skipped", "failed"]
 
 
 @dataclass
@@ -98,6 +105,7 @@ class Outcome:
     status: Status
     detail: str = ""
     diff: str = ""  # a dry run's unified diff against the README on the Hub
+    created: bool = False  # the repository was created (--create)
 
 
 class Publisher:
@@ -131,10 +139,28 @@ class Publisher:
             return self._one(repo, branch, text)
 
     def _one(self, repo: str, branch: str, text: str) -> Outcome:
+        from cardgen.hub import repo_missing
+
+        created = False
         try:
             remote, seen_at = self.remote(repo, branch)
         except Exception as e:  # noqa: BLE001 - every failure becomes one line
-            return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "reading the README"))
+            why = self.explain(e, repo, branch, "reading the README")
+            if not repo_missing(e):
+                return Outcome(repo, branch, "failed", why)
+            if not self.opts.create:
+                return Outcome(repo, branch, "failed", f"{why}; to create it, publish with --create "
+                                                       "(and --private for a private repository)")
+            if self.opts.dry_run:
+                from cardgen.pipeline.drift import unified
+
+                return Outcome(repo, branch, "would publish", "a new repository, created by --create",
+                               unified("", text, f"{repo}@{branch}/README.md"))
+            try:
+                self.hub.create(repo, self.opts.private)
+            except Exception as e:  # noqa: BLE001
+                return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "creating the repository"))
+            remote, seen_at, created = None, None, True
         if remote == text:
             return Outcome(repo, branch, "unchanged")
         refused = None if remote is None or self.opts.force else self.refusal(repo, remote)
@@ -145,7 +171,15 @@ class Publisher:
 
             return Outcome(repo, branch, "would publish", "new README" if remote is None else "",
                            unified(remote, text, f"{repo}@{branch}/README.md"))
-        return self.commit(repo, branch, text, seen_at)
+        outcome = self.commit(repo, branch, text, seen_at)
+        if created:
+            from cardgen.hub import repo_url
+
+            outcome.created = True
+            visibility = "private" if self.opts.private else "public"
+            outcome.detail = f"created ({visibility}) {repo_url(repo)}" + (f"; {outcome.detail}" if outcome.detail
+                                                                           else "")
+        return outcome
 
     @staticmethod
     def refusal(repo: str, remote: str) -> str | None:
@@ -161,7 +195,7 @@ class Publisher:
         return None
 
     def commit(self, repo: str, branch: str, text: str, seen_at: str | None) -> Outcome:
-        from cardgen.hub import answer_lost, status
+        from cardgen.hub import answer_lost, commit_url, discussion_url, status
 
         a = self.opts
         try:
@@ -178,7 +212,10 @@ class Publisher:
                 return Outcome(repo, branch, "published", f"the Hub's answer was lost ({why}), but the README "
                                                           "it now holds is this one")
             return Outcome(repo, branch, "failed", why)
-        return Outcome(repo, branch, "published", (info.pr_url if a.create_pr else info.commit_url) or "")
+        if a.create_pr:  # the addresses on the Hub in use (HF_ENDPOINT), whatever the answer spelt
+            return Outcome(repo, branch, "pull request", "opened " + (
+                discussion_url(repo, info.pr_num) if info.pr_num is not None else info.pr_url or "(no address)"))
+        return Outcome(repo, branch, "published", commit_url(repo, info.oid) if info.oid else info.commit_url or "")
 
     def stored(self, repo: str, branch: str, text: str) -> bool:
         """Whether the README on the Hub is now ``text`` (read afresh)."""
@@ -236,6 +273,7 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
     report.checked = plural(len(outcomes), "target")
     report.results = outcomes
     report.lines = [o.diff for o in outcomes if o.diff] + [summary(outcomes)]
+    report.failures = {k: sum(o.status == k for o in outcomes) for k in ("failed", "skipped")}
     if interrupted.is_set():
         return report, 130
     return report, int(any(o.status in ("failed", "skipped") for o in outcomes))
@@ -321,8 +359,11 @@ def summary(outcomes: list[Outcome]) -> str:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
-    order = ("published", "would publish", "unchanged", "skipped", "failed")
-    lines.append(", ".join(f"{k}: {counts.get(k, 0)}" for k in order if k in counts or k != "would publish"))
+    order = ("published", "pull request", "would publish", "unchanged", "skipped", "failed")
+    optional = ("pull request", "would publish")
+    created = sum(o.created for o in outcomes)
+    lines.append(", ".join(f"{k}: {counts.get(k, 0)}" for k in order if k in counts or k not in optional)
+                 + (f" ({created} created)" if created else ""))
     return "\n".join(lines)
 
 

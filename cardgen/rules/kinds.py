@@ -40,7 +40,7 @@ BOS_TEXTS = ("<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>", "[BOS]", "<
 @card_rule("CG404", "usage snippet style cannot serve the card's task")
 def style_serves_task(card: Card) -> Found:
     m = card.model
-    if m.usage is None:
+    if m.usage is None or m.usage.none is not None:
         return
     style = tasks.style_of(m)
     tag = m.pipeline_tag
@@ -67,7 +67,7 @@ def style_serves_task(card: Card) -> Found:
 @card_rule("CG405", "no template for the usage snippet style")
 def style_template_exists(card: Card) -> Found:
     m = card.model
-    if m.usage is None:
+    if m.usage is None or m.usage.none is not None:
         return
     style = tasks.style_of(m)
     if style and not any((Path(folder) / "snippets" / f"{style}.py.j2").is_file() for folder in card.templates):
@@ -79,7 +79,7 @@ def style_template_exists(card: Card) -> Found:
 def style_inputs(card: Card) -> Found:
     m = card.model
     u = m.usage
-    if u is None:
+    if u is None or u.none is not None:
         return
     style = tasks.style_of(m)
     if style == "fill-mask" and u.message.count("{mask}") != 1:
@@ -170,7 +170,7 @@ def _usage_inputs_unused(card: Card) -> Found:
     """`usage.context`, `sentences` and `file` where the card's snippet style takes none of them."""
     m = card.model
     u = m.usage
-    if u is None:
+    if u is None or u.none is not None:
         return
     style = tasks.style_of(m)
     needs = {"context": "question-answering", "sentences": "feature-extraction or sentence-transformers",
@@ -275,3 +275,13 @@ def placeholders_left(card: Card) -> Found:
         if path[:3] in kept:  # an author's own text, imported as written: its TODOs are theirs
             continue
         yield card.src.pos(path), f"placeholder left in `{'.'.join(map(str, path))}`: replace the TODO"
+
+
+@card_rule("CG804", "widget example key cardgen does not type", "warning",
+           rule="the Hub reads a widget example's keys as it finds them: one cardgen does not type is kept as written, "
+                "and named in case it is a typo")
+def widget_keys(card: Card) -> Found:
+    for i, example in enumerate(card.model.widget or []):
+        for key in example.model_extra or {}:
+            yield card.key_loc("widget", i, key), (f"widget example key `{key}` is not one cardgen types: kept in the "
+                                                  "front matter as written (a typo of one it types?)")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cardgen.card import Card
+from cardgen.smoke import codes
 from cardgen.smoke.options import SmokeOptions
 from cardgen.smoke.result import SmokeResult, first_line
 
@@ -81,8 +82,9 @@ def check_embedding(card: Card, source: str, cfg: Any, tok: Any, opts: SmokeOpti
     if facts is None:
         if r.style == "sentence-transformers":
             archs = ", ".join(getattr(cfg, "architectures", None) or [str(getattr(cfg, "model_type", "?"))])
-            r.fail("CG926", f"a sentence-transformers card, but {source} has no modules.json: it is a plain "
-                            f"{archs} folder, on which sentence-transformers silently builds mean pooling", "embedding")
+            r.fail(codes.NOT_SENTENCE_TRANSFORMERS,
+                   f"a sentence-transformers card, but {source} has no modules.json: it is a plain {archs} folder, "
+                   "on which sentence-transformers silently builds mean pooling", "embedding")
             r.check("embedding", before)
             return
         facts = Facts()  # the feature-extraction snippet pools by itself: what the configuration says
@@ -95,7 +97,7 @@ def check_embedding(card: Card, source: str, cfg: Any, tok: Any, opts: SmokeOpti
         compared += 1  # the snippet pools by itself: by mean, which must be how the model was trained to pool
         if pooled.value != "mean":
             wrong.add("pooling")
-            r.fail("CG927", f"the feature-extraction snippet averages the token states (mean pooling), but "
+            r.fail(codes.POOLING, f"the feature-extraction snippet averages the token states (mean pooling), but "
                             f"{pooled.where} says {pooled.value}: use the sentence-transformers style", "embedding")
     if not opts.tokenizer_only and len(r.failures) == len(wrong) + before:
         out = _real_output(card, source, r)
@@ -105,7 +107,8 @@ def check_embedding(card: Card, source: str, cfg: Any, tok: Any, opts: SmokeOpti
         r.check("embedding", before)
 
 
-CODES = {"pooling": "CG927", "normalize": "CG928", "dimensions": "CG929", "max_seq_length": "CG930"}
+CODES = {"pooling": codes.POOLING, "normalize": codes.NORMALIZE, "dimensions": codes.DIMENSIONS,
+         "max_seq_length": codes.MAX_SEQ_LENGTH}
 
 
 def _compare(e: Any, facts: Facts, r: SmokeResult, wrong: set[str]) -> int:
@@ -145,7 +148,7 @@ def _real_output(card: Card, source: str, r: SmokeResult) -> Facts | None:
         else:
             return _hidden_size(card, source, sentences)
     except Exception as e:  # noqa: BLE001 - reported, not raised
-        r.fail("CG931", f"embedding two sentences failed: {first_line(e)}", "embedding")
+        r.fail(codes.EMBEDDING_RUN, f"embedding two sentences failed: {first_line(e)}", "embedding")
         return None
     facts = Facts()
     facts.set("dimensions", int(vectors.shape[-1]), "a real embedding")

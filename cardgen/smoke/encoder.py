@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from cardgen.card import Card
+from cardgen.smoke import codes
 from cardgen.smoke.embedding import EMBEDDING_STYLES, check_embedding
 from cardgen.smoke.models import weight_bytes
 from cardgen.smoke.options import SmokeOptions
@@ -38,7 +39,7 @@ def run_encoder(card: Card, source: str, opts: SmokeOptions, r: SmokeResult) -> 
         tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
         cfg = AutoConfig.from_pretrained(source, trust_remote_code=trust)
     except Exception as e:  # noqa: BLE001
-        r.fail("CG920", f"loading failed: {first_line(e)}", "loading")
+        r.fail(codes.ENCODER_LOADING, f"loading failed: {first_line(e)}", "loading")
         return
     r.load_s = round(time.perf_counter() - t0, 3)
     check_tokenizer_kwargs(card, tok, source, r)
@@ -46,10 +47,10 @@ def run_encoder(card: Card, source: str, opts: SmokeOptions, r: SmokeResult) -> 
     if want is not None:  # the task head: compared where the style has one (embeddings have none)
         before = len(r.failures)
         if r.style == "fill-mask" and tok.mask_token is None:
-            r.fail("CG922", "a fill-mask card, but the tokenizer has no mask token")
+            r.fail(codes.MASK_TOKEN, "a fill-mask card, but the tokenizer has no mask token")
         archs = list(getattr(cfg, "architectures", None) or [])
         if archs and not any(a.endswith(want) for a in archs):
-            r.fail("CG921", f"the card documents {r.style}, but the model's architecture is {', '.join(archs)} "
+            r.fail(codes.TASK_HEAD, f"the card documents {r.style}, but the model's architecture is {', '.join(archs)} "
                             f"(config.json): its snippet would load a head that was never trained")
         r.check("task head", before)
     if r.style in CLASSIFIERS:
@@ -73,15 +74,15 @@ def check_labels(card: Card, cfg: Any, r: SmokeResult) -> None:
     r.output = ", ".join(labels)[:200]
     shown = ", ".join(labels)
     if labels and all(DEFAULT_LABEL.fullmatch(x) for x in labels):
-        r.fail("CG923", f"the model's labels are transformers' untrained defaults {shown} (config.json id2label): "
-                        "its head was never trained or its labels never named, and the widget would show them",
-               "labels")
+        r.fail(codes.DEFAULT_LABELS,
+               f"the model's labels are transformers' untrained defaults {shown} (config.json id2label): its head "
+               "was never trained or its labels never named, and the widget would show them", "labels")
     want = card.model.labels
     if want is not None:
         if len(want) != len(labels):
-            r.fail("CG924", f"the card lists {len(want)} labels ({', '.join(want)}), but config.json id2label has "
-                            f"{len(labels)}: {shown}", "labels")
+            r.fail(codes.LABEL_COUNT, f"the card lists {len(want)} labels ({', '.join(want)}), but config.json "
+                                      f"id2label has {len(labels)}: {shown}", "labels")
         elif list(want) != labels:
-            r.fail("CG925", f"the card's labels {', '.join(want)} are not config.json id2label's {shown} "
+            r.fail(codes.LABEL_NAMES, f"the card's labels {', '.join(want)} are not config.json id2label's {shown} "
                             "(in id order)", "labels")
     r.check("labels", before)

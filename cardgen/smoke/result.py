@@ -8,6 +8,7 @@ the codes (``problems`` in the JSON report)."""
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 
 
@@ -16,7 +17,9 @@ class Timeout(Exception):
 
 
 #: the code of a failure appended as text alone (``r.failures.append``), without a code of its own
-UNCODED = "CG949"
+UNCODED = "CG949"  # declared in ``cardgen.smoke.codes``
+#: a failure appended as text that starts with its own code (a folder check's diagnostic): that code
+_CODED_TEXT = re.compile(r"(CG\d{3}) ")
 
 
 @dataclass
@@ -36,6 +39,7 @@ class SmokeResult:
     dtype: str = "float32"
     ok: bool = False
     failures: list[str] = field(default_factory=list)
+    codes: dict[str, str] = field(default_factory=dict)  # failure -> its code (CG9xx, `smoke.codes`)
     warnings: list[str] = field(default_factory=list)
     checks: dict[str, str] = field(default_factory=dict)  # check -> "ok" | "failed" | "skipped"
     load_s: float | None = None
@@ -65,6 +69,7 @@ class SmokeResult:
     def fail(self, code: str, message: str, check: str = "") -> None:
         """A failure with its stable code (and the check it belongs to, when not given by ``check``)."""
         self.failures.append(message)
+        self.codes[message] = code
         self.problems.append(Failure(message, check, code))
 
     def check(self, name: str, failures_before: int) -> None:
@@ -80,7 +85,8 @@ class SmokeResult:
         out = []
         for msg in self.failures:
             pool = by_text.get(msg)
-            out.append(pool.pop(0) if pool else Failure(msg, "", UNCODED))
+            own = _CODED_TEXT.match(msg)
+            out.append(pool.pop(0) if pool else Failure(msg, "", own.group(1) if own else UNCODED))
         self.problems = out
         return out
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
+from pathlib import Path
 
 from cardgen.card import Card
 from cardgen.diagnostics import Diagnostic, plural
@@ -24,6 +25,7 @@ from cardgen.loading.scope import select
 from cardgen.pipeline.run import Rendering, render_all
 from cardgen.report import Report, json_text
 from cardgen.schema import AWQ, EXL2, GGUF, GPTQ, branches
+from cardgen.smoke import codes
 from cardgen.smoke.encoder import run_encoder
 from cardgen.smoke.generate import run_generate
 from cardgen.smoke.gguf import run_gguf
@@ -31,7 +33,7 @@ from cardgen.smoke.models import OFFLINE, digests, host_peak_mb, locate, reset_h
 from cardgen.smoke.options import SmokeOptions
 from cardgen.smoke.quiet import captured
 from cardgen.smoke.result import SmokeResult, Timeout, failed, first_line, format_result, summary
-from cardgen.smoke.snippet import SnippetServer, run_snippet
+from cardgen.smoke.snippet import SnippetServer, require_snippet, run_snippet
 
 EXTRA_HINT = ("the smoke test needs torch and transformers: `python -m pip install torch==2.13.0 'cardgen[smoke]'` "
               "(install torch first to pick the CPU build)")
@@ -91,6 +93,13 @@ def run_one(card: Card, branch: str | None, readme: str | None, opts: SmokeOptio
     _check(card, source, opts, r, cuda)
     r.peak_host_mb = host_peak_mb()
     r.digests = digests(source, weights=not opts.tokenizer_only and not r.skipped)  # the files judged
+    if readme is not None:
+        require_snippet(card, readme, r)
+    if opts.tokenizer_only:  # every copy of the chat template and the stops in the folder (cardgen.folder)
+        from cardgen.folder.check import copies_only
+
+        for d in copies_only(card, Path(source)):
+            (r.failures if d.severity == "error" else r.warnings).append(f"{d.code} {d.message}")
     gc.collect()  # the model is freed before the snippet loads its own copy
     if cuda:
         torch.cuda.empty_cache()
@@ -130,7 +139,7 @@ def _check(card: Card, source: str, opts: SmokeOptions, r: SmokeResult, cuda: bo
 def _snippet(card: Card, readme: str | None, source: str, opts: SmokeOptions, r: SmokeResult,
              server: SnippetServer | None) -> str:
     """The card's rendered usage snippet, run on the local model: "ok", "failed" or "skipped"."""
-    if readme is None:
+    if readme is None or (card.model.usage is not None and card.model.usage.none is not None):
         return "skipped"
     if isinstance(card.model.quantization, GGUF) and importlib.util.find_spec("llama_cpp") is None:
         r.warnings.append("llama-cpp-python is not installed: the usage snippet was not run")
@@ -145,10 +154,10 @@ def _guarded(card: Card, branch: str | None, readme: str | None, opts: SmokeOpti
         return run_one(card, branch, readme, opts, done, server)
     except Timeout as e:
         r = SmokeResult(card.repo_id, branch)
-        r.fail("CG942", str(e), "timeout")
+        r.fail(codes.TIMEOUT, str(e), "timeout")
     except Exception as e:  # noqa: BLE001 - one model's crash is that model's failure
         r = SmokeResult(card.repo_id, branch)
-        r.fail("CG943", f"crashed: {first_line(e)}", "crash")
+        r.fail(codes.CRASH, f"crashed: {first_line(e)}", "crash")
     return r
 
 
@@ -197,7 +206,7 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
     results = []
     for repo in rendering.failed:
         results.append(SmokeResult(repo, None))
-        results[-1].fail("CG944", "the card fails validation or rendering", "validation")
+        results[-1].fail(codes.INVALID_CARD, "the card fails validation or rendering", "validation")
     server = None if opts.no_snippet or opts.tokenizer_only else SnippetServer()
     t0 = time.perf_counter()
     try:
@@ -211,6 +220,7 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
         if opts.json:
             atomic_write(opts.json, json_text(report))
     report.lines = [format_result(r) for r in results] + [summary(results)]
+    report.failures = {"failed": sum(map(failed, results))}
     return report, int(any(map(failed, results)))
 
 

@@ -24,10 +24,10 @@ class SmokeDiagnostic(_Closed):
 
 
 class SmokeFailure(_Closed):
-    """One failure: its stable code (CG920-CG949; CG949 for one without a code of its own), the check it came
-    from, and its message (the `FAIL:` line)."""
+    """One failure: its stable code (`cardgen codes` lists them; CG949 for one without a code of its own), the
+    check it came from, and its message (the `FAIL:` line)."""
 
-    code: str = Field(pattern=r"^CG9[2-4]\d$")
+    code: str = Field(pattern=r"^CG\d{3}$")
     check: str
     message: str
 
@@ -74,6 +74,7 @@ class SmokeReport(_Closed):
     checked: str
     errors: int
     warnings: int
+    failures: dict[str, int] = Field(description="how many models failed")
     diagnostics: list[SmokeDiagnostic]
     results: list[SmokeModelResult]
     notes: list[str]

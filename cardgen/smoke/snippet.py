@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cardgen.card import Card
+from cardgen.smoke import codes
 from cardgen.smoke.models import OFFLINE
 from cardgen.smoke.result import SmokeResult
 
@@ -34,6 +36,14 @@ from cardgen.smoke.result import SmokeResult
 def snippet_of(readme: str) -> str | None:
     m = re.search(r"^```python\n(.*?)^```", readme, re.S | re.M)
     return m.group(1) if m else None
+
+
+def require_snippet(card: Card, readme: str, r: SmokeResult) -> None:
+    """A card's README shows a python usage snippet, or the card says why it shows none (`usage.none`)."""
+    u = card.model.usage
+    if (u is None or u.none is None) and snippet_of(readme) is None:
+        r.fail(codes.NO_SNIPPET, "the README shows no python usage snippet, and the card does not say why: "
+                                 "document `usage`, or say why there is none in `usage.none`")
 
 
 #: variables that hold a credential, by a word of their name (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, GITHUB_TOKEN,
@@ -221,11 +231,11 @@ def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: Smoke
     before = len(r.failures)
     check_loads(loads, r)
     if status is None:
-        r.fail("CG937", f"usage snippet did not finish within {timeout or 600:g} s", "snippet")
+        r.fail(codes.SNIPPET, f"usage snippet did not finish within {timeout or 600:g} s", "snippet")
     elif status != 0:
-        r.fail("CG938", _failure(code, stderr), "snippet")
+        r.fail(codes.SNIPPET, _failure(code, stderr), "snippet")
     elif not stdout.strip():
-        r.fail("CG939", "usage snippet printed nothing", "snippet")
+        r.fail(codes.SNIPPET, "usage snippet printed nothing", "snippet")
     return "ok" if len(r.failures) == before else "failed"
 
 
@@ -256,8 +266,9 @@ def check_loads(loads: list[dict[str, Any]], r: SmokeResult) -> None:
     before = len(r.failures)
     for load in loads:
         arch = ", ".join(load.get("architectures") or []) or load.get("model_type") or "?"
-        for key, code, what in (("missing", "CG935", "are not in the checkpoint: initialised anew"),
-                                ("mismatched", "CG936", "have another shape in the checkpoint: initialised anew")):
+        for key, code, what in (
+                ("missing", codes.SNIPPET_CLASS, "are not in the checkpoint: initialised anew"),
+                ("mismatched", codes.SNIPPET_SHAPES, "have another shape in the checkpoint: initialised anew")):
             names = load.get(key) or []
             if names:
                 r.fail(code, f"the snippet loads {load.get('class')} on a {arch} checkpoint (config.json), and "
