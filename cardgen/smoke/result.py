@@ -121,7 +121,7 @@ def format_result(r: SmokeResult) -> str:
     if r.output:
         lines.append(f"  output: {r.output[:200]!r}")
     lines += [f"  warning: {w}" for w in r.warnings]
-    lines += [f"  FAIL: {f.message} [{f.code}{' ' + f.check if f.check else ''}]" for f in r.settle().problems]
+    lines += [f"  FAIL: {f.message} [{f.code}]" for f in r.settle().problems]  # the check: in the JSON
     return "\n".join(lines)
 
 

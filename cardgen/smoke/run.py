@@ -214,13 +214,13 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
     finally:  # the report is written whatever happened, Ctrl-C included
         report.results = [asdict(r.settle()) | {"name": r.name} for r in results]
         report.checked = plural(len(results), "model")
+        report.failures = {"failed": sum(map(failed, results))}
         report.document = {"versions": versions(), "tier": "tokenizer" if opts.tokenizer_only else "full",
                            "command_line": opts.command_line, "started": started,
                            "seconds": round(time.perf_counter() - t0, 3)}
         if opts.json:
             atomic_write(opts.json, json_text(report))
     report.lines = [format_result(r) for r in results] + [summary(results)]
-    report.failures = {"failed": sum(map(failed, results))}
     return report, int(any(map(failed, results)))
 
 
