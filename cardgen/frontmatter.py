@@ -137,7 +137,9 @@ def model_index(card: Card) -> list[dict[str, Any]]:
     ``EvalResult``s: metrics of one task and dataset grouped into one result, as the Hub expects."""
     from huggingface_hub.repocard_data import EvalResult, eval_results_to_model_index
 
-    results = [EvalResult(**r.model_dump()) for r in card.model.evaluation or []]
+    from cardgen.schema import ENTRY_ONLY
+
+    results = [EvalResult(**r.model_dump(exclude=set(ENTRY_ONLY))) for r in card.model.evaluation or []]
     return eval_results_to_model_index(card.repo_name, results)
 
 

@@ -332,5 +332,43 @@ class Hub:
                                          endpoint=os.environ.get("HF_ENDPOINT") or None, token=self.token))
 
 
+    def files_in(self, repo: str, revision: str | None, folder_in_repo: str, into: str,
+                 suffix: str = ".yaml") -> dict[str, str]:
+        """The files directly in a folder of a repository (those ending in ``suffix``): path -> text, each
+        within the byte cap; {} when the folder is not there. Downloaded into ``into``, never the user's
+        Hugging Face cache."""
+        from pathlib import Path
+
+        from huggingface_hub import RepoFile
+        from huggingface_hub.errors import EntryNotFoundError
+
+        out = {}
+        with operation(self.bounds):
+            try:
+                listed = [f for f in self.api.list_repo_tree(repo, folder_in_repo, revision=revision)
+                          if isinstance(f, RepoFile) and f.path.endswith(suffix)]
+            except EntryNotFoundError:
+                return {}
+            for f in listed[:100]:
+                if self.bounds.max_bytes is not None and f.size > self.bounds.max_bytes:
+                    raise _too_large(f.size, self.bounds.max_bytes)
+                path = Path(self.api.hf_hub_download(repo, f.path, revision=revision, cache_dir=into))
+                out[f.path] = path.read_text("utf-8", errors="replace")
+        return out
+
+    def open_pull_requests(self, repo: str) -> list[tuple[int, str]]:
+        """(number, git reference) of each open pull request of a model repository."""
+        with operation(self.bounds):
+            return [(d.num, d.git_reference or f"refs/pr/{d.num}")
+                    for d in self.api.get_repo_discussions(repo, discussion_type="pull_request",
+                                                           discussion_status="open")]
+
+    def eval_yaml(self, dataset: str, cache: str) -> str:
+        """A benchmark dataset's `eval.yaml`, downloaded into the Hugging Face cache ``cache`` (where
+        ``evals.benchmarks`` finds it); its path."""
+        with operation(self.bounds):
+            return str(self.api.hf_hub_download(dataset, "eval.yaml", repo_type="dataset", cache_dir=cache))
+
+
 def _too_large(size: int, cap: int) -> Stopped:
     return Stopped(f"the Hub's answer is {size:,} bytes; cardgen reads at most {cap:,}")

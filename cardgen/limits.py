@@ -18,6 +18,8 @@ from typing import Any
 
 #: the largest file cardgen reads: a card source, a shared file, a section file, a README, a template
 MAX_FILE_BYTES = 2 * 1024 * 1024
+#: the largest evaluation log `cardgen evals add` reads (an inspect-ai log carries its samples)
+MAX_EVAL_LOG_BYTES = 256 * 1024 * 1024
 #: a YAML document's nodes once aliases are expanded (an alias bomb stops here), and its nesting depth
 MAX_YAML_NODES = 100_000
 MAX_YAML_DEPTH = 64

@@ -111,6 +111,10 @@ class Usage(Strict):
     skip_special_tokens: bool = True
     none: str | None = Field(None, description="why the card shows no usage snippet (the Usage section says it); "
                                                "given alone, instead of the snippet's fields")
+    transformers: str | None = Field(None, pattern=r"^\d+\.\d+(\.\d+)?$",
+                                     description="the transformers version the snippet is written for (the oldest "
+                                                 "it must run on), e.g. `4.32`: below 4.56, which introduced "
+                                                 "`dtype=`, the model is loaded with `torch_dtype=`")
 
     @model_validator(mode="after")
     def _none_alone(self) -> Usage:
@@ -234,13 +238,27 @@ class EvalResult(Strict):
     verify_token: str | None = Field(None, description="the Hub's signature of a verified result")
     source_name: str | None = None
     source_url: str | None = Field(None, description="where the result comes from (required with `source_name`)")
+    task_id: str | None = Field(None, description="the benchmark's task id (its `eval.yaml`): the result is written "
+                                "to `.eval_results/` too")
+    benchmark: str | None = Field(None, description="the benchmark's Hub dataset id, when it is not `dataset_type`")
+    date: str | None = Field(None, description="when the evaluation ran (ISO 8601), for `.eval_results/`")
+    notes: str | None = Field(None, description="how it ran (harness, n-shot…), for `.eval_results/`")
+    source_user: str | None = None
+    source_org: str | None = None
 
     @model_validator(mode="after")
     def _source(self) -> EvalResult:
         if self.source_name is not None and self.source_url is None:
             raise ValueError("`source_name` needs `source_url` too (huggingface_hub's EvalResult refuses a source "
                              "without a URL)")
+        if (self.source_user or self.source_org) and self.source_url is None:
+            raise ValueError("`source_user` and `source_org` need `source_url` too (huggingface_hub's "
+                             "EvalResultEntry refuses them without a URL)")
         return self
+
+
+#: the fields only `.eval_results/` carries: huggingface_hub's ``EvalResult`` (the model-index) has none of them
+ENTRY_ONLY = frozenset({"task_id", "benchmark", "date", "notes", "source_user", "source_org"})
 
 
 class CO2(Strict):

@@ -49,6 +49,14 @@ class FakeHub:
     before_commit: object = None  # called with (repo, revision) as a commit request arrives (a hand edit)
     answers_as: str = ""  # the address the answers spell (a Hub behind a proxy); default: the server's own
     created: list = field(default_factory=list)  # (repo_id, private) of each repository created through the API
+    pr_status: dict = field(default_factory=dict)  # (repo_id, number) -> "open" (default) | "closed"
+
+    def open_pr(self, repo: str, files: dict) -> int:
+        """A pull request someone opened: its files at `refs/pr/N` (listed as an open discussion)."""
+        n = 1 + max([int(rev.rsplit("/", 1)[1]) for (rid, rev) in self.files
+                     if rid == repo and rev.startswith("refs/pr/")], default=0)
+        self.files[(repo, f"refs/pr/{n}")] = dict(files)
+        return n
 
     def edit(self, repo: str, rev: str, path: str, data: bytes) -> None:
         """A commit made on the Hub by someone else: the file changes and the branch moves on."""
@@ -150,7 +158,7 @@ def _handler(hub: FakeHub):
             for pattern, code in list(hub.fail.items()):
                 if re.search(pattern, r.path):
                     return self._json(code, {"error": "injected"}, head=head)
-            m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", r.path)
+            m = re.fullmatch(r"/((?:datasets/)?[^/]+/[^/]+)/resolve/(refs/pr/\d+|[^/]+)/(.+)", r.path)
             if m and r.method in ("GET", "HEAD"):
                 repo, rev, path = m.groups()
                 if not self._auth_ok():
@@ -166,6 +174,29 @@ def _handler(hub: FakeHub):
                 return self._send(200, data, headers={"Content-Type": "text/plain; charset=utf-8", "ETag": etag,
                                                       "X-Repo-Commit": hub.heads.get((repo, rev), "a" * 40)},
                                   head=head)
+            m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/(refs/pr/\d+|[^/]+)(?:/(.+))?", r.path)
+            if m and r.method == "GET":  # a folder's files (not recursive), as the Hub lists them
+                repo, rev, folder = m.groups()
+                if (repo, rev) not in hub.files:
+                    return self._json(404, {"error": "not found"}, headers={"X-Error-Code": "RevisionNotFound"})
+                prefix = f"{folder.rstrip('/')}/" if folder else ""
+                listed = [{"type": "file", "path": p, "size": len(d), "oid": hashlib.sha1(d).hexdigest()}
+                          for p, d in sorted(hub.files[(repo, rev)].items())
+                          if p.startswith(prefix) and "/" not in p[len(prefix):]]
+                if not listed:
+                    return self._json(404, {"error": "entry not found"}, headers={"X-Error-Code": "EntryNotFound"})
+                return self._json(200, listed)
+            m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/discussions", r.path)
+            if m and r.method == "GET":  # pull requests: each `refs/pr/N` revision of the repo
+                repo = m.group(1)
+                want = r.query.get("status", ["all"])[0]
+                prs = sorted(int(rev.rsplit("/", 1)[1]) for (rid, rev) in hub.files
+                             if rid == repo and rev.startswith("refs/pr/"))
+                found = [{"title": f"PR {n}", "num": n, "author": {"name": "someone"}, "createdAt": "2026-01-01T00:00:00Z",
+                          "status": hub.pr_status.get((repo, n), "open"), "repo": {"name": repo, "type": "model"},
+                          "isPullRequest": True} for n in prs]
+                found = [d for d in found if want in ("all", d["status"])]
+                return self._json(200, {"discussions": found, "count": len(found), "start": 0, "numClosedDiscussions": 0})
             if r.path == "/api/validate-yaml" and r.method == "POST":
                 # the Hub checks the README's front matter before a commit; a block that is not a
                 # mapping is refused with 400 and a list of errors, as the Hub does

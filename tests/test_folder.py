@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from cardgen.commands.init import POLICY
+
 from conftest import edit
 
 pytest.importorskip("gguf")
@@ -285,10 +287,13 @@ def test_a_local_path_base_model_is_refused_with_the_hub_id_of_adapter_config(cl
             f"{tree}/lora/adapter_config.json names the Hub id 'acme/tiny-chat': write that") in r.out
 
 
-def test_a_quantised_card_with_another_licence_than_its_base_fails(cli, tree):
+def test_a_quantised_card_with_another_licence_than_its_base_is_warned_and_fails_under_the_init_policy(cli, tree):
     card = _base_and_gguf(cli, tree)
     edit(card / "card.yaml", "title:", "license: mit\ntitle:")
     r = cli("validate", tree / "cards")
+    assert r.code == 0 and "CG506 warning: licence 'mit' differs from acme/tiny-chat's" in r.out
+    (tree / "cardgen.toml").write_text(POLICY)  # the policy `cardgen init` writes makes it an error
+    r = cli("validate", tree / "cards", cwd=tree)
     assert r.code == 1 and "CG506 licence 'mit' differs from acme/tiny-chat's" in r.out
 
 
@@ -335,10 +340,13 @@ def test_sync_reproduces_the_bundled_gptq_table(cli, tmp_path, cards):
     assert r.code == 1 and "CG509 gptq-3bit-64g-actorder_True is listed but" in r.out
 
 
-def test_a_quantised_card_with_its_own_chat_template_fails(cli, tree):
+def test_a_quantised_card_with_its_own_chat_template_is_warned_and_fails_under_the_init_policy(cli, tree):
     card = _base_and_gguf(cli, tree)
     edit(card / "card.yaml", "title:", f"prompt: {{chat_template: {json.dumps(OTHER_TEMPLATE)}}}\ntitle:")
     r = cli("validate", tree / "cards")
+    assert "CG507 warning: the chat template differs from acme/tiny-chat's" in r.out
+    (tree / "cardgen.toml").write_text(POLICY)
+    r = cli("validate", tree / "cards", cwd=tree)
     assert r.code == 1 and "CG507 the chat template differs from acme/tiny-chat's" in r.out
 
 

@@ -263,7 +263,8 @@ def test_the_seeds_structure_lands_in_typed_fields(seeds_import):
     assert beluga["usage"] == {"style": "imported", "tokenizer_kwargs": {"use_fast": False},
                                "model_kwargs": {"low_cpu_mem_usage": True, "device_map": "auto"}, "dtype": "float16",
                                "generation": {"do_sample": True, "top_p": 0.95, "top_k": 0}, "max_new_tokens": 256,
-                               "message": "Write me a poem please", "skip_special_tokens": True}
+                               "message": "Write me a poem please", "skip_special_tokens": True,
+                               "transformers": "4.55"}  # the seed writes `torch_dtype=`: kept, as written for it
     snippet = (root / "cards/stabilityai/StableBeluga-7B/templates/snippets/imported.py.j2").read_text()
     assert "from_pretrained({{ u.repo }}, {{ u.model_args }})" in snippet
     assert "model.generate(**inputs, {{ u.generate_args }})" in snippet
@@ -551,6 +552,25 @@ def test_import_time_is_linear_in_the_headings(tmp_path, capsys):
                 f"{20000 / times[20000]:,.0f} headings/s")
     assert times[10000] / times[5000] < 3 and times[20000] / times[10000] < 3, times
     assert times[20000] < 30, times
+
+
+def test_a_snippet_with_dtype_or_torch_dtype_is_typed_and_rendered_as_written(cli, tmp_path):
+    """cardgen's own READMEs write `dtype=`; older ones `torch_dtype=`, which the card keeps by saying the
+    snippet is written for a transformers before 4.56 (`usage.transformers`)."""
+    readme = (REPO / "rendered/stabilityai/StableBeluga-7B/README.md").read_text("utf-8")
+    assert "dtype=torch.float16" in readme and "torch_dtype" not in readme
+    for name, text in (("new", readme), ("old", readme.replace("dtype=torch.float16", "torch_dtype=torch.float16"))):
+        src = tmp_path / name / "README.md"
+        src.parent.mkdir()
+        src.write_text(text, "utf-8")
+        r = cli("import", src, "--repo-id", "stabilityai/StableBeluga-7B", "--out", tmp_path / name / "cards")
+        assert r.code == 0, r.text
+        card = yaml.safe_load((tmp_path / name / "cards/stabilityai/StableBeluga-7B/card.yaml").read_text("utf-8"))
+        assert card["usage"]["dtype"] == "float16"
+        assert card["usage"].get("transformers") == (None if name == "new" else "4.55")
+        assert cli("render", "--out", tmp_path / name / "out", tmp_path / name / "cards").code == 0
+        again = (tmp_path / name / "out/stabilityai/StableBeluga-7B/README.md").read_text("utf-8")
+        assert again.split("```python")[1].split("```")[0] == text.split("```python")[1].split("```")[0]
 
 
 # -- the round trip keeps what import claims to keep --------------------------------------------------------

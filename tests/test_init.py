@@ -45,12 +45,15 @@ def test_init_new_validate_in_an_empty_folder(cli, tmp_path):
         assert schema.is_file(), f"{src} names {schema}, which does not exist"
 
 
-def test_the_policy_file_is_read_and_changes_nothing_until_edited(cli, tmp_path):
+def test_the_policy_file_is_read_and_raises_only_the_derived_repo_rules(cli, tmp_path):
+    """The one setting `init` turns on: a quantised repo keeps its base's licence and prompt (CG506, CG507
+    are warnings by the Hub's rules, errors in this policy); the rest is commented out until edited."""
     cli("init", tmp_path)
     from cardgen.policy import find
 
     policy = find(tmp_path)
-    assert policy.source == str(tmp_path / "cardgen.toml") and not policy.severity and not policy.require
+    assert policy.source == str(tmp_path / "cardgen.toml") and not policy.require
+    assert dict(policy.severity) == {"CG506": "error", "CG507": "error"}
 
 
 def test_the_workflow_and_the_precommit_configuration_are_valid_and_pinned(cli, tmp_path):

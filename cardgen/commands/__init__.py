@@ -11,4 +11,4 @@ is imported inside ``run``, so that `cardgen validate` on a fresh tree stays a p
 MODULES = {"validate": "validate", "render": "render", "check": "render", "diff": "render", "export": "export",
            "publish": "publish", "smoke": "smoke", "import": "import_", "preview": "preview", "new": "new",
            "schema": "schema", "codes": "codes", "vocabulary": "vocabulary",
-           "init": "init", "sync": "sync"}
+           "init": "init", "sync": "sync", "evals": "evals"}

@@ -87,8 +87,9 @@ POLICY = """\
 # front-matter keys every card must have (a missing one is an error, CG217; a missing licence, CG209)
 # require = ["license", "language"]
 
-# a code made an error, a warning, or turned off
-# severity = { CG211 = "off", CG212 = "error" }
+# a code made an error, a warning, or turned off (here: a quantised repo keeps its base's licence, chat
+# template and stops unless the card says why; the Hub itself accepts either)
+severity = { CG506 = "error", CG507 = "error" }
 
 # settings for some paths only (later entries win)
 # [[overrides]]

@@ -77,4 +77,4 @@ def run(opts: SyncOptions) -> tuple[Report, int]:
 
 COMMANDS = (Command("sync", "read a card's facts again from the model folder, and check the ones it types",
                     "cardgen sync cards/acme/tiny-chat-GGUF --from /models/tiny-chat-GGUF", arguments, options, run,
-                    paths=False),)
+                    paths=False, strict=True),)

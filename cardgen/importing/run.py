@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cardgen import hubspec
+from cardgen.evals.imported import read_into
 from cardgen.frontmatter import lines, split
 from cardgen.hub import Bounds
 from cardgen.importing.body import body, finish
@@ -139,6 +140,8 @@ def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool, sh
     ``write``). All are read, converted and checked before anything is written."""
     found = _readmes(paths, repo_id, bounds)
     imports = [import_text(text, rid, src, fix) for rid, src, text in found]
+    for imp in imports:  # `.eval_results/` and a README's score table (cardgen.evals)
+        read_into(imp, bounds)
     _embedded_apart(imports, {rid for rid, _, _ in found}, out)
     _check(imports)
     for top in imports:

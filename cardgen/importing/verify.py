@@ -21,6 +21,7 @@ _CUT = "<!-- cardgen:import-cut -->"
 _RISKY = ("base_card", "variants", "model_details")
 
 
+
 def _hub_meta(text: str) -> dict[str, Any]:
     from huggingface_hub import ModelCard
 

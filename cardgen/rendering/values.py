@@ -170,8 +170,18 @@ def training_values(card: Card, name: str) -> dict[str, Any] | None:
         "dataset_list": dataset_listing(t.datasets, card.training_datasets, name) if t.datasets else "",
         "procedure_heading": t.procedure_heading,
         "procedure": fill(t.procedure, precision=t.precision, optimizer=t.optimizer, name=name),
+        "facts": training_facts(t),
         "hyperparameters": hyper,
     }
+
+
+def training_facts(t: Training) -> str:
+    """The training facts that the procedure's prose does not name (`{precision}`, `{optimizer}`), as a
+    list under the procedure's heading: a field that is given is shown, with or without prose."""
+    facts = [(label, value) for label, key, value in (("Precision", "precision", t.precision),
+                                                      ("Optimizer", "optimizer", t.optimizer))
+             if value is not None and f"{{{key}}}" not in (t.procedure or "")]
+    return "\n".join(f"- {label}: {value}" for label, value in facts)
 
 
 def variants_values(card: Card) -> dict[str, Any] | None:

@@ -1,6 +1,10 @@
 """Rules on derived repositories: a quantised card (`base_model_relation: quantized`, or a card with a
 `quantization:` table) is its base's weights in another format, so it keeps its base's licence, chat
-template and stops unless it says why (the licence's `statement`, `prompt.chat_template_differs`)."""
+template and stops unless it says why (the licence's `statement`, `prompt.chat_template_differs`).
+
+Both are warnings: the Hub accepts such a repo and shows it as it is. The policy `cardgen init` writes
+raises them to errors (a publisher's choice, like every rule stricter than the Hub's), and `--strict` fails
+on them."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ def _own(card: Card, name: str) -> bool:
     return card.origin.get(name, card.src) is card.src and name in card.src.data
 
 
-@card_rule("CG506", "a quantised card's licence differs from its base's")
+@card_rule("CG506", "a quantised card's licence differs from its base's", "warning")
 def quantized_licence(card: Card) -> Found:
     if not (card.base and quantized(card) and card.license and card.base.license and _own(card, "license")):
         return
@@ -37,7 +41,7 @@ def quantized_licence(card: Card) -> Found:
                                     "`statement`")
 
 
-@card_rule("CG507", "a quantised card's chat template or stops differ from its base's")
+@card_rule("CG507", "a quantised card's chat template or stops differ from its base's", "warning")
 def quantized_prompt(card: Card) -> Found:
     if not (card.base and quantized(card) and _own(card, "prompt")):
         return

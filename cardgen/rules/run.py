@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import cardgen.evals.rules  # noqa: F401 - the evaluation results' rules
 import cardgen.rules.card  # noqa: F401 - each rule module registers its rules on import
 import cardgen.rules.derived  # noqa: F401
 import cardgen.rules.facts  # noqa: F401
