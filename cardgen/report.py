@@ -128,23 +128,27 @@ class JsonReporter(Reporter):
     name = "json"
 
     def emit(self, report: Report) -> None:
+        self.out.write(json_text(report))
 
-        e, w = counts(report.diagnostics)
-        doc: dict[str, Any] = {
-            "command": report.command,
-            "cardgen": __version__,
-            "vocabulary": hubspec.sources(),
-            "checked": report.checked,
-            "errors": e,
-            "warnings": w,
-            "failures": report.failures,
-            "diagnostics": [asdict(d) for d in report.diagnostics],
-            "results": [as_data(r) for r in report.results],
-            "notes": report.notes,
-        }
-        if report.document is not None:
-            doc["document"] = report.document
-        self.out.write(json.dumps(_finite(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+def json_text(report: Report) -> str:
+    """The report as one JSON document (`--format json`; a command that also writes it to a file writes this)."""
+    e, w = counts(report.diagnostics)
+    doc: dict[str, Any] = {
+        "command": report.command,
+        "cardgen": __version__,
+        "vocabulary": hubspec.sources(),
+        "checked": report.checked,
+        "errors": e,
+        "warnings": w,
+        "failures": report.failures,
+        "diagnostics": [asdict(d) for d in report.diagnostics],
+        "results": [as_data(r) for r in report.results],
+        "notes": report.notes,
+    }
+    if report.document is not None:
+        doc["document"] = report.document
+    return json.dumps(_finite(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 @reporter

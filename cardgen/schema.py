@@ -124,6 +124,17 @@ class Usage(Strict):
         return self
 
 
+class Embedding(Strict):
+    """What an embedding model's vectors are (shown in the card; the smoke test compares each with the
+    sentence-transformers folder and a real output)."""
+
+    pooling: Literal["cls", "mean", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"] | None = Field(
+        None, description="how token states become one vector (sentence-transformers' `1_Pooling/config.json`)")
+    normalize: bool | None = Field(None, description="whether the vectors are unit length (a `Normalize` module)")
+    dimensions: int | None = Field(None, ge=1, description="the size of a vector")
+    max_seq_length: int | None = Field(None, ge=1, description="the longest input, in tokens; longer is truncated")
+
+
 class Variant(Strict):
     """A GPTQ variant, living on its own branch."""
 
@@ -354,6 +365,10 @@ class CardSource(Strict):
                                                              "max_position_embeddings, a GGUF's context_length)")
     model_dir: str | None = Field(None, description="the model's local folder, relative to this file: `validate` "
                                                     "checks the card against it (never published)")
+    labels: list[str] | None = Field(None, description="a classifier's labels, in id order (config.json `id2label`): "
+                                                       "what the model and the widget answer with")
+    embedding: Embedding | None = Field(None, description="an embedding model's pooling, normalisation, "
+                                                          "dimensions and longest input")
 
     @field_validator("license", mode="before")
     @classmethod

@@ -111,7 +111,8 @@ def test_smoke_as_json_reports_results_and_warnings(cli, cards, tmp_path):
     assert r.code == 1 and doc["command"] == "smoke"
     [result] = doc["results"]
     assert result["name"] == B7 and not result["ok"] and "does not exist" in result["failures"][0]
-    assert doc["warnings"] == 1 and doc["diagnostics"][0]["code"] == "CG606"
+    assert result["problems"] == [{"message": result["failures"][0], "check": "locate", "code": "CG940"}]
+    assert doc["warnings"] == 0 and not doc["diagnostics"]  # the catalogue's warnings about other entries: not here
 
 
 def test_chat_template_mismatch_fails_on_token_ids_unless_the_card_says_why(cli, cards, tmp_path):

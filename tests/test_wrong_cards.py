@@ -119,7 +119,7 @@ def test_the_tokenizer_tier_reads_no_weights(cli, models, tmp_path):
             r, doc = smoke(cli, tmp_path / f, CORRECT[f], models[f], "--tokenizer-only")
             assert r.code == 0, r.out
             [res] = doc["results"]
-            assert doc["tier"] == "tokenizer" and res["load_s"] is None and res["new_tokens"] == 0
+            assert doc["document"]["tier"] == "tokenizer" and res["load_s"] is None and res["new_tokens"] == 0
             assert {"stops", "chat template"} <= set(res["checks"]), res["checks"]
         r, _ = smoke(cli, tmp_path / "bad", WRONG[1][1], models["mistral"], "--tokenizer-only")
         assert r.code == 1 and WRONG[1][2] in r.out

@@ -1,5 +1,6 @@
 """`cardgen schema`: the card format as JSON Schema files (editors validate sources against them through
-each source's `$schema` modeline), and the schema of `cardgen export --risks --format json`."""
+each source's `$schema` modeline), and the schemas of `cardgen export --risks --format json` and of
+`cardgen smoke`'s report."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ def all_schemas() -> dict[str, type[BaseModel]]:
     holds a list of these)."""
     from cardgen.risk.export import RiskExport
     from cardgen.schema import CardSource, SharedSource
+    from cardgen.smoke.schema import SmokeReport
 
-    return {"card.schema.json": CardSource, "shared.schema.json": SharedSource, "risks.schema.json": RiskExport}
+    return {"card.schema.json": CardSource, "shared.schema.json": SharedSource, "risks.schema.json": RiskExport,
+            "smoke.schema.json": SmokeReport}
 
 
 def schema_text(model: type[BaseModel]) -> str:

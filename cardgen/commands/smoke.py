@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,23 @@ def options(args: argparse.Namespace, common: dict[str, Any]) -> SmokeOptions:
     return SmokeOptions(paths=common["paths"], policy=common["policy"], model_paths=model_paths(args.model_path),
                         max_new_tokens=args.max_new_tokens, json=args.json, shard=args.shard,
                         no_snippet=args.no_snippet, device=args.device, tokenizer_only=args.tokenizer_only,
-                        allow_download=args.allow_download, timeout=args.timeout if args.timeout > 0 else None)
+                        allow_download=args.allow_download, timeout=args.timeout if args.timeout > 0 else None,
+                        command_line=command_line(args, common))
+
+
+def command_line(args: argparse.Namespace, common: dict[str, Any]) -> str:
+    """The command as given: its paths and each option that is not the default (the report names it)."""
+    words = ["cardgen", "smoke", *map(str, common["paths"])]
+    for item in args.model_path:
+        words += ["--model-path", item]
+    for flag, value, default in (("--max-new-tokens", args.max_new_tokens, 16), ("--json", args.json, None),
+                                 ("--shard", args.shard, None), ("--device", args.device, None),
+                                 ("--timeout", args.timeout, 600.0), ("--format", common.get("format"), "text")):
+        if value != default:
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    words += [f for f, on in (("--no-snippet", args.no_snippet), ("--tokenizer-only", args.tokenizer_only),
+                              ("--allow-download", args.allow_download)) if on]
+    return shlex.join(words)
 
 
 def run(opts: SmokeOptions) -> tuple[Report, int]:

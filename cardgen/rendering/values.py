@@ -17,7 +17,7 @@ from cardgen.rendering.literals import fill, md_table, number_word
 from cardgen.risk import matrix as risks
 from cardgen.risk.matrix import Summary
 from cardgen.risk.schema import RiskAssessment
-from cardgen.schema import AWQ, EXL2, GGUF, GPTQ
+from cardgen.schema import AWQ, EXL2, GGUF, GPTQ, Embedding
 
 
 def license_line(card: Card, name: str) -> str:
@@ -54,7 +54,23 @@ def details(card: Card, name: str) -> list[tuple[str, str]]:
         out.append(("License", license_line(card, name)))
     if m.contact:
         out.append(("Contact", m.contact))
+    if m.labels:
+        out.append(("Labels", ", ".join(f"`{x}`" for x in m.labels)))
+    if m.embedding is not None:
+        out.append(("Embeddings", embedding_line(m.embedding)))
     return out
+
+
+def embedding_line(e: Embedding) -> str:
+    """An embedding model's facts in words: dimensions, pooling, unit length, longest input."""
+    parts = [f"{e.dimensions} dimensions"] if e.dimensions else []
+    if e.pooling:
+        parts.append(f"{e.pooling} pooling")
+    if e.normalize is not None:
+        parts.append("normalised to unit length" if e.normalize else "not normalised")
+    if e.max_seq_length:
+        parts.append(f"inputs truncated to {e.max_seq_length} tokens")
+    return ", ".join(parts) or "-"
 
 
 def _who(ref: Ref) -> str:

@@ -24,3 +24,26 @@ GGUF_FILE = declare("CG916", "a listed GGUF file is missing, unreadable or of an
 GGUF_USAGE_FILE = declare("CG917", "the GGUF file the snippet loads is not listed or not in the model folder").code
 SNIPPET = declare("CG918", "the usage snippet fails, runs too long or prints nothing").code
 NO_SNIPPET = declare("CG919", "the card shows no usage snippet and does not say why (`usage.none`)").code
+
+# -- the cards that do not generate (classifiers, embeddings), the snippet's class, the run ---------------
+ENCODER_LOADING = declare("CG920", "the tokenizer or config.json of a classifier, tagger or embedding model does "
+                                   "not load").code
+TASK_HEAD = declare("CG921", "the model's architecture has no head of the card's task").code
+MASK_TOKEN = declare("CG922", "a fill-mask card, but the tokenizer has no mask token").code
+DEFAULT_LABELS = declare("CG923", "the classifier's labels are transformers' untrained defaults (LABEL_0...)").code
+LABEL_COUNT = declare("CG924", "the card lists another number of labels than config.json's id2label").code
+LABEL_NAMES = declare("CG925", "the card's labels are not config.json's id2label (names or order)").code
+NOT_SENTENCE_TRANSFORMERS = declare("CG926", "a sentence-transformers card on a folder without modules.json").code
+POOLING = declare("CG927", "the pooling the card or its snippet uses is not the model's").code
+NORMALIZE = declare("CG928", "the card's `embedding.normalize` is not what the model's modules or output do").code
+DIMENSIONS = declare("CG929", "the card's `embedding.dimensions` is not the size of the model's vectors").code
+MAX_SEQ_LENGTH = declare("CG930", "the card's `embedding.max_seq_length` is not the model's").code
+EMBEDDING_RUN = declare("CG931", "embedding two sentences with the model fails").code
+SNIPPET_CLASS = declare("CG935", "the snippet loads a class whose weights are not in the checkpoint").code
+SNIPPET_SHAPES = declare("CG936", "the snippet loads a class whose weights have other shapes in the checkpoint").code
+LOCATE = declare("CG940", "the model folder, repository or branch does not exist").code
+FETCH = declare("CG941", "the model could not be fetched").code
+TIMEOUT = declare("CG942", "a check ran past --timeout").code
+CRASH = declare("CG943", "the smoke test crashed on this model").code
+INVALID_CARD = declare("CG944", "the card fails validation or rendering").code
+UNCODED = declare("CG949", "a failure without a code of its own").code

@@ -1,12 +1,16 @@
 """Where a model comes from and whether it fits: the local folder of a repository (given, cached, or
-downloaded only when allowed), and the memory its weights need against what the device has free."""
+downloaded only when allowed), the memory its weights need against what the device has free, the
+host's peak memory while one model is judged, and the digests of the files judged."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
+from cardgen.smoke import codes
 from cardgen.smoke.options import SmokeOptions
 from cardgen.smoke.result import SmokeResult
 
@@ -20,7 +24,7 @@ def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) ->
     given = opts.model_paths.get(repo)
     if given is not None:
         if not Path(given).is_dir():
-            r.failures.append(f"model folder {given} does not exist")
+            r.fail(codes.LOCATE, f"model folder {given} does not exist", "locate")
             return None
         return str(given)
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
@@ -38,14 +42,15 @@ def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) ->
                      f"{repo}=DIR, or --allow-download to fetch it" if not opts.allow_download
                      else f"not available: {repo} {lacking}")
     except RepositoryNotFoundError:
-        r.failures.append(f"repository {repo} does not exist on the Hub (or is private and no token was given)")
+        r.fail(codes.LOCATE, f"repository {repo} does not exist on the Hub (or is private and no token was given)",
+               "locate")
     except RevisionNotFoundError:
-        r.failures.append(f"branch {branch!r} does not exist in {repo}")
+        r.fail(codes.LOCATE, f"branch {branch!r} does not exist in {repo}", "locate")
     except LocalEntryNotFoundError as e:
         r.skipped = (f"not available locally: give --model-path {repo}=DIR, or --allow-download to fetch it"
                      if not opts.allow_download else explain(e, repo, branch, f"could not download {repo}"))
     except Exception as e:  # noqa: BLE001 - a network fault, a full disk...: this model's problem
-        r.failures.append(explain(e, repo, branch, f"could not get {repo}"))
+        r.fail(codes.FETCH, explain(e, repo, branch, f"could not get {repo}"), "locate")
     return None
 
 
@@ -102,3 +107,56 @@ def cannot_fit(size: int, folder: str, dtype: str, cuda: bool) -> str | None:
         return (f"the weights need about {need / 2**30:.1f} GiB in {dtype} and the "
                 f"{'GPU' if cuda else 'host'} has {free / 2**30:.1f} GiB free")
     return None
+
+
+def reset_host_peak() -> bool:
+    """Start counting the host's peak memory afresh (Linux: ``clear_refs`` resets the process's VmHWM), so that
+    each model's figure is its own; False where it cannot be reset (the figure is then the run's so far)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def host_peak_mb() -> float:
+    """The process's peak resident memory since ``reset_host_peak`` (else since it started), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# -- what was judged ---------------------------------------------------------------------------------
+#: the files whose bytes a verdict rests on, besides the weights: configuration and tokenizer
+JUDGED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+          "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spm.model",
+          "sentencepiece.bpe.model", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json")
+WEIGHTS = ("*.safetensors", "*.bin", "*.gguf")
+
+
+def digests(folder: str, weights: bool = True) -> dict[str, str]:
+    """sha256 of each configuration, tokenizer and (when ``weights``) weight file of a model folder, by its path
+    in the folder. A file of the Hub cache is a link to a blob named by its sha256 (large files): that name is
+    its digest, read without reading the file."""
+    root = Path(folder)
+    files = [root / f for f in JUDGED if (root / f).is_file()]
+    if weights:
+        files += sorted(f for pattern in WEIGHTS for f in root.glob(pattern) if f.is_file())
+    return {f.relative_to(root).as_posix(): _sha256(f) for f in files}
+
+
+def _sha256(path: Path) -> str:
+    target = path.resolve()
+    if path.is_symlink() and target.parent.name == "blobs" and re.fullmatch(r"[0-9a-f]{64}", target.name):
+        return target.name
+    h = hashlib.sha256()
+    with open(target, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -21,3 +21,4 @@ class SmokeOptions:
     tokenizer_only: bool = False
     allow_download: bool = False
     timeout: float | None = 600.0  # per model: loading, generation and the snippet each
+    command_line: str = ""  # the command as run (the report names it)

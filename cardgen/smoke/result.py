@@ -1,14 +1,34 @@
 """One model's smoke result (`SmokeResult`), how the report writes it, and how a check's failure is
-worded: an exception by its first line, a check that runs past ``--timeout`` as a `Timeout`."""
+worded: an exception by its first line, a check that runs past ``--timeout`` as a `Timeout`.
+
+Each failure is also a `Failure` record: a stable code (CG920-CG949 for the checks here; ``UNCODED``
+for a failure that was appended as text alone), the check it came from, and its message; CI acts on
+the codes (``problems`` in the JSON report)."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 
 
 class Timeout(Exception):
     pass
+
+
+#: the code of a failure appended as text alone (``r.failures.append``), without a code of its own
+UNCODED = "CG949"  # declared in ``cardgen.smoke.codes``
+#: a failure appended as text that starts with its own code (a folder check's diagnostic): that code
+_CODED_TEXT = re.compile(r"(CG\d{3}) ")
+
+
+@dataclass
+class Failure:
+    """One failure of a smoke check, as CI reads it: a stable code, the check that raised it, its message."""
+
+    message: str
+    check: str = ""
+    code: str = ""
 
 
 @dataclass
@@ -38,18 +58,42 @@ class SmokeResult:
     style: str = ""  # the card's snippet style: what was exercised
     skipped: str | None = None  # why nothing could be run here (not a failure)
     source: str = ""  # the folder the model was read from
+    problems: list[Failure] = field(default_factory=list)  # each failure with its code and check (``settle``)
+    digests: dict[str, str] = field(default_factory=dict)  # weight and tokenizer file -> sha256, as judged
+    log: list[str] = field(default_factory=list)  # what transformers logged while this model was judged
 
     @property
     def name(self) -> str:
         return self.repo_id + (f"@{self.branch}" if self.branch else "")
 
-    def fail(self, code: str, message: str) -> None:
-        """A failure with its stable code (declared in ``cardgen.smoke.codes``)."""
+    def fail(self, code: str, message: str, check: str = "") -> None:
+        """A failure with its stable code (and the check it belongs to, when not given by ``check``)."""
         self.failures.append(message)
         self.codes[message] = code
+        self.problems.append(Failure(message, check, code))
 
     def check(self, name: str, failures_before: int) -> None:
         self.checks[name] = "ok" if len(self.failures) == failures_before else "failed"
+        for f in self._records()[failures_before:]:
+            f.check = f.check or name
+
+    def _records(self) -> list[Failure]:
+        """One record per failure, in order: those given with ``fail``, and the text-only ones as ``UNCODED``."""
+        by_text: dict[str, list[Failure]] = {}
+        for f in self.problems:
+            by_text.setdefault(f.message, []).append(f)
+        out = []
+        for msg in self.failures:
+            pool = by_text.get(msg)
+            own = _CODED_TEXT.match(msg)
+            out.append(pool.pop(0) if pool else Failure(msg, "", own.group(1) if own else UNCODED))
+        self.problems = out
+        return out
+
+    def settle(self) -> SmokeResult:
+        """Every failure with its record (a text-only one as ``UNCODED``)."""
+        self._records()
+        return self
 
 
 def first_line(e: BaseException) -> str:
@@ -77,7 +121,7 @@ def format_result(r: SmokeResult) -> str:
     if r.output:
         lines.append(f"  output: {r.output[:200]!r}")
     lines += [f"  warning: {w}" for w in r.warnings]
-    lines += [f"  FAIL: {f}" + (f" [{r.codes[f]}]" if f in r.codes else "") for f in r.failures]
+    lines += [f"  FAIL: {f.message} [{f.code}]" for f in r.settle().problems]  # the check: in the JSON
     return "\n".join(lines)
 
 

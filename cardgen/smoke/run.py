@@ -8,28 +8,30 @@ import difflib
 import gc
 import importlib
 import importlib.util
-import json
 import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from cardgen.card import Card
-from cardgen.diagnostics import plural
+from cardgen.diagnostics import Diagnostic, plural
+from cardgen.files import atomic_write
 from cardgen.kinds.tasks import STYLES, style_of
 from cardgen.loading.scope import select
 from cardgen.pipeline.run import Rendering, render_all
-from cardgen.report import Report
+from cardgen.report import Report, json_text
 from cardgen.schema import AWQ, EXL2, GGUF, GPTQ, branches
+from cardgen.smoke import codes
 from cardgen.smoke.encoder import run_encoder
 from cardgen.smoke.generate import run_generate
 from cardgen.smoke.gguf import run_gguf
-from cardgen.smoke.models import OFFLINE, locate
+from cardgen.smoke.models import OFFLINE, digests, host_peak_mb, locate, reset_host_peak
 from cardgen.smoke.options import SmokeOptions
+from cardgen.smoke.quiet import captured
 from cardgen.smoke.result import SmokeResult, Timeout, failed, first_line, format_result, summary
 from cardgen.smoke.snippet import SnippetServer, require_snippet, run_snippet
 
@@ -87,7 +89,10 @@ def run_one(card: Card, branch: str | None, readme: str | None, opts: SmokeOptio
     if earlier is not None:  # nine GPTQ branches given one folder: it is loaded and judged once
         return replace(earlier, branch=branch, warnings=[*earlier.warnings,
                                                          f"same folder as {earlier.name}: its result, not run again"])
+    reset_host_peak()  # this model's peak, not the run's
     _check(card, source, opts, r, cuda)
+    r.peak_host_mb = host_peak_mb()
+    r.digests = digests(source, weights=not opts.tokenizer_only and not r.skipped)  # the files judged
     if readme is not None:
         require_snippet(card, readme, r)
     if opts.tokenizer_only:  # every copy of the chat template and the stops in the folder (cardgen.folder)
@@ -126,7 +131,7 @@ def _check(card: Card, source: str, opts: SmokeOptions, r: SmokeResult, cuda: bo
         return
     spec = STYLES.get(r.style)
     if spec is not None and not spec.generates:
-        run_encoder(card, source, r)
+        run_encoder(card, source, opts, r)
     else:
         run_generate(card, source, opts, r, cuda)
 
@@ -148,9 +153,12 @@ def _guarded(card: Card, branch: str | None, readme: str | None, opts: SmokeOpti
     try:
         return run_one(card, branch, readme, opts, done, server)
     except Timeout as e:
-        return SmokeResult(card.repo_id, branch, failures=[str(e)])
+        r = SmokeResult(card.repo_id, branch)
+        r.fail(codes.TIMEOUT, str(e), "timeout")
     except Exception as e:  # noqa: BLE001 - one model's crash is that model's failure
-        return SmokeResult(card.repo_id, branch, failures=[f"crashed: {first_line(e)}"])
+        r = SmokeResult(card.repo_id, branch)
+        r.fail(codes.CRASH, f"crashed: {first_line(e)}", "crash")
+    return r
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -179,37 +187,53 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, int]:
-    """Smoke-test every card in scope; the report (per-model results) and the exit code."""
+    """Smoke-test every card in scope; the report (the diagnostics of the cards smoked, per-model results, and
+    the run's `document`: versions, tier, command line, start time) and the exit code. ``--json FILE`` gets the
+    very document that ``--format json`` prints."""
     report = Report("smoke")
     missing = missing_extra()
     if missing:
         report.notes.append(f"cardgen: error: {missing} is not installed; {EXTRA_HINT}")
         return report, 2
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rendering = render_all(select(list(opts.paths)), policy=opts.policy)
-    report.diagnostics = rendering.diagnostics
     try:
         todo = _todo(opts, rendering.cards, set(rendering.cards) | set(rendering.failed))
     except ValueError as e:
         report.notes.append(f"cardgen: error: {e}")
         return report, 2
-    results = [SmokeResult(repo, None, failures=["the card fails validation or rendering"])
-               for repo in rendering.failed]
-    import logging
-
-    logging.getLogger("transformers").setLevel(logging.ERROR)
+    report.diagnostics = own_diagnostics(rendering, {repo for repo, _ in todo} | set(rendering.failed))
+    results = []
+    for repo in rendering.failed:
+        results.append(SmokeResult(repo, None))
+        results[-1].fail(codes.INVALID_CARD, "the card fails validation or rendering", "validation")
     server = None if opts.no_snippet or opts.tokenizer_only else SnippetServer()
     t0 = time.perf_counter()
     try:
         _run_all(todo, rendering, opts, server, results, progress)
     finally:  # the report is written whatever happened, Ctrl-C included
-        data = [asdict(r) | {"name": r.name} for r in results]
+        report.results = [asdict(r.settle()) | {"name": r.name} for r in results]
+        report.checked = plural(len(results), "model")
+        report.failures = {"failed": sum(map(failed, results))}
+        report.document = {"versions": versions(), "tier": "tokenizer" if opts.tokenizer_only else "full",
+                           "command_line": opts.command_line, "started": started,
+                           "seconds": round(time.perf_counter() - t0, 3)}
         if opts.json:
-            _write_json(opts, data, time.perf_counter() - t0)
-    report.results = data
-    report.checked = plural(len(results), "model")
+            atomic_write(opts.json, json_text(report))
     report.lines = [format_result(r) for r in results] + [summary(results)]
-    report.failures = {"failed": sum(map(failed, results))}
     return report, int(any(map(failed, results)))
+
+
+def own_diagnostics(rendering: Rendering, repos: set[str]) -> list[Diagnostic]:
+    """The diagnostics that concern the cards smoked: every error (a card may fail by one in a shared file), and
+    the warnings on the files that write those cards (not the catalogue's warnings about other entries)."""
+    files = set()
+    for repo in repos:
+        card = rendering.cards.get(repo)
+        while card is not None:
+            files |= {d.file for src in (card.src, *card.origin.values()) for d in src.docs}
+            card = card.base
+    return [d for d in rendering.diagnostics if d.severity == "error" or d.file in files]
 
 
 def _todo(opts: SmokeOptions, cards: dict[str, Card], known: set[str]) -> list[tuple[str, str | None]]:
@@ -224,23 +248,19 @@ def _todo(opts: SmokeOptions, cards: dict[str, Card], known: set[str]) -> list[t
 
 def _run_all(todo: list[tuple[str, str | None]], rendering: Rendering, opts: SmokeOptions,
              server: SnippetServer | None, results: list[SmokeResult], progress: Callable[..., None]) -> None:
-    """Each (repository, branch) in turn, offline unless ``--allow-download``; ``results`` grows as they end."""
+    """Each (repository, branch) in turn, offline unless ``--allow-download``, with transformers' logs and
+    progress bars captured into its result; ``results`` grows as they end."""
     done: dict[tuple[str, str], SmokeResult] = {}
     with _environment({} if opts.allow_download else OFFLINE):
         if server is not None and any(r in rendering.texts for r, _ in todo):
             server.start()  # inherits the offline environment
         for i, (repo, branch) in enumerate(todo, 1):
-            r = _guarded(rendering.cards[repo], branch, rendering.texts.get(repo), opts, done, server)
+            with captured() as logs:
+                r = _guarded(rendering.cards[repo], branch, rendering.texts.get(repo), opts, done, server)
+            r.log = [*r.log, *logs]
             results.append(r)
             progress(f"[{i}/{len(todo)}] {r.name}: {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}",
                      done=i, total=len(todo))
-
-
-def _write_json(opts: SmokeOptions, data: list[dict[str, Any]], seconds: float) -> None:
-    assert opts.json is not None
-    doc = {"versions": versions(), "tier": "tokenizer" if opts.tokenizer_only else "full",
-           "seconds": round(seconds, 3), "results": data}
-    opts.json.write_text(json.dumps(doc, indent=2), "utf-8")
 
 
 def _close(word: str, choices: set[str]) -> str:

@@ -102,8 +102,35 @@ def _settle(env: dict[str, str]) -> None:
             setattr(hub, name, value)
 
 
-def _snippet_child(code: str, env: dict[str, str], out_path: str, err_path: str) -> None:
-    """In a process forked from the warm server: the snippet as `python -c` would run it."""
+def watch_loads(info_path: str) -> None:
+    """In the snippet's process: each model transformers loads writes its loading information (the weights the
+    checkpoint lacked, initialised anew; those of another shape) to ``info_path``, one JSON line each, whatever
+    the snippet asked for (its ``output_loading_info`` is honoured)."""
+    if importlib.util.find_spec("transformers") is None:
+        return
+    from transformers import modeling_utils
+
+    original = modeling_utils.PreTrainedModel.from_pretrained.__func__
+
+    def from_pretrained(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        asked = kwargs.get("output_loading_info", False)
+        kwargs["output_loading_info"] = True
+        model, info = original(cls, *args, **kwargs)
+        config = getattr(model, "config", None)
+        record = {"class": cls.__name__, "model_type": str(getattr(config, "model_type", "") or ""),
+                  "architectures": list(getattr(config, "architectures", None) or []),
+                  "missing": sorted(map(str, info.get("missing_keys") or [])),
+                  "mismatched": sorted(str(k[0] if isinstance(k, (tuple, list)) else k)
+                                       for k in info.get("mismatched_keys") or [])}
+        with open(info_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        return (model, info) if asked else model
+
+    modeling_utils.PreTrainedModel.from_pretrained = classmethod(from_pretrained)
+
+
+def _snippet_child(code: str, env: dict[str, str], out_path: str, err_path: str, info_path: str) -> None:
+    """In a process forked from the warm server: the snippet as `python -c` would run it, its model loads watched."""
     _settle(env)
     for fd, path in ((1, out_path), (2, err_path)):
         f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -113,6 +140,7 @@ def _snippet_child(code: str, env: dict[str, str], out_path: str, err_path: str)
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     status = 0
     try:
+        watch_loads(info_path)
         exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102 - the card's own snippet
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else 1
@@ -121,7 +149,10 @@ def _snippet_child(code: str, env: dict[str, str], out_path: str, err_path: str)
         status = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(status)
+    # ended as multiprocessing ends a target: its finalizers run, so what the snippet's libraries registered
+    # with the resource tracker (tqdm's multiprocessing lock, each "Loading weights" bar) is released; an
+    # `os._exit` here skipped them, and the tracker warned of leaked semaphores when the run ended
+    raise SystemExit(status)
 
 
 class SnippetServer:
@@ -152,19 +183,24 @@ class SnippetServer:
             with contextlib.suppress(Exception), _without_secrets():  # no server: `run` starts one, or falls
                 forkserver.ensure_running()  # back to `python -c`
 
-    def run(self, code: str, env: dict[str, str], timeout: float) -> tuple[int | None, str, str]:
-        """(exit status or None on timeout, stdout, stderr), the snippet run in ``env`` (all of it)."""
+    def run(self, code: str, env: dict[str, str], timeout: float, info: str) -> tuple[int | None, str, str]:
+        """(exit status or None on timeout, stdout, stderr), the snippet run in ``env`` (all of it); its model
+        loads written to the file ``info`` (``watch_loads``)."""
         if self.ctx is None:
+            boot = ("import sys\ntry:\n    from cardgen.smoke.snippet import watch_loads\n"
+                    "    watch_loads(sys.argv[2])\nexcept ImportError:\n    pass\n"
+                    "_code = sys.argv[1]\nsys.argv = sys.argv[:1]\n"
+                    "exec(compile(_code, '<string>', 'exec'), {'__name__': '__main__'})")
             try:
-                p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                                   env=env)
+                p = subprocess.run([sys.executable, "-c", boot, code, info], capture_output=True, text=True,
+                                   timeout=timeout, env=env)
             except subprocess.TimeoutExpired:
                 return None, "", ""
             return p.returncode, p.stdout, p.stderr
         with tempfile.TemporaryDirectory(prefix="cardgen-snippet-") as d:
             out, err = os.path.join(d, "out"), os.path.join(d, "err")
             self.start()
-            proc = self.ctx.Process(target=_snippet_child, args=(code, env, out, err), daemon=True)
+            proc = self.ctx.Process(target=_snippet_child, args=(code, env, out, err, info), daemon=True)
             proc.start()
             proc.join(timeout)
             if proc.is_alive():
@@ -186,19 +222,59 @@ def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: Smoke
     code = code.replace('"cuda"', json.dumps(device)).replace(".cuda()", f".to({json.dumps(device)})")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cardgen-snippet-home-") as home:
+        info = os.path.join(home, "loads.jsonl")
         status, stdout, stderr = (server or SnippetServer()).run(code, environment(home, allow_download),
-                                                                 timeout or 600)
+                                                                 timeout or 600, info)
+        loads = _loads(info)
     r.snippet_s = round(time.perf_counter() - t0, 3)
+    r.log += [f"snippet: {line}" for line in log_lines(stderr)]
+    before = len(r.failures)
+    check_loads(loads, r)
     if status is None:
-        r.fail(codes.SNIPPET, f"usage snippet did not finish within {timeout or 600:g} s")
-        return "failed"
-    if status != 0:
-        r.fail(codes.SNIPPET, _failure(code, stderr))
-        return "failed"
-    if not stdout.strip():
-        r.fail(codes.SNIPPET, "usage snippet printed nothing")
-        return "failed"
-    return "ok"
+        r.fail(codes.SNIPPET, f"usage snippet did not finish within {timeout or 600:g} s", "snippet")
+    elif status != 0:
+        r.fail(codes.SNIPPET, _failure(code, stderr), "snippet")
+    elif not stdout.strip():
+        r.fail(codes.SNIPPET, "usage snippet printed nothing", "snippet")
+    return "ok" if len(r.failures) == before else "failed"
+
+
+def log_lines(stderr: str, most: int = 40) -> list[str]:
+    """What the snippet's libraries said on stderr, for the report: its lines without progress bars (a bar
+    redraws itself with carriage returns), the last ``most`` of them."""
+    lines = [ln.rstrip() for ln in stderr.splitlines() if ln.strip() and "\r" not in ln and "it/s]" not in ln]
+    return lines[-most:]
+
+
+def _loads(path: str) -> list[dict[str, Any]]:
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def check_loads(loads: list[dict[str, Any]], r: SmokeResult) -> None:
+    """The snippet's class: every model it loaded found all its weights in the checkpoint, at their shapes
+    (transformers' loading information, whatever the snippet's exit status)."""
+    if not loads:
+        return
+    before = len(r.failures)
+    for load in loads:
+        arch = ", ".join(load.get("architectures") or []) or load.get("model_type") or "?"
+        for key, code, what in (
+                ("missing", codes.SNIPPET_CLASS, "are not in the checkpoint: initialised anew"),
+                ("mismatched", codes.SNIPPET_SHAPES, "have another shape in the checkpoint: initialised anew")):
+            names = load.get(key) or []
+            if names:
+                r.fail(code, f"the snippet loads {load.get('class')} on a {arch} checkpoint (config.json), and "
+                             f"{len(names)} of its weights {what} ({', '.join(names[:3])}"
+                             f"{', ...' if len(names) > 3 else ''}): the wrong class for this model", "snippet class")
+    r.check("snippet class", before)
 
 
 def _failure(code: str, stderr: str) -> str:
