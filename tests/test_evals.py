@@ -362,6 +362,7 @@ def test_evals_check_fetches_eval_yaml_only_when_allowed(cli, tmp_path, hub, mon
     card = project(tmp_path, one("acme/bench", "t2")) / "acme" / "evaluated" / "card.yaml"
     r = cli("evals", "check", card)
     assert r.code == 0 and "CG651" in r.text and not hub.requests, "nothing is fetched without --allow-download"
+    assert cli("evals", "check", card, "--strict").code == 1, "an unchecked benchmark task fails a strict run"
     r = cli("evals", "check", card, "--allow-download")
     assert r.code == 0 and "CG65" not in r.text, r.text
     assert list((tmp_path / "hub-cache").glob("datasets--acme--bench/snapshots/*/eval.yaml"))

@@ -146,4 +146,4 @@ def _download(dataset: str, where: Where) -> list[Diagnostic]:
 
 COMMANDS = (Command("evals", "evaluation logs into a card's `evaluation:`, and its benchmark tasks checked",
                     "cardgen evals add cards/acme/model results_2026-01-01.json", arguments, options, run,
-                    paths=False),)
+                    paths=False, strict=True),)
