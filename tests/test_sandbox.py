@@ -196,6 +196,21 @@ def test_hostile_templates_end_as_diagnostics_within_their_limits(tmp_path):
                        for ln in p.stdout.splitlines()), (case, p.stdout)
 
 
+def test_a_looping_chat_template_costs_its_time_limit_once_per_validate(cli, cards):
+    """A card's checks render its chat template several times (its example, CG408, the raw template's
+    comparison, the bos claim): a template that loops waits out its limit once, not once per check."""
+    source = cards / "cardgen-examples/tiny-chat/card.yaml"
+    original = source.read_text("utf-8")
+    template = yaml.safe_load(original)["prompt"]["chat_template"]
+    loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    source.write_text(original.replace(json.dumps(template), json.dumps(loop + template)), "utf-8")
+    t0 = time.monotonic()
+    r = cli("validate", "--no-cache", cards)
+    took = time.monotonic() - t0
+    assert r.code == 1 and r.out.count(" CG408 the chat template ran longer than") == 1, r.out
+    assert took < 2 * limits.TEMPLATE_SECONDS + limits.SANDBOX_GRACE, took
+
+
 def test_a_card_of_cardgens_templates_alone_renders_in_process(cards, monkeypatch):
     """Only cards with templates from the cards tree go to the worker; the others cost it nothing."""
     from cardgen.loading.scope import select

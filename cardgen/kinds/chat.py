@@ -73,11 +73,23 @@ def render(text: str, messages: list[dict[str, str]], bos_token: str | None = No
 
     from cardgen import sandbox
 
+    if text in _OVER:  # it ran past a bound once in this process: every check of the card would wait again
+        raise ChatTemplateError(_OVER[text])
     try:
         return sandbox.call(_render_here, text, messages, bos_token, eos_token, add_generation_prompt,
                             seconds=TEMPLATE_SECONDS)
     except sandbox.Bound as e:
-        raise ChatTemplateError(f"the chat template {e} on the example conversation") from None
+        why = f"the chat template {e} on the example conversation"
+        if len(_OVER) >= 64:
+            _OVER.pop(next(iter(_OVER)))
+        _OVER[text] = why
+        raise ChatTemplateError(why) from None
+
+
+#: templates that ran past the time or memory bound in this process, with the error (the oldest dropped
+#: first): a card's checks render its chat template several times (the example, CG408, CG422-CG424), and a
+#: template that loops would cost the bound each time
+_OVER: dict[str, str] = {}
 
 
 def _render_here(text: str, messages: list[dict[str, str]], bos_token: str | None, eos_token: str | None,
