@@ -677,3 +677,22 @@ def test_free_sections_are_blocks_a_person_can_edit(corpus_import):
             assert any(" \n" in b for b in bodies)  # the original's trailing spaces, inside a block
             assert "  body: |" in f.read_text()
     assert not quoted, quoted
+
+
+def test_a_readme_cardgen_rendered_imports_without_its_digest_and_renders_back(cli, tmp_path):
+    """The digest marker seals the sources a README was rendered from: an import of that README leaves it
+    out (reported), so that the card rendered again carries one marker, its own, over the same body."""
+    from cardgen.rendering.provenance import unsealed
+
+    rendered = REPO / "rendered"
+    for readme in sorted(rendered.glob("*/*/README.md")):
+        repo = str(readme.parent.relative_to(rendered))
+        (tmp_path / "src" / repo).mkdir(parents=True)
+        (tmp_path / "src" / repo / "README.md").write_bytes(readme.read_bytes())
+    r = cli("import", tmp_path / "src", "--out", tmp_path / "cards")
+    assert r.code == 0 and "CG801 warning: the cardgen-digest marker is left out" in r.out, r.text
+    cli("render", tmp_path / "cards", "--out", tmp_path / "out")
+    for readme in sorted((tmp_path / "out").glob("*/*/README.md")):
+        assert readme.read_text("utf-8").count("<!-- cardgen-digest: ") == 1, readme
+    again = (tmp_path / "out/cardgen-examples/tiny-sentiment/README.md").read_text("utf-8")
+    assert unsealed(again) == unsealed((rendered / "cardgen-examples/tiny-sentiment/README.md").read_text("utf-8"))

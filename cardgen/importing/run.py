@@ -30,6 +30,7 @@ from cardgen.importing.readmes import IMPORT_BOUNDS, readme_sources
 from cardgen.importing.share import existing_entries, share
 from cardgen.importing.verify import settle, verify
 from cardgen.importing.write import Written, write
+from cardgen.rendering.provenance import unsealed
 
 
 def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Imported:
@@ -42,6 +43,10 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
         imp.problems.append(f"{lone:,} lone CR line end{'s' * (lone != 1)} (an old Mac's) read as line ends, as "
                             "Markdown reads them: the sources and the README end lines with LF")
     text = imp.original = "\n".join(lines(text))  # every line end LF, where Markdown ends a line
+    if (mine := unsealed(text)) != text:  # a README cardgen rendered: its digest is of those sources, not these
+        text = imp.original = mine
+        imp.problems.append(f"line {text.count(chr(10)) + 2}: the cardgen-digest marker is left out: `cardgen render` "
+                            "seals the README it writes with a digest of its own")
     fm, rest, fm_line = split(text)
     meta: Any = {}
     if fm is not None:
