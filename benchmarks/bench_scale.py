@@ -153,7 +153,7 @@ def timed(args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] =
     """Run a program, its time and peak memory (it must exit with one of ``ok``)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    stop, peak = threading.Event(), []
+    stop, peak = threading.Event(), list[int]()
     sampler = threading.Thread(target=_peak, args=(p.pid, stop, peak))
     sampler.start()
     out, _ = p.communicate()
@@ -234,7 +234,11 @@ def edit_file(path: Path, old: str, new: str) -> Callable[[], Callable[[], None]
         text = path.read_text("utf-8")
         assert old in text, (path, old)
         path.write_text(text.replace(old, new, 1), "utf-8")
-        return lambda: path.write_text(text, "utf-8")
+
+        def undo() -> None:
+            path.write_text(text, "utf-8")
+
+        return undo
 
     return change
 
