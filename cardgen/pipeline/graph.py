@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from cardgen.cache import FileView
     from cardgen.card import Card
 
-SCHEMA = 2
+SCHEMA = 3
 DIR = "dir:"  # an input that is a folder of templates: which it holds (a new one may stand in for cardgen's)
 ABSENT = "absent:"  # an input that is a name resolution found in no shared file (`absent:KIND/ID`): added, it counts
 

@@ -214,7 +214,8 @@ def catalogue_used(registry: Registry, cards: list[RiskFacts]) -> Found:
 @project_rule("CG606", "near-duplicate mitigation sentences", "warning")
 def near_duplicates(registry: Registry, cards: list[RiskFacts]) -> Found:
     shared = registry.entries.get("mitigations", {})
-    catalogue: dict[str, tuple[str, Where | None, Ref | None]] = {k: (str(r.value), None, r) for k, r in shared.items()}
+    catalogue: dict[str, tuple[str, tuple[str, tuple[Any, ...]] | None, Ref | None]] = {
+        k: (str(r.value), None, r) for k, r in shared.items()}
     for c in cards:
         catalogue.update({k: (text, where, None) for k, text, where in c.mitigations if k not in shared})
     items = [(k, text, where, ref, " ".join(text.lower().split())) for k, (text, where, ref) in catalogue.items()]
@@ -224,6 +225,14 @@ def near_duplicates(registry: Registry, cards: list[RiskFacts]) -> Found:
         for k1, t1, _, _, s1 in items[:j]:
             sm.set_seq1(s1)
             if sm.real_quick_ratio() >= SIMILAR and sm.quick_ratio() >= SIMILAR and sm.ratio() >= SIMILAR:
-                where = w2 if w2 is not None else r2.pos() if r2 is not None else Where("")
+                where = _place(w2) if w2 is not None else r2.pos() if r2 is not None else Where("")
                 yield where, (f"mitigation {k2} ({t2!r}) nearly repeats {k1} ({t1!r}); "
                               "merge them or make the difference plain")
+
+
+def _place(place: tuple[str, tuple[Any, ...]]) -> Where:
+    """Where a card's own mitigation is written: its file read again (a finding is rare; a card's facts
+    come from the dependency graph's record without loading the card)."""
+    from cardgen.loading.sources import locate
+
+    return locate(*place)
