@@ -133,16 +133,18 @@ def cells_on_scale(card: Card) -> Found:
     for rid, row in ra.matrix.items():
         for uid, value in row.items():
             j = judge(value)
-            where = _at(card, "matrix", rid, uid)
+            # placed only when found: a card's positions are built from its file again when first asked for
             if j is None:
-                yield where, f"cell {rid}×{uid} says neither whether the risk applies nor its level"
+                yield _at(card, "matrix", rid, uid), (f"cell {rid}×{uid} says neither whether the risk applies nor "
+                                                      "its level")
             elif j.state not in allowed:
                 what = (f"levels: {', '.join(sorted(allowed))}" if graded else
                         "a list of who is at risk (applies), `false` (does not apply) or `unknown`")
-                yield where, f"cell {rid}×{uid}: {j.state!r} is not on the {ra.scale.kind} scale; use {what}"
+                yield _at(card, "matrix", rid, uid), (f"cell {rid}×{uid}: {j.state!r} is not on the {ra.scale.kind} "
+                                                      f"scale; use {what}")
             elif j.applies() and not j.subjects and not graded:
-                yield where, (f"cell {rid}×{uid} applies but names no one at risk: give `subjects` "
-                              "(ai_user, ai_subject, institution)")
+                yield _at(card, "matrix", rid, uid), (f"cell {rid}×{uid} applies but names no one at risk: give "
+                                                      "`subjects` (ai_user, ai_subject, institution)")
 
 
 _ACTIVE_VERB = re.compile(r"[A-Z][a-z]+(?<!ss)s$")  # "Reflects", "Undermines": an active verb, present tense
