@@ -45,9 +45,13 @@ IMPORTED = (
 )
 
 
+#: the programs' environment: cardgen's caches in the benchmark's own folder (set in ``main``)
+ENV = dict(os.environ)
+
+
 def timed(cmd: list[str], ok: tuple[int, ...] = (0, 1)) -> float:
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=ENV)
     took = time.perf_counter() - t0
     if p.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr[-2000:]}")
@@ -56,7 +60,8 @@ def timed(cmd: list[str], ok: tuple[int, ...] = (0, 1)) -> float:
 
 def imports_of(args: list[str]) -> str:
     """The `import` statement of the modules a cardgen command loads beyond the standard library."""
-    p = subprocess.run([sys.executable, "-c", IMPORTED, *args], capture_output=True, text=True, cwd=REPO, check=True)
+    p = subprocess.run([sys.executable, "-c", IMPORTED, *args], capture_output=True, text=True, cwd=REPO, check=True,
+                       env=ENV)
     mods = p.stdout.split()
     return "import " + ", ".join(mods) if mods else "pass"
 
@@ -66,6 +71,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-corpus-"))
+    ENV["CARDGEN_CACHE_DIR"] = str(tmp / "cache")  # never the user's own cache
     try:
         for f in CORPUS.glob("*.md"):
             if f.name != "ORIGIN.md":
