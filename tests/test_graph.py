@@ -771,3 +771,67 @@ def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_pa
     print(f"\n{cases} edit sequences ({edits} edits) on {trees} trees: the cached check agreed with --no-cache "
           f"on every one ({time.monotonic() - start:.0f} s)")
     assert cases >= 250
+
+
+# -- cost in proportion to the change: the catalogue from the records, scoped runs ----------------------
+
+@pytest.fixture
+def risky_tree(tmp_path, monkeypatch, cli):
+    """The fuzz's small cards folder (two risk-bearing cards among five), rendered, its graph warm; and a
+    count of the card folders (and shared files) each later run loads."""
+    import random
+
+    from cardgen.cache import folder
+    from cardgen.loading import sources
+
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    folder.cache_clear()
+    root = tmp_path / "risky"
+    state = _fuzz_state(random.Random(5))
+    _materialize(root / "cards", state, set())
+    assert cli("render", "cards", "--out", "rendered", cwd=root).code == 0
+    loaded: list[str] = []
+    load = sources.load_source
+
+    def counted(folder_, files, kind, root_):
+        loaded.append(os.path.relpath(folder_, root / "cards"))
+        return load(folder_, files, kind, root_)
+
+    monkeypatch.setattr(sources, "load_source", counted)
+    yield root, loaded
+    folder.cache_clear()
+
+
+def test_a_risk_bearing_card_changed_loads_that_card_alone(cli, risky_tree):
+    """The catalogue rules judge every risk-bearing card; they read its facts from the graph, so a change
+    to one loads that one (and the shared files the rules read), not every other risk-bearing card."""
+    root, loaded = risky_tree
+    edit(root / "cards/acme/risky2/card.yaml", "Misleads users", "Misleads readers")
+    r = cli("check", "cards", "--out", "rendered", "-v", cwd=root)
+    assert rebuilt(r) == (1, 5)
+    assert "other/risky" not in loaded and "acme/risky2" in loaded, loaded
+    assert problems(r) == problems(cli("check", "cards", "--out", "rendered", "-v", "--no-cache", cwd=root))
+
+
+def test_a_whole_tree_check_after_a_scoped_validate_loads_nothing(cli, risky_tree):
+    """The pre-commit hooks run `validate FILE` then a whole-tree `check`: the scoped run leaves the whole
+    tree's catalogue as it was, so the check that follows with nothing changed loads no card and no
+    shared file."""
+    root, loaded = risky_tree
+    assert cli("validate", "cards/other/solo", cwd=root).code == 0
+    loaded.clear()
+    r = cli("check", "cards", "--out", "rendered", "-v", cwd=root)
+    assert r.code == 0 and rebuilt(r) == (0, 5) and loaded == [], loaded
+
+
+def test_a_one_card_validate_reads_that_cards_record_alone(cli, risky_tree, monkeypatch):
+    """`validate PATH` inside a big tree reads and checks the record of the folder it names, not all."""
+    from cardgen.pipeline import records
+
+    root, _ = risky_tree
+    read: list[object] = []
+    from_json = records.Record.from_json.__func__
+
+    monkeypatch.setattr(records.Record, "from_json", classmethod(lambda cls, v: read.append(v) or from_json(cls, v)))
+    r = cli("validate", "cards/acme/risky2", cwd=root)
+    assert r.code == 0 and len(read) == 1, (r.text, len(read))
