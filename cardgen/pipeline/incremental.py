@@ -320,14 +320,24 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
     """Put each README of the records into ``out`` (its text stays in the store), or the card among the
     failed ones; returns what rendering them found, and the cards not rendered. A card no change
     touched is only counted."""
+    from functools import lru_cache
+
     assert isinstance(out.texts, Texts)
     diags: list[Diagnostic] = []
     failed: list[Rendered] = []
+    real = lru_cache(maxsize=None)(os.path.realpath)  # the template folders every record names, resolved once
+    common: dict[str, bool] = {}  # whether the change set reaches a common input set, by id (asked once)
+
+    def reached(rec: Record) -> bool:
+        if rec.set_id not in common:
+            common[rec.set_id] = touches(graph.sets[rec.set_id], changed or frozenset(), shared, real)
+        return common[rec.set_id] or touches(rec.own, changed or frozenset(), shared, real)
+
     for _, rec in ordered:
         for r in rec.rendered:
             if (r.repo, r.where[0]) in twice.again:
                 continue
-            if not _touched(r, rec, changed, graph.sets, shared):
+            if not (changed is None or f"repo:{r.repo}" in changed or reached(rec)):
                 out.unaffected += 1
                 continue
             diags += r.diags
@@ -338,14 +348,6 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
                 out.texts.add(r.repo, r.digest, graph.store)
                 out.where[r.repo] = r.where
     return diags, failed
-
-
-def _touched(r: Rendered, rec: Record, changed: frozenset[str] | None, sets: dict[str, list[str]],
-             shared: str) -> bool:
-    """Whether a README is among those asked for (``run.affected`` for a record): no change set given,
-    its committed README changed (``repo:<id>``), or one of its folder's inputs did (``graph.touches``)."""
-    return (changed is None or f"repo:{r.repo}" in changed
-            or touches([*rec.own, *sets[rec.set_id]], changed, shared))
 
 
 def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: _Shared,
