@@ -108,7 +108,8 @@ class FileView:
 
             from cardgen.hubspec import DATA
 
-            self.vocabulary = frozenset(os.path.realpath(p) for p in Path(DATA).glob("*.json"))
+            self.vocabulary = frozenset(os.path.realpath(p) for p in [*Path(DATA).glob("*.json"),
+                                                                      Path(DATA).parent / "benchmarks.json"])
         return self.vocabulary
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cardgen import console
 from cardgen.commands import MODULES
-from cardgen.commands.base import Command, UsageError
+from cardgen.commands.base import Command, UsageError, add_strict, gate
 from cardgen.diagnostics import one_line
 from cardgen.report import REPORTERS, Report
 
@@ -49,8 +49,15 @@ def build_parser(registry: dict[str, Command] | None = None) -> argparse.Argumen
         loud.add_argument("-q", "--quiet", action="store_true", help="only errors and the summary")
         loud.add_argument("-v", "--verbose", action="store_true",
                           help="also the rule behind each diagnostic (the Hub's, or cardgen's)")
+        if strict(cmd):
+            add_strict(p)
         cmd.arguments(p)
     return ap
+
+
+def strict(cmd: Command) -> bool:
+    """Whether a command reports diagnostics, and so takes --strict (warnings fail)."""
+    return cmd.paths if cmd.strict is None else cmd.strict
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, ...]:
@@ -119,13 +126,19 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         console.VERBOSITY = -1 if args.quiet else 1 if args.verbose else 0
         cmd = registry[args.command]
-        common = {"format": args.format}
+        common: dict[str, object] = {"format": args.format}
         if cmd.paths:
+            common["paths"] = _paths(args)
+        policy = None
+        if cmd.paths or strict(cmd):  # the publisher's policy: its severities apply to whatever a command reports
             from cardgen.policy import find
 
-            common |= {"paths": _paths(args), "policy": find()}
+            common["policy"] = policy = find()
+        if strict(cmd):
+            common["strict"] = args.strict
         with _cache_off(getattr(args, "no_cache", False)):
             report, code = cmd.run(cmd.options(args, common))
+        code = gate(report, code, bool(common.get("strict")), policy)
         emit(report, args.format)
         return code
     except UsageError as e:

@@ -46,7 +46,7 @@ def typed(card: Card) -> dict[str, Any]:
     m = card.model
     meta: dict[str, Any] = {}
     if m.language:
-        meta["language"] = list(m.language)
+        meta["language"] = m.language if isinstance(m.language, str) else list(m.language)  # as the card writes it
     meta.update(_license(card))
     if card.library_name:
         meta["library_name"] = card.library_name
@@ -137,7 +137,9 @@ def model_index(card: Card) -> list[dict[str, Any]]:
     ``EvalResult``s: metrics of one task and dataset grouped into one result, as the Hub expects."""
     from huggingface_hub.repocard_data import EvalResult, eval_results_to_model_index
 
-    results = [EvalResult(**r.model_dump()) for r in card.model.evaluation or []]
+    from cardgen.schema import ENTRY_ONLY
+
+    results = [EvalResult(**r.model_dump(exclude=set(ENTRY_ONLY))) for r in card.model.evaluation or []]
     return eval_results_to_model_index(card.repo_name, results)
 
 

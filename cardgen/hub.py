@@ -50,6 +50,16 @@ def repo_url(repo: str, revision: str | None = None) -> str:
     return f"{endpoint()}/{repo}" + (f"/tree/{revision}" if revision else "")
 
 
+def commit_url(repo: str, oid: str) -> str:
+    """A commit's page on the Hub in use."""
+    return f"{endpoint()}/{repo}/commit/{oid}"
+
+
+def discussion_url(repo: str, number: int) -> str:
+    """A pull request's (or discussion's) page on the Hub in use."""
+    return f"{endpoint()}/{repo}/discussions/{number}"
+
+
 # -- the bounded transport -----------------------------------------------------------------------------
 _state = threading.local()
 
@@ -199,6 +209,13 @@ def is_network(e: BaseException) -> bool:
                          "ConnectTimeout", "OfflineModeIsEnabled", "LocalEntryNotFoundError", "TransportError"})
 
 
+def repo_missing(e: BaseException) -> bool:
+    """The Hub says the repository does not exist (or the token cannot see it), not that it is gated."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    return isinstance(e, RepositoryNotFoundError) and not isinstance(e, GatedRepoError)
+
+
 def answer_lost(e: BaseException) -> bool:
     """A failure after which a write may have been stored: a server error or a lost connection."""
     import json
@@ -299,6 +316,12 @@ class Hub:
                                           commit_message=message, revision=revision, create_pr=create_pr,
                                           parent_commit=parent_commit)
 
+    def create(self, repo: str, private: bool) -> str:
+        """Create a model repository (nothing happens if it exists); its address on the Hub in use."""
+        with operation(self.bounds):
+            self.api.create_repo(repo, private=private, exist_ok=True)
+        return repo_url(repo)
+
     def snapshot(self, repo: str, revision: str | None, local_only: bool) -> str:
         """A repository's files in the local Hugging Face cache (downloaded only when not ``local_only``);
         weights are not capped in size."""
@@ -307,6 +330,44 @@ class Hub:
         with operation(replace(self.bounds, max_bytes=None)):
             return str(snapshot_download(repo, revision=revision, local_files_only=local_only,
                                          endpoint=os.environ.get("HF_ENDPOINT") or None, token=self.token))
+
+
+    def files_in(self, repo: str, revision: str | None, folder_in_repo: str, into: str,
+                 suffix: str = ".yaml") -> dict[str, str]:
+        """The files directly in a folder of a repository (those ending in ``suffix``): path -> text, each
+        within the byte cap; {} when the folder is not there. Downloaded into ``into``, never the user's
+        Hugging Face cache."""
+        from pathlib import Path
+
+        from huggingface_hub import RepoFile
+        from huggingface_hub.errors import EntryNotFoundError
+
+        out = {}
+        with operation(self.bounds):
+            try:
+                listed = [f for f in self.api.list_repo_tree(repo, folder_in_repo, revision=revision)
+                          if isinstance(f, RepoFile) and f.path.endswith(suffix)]
+            except EntryNotFoundError:
+                return {}
+            for f in listed[:100]:
+                if self.bounds.max_bytes is not None and f.size > self.bounds.max_bytes:
+                    raise _too_large(f.size, self.bounds.max_bytes)
+                path = Path(self.api.hf_hub_download(repo, f.path, revision=revision, cache_dir=into))
+                out[f.path] = path.read_text("utf-8", errors="replace")
+        return out
+
+    def open_pull_requests(self, repo: str) -> list[tuple[int, str]]:
+        """(number, git reference) of each open pull request of a model repository."""
+        with operation(self.bounds):
+            return [(d.num, d.git_reference or f"refs/pr/{d.num}")
+                    for d in self.api.get_repo_discussions(repo, discussion_type="pull_request",
+                                                           discussion_status="open")]
+
+    def eval_yaml(self, dataset: str, cache: str) -> str:
+        """A benchmark dataset's `eval.yaml`, downloaded into the Hugging Face cache ``cache`` (where
+        ``evals.benchmarks`` finds it); its path."""
+        with operation(self.bounds):
+            return str(self.api.hf_hub_download(dataset, "eval.yaml", repo_type="dataset", cache_dir=cache))
 
 
 def _too_large(size: int, cap: int) -> Stopped:

@@ -36,6 +36,31 @@ def licenses() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("licenses")["licenses"]}
 
 
+#: SPDX's spellings that the Hub's ids leave out: the GNU family's `-only` / `-or-later` (`+`), which the Hub
+#: does not tell apart, and the words a licence's full name carries
+_SPDX_SUFFIX = re.compile(r"(?:-only|-or-later|\+)$")
+_NAME_WORDS = re.compile(r"-?\b(?:the|gnu|general|license|licence|version|public)\b-?")
+
+
+@lru_cache(maxsize=1024)
+def hub_license(text: str) -> str | None:
+    """The Hub's id for a licence written another way, or None: the Hub's ids are lower case, so `MIT`,
+    `CC-BY-4.0` and `Apache-2.0` (SPDX's spellings) are `mit`, `cc-by-4.0` and `apache-2.0`; SPDX's
+    `GPL-3.0-only` and `GPL-3.0-or-later` (or `GPL-3.0+`) are `gpl-3.0`; spaces and underscores are
+    hyphens, the words of a full name go (`Apache License 2.0`), a version `2` or `v2` is `2.0` where the Hub
+    writes `2.0`, and a family the Hub lists without a version (`GFDL-1.3`, `ODbL-1.0`) is that family.
+    ``text`` itself when it is an id already."""
+    known = licenses()
+    t = re.sub(r"[\s_]+", "-", str(text).strip().lower())
+    t = _SPDX_SUFFIX.sub("", t)
+    candidates = [t, _NAME_WORDS.sub("-", t).strip("-").replace("--", "-")]
+    for c in list(candidates):
+        c = re.sub(r"-v(?=\d)", "-", c)
+        candidates += [c, re.sub(r"-(\d+)$", r"-\1.0", c), re.sub(r"-\d+(?:\.\d+)*[a-z]?$", "", c),
+                       re.sub(r"(?<=[a-z])-(?=\d)", "", c)]  # `llama-3` is `llama3`
+    return next((c for c in candidates if c in known), None)
+
+
 @cache
 def pipeline_tags() -> dict[str, str]:
     return {x["id"]: x["name"] for x in _load("pipeline_tags")["pipeline_tags"]}

@@ -18,6 +18,8 @@ from typing import Any
 
 #: the largest file cardgen reads: a card source, a shared file, a section file, a README, a template
 MAX_FILE_BYTES = 2 * 1024 * 1024
+#: the largest evaluation log `cardgen evals add` reads (an inspect-ai log carries its samples)
+MAX_EVAL_LOG_BYTES = 256 * 1024 * 1024
 #: a YAML document's nodes once aliases are expanded (an alias bomb stops here), and its nesting depth
 MAX_YAML_NODES = 100_000
 MAX_YAML_DEPTH = 64
@@ -46,6 +48,11 @@ SANDBOX_ANSWER_BYTES = 64 * 1024 * 1024
 #: of Python) before it kills the worker: work inside one C call (a power folded at compile time, a huge
 #: repetition) cannot be interrupted otherwise
 SANDBOX_GRACE = 1.0
+#: a model folder's safetensors header (JSON, after its 8-byte length): safetensors itself refuses one over 100 MB
+MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
+#: a model folder's JSON files (config.json, tokenizer_config.json...): larger than card sources, since a
+#: tokenizer_config.json lists its added tokens (tokenizer.json, the vocabulary, is never read)
+MAX_MODEL_CONFIG_BYTES = 32 * 1024 * 1024
 #: `cardgen preview`'s server: seconds a connection may stay idle (before its request, or within it), the
 #: threads that answer requests, and the idle connections held (the oldest is closed past it)
 PREVIEW_IDLE_SECONDS = 10.0

@@ -61,11 +61,15 @@ class Report:
     lines: list[str] = field(default_factory=list)  # the same outcomes for people (stdout)
     notes: list[str] = field(default_factory=list)  # progress and closing remarks for people (stderr)
     document: Any = None  # an artefact the command produces (export), carried whole by data formats
+    # what went wrong beside the diagnostics, counted by kind ({"failed": 2, "skipped": 1}: publish, smoke);
+    # the summary names each count that is not zero, so that its last line never says only "0 errors"
+    failures: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         e, w = counts(self.diagnostics)
         head = f"{self.checked}: " if self.checked else ""
-        return f"{head}{plural(e, 'error')}, {plural(w, 'warning')}"
+        failed = "".join(f"{n} {what}, " for what, n in self.failures.items() if n)
+        return f"{head}{failed}{plural(e, 'error')}, {plural(w, 'warning')}"
 
 
 class Reporter:
@@ -113,7 +117,8 @@ class TextReporter(Reporter):
         if not quiet:
             _write(self.out, (printable(line) if tty else line for line in report.lines))
             _write(self.err, list(map(printable, report.notes)))
-        console.write_summary(self.err, report.summary(), *counts(report.diagnostics))
+        e, w = counts(report.diagnostics)
+        console.write_summary(self.err, report.summary(), e + sum(report.failures.values()), w)
 
 
 @reporter
@@ -132,6 +137,7 @@ class JsonReporter(Reporter):
             "checked": report.checked,
             "errors": e,
             "warnings": w,
+            "failures": report.failures,
             "diagnostics": [asdict(d) for d in report.diagnostics],
             "results": [as_data(r) for r in report.results],
             "notes": report.notes,

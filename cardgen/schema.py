@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -108,6 +109,19 @@ class Usage(Strict):
     generation: dict[Identifier, Scalar] = Field(default_factory=dict)
     max_new_tokens: int = Field(256, ge=1)
     skip_special_tokens: bool = True
+    none: str | None = Field(None, description="why the card shows no usage snippet (the Usage section says it); "
+                                               "given alone, instead of the snippet's fields")
+    transformers: str | None = Field(None, pattern=r"^\d+\.\d+(\.\d+)?$",
+                                     description="the transformers version the snippet is written for (the oldest "
+                                                 "it must run on), e.g. `4.32`: below 4.56, which introduced "
+                                                 "`dtype=`, the model is loaded with `torch_dtype=`")
+
+    @model_validator(mode="after")
+    def _none_alone(self) -> Usage:
+        if self.none is not None and self.model_fields_set - {"none"}:
+            raise ValueError("`usage.none` says why the card shows no snippet: give it alone, without "
+                             + ", ".join(f"`{f}`" for f in sorted(self.model_fields_set - {"none"})))
+        return self
 
 
 class Variant(Strict):
@@ -213,13 +227,27 @@ class EvalResult(Strict):
     verify_token: str | None = Field(None, description="the Hub's signature of a verified result")
     source_name: str | None = None
     source_url: str | None = Field(None, description="where the result comes from (required with `source_name`)")
+    task_id: str | None = Field(None, description="the benchmark's task id (its `eval.yaml`): the result is written "
+                                "to `.eval_results/` too")
+    benchmark: str | None = Field(None, description="the benchmark's Hub dataset id, when it is not `dataset_type`")
+    date: str | None = Field(None, description="when the evaluation ran (ISO 8601), for `.eval_results/`")
+    notes: str | None = Field(None, description="how it ran (harness, n-shot…), for `.eval_results/`")
+    source_user: str | None = None
+    source_org: str | None = None
 
     @model_validator(mode="after")
     def _source(self) -> EvalResult:
         if self.source_name is not None and self.source_url is None:
             raise ValueError("`source_name` needs `source_url` too (huggingface_hub's EvalResult refuses a source "
                              "without a URL)")
+        if (self.source_user or self.source_org) and self.source_url is None:
+            raise ValueError("`source_user` and `source_org` need `source_url` too (huggingface_hub's "
+                             "EvalResultEntry refuses them without a URL)")
         return self
+
+
+#: the fields only `.eval_results/` carries: huggingface_hub's ``EvalResult`` (the model-index) has none of them
+ENTRY_ONLY = frozenset({"task_id", "benchmark", "date", "notes", "source_user", "source_org"})
 
 
 class CO2(Strict):
@@ -233,7 +261,10 @@ class CO2(Strict):
 
 
 class WidgetExample(Strict):
-    """One example input of the Hub's inference widget."""
+    """One example input of the Hub's inference widget. The Hub reads an example's other keys as it finds
+    them: a key not typed here is kept as written (a warning names it, CG804, in case it is a typo)."""
+
+    model_config = ConfigDict(extra="allow")
 
     text: str | None = None
     example_title: str | None = None
@@ -243,11 +274,20 @@ class WidgetExample(Strict):
     candidate_labels: str | None = Field(None, description="zero-shot classification: comma-separated labels")
     messages: list[Message] | None = Field(None, description="chat models: a conversation")
     src: str | None = Field(None, description="an image or audio URL")
+    table: dict[str, Any] | None = Field(None, description="table question answering: the table, column by column")
+    structured_data: dict[str, Any] | None = Field(None, description="tabular tasks: the rows, column by column")
+    multi_class: bool | None = Field(None, description="zero-shot classification: several labels may be true")
+    group: str | None = Field(None, description="the tab of examples this one is shown under")
+    output: dict[str, Any] | list[Any] | None = Field(
+        None, description="the output shown before the widget is run: `{text: ...}`, `{url: ...}` or a list of "
+                          "`{label: ..., score: ...}`")
+    parameters: dict[str, Any] | None = Field(None, description="the inference parameters of this example")
 
     @model_validator(mode="after")
     def _input(self) -> WidgetExample:
-        if not (self.text or self.messages or self.src or self.source_sentence):
-            raise ValueError("a widget example needs an input: `text`, `messages`, `src` or `source_sentence`")
+        if not (self.text or self.messages or self.src or self.source_sentence or self.table or self.structured_data):
+            raise ValueError("a widget example needs an input: `text`, `messages`, `src`, `source_sentence`, `table` "
+                             "or `structured_data`")
         return self
 
 
@@ -280,13 +320,15 @@ class CardSource(Strict):
     model_type: str | None = None
     model_type_description: str | None = None
     parameters: str | None = None
-    language: list[str] | None = None
+    language: str | list[str] | None = Field(
+        None, description="a language code, or a list of them (the Hub reads both; the README writes it as given)")
     license: str | License | None = None
     library_name: str | None = None
     library_display: str | None = None
     pipeline_tag: str | None = None
     tags: list[str] | None = None
-    inference: bool | None = None
+    inference: bool | dict[str, Any] | None = Field(
+        None, description="false: no inference widget; or a mapping of its parameters, as the Hub reads them")
     base_model: str | list[str] | None = None
     base_model_relation: str | None = None
     new_version: str | None = None
@@ -308,6 +350,10 @@ class CardSource(Strict):
     risk_assessment: RiskAssessment | None = None
     metadata: dict[str, Any] | None = Field(None, description="extra front-matter keys, e.g. `quantized_by`")
     templates: str | None = Field(None, description="folder of partials overriding the defaults, relative to this file")
+    context_length: int | None = Field(None, ge=1, description="tokens the model reads at most (config.json's "
+                                                             "max_position_embeddings, a GGUF's context_length)")
+    model_dir: str | None = Field(None, description="the model's local folder, relative to this file: `validate` "
+                                                    "checks the card against it (never published)")
 
     @field_validator("license", mode="before")
     @classmethod
@@ -328,7 +374,7 @@ NOT_INHERITED = frozenset(
     {"repo_id", "suite", "extends", "embed_base_card", "base_card_headings", "title", "tagline", "description",
      "sections", "quantization", "metadata", "templates", "base_model", "base_model_relation", "usage",
      "citations_heading", "risk_assessment", "evaluation", "new_version", "inference", "co2_eq_emissions",
-     "widget"}
+     "widget", "model_dir"}
 )
 
 

@@ -51,6 +51,18 @@ def cards(tmp_path: Path) -> Path:
     return dst
 
 
+def warned(cards: Path, wording: bool = False) -> Path:
+    """A copy of the bundled cards (which are clean under --strict) with warnings again: a mitigation in the
+    shared catalogue that no README shows, unused (CG605) and a near-duplicate of another (CG606); with
+    ``wording``, also a mitigation that a card uses worded as no instruction (CG609; that README changes)."""
+    catalogue = cards / "_shared" / "mitigations.yaml"
+    text = catalogue.read_text("utf-8") + "  M22: Exercise reasonable caution when using models in production\n"
+    if wording:
+        text = text.replace("M10: Conduct detailed studies", "M10: Requires detailed studies")
+    catalogue.write_text(text, "utf-8")
+    return cards
+
+
 class Run:
     def __init__(self, code: int, out: str, err: str):
         self.code, self.out, self.err = code, out, err

@@ -47,6 +47,16 @@ class FakeHub:
     stored_then: dict = field(default_factory=dict)  # commit path regex -> status answered after storing
     heads: dict = field(default_factory=dict)  # (repo_id, revision) -> its head commit (default "a" * 40)
     before_commit: object = None  # called with (repo, revision) as a commit request arrives (a hand edit)
+    answers_as: str = ""  # the address the answers spell (a Hub behind a proxy); default: the server's own
+    created: list = field(default_factory=list)  # (repo_id, private) of each repository created through the API
+    pr_status: dict = field(default_factory=dict)  # (repo_id, number) -> "open" (default) | "closed"
+
+    def open_pr(self, repo: str, files: dict) -> int:
+        """A pull request someone opened: its files at `refs/pr/N` (listed as an open discussion)."""
+        n = 1 + max([int(rev.rsplit("/", 1)[1]) for (rid, rev) in self.files
+                     if rid == repo and rev.startswith("refs/pr/")], default=0)
+        self.files[(repo, f"refs/pr/{n}")] = dict(files)
+        return n
 
     def edit(self, repo: str, rev: str, path: str, data: bytes) -> None:
         """A commit made on the Hub by someone else: the file changes and the branch moves on."""
@@ -148,7 +158,7 @@ def _handler(hub: FakeHub):
             for pattern, code in list(hub.fail.items()):
                 if re.search(pattern, r.path):
                     return self._json(code, {"error": "injected"}, head=head)
-            m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", r.path)
+            m = re.fullmatch(r"/((?:datasets/)?[^/]+/[^/]+)/resolve/(refs/pr/\d+|[^/]+)/(.+)", r.path)
             if m and r.method in ("GET", "HEAD"):
                 repo, rev, path = m.groups()
                 if not self._auth_ok():
@@ -164,6 +174,29 @@ def _handler(hub: FakeHub):
                 return self._send(200, data, headers={"Content-Type": "text/plain; charset=utf-8", "ETag": etag,
                                                       "X-Repo-Commit": hub.heads.get((repo, rev), "a" * 40)},
                                   head=head)
+            m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/(refs/pr/\d+|[^/]+)(?:/(.+))?", r.path)
+            if m and r.method == "GET":  # a folder's files (not recursive), as the Hub lists them
+                repo, rev, folder = m.groups()
+                if (repo, rev) not in hub.files:
+                    return self._json(404, {"error": "not found"}, headers={"X-Error-Code": "RevisionNotFound"})
+                prefix = f"{folder.rstrip('/')}/" if folder else ""
+                listed = [{"type": "file", "path": p, "size": len(d), "oid": hashlib.sha1(d).hexdigest()}
+                          for p, d in sorted(hub.files[(repo, rev)].items())
+                          if p.startswith(prefix) and "/" not in p[len(prefix):]]
+                if not listed:
+                    return self._json(404, {"error": "entry not found"}, headers={"X-Error-Code": "EntryNotFound"})
+                return self._json(200, listed)
+            m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/discussions", r.path)
+            if m and r.method == "GET":  # pull requests: each `refs/pr/N` revision of the repo
+                repo = m.group(1)
+                want = r.query.get("status", ["all"])[0]
+                prs = sorted(int(rev.rsplit("/", 1)[1]) for (rid, rev) in hub.files
+                             if rid == repo and rev.startswith("refs/pr/"))
+                found = [{"title": f"PR {n}", "num": n, "author": {"name": "someone"}, "createdAt": "2026-01-01T00:00:00Z",
+                          "status": hub.pr_status.get((repo, n), "open"), "repo": {"name": repo, "type": "model"},
+                          "isPullRequest": True} for n in prs]
+                found = [d for d in found if want in ("all", d["status"])]
+                return self._json(200, {"discussions": found, "count": len(found), "start": 0, "numClosedDiscussions": 0})
             if r.path == "/api/validate-yaml" and r.method == "POST":
                 # the Hub checks the README's front matter before a commit; a block that is not a
                 # mapping is refused with 400 and a list of errors, as the Hub does
@@ -176,6 +209,17 @@ def _handler(hub: FakeHub):
                     return self._json(400, {"errors": [{"message": "metadata must be a mapping"}]})
                 warnings = [] if fm else [{"message": "empty or missing yaml metadata in repo card"}]
                 return self._json(200, {"errors": [], "warnings": warnings})
+            if r.path == "/api/repos/create" and r.method == "POST":
+                # huggingface_hub's create_repo: {name, organization, visibility (2.x) or private (1.x), type}
+                if not self._auth_ok():
+                    return self._json(401, {"error": "unauthorized"})
+                body = json.loads(r.body or b"{}")
+                repo = f"{body.get('organization')}/{body.get('name')}"
+                if any(k[0] == repo for k in hub.files):
+                    return self._json(409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo}"})
+                hub.files[(repo, "main")] = {}
+                hub.created.append((repo, bool(body.get("private")) or body.get("visibility") == "private"))
+                return self._json(200, {"url": f"{hub.url}/{repo}", "name": repo})
             m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/preupload/([^/]+)", r.path)
             if m and r.method == "POST":
                 if not self._auth_ok():
@@ -210,9 +254,10 @@ def _handler(hub: FakeHub):
                 for pattern, code in hub.stored_then.items():
                     if re.search(pattern, r.path):  # stored, but the answer is an error
                         return self._json(code, {"error": "bad gateway"})
-                out = {"commitUrl": f"{hub.url}/{repo}/commit/{oid}", "commitOid": oid, "success": True}
+                base = hub.answers_as or hub.url
+                out = {"commitUrl": f"{base}/{repo}/commit/{oid}", "commitOid": oid, "success": True}
                 if pr:
-                    out["pullRequestUrl"] = f"{hub.url}/{repo}/discussions/{hub.commits}"
+                    out["pullRequestUrl"] = f"{base}/{repo}/discussions/{hub.commits}"
                 return self._json(200, out)
             return self._json(404, {"error": f"no route for {r.method} {r.path}"})
 

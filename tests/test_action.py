@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import BUNDLED, CARDS, REPO, edit
+from conftest import BUNDLED, CARDS, REPO, edit, warned
 
 ACTION = yaml.safe_load((REPO / "action.yml").read_text())
 STEP_IDS = [s["id"] for s in ACTION["runs"]["steps"]]
@@ -245,11 +245,45 @@ def _copy(tmp: Path) -> Path:
 
 
 def test_the_action_passes_on_the_bundled_cards_and_summarises(tmp_path):
-    steps = run_action(_copy(tmp_path), tmp_path)
+    steps = run_action(_copy(tmp_path), tmp_path, strict="true")  # the bundled cards pass the strict gate
     assert [(s, code) for s, code, _ in steps] == [("paths", 0), ("validate", 0), ("check", 0)]
-    assert "::warning file=cards/_shared/mitigations.yaml,line=21" in steps[1][2]  # annotations, warnings too
     summary = (tmp_path / "summary.md").read_text()
-    assert f"### cardgen check: {BUNDLED} cards: 0 errors, 3 warnings" in summary
+    assert f"### cardgen check: {BUNDLED} cards: 0 errors, 0 warnings" in summary
+
+
+def test_warnings_are_annotations_and_fail_only_with_strict(tmp_path):
+    work = _copy(tmp_path)
+    warned(work / "cards")  # a near-duplicate mitigation: a warning, the READMEs unchanged
+    line = len((work / "cards/_shared/mitigations.yaml").read_text().splitlines())
+    for run in ("loose", "strict"):
+        (tmp_path / run).mkdir()
+    steps = run_action(work, tmp_path / "loose")
+    assert [(s, code) for s, code, _ in steps] == [("paths", 0), ("validate", 0), ("check", 0)]
+    assert f"::warning file=cards/_shared/mitigations.yaml,line={line}" in steps[1][2]  # warnings annotated too
+    steps = run_action(work, tmp_path / "strict", strict="true")
+    assert [(s, code) for s, code, _ in steps] == [("paths", 0), ("validate", 1)]
+    assert f"::warning file=cards/_shared/mitigations.yaml,line={line}" in steps[1][2]
+    assert "--strict: 2 warnings fail this run" in steps[1][2]
+
+
+@pytest.mark.parametrize("value", ["yes", "true; touch PWNED", "::add-mask::x"])
+def test_a_strict_input_other_than_true_or_false_is_an_error_that_does_not_echo_it(tmp_path, value):
+    steps = run_action(_copy(tmp_path), tmp_path, strict=value)
+    _nothing_ran(tmp_path, steps)
+    assert [(s, code) for s, code, _ in steps] == [("paths", 2)]
+    assert "::error title=cardgen::the strict input must be 'true' or 'false'" in steps[0][2]
+    assert value not in steps[0][2]
+
+
+def test_strict_reaches_every_cardgen_step_as_one_flag(tmp_path):
+    steps = run_action(tmp_path, tmp_path, "push", ref="refs/heads/main", fake=tuple(STEP_IDS), paths="cards",
+                       publish="true", token=TOKEN, strict="TRUE")
+    assert [(s, code) for s, code, _ in steps][-1] == ("publish", 0), steps
+    assert [c["argv"] for c in calls(tmp_path)] == [
+        ["validate", "--format", "github", "--strict", "--", "cards"],
+        ["check", "--format", "markdown", "--out=rendered", "--strict", "--", "cards"],
+        ["publish", "--out=rendered", "--strict", "--", "cards"],
+    ]
 
 
 def test_a_broken_card_fails_the_action_with_an_annotation_on_its_line(tmp_path):

@@ -9,7 +9,7 @@ import pty
 import subprocess
 import sys
 
-from conftest import CARDS, REPO
+from conftest import REPO, edit, warned
 
 ESC = "\x1b["
 
@@ -36,18 +36,19 @@ def on_a_terminal(*args: str, env: dict | None = None) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def test_colour_on_a_terminal_none_with_no_color_or_a_pipe():
-    coloured = on_a_terminal("validate", str(CARDS))
+def test_colour_on_a_terminal_none_with_no_color_or_a_pipe(cards):
+    edit(cards / "_shared/mitigations.yaml", "M10: Conduct", "M10: Requires")  # a warning to colour
+    coloured = on_a_terminal("validate", str(cards))
     assert ESC in coloured and "CG609" in coloured
-    plain = on_a_terminal("validate", str(CARDS), env={"NO_COLOR": "1"})
+    plain = on_a_terminal("validate", str(cards), env={"NO_COLOR": "1"})
     assert ESC not in plain and "CG609 warning: mitigation M10" in plain
-    piped = subprocess.run([sys.executable, "-m", "cardgen", "validate", str(CARDS)], cwd=REPO, capture_output=True,
+    piped = subprocess.run([sys.executable, "-m", "cardgen", "validate", str(cards)], cwd=REPO, capture_output=True,
                            text=True, env={**os.environ, "TERM": "xterm-256color"})
     assert ESC not in piped.stdout + piped.stderr and "CG609 warning" in piped.stdout
 
 
 def test_quiet_keeps_errors_and_the_summary(cli, cards):
-    r = cli("validate", cards, "--quiet")
+    r = cli("validate", warned(cards, wording=True), "--quiet")
     assert r.code == 0 and r.out == "" and "0 errors, 3 warnings" in r.err  # the warnings are counted, not listed
     (cards / "stabilityai/StableBeluga-7B/card.yaml").write_text("repo_id: acme/x\nlicense: not-a-licence\n")
     r = cli("validate", cards, "-q")

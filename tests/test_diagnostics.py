@@ -14,7 +14,7 @@ from cardgen.diagnostics import CODES
 from cardgen.report import REPORTERS, Report, Reporter, reporter
 from cardgen.rules import registry
 
-from conftest import BUNDLED, CARDS
+from conftest import BUNDLED, warned
 
 
 def test_every_rule_declares_its_code_and_codes_lists_them(cli):
@@ -47,21 +47,21 @@ def test_a_new_metadata_rule_is_one_function(cli, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", sorted(REPORTERS))
-def test_every_format_carries_warnings(cli, fmt):
-    r = cli("validate", CARDS, "--format", fmt)
+def test_every_format_carries_warnings(cli, cards, fmt):
+    r = cli("validate", warned(cards, wording=True), "--format", fmt)
     assert r.code == 0
-    assert "CG606" in r.out and "CG609" in r.out  # the bundled cards' warnings, whatever the format
+    assert "CG606" in r.out and "CG609" in r.out  # the warnings, whatever the format
 
 
-def test_json_report_counts_and_names_the_vocabulary(cli):
-    r = cli("validate", CARDS, "--format", "json")
+def test_json_report_counts_and_names_the_vocabulary(cli, cards):
+    r = cli("validate", warned(cards, wording=True), "--format", "json")
     doc = json.loads(r.out)
     assert doc["command"] == "validate" and doc["checked"] == f"{BUNDLED} cards"
     assert (doc["errors"], doc["warnings"]) == (0, 3) and {d["severity"] for d in doc["diagnostics"]} == {"warning"}
     assert "@" in doc["vocabulary"]["licenses"]
 
 
-def test_a_new_output_format_is_one_class(cli):
+def test_a_new_output_format_is_one_class(cli, cards):
     from cardgen.cli import build_parser
 
     @reporter
@@ -73,8 +73,8 @@ def test_a_new_output_format_is_one_class(cli):
 
     try:
         assert build_parser().parse_args(["check", "--format", "tally"]).format == "tally"  # every command has it
-        r = cli("validate", "--format", "tally", CARDS)
-        assert r.code == 0 and r.out == "validate: 3\n"  # the bundled cards' three warnings
+        r = cli("validate", "--format", "tally", warned(cards, wording=True))
+        assert r.code == 0 and r.out == "validate: 3\n"  # the three warnings
     finally:
         del REPORTERS["tally"]
 

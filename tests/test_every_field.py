@@ -21,6 +21,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from cardgen.entries import Training
 from cardgen.loading.scope import select
 from cardgen.pipeline.run import render_all
 from cardgen.risk import matrix as risks
@@ -84,6 +85,7 @@ def render(root: Path) -> tuple[dict[str, str], bool]:
     and whether it had errors."""
     r = render_all(select([root]))
     out = dict(r.texts)
+    out |= {f"{repo} {path}": text for repo, files in r.extras.items() for path, text in files.items()}
     for repo, card in r.cards.items():
         if card.model.risk_assessment is not None:
             out[f"{repo} risks"] = json.dumps(risks.export(card), sort_keys=True, default=str)
@@ -124,7 +126,9 @@ def _all_models(model: type[BaseModel], seen: set | None = None) -> set[type[Bas
     return seen
 
 
-FIELDS = sorted(schema_fields())
+#: fields that point a check at local files and are never published: tests/test_folder.py shows each one used
+CHECKED_ONLY = {("CardSource", "model_dir")}
+FIELDS = sorted(schema_fields() - CHECKED_ONLY)
 
 
 def test_the_fixture_writes_every_field_of_the_schema():
@@ -135,7 +139,7 @@ def test_the_fixture_writes_every_field_of_the_schema():
 @pytest.fixture(scope="module")
 def baseline():
     texts, errors = render(FIXTURE)
-    assert not errors and len([k for k in texts if not k.endswith(" risks")]) == 9
+    assert not errors and len([k for k in texts if " " not in k]) == 9
     return texts
 
 
@@ -160,3 +164,36 @@ def test_each_field_reaches_the_readme_or_is_refused(baseline, tmp_path, model, 
     texts, errors = render(root)
     assert errors or texts != baseline, f"{model}.{field} ({'.'.join(map(str, path))} in {file.name}) changed " \
                                         "nothing in the READMEs and was not refused"
+
+
+TRAINING = sorted(Training.model_fields)
+
+
+@pytest.mark.parametrize("alongside", [{}, {"procedure": "Trained with care."}], ids=["alone", "with-prose"])
+@pytest.mark.parametrize("field", TRAINING)
+def test_each_training_field_reaches_the_readme_or_is_refused_without_the_others(baseline, tmp_path, field,
+                                                                                 alongside):
+    """Every field of `training`, given on a card that has no other training field (or only prose that
+    does not name it, as `{precision}` would): the README shows it, or the card is refused. The walk
+    above removes a field from a card that writes them all, where prose may be what shows another."""
+    full = yaml.safe_load((FIXTURE / "acme/full/card.yaml").read_text("utf-8"))["training"]
+    assert field in full, f"acme/full in the fixture does not write training.{field}"
+    if field in alongside:
+        pytest.skip("the prose itself")
+    root = tmp_path / "cards"
+    shutil.copytree(FIXTURE, root)
+    target = root / "acme/embed/card.yaml"
+    data = yaml.safe_load(target.read_text("utf-8"))
+    assert "training" not in data
+    expected = baseline["acme/embed"]
+    if alongside:
+        data["training"] = dict(alongside)
+        target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+        expected, errors = render(root)
+        assert not errors
+        expected = expected["acme/embed"]
+    data["training"] = {**alongside, field: full[field]}
+    target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+    texts, errors = render(root)
+    assert errors or texts["acme/embed"] != expected, f"training.{field} ({'with prose' if alongside else 'alone'}) " \
+                                                      "changed nothing in the README and was not refused"

@@ -351,3 +351,33 @@ def _culprit(cli, command, texts: dict[Path, bytes], own: dict[Path, str]) -> by
         if cli(*command).code not in (0, 1):
             return texts[p][:600]
     return None
+
+
+@pytest.mark.parametrize("written,hub", [
+    ("MIT", "mit"), ("CC-BY-4.0", "cc-by-4.0"), ("GPL-3.0", "gpl-3.0"), ("CC-BY-NC-4.0", "cc-by-nc-4.0"),
+    ("Apache-2.0", "apache-2.0"), ("GPL-3.0-only", "gpl-3.0"), ("GPL-3.0-or-later", "gpl-3.0"),
+    ("LGPL-2.1+", "lgpl-2.1"), ("BSD-3-Clause", "bsd-3-clause"), ("CC0-1.0", "cc0-1.0"), ("ODbL-1.0", "odbl"),
+    ("Apache License 2.0", "apache-2.0"), ("Llama-3.1", "llama3.1"), ("Other", "other"),
+])
+def test_a_licence_spelled_as_spdx_or_in_capitals_is_refused_with_the_hub_id(cli, tmp_path, written, hub):
+    """The Hub's licence ids are its own lower-case list: `MIT` is not `mit` to it (the same error as any
+    unknown id), and the fix is the Hub's id, not a custom licence."""
+    r = cli("validate", readme(tmp_path, f"license: {written}\n"))
+    assert r.code == 1
+    assert re.search(rf"README.md:2:\d+: CG201 unknown licence '{re.escape(written)}': the Hub's id for it is "
+                     rf"`{re.escape(hub)}` \(.*\); write `license: {re.escape(hub)}`", r.out), r.out
+    assert "use `other`" not in r.out
+
+
+def test_a_card_with_an_spdx_licence_gets_the_hub_id_at_its_line(cli, cards):
+    card = cards / "cardgen-examples/tiny-chat/card.yaml"
+    text = card.read_text()
+    card.write_text(re.sub(r"(?m)^license: .*$", "license: CC-BY-4.0", text))
+    r = cli("validate", card.parent)
+    line = next(n for n, ln in enumerate(card.read_text().splitlines(), 1) if ln.startswith("license:"))
+    assert r.code == 1 and re.search(rf"card.yaml:{line}:\d+: CG201 .*`cc-by-4.0`", r.out), r.out
+
+
+def test_an_unknown_licence_still_points_at_other(cli, tmp_path):
+    r = cli("validate", readme(tmp_path, "license: acme-research-1.0\n"))
+    assert r.code == 1 and "use `other` with license_name and license_link" in r.out

@@ -419,3 +419,61 @@ def test_a_hostile_chat_template_is_stopped_not_waited_for(tmp_path):
     assert p.returncode == 1 and time.monotonic() - t0 < 60
     assert "CG408 the chat template ran longer than 2 s on the example conversation" in p.stdout
     assert "CG408 the chat template gives 10,000,000 characters" in p.stdout
+
+
+# -- a card consistent with itself: the pipeline tag against what the card documents ----------------
+
+def _chat_with(tmp_path: Path, old: str, new: str) -> Path:
+    import shutil
+
+    cards = tmp_path / "cards"
+    shutil.copytree(CARDS / EXAMPLES, cards / EXAMPLES)
+    shutil.copytree(CARDS / "_shared", cards / "_shared")
+    card = cards / EXAMPLES / "tiny-chat/card.yaml"
+    text = card.read_text("utf-8")
+    assert old in text
+    card.write_text(text.replace(old, new, 1), "utf-8")
+    return card
+
+
+def _line(card: Path, start: str) -> int:
+    return next(n for n, ln in enumerate(card.read_text("utf-8").splitlines(), 1) if ln.startswith(start))
+
+
+def test_a_chat_card_tagged_as_a_classifier_is_refused_at_its_own_tag(cli, tmp_path):
+    card = _chat_with(tmp_path, "pipeline_tag: text-generation", "pipeline_tag: text-classification")
+    r = cli("validate", card.parent)  # the chat card alone, without its GGUF child
+    line = _line(card, "pipeline_tag:")
+    assert r.code == 1
+    assert (f"tiny-chat/card.yaml:{line}:15: CG411 pipeline_tag 'text-classification' contradicts the card: its chat "
+            "template (`prompt.chat_template`) makes it a chat model; set `pipeline_tag: text-generation`") in r.out
+    r = cli("validate", card.parent.parent)  # with its child: the child's own error names the fix that fits too
+    child = [ln for ln in r.out.splitlines() if " CG404 " in ln]
+    assert child and all("tiny-chat-GGUF: a GGUF card's snippet style 'llama-cpp'" in ln and
+                         "set `pipeline_tag: text-generation`" in ln and "usage.style" not in ln for ln in child), r.out
+    assert r.out.count(" CG411 ") == 1  # the child inherits both the tag and the template: its base reports it
+
+
+def test_a_chat_template_with_a_snippet_style_named_is_the_authors_choice(cli, tmp_path):
+    card = _chat_with(tmp_path, "pipeline_tag: text-generation", "pipeline_tag: text-classification")
+    text = card.read_text("utf-8").replace("usage:\n", "usage:\n  style: text-classification\n", 1)
+    card.write_text(text.replace("widget:\n  - example_title: A poem\n    messages:\n      - {role: user, content: "
+                                 "Write me a poem please}\n", ""), "utf-8")
+    r = cli("validate", card.parent)
+    assert " CG411 " not in r.out, r.out  # a reward model: a classifier that reads a chat
+
+
+def test_a_widget_for_another_task_is_refused_with_the_task_it_serves(cli, tmp_path):
+    card = _chat_with(tmp_path, "pipeline_tag: text-generation", "pipeline_tag: text-classification")
+    text = card.read_text("utf-8").replace("usage:\n", "usage:\n  style: text-classification\n", 1)
+    card.write_text(text, "utf-8")
+    r = cli("validate", card.parent)
+    line = _line(card, "pipeline_tag:")
+    assert r.code == 1 and (f"card.yaml:{line}:15: CG411 pipeline_tag 'text-classification' contradicts the card: its "
+                            "widget example 1 (`messages`) is an input for ") in r.out, r.out
+    assert "set `pipeline_tag: text-generation`" in r.out
+
+
+def test_a_consistent_chat_card_passes(cli):
+    r = cli("validate", "--strict", CARDS / EXAMPLES)
+    assert r.code == 0 and " CG411 " not in r.out, r.out

@@ -24,10 +24,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("loading", ("cardgen.loading",)),
     ("resolved card", ("cardgen.card", "cardgen.sections", "cardgen.frontmatter", "cardgen.resolve")),
     ("risk", ("cardgen.risk",)),
-    ("checks", ("cardgen.lint", "cardgen.rules")),
+    ("checks", ("cardgen.lint", "cardgen.rules", "cardgen.evals")),
     ("rendering", ("cardgen.rendering",)),
     ("pipeline", ("cardgen.pipeline",)),
-    ("tools", ("cardgen.importing", "cardgen.smoke")),
+    ("tools", ("cardgen.importing", "cardgen.smoke", "cardgen.folder", "cardgen.evals.logs", "cardgen.evals.add",
+               "cardgen.evals.imported", "cardgen.evals.published")),
     ("commands", ("cardgen.commands",)),
     ("entry points", ("cardgen.cli", "cardgen.__main__", "cardgen")),
 ]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import CARDS, REPO, edit
+from conftest import CARDS, REPO, edit, warned
 from hubserver import FakeHub, HubServer
 
 B7 = "stabilityai/StableBeluga-7B"
@@ -194,11 +194,11 @@ def test_no_token_at_all(cli, hub, monkeypatch):
     assert r.code == 1 and "no Hugging Face token" in r.err and hub.requests == []
 
 
-def test_dry_run_as_json_reports_diffs_and_warnings(cli, hub):
+def test_dry_run_as_json_reports_diffs_and_warnings(cli, hub, cards):
     import json
 
     hub.files[(B7, "main")]["README.md"] = b"---\nlicense: mit\n---\n# Old card\n"
-    r = publish(cli, "--dry-run", "--force", "--format", "json")
+    r = publish(cli, "--dry-run", "--force", "--format", "json", cards=warned(cards) / B7)
     assert r.code == 0, r.text
     doc = json.loads(r.out)  # stdout is one JSON document: the diff travels inside it
     [target] = doc["results"]
@@ -409,3 +409,45 @@ def test_an_endless_answer_ends_at_the_byte_cap(hub, tmp_path, method, path):
     assert code == 1 and "the Hub's answer is over 5,242,880 bytes, the most cardgen reads" in out, out
     print(f"an endless answer to {method}: ended after {took:.1f} s, peak memory {peak_mb:.0f} MB")
     assert took < 30 and peak_mb < 200, (took, peak_mb)
+
+
+# -- the gate: what publish refuses whatever its flags, and what --strict adds
+
+def test_a_card_with_a_placeholder_is_refused_whatever_the_flags_or_the_policy(cli, hub, cards, monkeypatch):
+    edit(cards / B7 / "card.yaml", "description: \"`{name}` is", "description: \"TODO: `{name}` is")
+    monkeypatch.chdir(cards.parent)
+    (cards.parent / "cardgen.toml").write_text('severity = { CG410 = "off" }\n')  # the policy hides the warning
+    for flags in (("--dry-run",), ("--dry-run", "--force"), ("--force",), ()):
+        r = publish(cli, *flags, cards=cards / B7)
+        assert r.code == 1, r.text
+        assert re.search(rf"{B7}\s+main\s+skipped\s+1 placeholder left \(CG410\), the first at .*card.yaml:\d+ "
+                         r"\(`description`\): publish refuses a card with placeholders whatever the flags", r.out), r.out
+        assert "would publish: " not in r.out and "published: 0, unchanged: 0, skipped: 1" in r.out
+    assert hub.commit_requests() == [] and not any("/resolve/" in q.path for q in hub.requests)
+
+
+def test_a_todo_in_a_base_card_is_refused_in_its_derivative(cli, hub, cards, monkeypatch):
+    monkeypatch.chdir(cards.parent)
+    edit(cards / "stabilityai/StableBeluga2/card.yaml", "parameters: 70B", "parameters: TODO")
+    r = publish(cli, "--dry-run", cards=cards / "TheBloke")
+    assert r.code == 1 and re.search(rf"{GPTQ}\s+main\s+skipped\s+1 placeholder left", r.out), r.out
+
+
+def test_strict_publishes_no_card_with_a_warning(cli, hub, cards, monkeypatch):
+    monkeypatch.chdir(cards.parent)
+    warned(cards)  # a warning in the shared catalogue every card is built from
+    r = publish(cli, "--dry-run", "--force", cards=cards / B7)
+    assert r.code == 0 and "would publish" in r.out, r.text
+    r = publish(cli, "--dry-run", "--force", "--strict", cards=cards / B7)
+    assert r.code == 1
+    assert re.search(rf"{B7}\s+main\s+skipped\s+--strict: \d+ warnings? in the files it is built from, the first at "
+                     r".*mitigations.yaml:\d+: CG60[56]", r.out), r.out
+
+
+def test_a_warning_the_policy_raises_to_an_error_stops_the_card(cli, hub, cards, monkeypatch):
+    monkeypatch.chdir(cards.parent)
+    warned(cards)
+    (cards.parent / "cardgen.toml").write_text('severity = { CG606 = "error" }\n')
+    r = publish(cli, "--dry-run", "--force", cards=cards / B7)
+    assert r.code == 1 and re.search(r"mitigations.yaml:\d+:\d+: CG606 mitigation M22", r.out), r.out
+    assert re.search(rf"{B7}\s+main\s+skipped", r.out) and "would publish: " not in r.out

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from compare import lines_found, parser, text_lines
-from conftest import CARDS, REPO, edit, line_of, seed_text
+from conftest import CARDS, REPO, edit, line_of, seed_text, warned
 
 PETALS = REPO / "rendered/petals-team/StableBeluga2/README.md"
 RISKS = "petals-team/StableBeluga2/risks.yaml"
@@ -111,7 +111,7 @@ def _listed_counts(text: str) -> tuple[int, int, int]:
 def test_summary_sentence_counts_what_the_card_lists():
     text = PETALS.read_text()
     risks, mitigations, uses = _listed_counts(text)
-    assert (risks, mitigations, uses) == (14, 21, 4)
+    assert (risks, mitigations, uses) == (14, 20, 4)  # the seed's 21, less its near-duplicate (see below)
     assert (f"We identified {risks} potential model risks and {mitigations} mitigation strategies (M) "
             f"for {uses} potential model uses") in text
 
@@ -129,46 +129,51 @@ def test_every_line_of_the_seed_risk_section_is_in_the_card():
     section = seed[seed.index("Summary of Model Risks by Example Uses"):]
     total, missing = lines_found(section, PETALS.read_text())
     assert total > 150
-    assert [m[:25] for m in missing] == ["We identified 14 potentia"]
+    # the card departs from the seed where RiskRAG's own rules find the seed wrong: its count (18 said, 21
+    # listed), two mitigations not worded as instructions (CG609: "Requires...", "Need..."), and one that
+    # repeats another (CG606: "Exercise reasonable caution..." is M7, "Exercise caution...")
+    assert [m.strip()[:25] for m in missing] == ["We identified 14 potentia"] + ["Requires detailed studies", "Need additional analysis "] + [
+        "Requires detailed studies"] * 2 + ["Exercise reasonable cauti", "Requires detailed studies",
+                                            "Need additional analysis "]
 
 
-def test_export_risks_json(cli):
+def test_export_risks_json(cli, cards):
     import jsonschema
 
-    r = cli("export", "--risks", CARDS)
+    r = cli("export", "--risks", warned(cards, wording=True))
     assert r.code == 0
     report = json.loads(r.out)
-    assert {d["code"] for d in report["diagnostics"]} == {"CG606", "CG609"}  # warnings travel too
+    assert {d["code"] for d in report["diagnostics"]} == {"CG605", "CG606", "CG609"}  # warnings travel too
     [petals] = report["document"]
     assert petals["repo_id"] == "petals-team/StableBeluga2"
-    assert petals["summary"] == {"risks": 14, "mitigations": 21, "uses": 4, "applying_cells": 33, "cells": 56}
+    assert petals["summary"] == {"risks": 14, "mitigations": 20, "uses": 4, "applying_cells": 33, "cells": 56}
     assert petals["matrix"]["R14"]["U4"]["state"] == "does not apply"
     assert petals["matrix"]["R4"]["U2"] == {"state": "applies", "applies": True, "subjects": ["ai_user", "ai_subject"],
                                             "reason": None, "loose": False}
     assert petals["risks"][0]["layer_text"] == "Capability risk" and petals["risks"][0]["applies_to"] == [
         "U1", "U2", "U3", "U4"]
-    assert len(petals["mitigations"]) == 21 and petals["basis"]["citation"]["key"] == "rao2025riskrag"
+    assert len(petals["mitigations"]) == 20 and petals["basis"]["citation"]["key"] == "rao2025riskrag"
     schema = json.loads((REPO / "schemas/risks.schema.json").read_text())
     jsonschema.validate(petals, schema)  # the published schema describes what is exported
 
 
-def test_jsonld_export_parses_back_into_the_same_graph(cli):
+def test_jsonld_export_parses_back_into_the_same_graph(cli, cards):
     from rdflib import RDF, Graph, Namespace
     from rdflib.compare import isomorphic
 
     from cardgen import load
     from cardgen.risk.export import graph
 
-    r = cli("export", "--risks", "--format", "jsonld", CARDS)
+    r = cli("export", "--risks", "--format", "jsonld", warned(cards))
     assert r.code == 0 and "CG606" in r.err  # the problems go to stderr, the artefact alone to stdout
     g = Graph().parse(data=r.out, format="json-ld")
     airo = Namespace("https://w3id.org/airo#")
     assert len(set(g.subjects(RDF.type, airo.AISystem))) == 4
     assert len(set(g.subjects(RDF.type, airo.Risk))) == 14
-    assert len(set(g.subjects(RDF.type, airo.RiskControl))) == 21
+    assert len(set(g.subjects(RDF.type, airo.RiskControl))) == 20
     assert len(list(g.triples((None, airo.hasRisk, None)))) == 33  # one statement per applying cell
-    cards, _ = load(CARDS)
-    assert isomorphic(g, graph([c for c in cards if c.model.risk_assessment]))
+    loaded, _ = load(cards)
+    assert isomorphic(g, graph([c for c in loaded if c.model.risk_assessment]))
 
 
 def test_cyclonedx_export_validates_strictly(cli):
@@ -219,6 +224,9 @@ def test_an_eu_ai_act_category_is_shown_only_when_given(cli, cards, tmp_path):
 
 
 def test_wording_follows_riskrags_rules(cli, cards):
+    edit(cards / "_shared/mitigations.yaml", "M10: Conduct detailed studies to quantify the risks better",
+         "M10: Requires detailed studies for better quantification of risks")
+    edit(cards / "_shared/mitigations.yaml", "M11: Analyse further", "M11: Need additional analysis")
     r = cli("validate", cards)
     assert re.search(r"mitigations.yaml:\d+:\d+: CG609 warning: mitigation M10 should start with a verb in its base "
                      r"form, not 'Requires'", r.out)
@@ -231,9 +239,11 @@ def test_wording_follows_riskrags_rules(cli, cards):
         in r.out
 
 
-def test_near_duplicate_mitigations_are_warned_about(cli):
-    r = cli("validate", CARDS)
-    line = line_of(CARDS / "_shared/mitigations.yaml", "Exercise reasonable caution")
+def test_near_duplicate_mitigations_are_warned_about(cli, cards):
+    edit(cards / "_shared/mitigations.yaml", "  M19:", "  M18: Exercise reasonable caution when using models in "
+                                                     "production\n  M19:")
+    r = cli("validate", cards)
+    line = line_of(cards / "_shared/mitigations.yaml", "Exercise reasonable caution")
     assert re.search(rf"mitigations.yaml:{line}:\d+: CG606 warning: mitigation M18 .* nearly repeats M7", r.out)
 
 

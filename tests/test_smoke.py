@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import CARDS, REPO, edit
+from conftest import CARDS, REPO, edit, warned
 
 torch = pytest.importorskip("torch", reason="the [smoke] extra is not installed")
 pytest.importorskip("transformers")
@@ -105,7 +105,7 @@ def test_model_folder_missing(cli, cards, tmp_path):
 
 
 def test_smoke_as_json_reports_results_and_warnings(cli, cards, tmp_path):
-    r = cli("smoke", cards / "stabilityai/StableBeluga-7B", "--model-path", f"{B7}={tmp_path / 'nope'}",
+    r = cli("smoke", warned(cards) / "stabilityai/StableBeluga-7B", "--model-path", f"{B7}={tmp_path / 'nope'}",
             "--format", "json")
     doc = json.loads(r.out)
     assert r.code == 1 and doc["command"] == "smoke"

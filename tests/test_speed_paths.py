@@ -18,7 +18,7 @@ from cardgen.loading.yamlpos import loads
 from cardgen.pipeline.incremental import render_incremental
 from cardgen.pipeline.run import render_all as _render_all
 
-from conftest import BUNDLED, CARDS, REPO
+from conftest import BUNDLED, CARDS, REPO, warned
 
 
 def render_all(paths, **kw):
@@ -88,6 +88,7 @@ def _org(tmp_path: Path) -> Path:
     """The bundled cards plus 70 generated ones: enough for workers, with the awkward cases in it."""
     root = tmp_path / "cards"
     shutil.copytree(CARDS, root)
+    warned(root)  # a near-duplicate in the shared catalogue (CG606)
     source = (CARDS / "stabilityai/StableBeluga-7B/card.yaml").read_text("utf-8")
     for i in range(70):
         d = root / "org" / f"m{i:03d}"

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from conftest import BUNDLED, edit
+from conftest import BUNDLED, edit, warned
 
 B7 = "stabilityai/StableBeluga-7B/card.yaml"
 TOKEN = "hf_secret_token_for_the_test_0123456789"
@@ -378,6 +378,7 @@ def test_fuzzed_sources_never_crash(cli, cards):
 
 
 def test_one_bad_shared_entry_hides_nothing_else(cli, cards):
+    warned(cards, wording=True)
     edit(cards / "_shared/citations.yaml", "    year: 2023\n", "    year: [2023]\n")  # llama2's year
     r = cli("validate", cards)
     assert r.code == 1 and "CG101 citations.llama2.year" in r.out, r.out

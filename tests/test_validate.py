@@ -27,7 +27,7 @@ def test_bundled_cards_are_clean(cli):
 MUTATIONS = [
     (B7, "parameters: 7B\n", "parameters: 7B\nparameters: 8B\n", "CG005", "parameters: 8B"),
     (B7, "model_type: llama", "modle_type: llama", "CG102", "modle_type"),
-    (B7, "language: [en]", "language: en", "CG101", "language: en"),
+    (B7, "language: [en]", "language: 5", "CG101", "language: 5"),
     (B7, "library_name: transformers", "library_name: 3", "CG101", "library_name: 3"),
     (B7, "license: stable-beluga-nc", "license: apache-3.0", "CG201", "license: apache-3.0"),
     (B7, "language: [en]", "language: [en, english]", "CG205", "language: [en, english]"),
@@ -136,9 +136,24 @@ def test_metadata_key_typo_is_a_warning(cli, cards):
 
 
 def test_licence_differing_from_base_is_a_warning(cli, cards):
-    edit(cards / GPTQ, "inference: false\n", "inference: false\nlicense: llama2\n")
+    petals = cards / "petals-team/StableBeluga2/card.yaml"
+    edit(petals, "tags: [petals]\n", "tags: [petals]\nlicense: llama2\n")
     r = cli("validate", cards)
     assert r.code == 0 and "CG213 warning: licence 'llama2' differs from the base card's" in r.out
+
+
+def test_quantised_card_keeps_its_base_licence_unless_it_says_why(cli, cards):
+    """Quantised weights are their base's weights: another licence is warned about (CG506; the Hub accepts
+    it), fails with --strict, and is quiet when its statement says why."""
+    edit(cards / GPTQ, "inference: false\n", "inference: false\nlicense: llama2\n")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG506 warning: licence 'llama2' differs from stabilityai/StableBeluga2's" in r.out
+    assert "CG213" not in r.out
+    assert cli("validate", "--strict", cards).code == 1
+    edit(cards / GPTQ, "license: llama2\n",
+         "license: {id: llama2, statement: 'Relicensed under Llama 2, as Meta allows for quantised copies.'}\n")
+    r = cli("validate", cards)
+    assert r.code == 0 and "CG506" not in r.out
 
 
 def test_json_and_github_formats(cli, cards):
@@ -493,3 +508,62 @@ def test_a_committed_readme_over_the_size_bound_is_read_to_it_and_differs(cli, c
     readme.write_text(readme.read_text() + "x" * (3 * 1024 * 1024))
     r = cli("diff", cards, "--out", out)
     assert r.code == 0 and "[cardgen: not read past 2,097,152 bytes]" in r.out, r.text[-500:]
+
+
+# -- the publisher's gate: --strict on every command that reports diagnostics, and the policy
+
+def test_strict_passes_the_bundled_cards_and_fails_a_placeholder_or_a_task_typo(cli, cards):
+    r = cli("validate", "--strict", CARDS)
+    assert r.code == 0 and "0 errors, 0 warnings" in r.err, r.text  # the examples are clean under the gate
+    edit(cards / B7, 'description: "`{name}` is', 'description: "TODO: `{name}` is')
+    r = cli("validate", "--strict", cards)
+    assert r.code == 1 and "CG410 warning: placeholder left in `description`" in r.out
+    assert "--strict: 1 warning fails this run" in r.err
+    assert cli("validate", cards).code == 0  # without the gate a warning passes
+    edit(cards / B7, 'description: "TODO: `{name}` is', 'description: "`{name}` is')
+    edit(cards / B7, "pipeline_tag: text-generation", "pipeline_tag: text-generaton")
+    r = cli("validate", "--strict", cards)
+    assert r.code == 1 and "CG203 warning" in r.out and "(did you mean `text-generation`?)" in r.out
+
+
+@pytest.mark.parametrize("command", [("validate",), ("render", "--out", "OUT"), ("check", "--out", "OUT"),
+                                     ("diff", "--out", "OUT"), ("export", "--risks")])
+def test_every_checking_command_takes_strict(cli, cards, tmp_path, command):
+    from conftest import warned
+
+    warned(cards)
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    cli("render", "--out", tmp_path / "out", cards)  # check and diff compare with READMEs that are current
+    assert cli(*args, cards).code == 0
+    r = cli(*args, "--strict", cards)
+    assert r.code == 1 and "--strict: 2 warnings fail this run" in r.text, r.text
+
+
+def test_import_takes_strict(cli, tmp_path):
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n\n# M\n\n```python\nprint(1)\n")  # a fence never closed
+    args = ("import", tmp_path / "README.md", "--repo-id", "acme/a", "--out")
+    r = cli(*args, tmp_path / "one")
+    assert r.code == 0 and "CG801 warning" in r.out, r.text
+    assert cli(*args, tmp_path / "two", "--strict").code == 1
+
+
+def test_the_policy_raises_any_code_to_an_error(cli, cards, monkeypatch):
+    monkeypatch.chdir(cards.parent)
+    (cards.parent / "cardgen.toml").write_text('severity = { CG410 = "error", CG203 = "error", CG606 = "error" }\n')
+    edit(cards / B7, 'description: "`{name}` is', 'description: "TODO: `{name}` is')
+    edit(cards / B7, "pipeline_tag: text-generation", "pipeline_tag: text-generaton")
+    r = cli("validate", "cards")
+    assert r.code == 1
+    line = line_of(cards / B7, "description:")
+    assert re.search(rf"card.yaml:{line}:\d+: CG410 placeholder left", r.out), r.out  # an error: no "warning"
+    assert re.search(r"card.yaml:\d+:\d+: CG203 ", r.out) and " warning" not in r.out, r.out
+
+
+def test_the_policy_raises_a_code_of_any_command_to_an_error(cli, tmp_path, monkeypatch):
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n\n# M\n\n```python\nprint(1)\n")  # a fence never closed
+    monkeypatch.chdir(tmp_path)
+    args = ("import", "README.md", "--repo-id", "acme/a", "--out")
+    assert cli(*args, "one").code == 0
+    (tmp_path / "cardgen.toml").write_text('severity = { CG801 = "error" }\n')
+    r = cli(*args, "two")
+    assert r.code == 1 and re.search(r"README.md:\d+:\d+: CG801 ", r.out) and "CG801 warning" not in r.out, r.out

@@ -10,4 +10,5 @@ is imported inside ``run``, so that `cardgen validate` on a fresh tree stays a p
 #: imports that module alone (tests/test_commands.py keeps this table and the modules' ``COMMANDS`` in step)
 MODULES = {"validate": "validate", "render": "render", "check": "render", "diff": "render", "export": "export",
            "publish": "publish", "smoke": "smoke", "import": "import_", "preview": "preview", "new": "new",
-           "schema": "schema", "codes": "codes", "vocabulary": "vocabulary"}
+           "schema": "schema", "codes": "codes", "vocabulary": "vocabulary",
+           "init": "init", "sync": "sync", "evals": "evals"}

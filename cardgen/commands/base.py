@@ -13,7 +13,8 @@ from cardgen.diagnostics import UsageError
 from cardgen.policy import Policy
 from cardgen.report import Report
 
-__all__ = ["DEFAULT_CARDS", "DEFAULT_OUT", "Command", "Common", "UsageError", "add_jobs", "add_strict", "extra_missing"]
+__all__ = ["DEFAULT_CARDS", "DEFAULT_OUT", "Command", "Common", "UsageError", "add_jobs", "add_strict", "extra_missing",
+           "gate"]
 
 DEFAULT_CARDS = Path("cards")
 DEFAULT_OUT = Path("rendered")
@@ -32,6 +33,7 @@ class Common:
     format: str = "text"
     jobs: int | None = None  # worker processes; None: chosen from the work, the CPUs and their load
     policy: Policy = field(default_factory=Policy)  # the publisher's policy (cardgen.toml / pyproject.toml)
+    strict: bool = False  # --strict: a warning fails the run as an error does (exit 1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Command:
     paths: bool = True  # takes PATH arguments (cards folders, card folders, sources, READMEs); and the policy
     formats: tuple[str, ...] | None = None  # the --format choices; None: every reporter
     default_format: str = "text"
+    strict: bool | None = None  # reports diagnostics, so takes --strict; None: when it takes PATH arguments
 
 
 def add_jobs(p: argparse.ArgumentParser) -> None:
@@ -59,4 +62,25 @@ def add_jobs(p: argparse.ArgumentParser) -> None:
 
 
 def add_strict(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 1)")
+    """--strict, which `cli.py` gives every command that reports diagnostics (``Command.strict``)."""
+    p.add_argument("--strict", action="store_true",
+                   help="the publisher's gate: warnings fail the run as errors do (exit 1)")
+
+
+def gate(report: Report, code: int, strict: bool, policy: Policy | None = None) -> int:
+    """The exit code with the publisher's settings applied, in one place for every command: the policy's
+    severities on every diagnostic (those the pipeline applied them to already stay as they are), so that
+    a code it raises to an error fails any command that reports it; and --strict, with which a run that
+    would pass fails (1) when it reported a warning, saying so. A usage error (2) or an interruption (130)
+    stays as it is."""
+    from cardgen.diagnostics import counts, failed, plural
+
+    if policy is not None:
+        report.diagnostics = policy.apply(report.diagnostics)
+        if code == 0 and failed(report.diagnostics):
+            return 1
+    warnings = counts(report.diagnostics)[1]
+    if not strict or code != 0 or not warnings:
+        return code
+    report.notes.append(f"--strict: {plural(warnings, 'warning')} {'fails' if warnings == 1 else 'fail'} this run")
+    return 1

@@ -30,9 +30,11 @@ def options(args: argparse.Namespace, common: dict[str, Any]) -> CodesOptions:
 def every_code() -> list[Any]:
     """The table, with every module that declares codes imported."""
     import cardgen.commands.import_  # noqa: F401 - they declare their codes
+    import cardgen.folder.codes  # noqa: F401
     import cardgen.lint  # noqa: F401
     import cardgen.policy  # noqa: F401
     import cardgen.rules.run  # noqa: F401
+    import cardgen.smoke.codes  # noqa: F401
     from cardgen.diagnostics import CODES
 
     return sorted(CODES.values(), key=lambda c: c.code)

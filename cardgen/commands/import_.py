@@ -182,4 +182,4 @@ def merge(opts: ImportOptions) -> tuple[Report, int]:
 
 COMMANDS = (Command("import", "turn existing README cards (files, folders, Hub repos) into card sources",
                     "cardgen import old-cards/ TheBloke/Llama-2-7B-GGUF@main --out cards/", arguments, options, run,
-                    paths=False),)
+                    paths=False, strict=True),)

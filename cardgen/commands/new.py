@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,31 +115,58 @@ usage:
 }
 
 
+#: what every card says and only its author knows: what the model is for, and where it falls short
+_SECTIONS = """\
+sections:
+  - id: intended-use
+    heading: Intended use
+    after: description
+    body: "TODO: what {what} is meant for and by whom, and the uses it is not meant for."
+  - id: limitations
+    heading: Limitations
+    after: intended-use
+    body: "TODO: where {what} falls short, its biases, what a user should check{derived}."
+"""
+
+
+def _sections(what: str, derived: bool = False) -> str:
+    return _SECTIONS.format(what=what, derived=("; what quantising cost against the original model"
+                                                if derived else ""))
+
+
 def scaffold(repo_id: str, kind: str, extends: str | None = None) -> str:
     """The card source text of a new card of ``kind``."""
     owner, name = repo_id.split("/")
     if kind in _BODY:
         head = f"repo_id: {repo_id}\n"
-        return head + _BODY[kind].format(name=name, common=_COMMON)
-    body = _DERIVED[kind].format(file=name.removesuffix(f"-{kind.upper()}"))
+        return head + _BODY[kind].format(name=name, common=_COMMON) + _sections("`{name}`")
+    body = _DERIVED[kind].format(file=name.removesuffix(f"-{kind.upper()}")) + _sections("the model", True)
     title = f"title: {name}\n"
-    if extends:
+    if extends:  # the card body links the original model (its model details name what it is quantised from)
         base = f"extends: {extends}\nbase_model_relation: quantized\n"
-        return f"repo_id: {repo_id}\n{base}{title}" + body
+        description = (f"description: \"TODO: what these {kind.upper()} files of [{extends}](https://huggingface.co/"
+                       f"{extends}) are, and what they are for.\"\n")
+        return f"repo_id: {repo_id}\n{base}{title}{description}" + body
     return (f"repo_id: {repo_id}\nbase_model: TODO-owner/TODO-base-model  # or `extends:` a card in cards/\n"
             f"base_model_relation: quantized\n{title}description: \"TODO: which model these files quantise.\"\n"
             + _COMMON + "pipeline_tag: text-generation\n" + body)
 
 
-def write_new(cards: Path, repo_id: str, kind: str, extends: str | None, force: bool) -> Path:
+def write_new(cards: Path, repo_id: str, kind: str, extends: str | None, force: bool,
+              split: Callable[[str, Path], tuple[str, str]] | None = None) -> Path:
+    """Write the card; with ``split`` (`--from`), what the model folder says goes to `folder.yaml` instead."""
     folder = cards / repo_id
     target = folder / "card.yaml"
     if target.exists() and not force:
         raise FileExistsError(f"{target} exists; pass --force to replace it")
     schema = Path(os.path.relpath(cards.parent / "schemas" / "card.schema.json", folder))
-    text = f"# yaml-language-server: $schema={schema.as_posix()}\n" + scaffold(repo_id, kind, extends)
+    text, facts = scaffold(repo_id, kind, extends), None
+    if split is not None:
+        text, facts = split(text, folder)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, text)
+    atomic_write(target, f"# yaml-language-server: $schema={schema.as_posix()}\n" + text)
+    if facts is not None:
+        atomic_write(folder / "folder.yaml", facts)
     return target
 
 
@@ -152,22 +180,26 @@ class Written:
 @dataclass(frozen=True)
 class NewOptions:
     repo_id: str
-    kind: str = "base"
+    kind: str | None = None
     extends: str | None = None
     cards: Path = Path("cards")
     force: bool = False
+    from_dir: Path | None = None
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("repo_id", metavar="OWNER/NAME")
-    p.add_argument("--kind", choices=KINDS, default="base")
+    p.add_argument("--kind", choices=KINDS, help="the kind of card (default: base; with --from, what the folder holds)")
     p.add_argument("--extends", metavar="OWNER/NAME", help="the base card, in the cards folder (gguf, gptq, awq)")
     p.add_argument("--cards", type=Path, default=Path("cards"), help="the cards folder (default: cards)")
     p.add_argument("--force", action="store_true", help="replace an existing card.yaml")
+    p.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+                   help="the model's folder: what it says (architecture, size, context length, chat template, "
+                        "files) is written to folder.yaml, which `cardgen sync` keeps up to date")
 
 
 def options(args: argparse.Namespace, common: dict[str, Any]) -> NewOptions:
-    return NewOptions(args.repo_id, args.kind, args.extends, args.cards, args.force)
+    return NewOptions(args.repo_id, args.kind, args.extends, args.cards, args.force, args.from_dir)
 
 
 def run(opts: NewOptions) -> tuple[Report, int]:
@@ -178,17 +210,23 @@ def run(opts: NewOptions) -> tuple[Report, int]:
             raise UsageError(f"{what}: {problem}")
     if opts.extends and not (opts.cards / opts.extends).is_dir():
         raise UsageError(f"--extends {opts.extends}: no card folder {opts.cards / opts.extends}")
-    if opts.extends and opts.kind not in ("gguf", "gptq", "awq"):
-        raise UsageError(f"--extends goes with a derived kind (gguf, gptq, awq), not {opts.kind}")
+    if opts.extends and opts.kind not in ("gguf", "gptq", "awq") and not (opts.from_dir and opts.kind is None):
+        raise UsageError(f"--extends goes with a derived kind (gguf, gptq, awq), not {opts.kind or 'base'}")
+    if opts.from_dir is not None and not opts.from_dir.is_dir():
+        raise UsageError(f"--from {opts.from_dir}: no such folder")
+    kind, split, report = opts.kind or "base", None, Report("new", checked="1 card written")
+    if opts.from_dir is not None:
+        from cardgen.folder.write import from_folder
+
+        kind, split, report.diagnostics = from_folder(opts.from_dir, opts.kind)
     try:
-        target = write_new(opts.cards, opts.repo_id, opts.kind, opts.extends, opts.force)
+        target = write_new(opts.cards, opts.repo_id, kind, opts.extends, opts.force, split)
     except FileExistsError as e:
         raise UsageError(str(e)) from None
-    report = Report("new", checked="1 card written")
-    report.lines = [f"written   {target}"]
+    report.lines = [f"written   {target}"] + ([f"written   {target.parent / 'folder.yaml'}"] if split else [])
     report.notes = [f"next: replace each TODO (`cardgen validate {target.parent}` lists them), then "
                     f"`cardgen render {target.parent}`"]
-    report.results = [Written(opts.repo_id, opts.kind, str(target))]
+    report.results = [Written(opts.repo_id, kind, str(target))]
     return report, 0
 
 

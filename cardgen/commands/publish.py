@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from cardgen.commands.base import DEFAULT_OUT, Command, Common
-from cardgen.diagnostics import plural
+from cardgen.commands.base import DEFAULT_OUT, Command, Common, UsageError
+from cardgen.diagnostics import Where, plural, warning
 from cardgen.files import committed, readme_path
 from cardgen.report import Report
 
@@ -41,6 +41,8 @@ class PublishOptions(Common):
     revision: str | None = None
     variants: bool = False
     create_pr: bool = False
+    create: bool = False  # create a repository that does not exist yet
+    private: bool = False  # ... as a private one
     message: str | None = None
     dry_run: bool = False
     force: bool = False
@@ -56,6 +58,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", help="branch to commit to (default: main, and each variant's branch with --variants)")
     p.add_argument("--variants", action="store_true", help="also publish to each quantisation variant's branch")
     p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
+    p.add_argument("--create", action="store_true", help="create a repository that does not exist yet")
+    p.add_argument("--private", action="store_true", help="with --create: make the new repository private")
     p.add_argument("--message", help="commit message")
     p.add_argument("--dry-run", action="store_true", help="show the diff against the Hub and change nothing")
     p.add_argument("--force", action="store_true", help="overwrite a README edited on the Hub")
@@ -72,7 +76,10 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace, common: dict[str, Any]) -> PublishOptions:
+    if args.private and not args.create:
+        raise UsageError("--private goes with --create (it sets the visibility of a repository cardgen creates)")
     return PublishOptions(**common, revision=args.revision, variants=args.variants, create_pr=args.create_pr,
+                          create=args.create, private=args.private,
                           message=args.message, dry_run=args.dry_run, force=args.force, jobs=max(1, args.jobs),
                           out=args.out, timeout=args.timeout, deadline=args.deadline,
                           retry_after_cap=args.retry_after_cap, max_readme_bytes=args.max_readme_bytes)
@@ -88,7 +95,7 @@ def run(opts: PublishOptions) -> tuple[Report, int]:
         progress.close()
 
 
-Status = Literal["published", "unchanged", "would publish", "skipped", "failed"]
+Status = Literal["published", "pull request", "unchanged", "would publish", "skipped", "failed"]
 
 
 @dataclass
@@ -98,6 +105,8 @@ class Outcome:
     status: Status
     detail: str = ""
     diff: str = ""  # a dry run's unified diff against the README on the Hub
+    created: bool = False  # the repository was created (--create)
+    results: list[Any] = field(default_factory=list)  # its evaluation results and whether the Hub has them
 
 
 class Publisher:
@@ -111,6 +120,8 @@ class Publisher:
         self.hub = Hub(Bounds(timeout=opts.timeout, deadline=opts.deadline, retry_after_cap=opts.retry_after_cap,
                               max_bytes=opts.max_readme_bytes), token)
         self.tmp = tmp  # downloads go here; the caller removes it
+        self.evals: dict[str, tuple[dict[str, str], bool]] = {}  # repo -> (.eval_results/ files, derived model)
+        self.unread: list[tuple[str, str]] = []  # (repo@branch, why): results files on the Hub that do not parse
 
     def explain(self, e: Exception, repo: str, branch: str, attempt: str) -> str:
         from cardgen.hub import explain
@@ -131,21 +142,68 @@ class Publisher:
             return self._one(repo, branch, text)
 
     def _one(self, repo: str, branch: str, text: str) -> Outcome:
+        from cardgen.hub import repo_missing
+
+        created = False
         try:
             remote, seen_at = self.remote(repo, branch)
         except Exception as e:  # noqa: BLE001 - every failure becomes one line
-            return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "reading the README"))
-        if remote == text:
-            return Outcome(repo, branch, "unchanged")
-        refused = None if remote is None or self.opts.force else self.refusal(repo, remote)
+            why = self.explain(e, repo, branch, "reading the README")
+            if not repo_missing(e):
+                return Outcome(repo, branch, "failed", why)
+            if not self.opts.create:
+                return Outcome(repo, branch, "failed", f"{why}; to create it, publish with --create "
+                                                       "(and --private for a private repository)")
+            if self.opts.dry_run:
+                from cardgen.pipeline.drift import unified
+
+                return Outcome(repo, branch, "would publish", "a new repository, created by --create",
+                               unified("", text, f"{repo}@{branch}/README.md"))
+            try:
+                self.hub.create(repo, self.opts.private)
+            except Exception as e:  # noqa: BLE001
+                return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "creating the repository"))
+            remote, seen_at, created = None, None, True
+        try:
+            listed, files = self.results(repo, branch)
+        except Exception as e:  # noqa: BLE001
+            return Outcome(repo, branch, "failed", self.explain(e, repo, branch, "reading its evaluation results"))
+        if remote == text and not files:
+            return Outcome(repo, branch, "unchanged", results=listed)
+        refused = None if remote is None or remote == text or self.opts.force else self.refusal(repo, remote)
         if refused:
-            return Outcome(repo, branch, "skipped", refused)
+            return Outcome(repo, branch, "skipped", refused, results=listed)
         if self.opts.dry_run:
             from cardgen.pipeline.drift import unified
 
-            return Outcome(repo, branch, "would publish", "new README" if remote is None else "",
-                           unified(remote, text, f"{repo}@{branch}/README.md"))
-        return self.commit(repo, branch, text, seen_at)
+            detail = "new README" if remote is None else "" if remote != text else "evaluation results only"
+            diff = unified(remote, text, f"{repo}@{branch}/README.md") if remote != text else ""
+            return Outcome(repo, branch, "would publish", detail, diff, results=listed)
+        outcome = self.commit(repo, branch, text if remote != text else None, seen_at, files)
+        outcome.results = listed
+        if created:
+            from cardgen.hub import repo_url
+
+            outcome.created = True
+            visibility = "private" if self.opts.private else "public"
+            outcome.detail = f"created ({visibility}) {repo_url(repo)}" + (f"; {outcome.detail}" if outcome.detail
+                                                                           else "")
+        return outcome
+
+    def results(self, repo: str, branch: str) -> tuple[list[Any], dict[str, str]]:
+        """The card's evaluation results against the `.eval_results/` of the target and its open pull
+        requests (``cardgen.evals.published``): (each and its state, the files to commit)."""
+        files, derived = self.evals.get(repo, ({}, False))
+        if not files or branch != (self.opts.revision or "main"):
+            return [], {}
+        from cardgen.evals.published import compare, on_the_hub
+
+        where = Path(self.tmp) / hashlib.sha256(f"{repo}@{branch}:evals".encode()).hexdigest()[:16]
+        target, prs = on_the_hub(self.hub, repo, branch, str(where))
+        problems: list[str] = []
+        found = compare(files, target, prs, branch, derived, problems)
+        self.unread += [(f"{repo}@{branch}", p) for p in problems]
+        return found
 
     @staticmethod
     def refusal(repo: str, remote: str) -> str | None:
@@ -160,25 +218,30 @@ class Publisher:
             return "the README on the Hub was not written by cardgen; use --force to replace it"
         return None
 
-    def commit(self, repo: str, branch: str, text: str, seen_at: str | None) -> Outcome:
-        from cardgen.hub import answer_lost, status
+    def commit(self, repo: str, branch: str, text: str | None, seen_at: str | None,
+               extra: dict[str, str] | None = None) -> Outcome:
+        from cardgen.hub import answer_lost, commit_url, discussion_url, status
 
         a = self.opts
+        files = {p: t.encode("utf-8") for p, t in {**({"README.md": text} if text is not None else {}),
+                                                   **(extra or {})}.items()}
         try:
             # the Hub refuses the commit if the branch moved since the README was compared
-            info = self.hub.commit(repo, {"README.md": text.encode("utf-8")}, a.message or DEFAULT_MESSAGE, branch,
-                                   a.create_pr, seen_at)
+            info = self.hub.commit(repo, files, a.message or DEFAULT_MESSAGE, branch, a.create_pr, seen_at)
         except Exception as e:  # noqa: BLE001
             if status(e) in (409, 412):
                 return Outcome(repo, branch, "skipped", "edited on the Hub since it was compared: the branch moved "
                                                         "between the download and the commit, and nothing was "
                                                         "overwritten; run again (with --dry-run to see the edit)")
             why = self.explain(e, repo, branch, "committing the README")
-            if not a.create_pr and answer_lost(e) and self.stored(repo, branch, text):
+            if not a.create_pr and answer_lost(e) and text is not None and self.stored(repo, branch, text):
                 return Outcome(repo, branch, "published", f"the Hub's answer was lost ({why}), but the README "
                                                           "it now holds is this one")
             return Outcome(repo, branch, "failed", why)
-        return Outcome(repo, branch, "published", (info.pr_url if a.create_pr else info.commit_url) or "")
+        if a.create_pr:  # the addresses on the Hub in use (HF_ENDPOINT), whatever the answer spelt
+            return Outcome(repo, branch, "pull request", "opened " + (
+                discussion_url(repo, info.pr_num) if info.pr_num is not None else info.pr_url or "(no address)"))
+        return Outcome(repo, branch, "published", commit_url(repo, info.oid) if info.oid else info.commit_url or "")
 
     def stored(self, repo: str, branch: str, text: str) -> bool:
         """Whether the README on the Hub is now ``text`` (read afresh)."""
@@ -205,6 +268,7 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
     from huggingface_hub import get_token
 
     from cardgen.loading.scope import select
+    from cardgen.pipeline.publishable import refusals
     from cardgen.pipeline.run import render_all
 
     rendering = render_all(select(list(opts.paths)), policy=opts.policy)
@@ -213,6 +277,9 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
                 for r in rendering.failed]
     committed_folder = opts.out or DEFAULT_OUT
     texts = dict(rendering.texts)
+    for repo, why in refusals(rendering, opts.strict).items():  # placeholders: whatever the flags
+        outcomes.append(Outcome(repo, opts.revision or "main", "skipped", why))
+        del texts[repo]
     for repo, text in list(texts.items()):
         p = readme_path(committed_folder, repo)
         if p.is_file() and committed(p) != text:
@@ -229,13 +296,23 @@ def publish(opts: PublishOptions, progress: Callable[..., None]) -> tuple[Report
     # a worker still waiting past its deadline may yet write there: its removal does not fail for that
     with tempfile.TemporaryDirectory(prefix="cardgen-publish-", ignore_cleanup_errors=True) as tmp:
         pub = Publisher(opts, token, tmp)
+        pub.evals = {repo: (rendering.extras[repo], bool(rendering.cards[repo].model.base_model))
+                     for repo in texts if rendering.extras.get(repo)}
         with _first_interrupt_stops(interrupted, progress):
             outcomes += _run_all(pub, todo, texts, opts, interrupted, progress)
+    report.diagnostics += [warning(Where(target), "CG657", f"{why} (compared as if absent)")
+                           for target, why in pub.unread]
     if interrupted.is_set():
         report.notes.append("interrupted: the targets not started were skipped")
     report.checked = plural(len(outcomes), "target")
     report.results = outcomes
-    report.lines = [o.diff for o in outcomes if o.diff] + [summary(outcomes)]
+    report.lines = [o.diff for o in outcomes if o.diff] + [x.line(f"{o.repo}@{o.branch}") for o in outcomes
+                                                           for x in o.results] + [summary(outcomes)]
+    report.failures = {k: sum(o.status == k for o in outcomes) for k in ("failed", "skipped")}
+    if any(x.derived for o in outcomes for x in o.results):
+        from cardgen.evals.published import DERIVED
+
+        report.notes.append(DERIVED)
     if interrupted.is_set():
         return report, 130
     return report, int(any(o.status in ("failed", "skipped") for o in outcomes))
@@ -321,8 +398,11 @@ def summary(outcomes: list[Outcome]) -> str:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
-    order = ("published", "would publish", "unchanged", "skipped", "failed")
-    lines.append(", ".join(f"{k}: {counts.get(k, 0)}" for k in order if k in counts or k != "would publish"))
+    order = ("published", "pull request", "would publish", "unchanged", "skipped", "failed")
+    optional = ("pull request", "would publish")
+    created = sum(o.created for o in outcomes)
+    lines.append(", ".join(f"{k}: {counts.get(k, 0)}" for k in order if k in counts or k not in optional)
+                 + (f" ({created} created)" if created else ""))
     return "\n".join(lines)
 
 

@@ -78,7 +78,7 @@ def render(opts: RenderOptions) -> tuple[Report, int]:
     graph: list[str] = []
     diags, written = render_to(select(list(opts.paths)), opts.out, opts.jobs, opts.policy,
                                changed_files(opts.changed_since, opts.paths, opts.changed), graph)
-    report = Report("render", diags, checked=plural(len(written), "README"))
+    report = Report("render", diags, checked=plural(sum(p.name == "README.md" for p, _ in written), "README"))
     report.notes = [f"{state:9} {p}" for p, state in written]
     if console.VERBOSITY > 0:
         report.notes += graph

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from cardgen.commands.base import Command, Common, add_jobs, add_strict
+from cardgen.commands.base import Command, Common, add_jobs
 from cardgen.diagnostics import failed, plural
 from cardgen.report import Report
 
 
 @dataclass(frozen=True)
 class ValidateOptions(Common):
-    strict: bool = False
+    model_dir: Path | None = None
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    add_strict(p)
-    add_jobs(p)
+    add_jobs(p)  # --strict: every command that reports diagnostics has it (cli.py)
+    p.add_argument("--model-dir", type=Path, metavar="DIR",
+                   help="check the card against its model folder (configs, tokenizer, safetensors and GGUF headers); "
+                        "a card's `model_dir:` does the same")
 
 
 def options(args: argparse.Namespace, common: dict[str, Any]) -> ValidateOptions:
-    return ValidateOptions(**common, strict=args.strict, jobs=args.jobs)
+    return ValidateOptions(**common, jobs=args.jobs, model_dir=args.model_dir)
 
 
 def run(opts: ValidateOptions) -> tuple[Report, int]:
@@ -38,6 +41,10 @@ def run(opts: ValidateOptions) -> tuple[Report, int]:
         rendering = render_incremental(selection, opts.jobs, opts.policy)
         report.diagnostics += rendering.diagnostics
         ncards = len(rendering.texts) + len(rendering.failed)
+    if selection.scopes:  # against the model folder, when one is named (cardgen.folder)
+        from cardgen.folder.run import folder_checks
+
+        report.diagnostics += folder_checks(selection, opts.model_dir, opts.policy)
     if selection.readmes:  # the Hub's rules, on published READMEs (their module loads the card schema)
         from cardgen.rules.readme import validate_readme
 
@@ -45,7 +52,7 @@ def run(opts: ValidateOptions) -> tuple[Report, int]:
             report.diagnostics += opts.policy.apply(validate_readme(p, opts.policy))
     report.checked = plural(ncards, "card") + (f", {plural(len(selection.readmes), 'README')}"
                                                if selection.readmes else "")
-    return report, int(failed(report.diagnostics, opts.strict))
+    return report, int(failed(report.diagnostics))  # --strict: cli.py's gate
 
 
 COMMANDS = (Command("validate", "check sources (and README front matter) against the schema and the Hub's rules",

@@ -120,6 +120,17 @@ def rebuild(out: Path, tasks: Path | None = None, hub_docs: Path | None = None,
     return written
 
 
+def _benchmarks(folder: Path, out: Path | None) -> Path:
+    """cardgen's list of official benchmarks and their task ids, from their own eval.yaml files."""
+    from cardgen.evals.benchmarks import DATA, rebuild_known
+
+    try:
+        data = rebuild_known(folder, dt.date.today().isoformat())
+    except ValueError as e:
+        raise VocabularyError(str(e)) from None
+    return _write(out / "benchmarks.json" if out else DATA, data)
+
+
 @dataclass(frozen=True)
 class Written:
     file: str
@@ -130,18 +141,21 @@ class VocabularyOptions:
     tasks: Path | None = None
     hub_docs: Path | None = None
     out: Path | None = None
+    benchmarks: Path | None = None
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", type=Path, metavar="DIR", help="an unpacked @huggingface/tasks npm package")
     p.add_argument("--hub-docs", type=Path, metavar="DIR", help="a checkout of huggingface/hub-docs (licences)")
     p.add_argument("--out", type=Path, help="where to write (default: the installed cardgen/data/hubspec/)")
+    p.add_argument("--benchmarks", type=Path, metavar="DIR", help="official benchmarks' eval.yaml files, as "
+                   "DIR/<owner>/<name>/eval.yaml (written to cardgen/data/benchmarks.json, or to --out)")
 
 
 def options(args: argparse.Namespace, common: dict[str, Any]) -> VocabularyOptions:
-    if args.tasks is None and args.hub_docs is None:
-        raise UsageError("vocabulary: give --tasks and/or --hub-docs")
-    return VocabularyOptions(args.tasks, args.hub_docs, args.out)
+    if args.tasks is None and args.hub_docs is None and args.benchmarks is None:
+        raise UsageError("vocabulary: give --tasks, --hub-docs and/or --benchmarks")
+    return VocabularyOptions(args.tasks, args.hub_docs, args.out, args.benchmarks)
 
 
 def run(opts: VocabularyOptions) -> tuple[Report, int]:
@@ -149,6 +163,8 @@ def run(opts: VocabularyOptions) -> tuple[Report, int]:
 
     try:
         written = rebuild(opts.out or hubspec.DATA, opts.tasks, opts.hub_docs)
+        if opts.benchmarks is not None:
+            written.append(_benchmarks(opts.benchmarks, opts.out))
     except VocabularyError as e:
         raise UsageError(str(e)) from None
     report = Report("vocabulary", checked=plural(len(written), "file") + " written")

@@ -63,8 +63,9 @@ def _code(content: str) -> str:
     return "\n".join(line.rstrip() for line in content.strip("\n").split("\n")).strip()
 
 
-def body_blocks(body: str) -> list[Block]:
-    """The blocks of markdown without front matter."""
+def body_blocks(body: str, align: bool = False) -> list[Block]:
+    """The blocks of markdown without front matter; with ``align``, a table cell's block names its column's
+    alignment (`|:--|`, `|:-:|`, `|--:|`) as well: import's check that a table renders back as written."""
     out: list[Block] = []
     tokens = parser().parse(body)
     context: list[str] = []
@@ -83,6 +84,8 @@ def body_blocks(body: str) -> list[Block]:
                 text_ = f"{tokens[i - 1].tag} {text_}"
             elif context[-1] in ("th_open", "td_open"):
                 kind = "cell"
+                style = str(tokens[i - 1].attrs.get("style", "")) if align else ""
+                text_ = f"<{style.removeprefix('text-align:')}> {text_}" if style else text_
             elif "bullet_list_open" in context or "ordered_list_open" in context:
                 kind = "item"
             else:

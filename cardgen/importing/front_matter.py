@@ -18,6 +18,10 @@ PLAIN_TYPED = ("language", "library_name", "pipeline_tag", "tags", "base_model",
 def _licence(meta: dict[str, Any], out: dict[str, Any], imp: Imported) -> None:
     lic = meta.get("license")
     if lic is None:
+        for key in ("license_name", "license_link"):
+            if meta.get(key) is not None:
+                imp.problems.append(f"`{key}` without `license`: left out (cardgen writes it from `license:`; give "
+                                    "`license: {id: other, " + key.removeprefix("license_") + ": ...}`)")
         return
     if isinstance(lic, list) and len(lic) == 1:
         lic = lic[0]
@@ -62,8 +66,10 @@ def front_matter(meta: dict[str, Any], out: dict[str, Any], imp: Imported) -> No
     for key in (*PLAIN_TYPED, "datasets"):
         if key in meta and meta[key] is not None:
             v = meta[key]
-            if key in ("language", "tags", "datasets") and isinstance(v, str):
+            if key in ("tags", "datasets") and isinstance(v, str):
                 v = [v]  # one item, as a list: the same to the Hub
+                imp.problems.append(f"`{key}: {v[0]}` written as the one-item list `{key}: [{v[0]}]` (the same to "
+                                    "the Hub)")
             if v == []:
                 imp.problems.append(f"`{key}: []` is empty, which the Hub reads as no value: left out")
                 continue

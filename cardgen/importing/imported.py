@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cardgen.files import atomic_write
 from cardgen.importing.recognise.claims import Claim
 
@@ -48,11 +46,11 @@ class Imported:
 
 
 def dump(data: Any) -> str:
-    """YAML as cardgen writes front matter: keys in their order, each value spelled out (no aliases), text
-    over several lines as a block."""
-    from cardgen.frontmatter import _Dumper
+    """YAML as card sources are written: keys in their order, each value spelled out (no aliases), text
+    over several lines as a block a person can edit (``cardgen.loading.yamlpos.dumps``)."""
+    from cardgen.loading.yamlpos import dumps
 
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+    return dumps(data)
 
 
 def card_yaml(imp: Imported, card: dict[str, Any] | None = None) -> str:

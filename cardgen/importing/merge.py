@@ -5,23 +5,25 @@ clobbered. The edit belongs in the sources. The README the sources render now mu
 published (the digest marker on the Hub says which); the difference between it and the README on the
 Hub is then the edit. Each changed run of lines is looked for in the card's source files (its YAML,
 where free text sits in block scalars, its own and its organisation's templates, the shared files):
-found once, it is replaced there; otherwise it is reported (a table computed from fields, a sentence
-that several files hold), never guessed. The merged sources are rendered again, and what still differs
-from the Hub's README is reported. Nothing is written without ``write``.
+found once, it is replaced there. A run edited line for line is placed line by line in the text values
+that show it, their `{name}`-style variables kept (``placing``); a changed front-matter key goes to the
+field that writes it. What cannot be placed is reported with the fields it is computed from and where
+they are written (a sentence several files hold, text cardgen computes), never guessed. The merged
+sources are rendered again: an edit whose place would change lines the Hub did not change is taken
+back and reported, and what still differs from the Hub's README is reported. Nothing is written
+without ``write``.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from cardgen.files import display
 from cardgen.frontmatter import lines as line_list
 from cardgen.frontmatter import split
 from cardgen.importing.recognise.claims import literal
@@ -48,16 +50,26 @@ class Merged:
         return "".join(out)
 
 
-def _render(root: Path, folder: Path, repo_id: str) -> str:
+def _render(root: Path, folder: Path, repo_id: str) -> tuple[str, dict[str, str]]:
+    """The card's README as its sources render it, and the values its prose's `{name}`-style variables
+    are filled with."""
     from cardgen.loading.scope import find_root, select
     from cardgen.pipeline.run import render_all
 
     # the card's folder alone when cardgen finds the cards folder from it, else the whole cards folder
     rendering = render_all(select([folder if find_root(folder) == root else root]), jobs=1)
     text = rendering.texts.get(repo_id)
-    if text is None:
+    card = rendering.cards.get(repo_id)
+    if text is None or card is None:
         raise MergeError(f"the sources of {repo_id} in {folder} do not render: `cardgen validate {folder}` says why")
-    return text
+    return text, {"name": card.name, "repo_id": card.repo_id}
+
+
+def _rendered(root: Path, folder: Path, repo_id: str) -> str | None:
+    try:
+        return _render(root, folder, repo_id)[0]
+    except MergeError:
+        return None
 
 
 def _sources(folder: Path, root: Path) -> dict[Path, list[str]]:
@@ -84,17 +96,6 @@ def _sources(folder: Path, root: Path) -> dict[Path, list[str]]:
 def _forms(path: Path, line: str) -> str:
     """A README line as the source file writes it: escaped in a template, as is elsewhere."""
     return literal(line) if path.suffix == ".j2" else line
-
-
-_SCALAR = re.compile(r"^(\s*(?:- )?[A-Za-z_][\w-]*: )(\S.*)$")
-
-
-def _value(text: str) -> Any:
-    """A one-line YAML value, read as card sources are (None when it is not one)."""
-    from cardgen.loading.yamlpos import plain
-
-    data, diags = plain(text, "value")
-    return None if any(d.severity == "error" for d in diags) else data
 
 
 def _find(lines: list[str], run: list[str], path: Path) -> list[tuple[int, str]]:
@@ -127,26 +128,6 @@ def _anchor(texts: dict[Path, list[str]], before: list[str]) -> tuple[list[str],
     return None
 
 
-def _yaml_value(texts: dict[Path, list[str]], old: str, new: list[str],
-                edits: dict[Path, list[tuple[int, int, list[str]]]]) -> bool:
-    """Record the edit of a one-line YAML value, `key: text` whose value is ``old``, when one line of the
-    sources' YAML holds it: the new value as a plain scalar, or as a block when it needs one. Whether it
-    was recorded."""
-    scalars = [(p, s, m) for p, t in texts.items() if p.suffix in (".yaml", ".yml")
-               for s, line in enumerate(t) if (m := _SCALAR.match(line)) and _value(m.group(2)) == old]
-    if len(scalars) != 1:
-        return False
-    path, s, m = scalars[0]
-    value = yaml.safe_dump("\n".join(new), allow_unicode=True, width=10_000, default_style=None)
-    if "\n" in "\n".join(new) or value.count("\n") > 1 or value.startswith(("'", '"', "|", ">")):
-        pad = " " * (len(m.group(1)) - len(m.group(1).lstrip()) + 2)
-        body = [m.group(1) + "|-", *((pad + x) if x.strip() else "" for x in new)]
-    else:
-        body = [m.group(1) + value.rstrip("\n").removesuffix("\n...")]
-    edits.setdefault(path, []).append((s, s + 1, body))
-    return True
-
-
 def _place(texts: dict[Path, list[str]], old: list[str], new: list[str], before: list[str],
            edits: dict[Path, list[tuple[int, int, list[str]]]]) -> str | None:
     """Record the edit replacing ``old`` by ``new`` (an insertion, when ``old`` is empty, goes after the
@@ -159,8 +140,6 @@ def _place(texts: dict[Path, list[str]], old: list[str], new: list[str], before:
             return "the lines around it are not in one place of the sources"
         run, offset = anchor
     hits = [(p, s, ind) for p, t in texts.items() for s, ind in _find(t, run, p)]
-    if not hits and len(old) == 1 and _yaml_value(texts, old[0], new, edits):
-        return None
     if not hits:
         return "computed from fields (or written differently in the sources): edit the sources"
     if len(hits) > 1:
@@ -185,65 +164,177 @@ def merge(hub_text: str, root: Path, repo_id: str) -> Merged:
     if marker is None:
         raise MergeError(f"the README of {repo_id} on the Hub was not written by cardgen (no digest marker): import "
                          "it without --merge")
-    ours = _render(root, folder, repo_id)
+    ours, values = _render(root, folder, repo_id)
     mine = DIGEST.search(ours)
     if mine is None or mine.group(1) != marker.group(1):
         raise MergeError(f"the sources of {repo_id} no longer render the README that was published (digest "
                          f"{marker.group(1)}, theirs now {mine.group(1) if mine else 'none'}): merge into the sources "
                          "as they were when it was published (check them out, merge, then reapply your changes)")
     result = Merged(repo_id)
-    from cardgen.pipeline.drift import front_matter_changes
-
-    body_old, body_new = split(unsealed(ours))[1], split(unsealed(hub_text))[1]
-    result.left += [f"front matter `{k}`: {a!r} on publishing, {b!r} on the Hub: not merged (a typed field or "
-                    "`metadata:` in card.yaml holds it)" for k, a, b in front_matter_changes(ours, hub_text)]
-    a, b = body_old.split("\n"), body_new.split("\n")
-    first = unsealed(ours).count("\n") - body_old.count("\n") + 1  # the README line the body starts on
     texts = _sources(folder, root)
     edits: dict[Path, list[tuple[int, int, list[str]]]] = {}
+    _front_matter(result, texts, (root, folder, repo_id), ours, hub_text, edits)
+    origin: dict[tuple[Path, int, int], int] = {}  # each edit: the README line it comes from
+    _note(edits, origin, 1)
+    body_old, body_new = split(unsealed(ours))[1], split(unsealed(hub_text))[1]
+    a, b = body_old.split("\n"), body_new.split("\n")
+    first = unsealed(ours).count("\n") - body_old.count("\n") + 1  # the README line the body starts on
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
             continue
         why = _place(texts, a[i1:i2], b[j1:j2], a[:i1], edits)
+        _note(edits, origin, i1 + first)
         if why is None:
             result.merged += 1
+        elif i2 - i1 == j2 - j1:  # edited line for line: each line placed in a text value, or reported
+            for k, (x, y) in enumerate(zip(a[i1:i2], b[j1:j2], strict=True)):
+                if x != y:
+                    _line(result, texts, (root, folder, repo_id), (x, y, i1 + k + first), values, edits, why)
+                    _note(edits, origin, i1 + k + first)
         else:
             where = f"line {i1 + first}" if i2 - i1 <= 1 else f"lines {i1 + first}-{i2 + first - 1}"
+            if any(x.strip() for x in a[i1:i2]):
+                why = _named((root, folder, repo_id), texts, next(x for x in a[i1:i2] if x.strip())) or why
             result.left.append(f"README {where}: {why}")
-    for path, changes in edits.items():
-        lines = list(texts[path])
-        spans = sorted(changes, reverse=True)
-        if any(s2[1] > s1[0] for s1, s2 in zip(spans, spans[1:], strict=False)):
-            result.left.append(f"{path.name}: two edits overlap there: edit it by hand")
-            continue
-        for at, end, body in spans:
-            lines[at:end] = body
-        before = "\n".join(texts[path])
-        result.changes[path] = (before, "\n".join(lines))
-    if result.changes:
-        _check(result, root, folder, repo_id, body_new)
+    for path in [p for p, changes in edits.items() if _applied(texts[p], changes) is None]:
+        result.left.append(f"{display(path)}: two edits overlap there: edit it by hand")
+        result.merged -= len(edits.pop(path))
+    if edits:
+        _check(result, (root, folder, repo_id), texts, edits, (ours, hub_text, origin))
     return result
 
 
-def _check(result: Merged, root: Path, folder: Path, repo_id: str, body_new: str) -> None:
-    """Render the merged sources in a copy of the cards folder; what still differs from the Hub's README
-    is reported; a merge that does not render is refused."""
+def _note(edits: dict[Path, list[tuple[int, int, list[str]]]], origin: dict[tuple[Path, int, int], int],
+          line: int) -> None:
+    """The README line of each edit recorded since the last call."""
+    for path, changes in edits.items():
+        for at, end, _ in changes:
+            origin.setdefault((path, at, end), line)
+
+
+def _applied(lines: list[str], changes: list[tuple[int, int, list[str]]]) -> str | None:
+    """A file's lines with its edits made; None when two of them overlap."""
+    lines = list(lines)
+    spans = sorted(changes, reverse=True)
+    if any(s2[1] > s1[0] for s1, s2 in zip(spans, spans[1:], strict=False)):
+        return None
+    for at, end, body in spans:
+        lines[at:end] = body
+    return "\n".join(lines)
+
+
+def _front_matter(result: Merged, texts: dict[Path, list[str]], card: tuple[Path, Path, str], ours: str,
+                  hub_text: str, edits: dict[Path, list[tuple[int, int, list[str]]]]) -> None:
+    """Each front-matter key the Hub changed, into the field of the card's card.yaml that writes it (or
+    reported, with the field and where)."""
+    from cardgen.importing.placing import place_front_matter
+    from cardgen.pipeline.drift import front_matter_changes
+
+    for key, old, new in front_matter_changes(ours, hub_text):
+        placed = place_front_matter(texts, card[1] / "card.yaml", key, old, new)
+        if isinstance(placed, str):
+            placed = _named(card, texts, None, (key, old)) or placed
+            result.left.append(f"front matter `{key}`: {old!r} on publishing, {new!r} on the Hub: not merged "
+                               f"({placed})")
+        else:
+            edits.setdefault(placed[0], []).append(placed[1])
+            result.merged += 1
+
+
+def _line(result: Merged, texts: dict[Path, list[str]], card: tuple[Path, Path, str], edit: tuple[str, str, int],
+          values: dict[str, str], edits: dict[Path, list[tuple[int, int, list[str]]]], why: str) -> None:
+    """Record one README line edited (``edit``: the line, the line on the Hub, its number) in the text value
+    of the sources that holds it (``placing.place_line``), or report it: with the field that holds it, or
+    those it is computed from."""
+    from cardgen.importing.placing import place_line
+
+    old, new, number = edit
+    placed = place_line(texts, old, new, values)
+    if not isinstance(placed, str):
+        edits.setdefault(placed[0], []).append(placed[1])
+        result.merged += 1
+        return
+    if "`" in placed:
+        why = placed
+    elif old.strip():
+        why = _named(card, texts, old) or why
+    result.left.append(f"README line {number}: {why}")
+
+
+def _named(card: tuple[Path, Path, str], texts: dict[Path, list[str]], line: str | None,
+           key: tuple[str, Any] | None = None) -> str | None:
+    """Why a README line (or a front-matter key with its value, ``key``) cannot be placed, naming the fields
+    of card.yaml it is computed from (``card``: the cards folder, the card's folder, its repo id)."""
+    from cardgen.frontmatter import mapping
+    from cardgen.importing.placing import computed_from
+
+    root, folder, repo_id = card
+    card_yaml = folder / "card.yaml"
+    if card_yaml not in texts:
+        return None
+
+    def gone(text: str) -> bool:
+        if key is not None:
+            return mapping(split(text)[0]).get(key[0]) != key[1]
+        return line not in text.split("\n")
+
+    fields = computed_from(lambda top, f: _rendered(top, f, repo_id), root, card_yaml, "\n".join(texts[card_yaml]),
+                           gone)
+    if not fields:
+        return None
+    return f"computed from fields {', '.join(fields)}: edit {'it' if len(fields) == 1 else 'them'} there"
+
+
+def _differing(text: str, hub_text: str) -> int:
+    """How much two READMEs (without their digest markers) differ: the front-matter keys whose values
+    differ (their order is cardgen's), and the body's lines that do."""
+    from cardgen.pipeline.drift import front_matter_changes
+
+    a, b = split(unsealed(text))[1].split("\n"), split(unsealed(hub_text))[1].split("\n")
+    return len(front_matter_changes(text, hub_text)) + sum(
+        max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in
+        difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op != "equal")
+
+
+def _check(result: Merged, card: tuple[Path, Path, str], texts: dict[Path, list[str]],
+           edits: dict[Path, list[tuple[int, int, list[str]]]],
+           readmes: tuple[str, str, dict[tuple[Path, int, int], int]]) -> None:
+    """Render the merged sources in a copy of the cards folder. Where the README is not then the Hub's,
+    each edit is tried alone: one that does not bring the README nearer the Hub's (it changes lines the
+    Hub did not) is not merged, and reported with where it would have gone; what still differs is
+    reported; a merge that does not render is refused."""
+    root, folder, repo_id = card
+    ours, hub_text, origin = readmes
     with tempfile.TemporaryDirectory(prefix="cardgen-merge-") as tmp:
         copy = Path(tmp) / root.name
         shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-        for path, (_, new) in result.changes.items():
-            target = copy / path.relative_to(root)
-            target.unlink(missing_ok=True)  # a link copied as a link is replaced, never written through
-            target.write_text(new, encoding="utf-8")
-        try:
-            text = _render(copy, copy / folder.relative_to(root), repo_id)
-        except MergeError:
-            raise MergeError(f"merging the edit of {repo_id} would leave sources that do not render: nothing "
-                             "changed; edit the sources by hand") from None
-    _, body, _ = split(unsealed(text))
-    still = [op for op in difflib.SequenceMatcher(None, body.split("\n"), body_new.split("\n"),
-                                                  autojunk=False).get_opcodes() if op[0] != "equal"]
-    if still and not result.left:
-        result.left.append(f"{len(still)} changed run{'s' * (len(still) != 1)} of lines still differ after the "
-                           "merge: see `cardgen diff`")
 
+        def render(chosen: dict[Path, list[tuple[int, int, list[str]]]]) -> str | None:
+            for path in texts:
+                target = copy / path.relative_to(root)
+                new = _applied(texts[path], chosen[path]) if path in chosen else None
+                if new is not None or target.is_symlink():
+                    target.unlink(missing_ok=True)  # a link copied as a link is replaced, never written through
+                target.write_text(new if new is not None else "\n".join(texts[path]), encoding="utf-8")
+            return _rendered(copy, copy / folder.relative_to(root), repo_id)
+
+        text = render(edits)
+        if text is None or _differing(text, hub_text):
+            base = _differing(ours, hub_text)
+            for path, changes in list(edits.items()):
+                for change in list(changes):
+                    alone = render({path: [change]})
+                    if alone is None or _differing(alone, hub_text) >= base:
+                        changes.remove(change)
+                        result.merged -= 1
+                        line = origin.get((path, change[0], change[1]), 1)
+                        result.left.append(f"README line {line}: placed in {display(path)}:{change[0] + 1}, the edit "
+                                           "would change README lines the Hub did not change: not merged")
+            text = render(edits)
+    if text is None:
+        raise MergeError(f"merging the edit of {repo_id} would leave sources that do not render: nothing "
+                         "changed; edit the sources by hand")
+    result.changes = {p: ("\n".join(texts[p]), _applied(texts[p], c) or "") for p, c in edits.items() if c}
+    still = _differing(text, hub_text)
+    if still and not result.left:
+        result.left.append(f"{still} line{'s' * (still != 1)} still differ after the merge: see `cardgen diff`")

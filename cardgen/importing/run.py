@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cardgen import hubspec
+from cardgen.evals.imported import read_into
 from cardgen.frontmatter import lines, split
 from cardgen.hub import Bounds
 from cardgen.importing.body import body, finish
@@ -41,7 +42,7 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
         imp.problems.append(f"{lone:,} lone CR line end{'s' * (lone != 1)} (an old Mac's) read as line ends, as "
                             "Markdown reads them: the sources and the README end lines with LF")
     text = imp.original = "\n".join(lines(text))  # every line end LF, where Markdown ends a line
-    fm, rest, _ = split(text)
+    fm, rest, fm_line = split(text)
     meta: Any = {}
     if fm is not None:
         meta, problems = _front_matter_data(fm)
@@ -51,9 +52,25 @@ def import_text(text: str, repo_id: str, source: str, fix: bool = False) -> Impo
     if not isinstance(meta, dict):
         imp.problems.append("the front matter is not a mapping; kept as body text")
         rest, meta = text, {}
+    before = len(imp.problems)
     front_matter(meta, out, imp)
+    _at_keys(imp, before, fm or "", fm_line, meta)
     body(rest, out, imp, meta.get("base_model"), offset=text.count("\n") - rest.count("\n"), fix=fix)
     return imp
+
+
+def _at_keys(imp: Imported, since: int, block: str, first: int, meta: dict[str, Any]) -> None:
+    """Each front-matter problem noted since ``since`` placed at the README line of the key it names (the
+    front matter ``block`` starts on line ``first``)."""
+    import re
+
+    lines = {m.group(1): n + first for n, line in enumerate(block.split("\n"))
+             if (m := re.match(r"""["']?([^\s:#"'][^:"']*)["']?\s*:""", line))}
+    keys = sorted((str(k) for k in meta if str(k) in lines), key=len, reverse=True)
+    for i in range(since, len(imp.problems)):
+        key = next((k for k in keys if k in imp.problems[i]), None)
+        if key is not None and not imp.problems[i].startswith("line "):
+            imp.problems[i] = f"line {lines[key]}: {imp.problems[i]}"
 
 
 def _front_matter_data(block: str) -> tuple[Any, list[str]]:
@@ -123,6 +140,8 @@ def run_import(paths: list[str], out: Path, repo_id: str | None, force: bool, sh
     ``write``). All are read, converted and checked before anything is written."""
     found = _readmes(paths, repo_id, bounds)
     imports = [import_text(text, rid, src, fix) for rid, src, text in found]
+    for imp in imports:  # `.eval_results/` and a README's score table (cardgen.evals)
+        read_into(imp, bounds)
     _embedded_apart(imports, {rid for rid, _, _ in found}, out)
     _check(imports)
     for top in imports:

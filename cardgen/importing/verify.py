@@ -21,6 +21,7 @@ _CUT = "<!-- cardgen:import-cut -->"
 _RISKY = ("base_card", "variants", "model_details")
 
 
+
 def _hub_meta(text: str) -> dict[str, Any]:
     from huggingface_hub import ModelCard
 
@@ -104,7 +105,7 @@ def _reproduced(imp: Imported, text: str) -> list[Claim]:
         if c.by_lines:  # a flattened page: each of its lines found in the rendering
             same = not lines_found(want, piece)[1]
         else:
-            same = Counter(body_blocks(piece)) == Counter(body_blocks(want))
+            same = Counter(body_blocks(piece, align=True)) == Counter(body_blocks(want, align=True))
         if same:
             keep.append(c)
         else:
@@ -150,15 +151,14 @@ def settle(imports: list[Imported]) -> None:
     from cardgen.loading.scope import select
     from cardgen.pipeline.run import render_all
 
-    cards = [imp for top in imports for imp in top.all() if imp.claims]
-    if not cards:
-        return
+    cards = [imp for top in imports for imp in top.all()]
     with tempfile.TemporaryDirectory(prefix="cardgen-import-") as tmp:
         for top in imports:
             for imp in top.all():
                 write_card(Path(tmp), imp, imp.partials, imp.card)
         rendering = render_all(select([Path(tmp)]), jobs=1)
         texts = {repo: rendering.texts.get(repo) for repo in [c.repo_id for c in cards]}
+        _unrendered(cards, texts, rendering.diagnostics, Path(tmp))
     from cardgen.rendering.provenance import unsealed
 
     for top in imports:
@@ -166,12 +166,12 @@ def settle(imports: list[Imported]) -> None:
             if not imp.claims or any(c.by_lines for c in imp.claims):
                 continue
             text = texts.get(imp.repo_id)
-            got = Counter(body_blocks(split(unsealed(text))[1])) if text else None
+            got = Counter(body_blocks(split(unsealed(text))[1], align=True)) if text else None
             lines = list(imp.lines)
             for c in sorted(imp.claims, key=lambda c: -c.start):
                 if c.expected is not None:
                     lines[c.start:c.end] = c.expected.split("\n")
-            if got != Counter(body_blocks("\n".join(lines))):
+            if got != Counter(body_blocks("\n".join(lines), align=True)):
                 imp.problems.append("the recognised parts (" + ", ".join(c.what for c in imp.claims) + ") do not "
                                     "give the original back together with the text between them: kept as text")
                 imp.claims = []
@@ -179,3 +179,16 @@ def settle(imports: list[Imported]) -> None:
                     top.base = None
                 finish(imp)
 
+
+
+def _unrendered(cards: list[Imported], texts: dict[str, str | None], diagnostics: list[Any], root: Path) -> None:
+    """A card whose sources do not render is reported with the errors that stop it (import writes it
+    anyway: the sources hold the original as written, and `cardgen validate` says what the Hub refuses)."""
+    for imp in cards:
+        if texts.get(imp.repo_id) is not None:
+            continue
+        folder = str(root / imp.repo_id) + "/"
+        errors = [d for d in diagnostics if d.severity == "error" and str(d.file).startswith(folder)]
+        said = "; ".join(f"{Path(d.file).name}:{d.line}: {d.code} {d.message}" for d in errors[:3])
+        imp.problems.append(f"the imported card does not render ({said or 'see `cardgen validate`'}): fix what the "
+                            "Hub refuses in card.yaml")

@@ -28,3 +28,15 @@ def markers(template: str) -> list[str]:
     """The literal pieces of a template that mark turns (e.g. `### User:`, `<|USER|>`)."""
     literal = PLACEHOLDER.sub("\n", template)
     return list(dict.fromkeys(ln.strip() for ln in re.split(r"\n|(?=<\|)", literal) if ln.strip()))
+
+
+def follows(template: str, text: str) -> bool:
+    """Whether ``text`` is ``template`` with each placeholder filled by some text (the literal parts kept)."""
+    parts = PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
+    pattern = "".join(re.escape(p) if i % 2 == 0 else "(.*?)" for i, p in enumerate(parts))
+    return re.fullmatch(pattern, text, re.S) is not None
+
+
+def literals(template: str) -> list[str]:
+    """The literal text of a template between its placeholders (whitespace kept)."""
+    return [p for i, p in enumerate(PLACEHOLDER.split(template)) if i % 2 == 0 and p]

@@ -312,3 +312,76 @@ def plain(text: str, file: str) -> tuple[Any, list[Diagnostic]]:
         return None, []
     doc, diags = loads(text, file)
     return (None if doc is None else doc.data), diags
+
+
+
+class _SourceDumper(yaml.SafeDumper):
+    """The writer of card sources a person edits: keys in their order, each value spelled out (no
+    aliases), and text over several lines as a literal block (`|`) even where pyyaml would quote it (a
+    line ending in spaces, a Markdown hard break, or holding a tab stays as written inside the block),
+    wherever the block reads back as the same text."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def analyze_scalar(self, scalar: str) -> Any:
+        analysis = super().analyze_scalar(scalar)
+        if "\n" in scalar:
+            analysis.allow_block = True  # pyyaml's doubt (trailing spaces, tabs): settled by ``_reads_back``
+        return analysis
+
+
+class _Probe(_SourceDumper):
+    pass
+
+
+def _block(dumper: yaml.SafeDumper, s: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
+
+
+_Probe.add_representer(str, _block)
+
+
+def _reads_back(s: str) -> bool:
+    """Whether ``s`` written as a literal block is read back as ``s``."""
+    try:
+        return bool(yaml.load(yaml.dump({"k": s}, Dumper=_Probe, allow_unicode=True, width=10_000),
+                              Loader=_Base) == {"k": s})
+    except yaml.YAMLError:
+        return False
+
+
+def _text(dumper: yaml.SafeDumper, s: str) -> yaml.ScalarNode:
+    # a block pyyaml itself allows reads back; the others (trailing spaces, tabs) are tried
+    style = "|" if "\n" in s and (yaml.SafeDumper.analyze_scalar(dumper, s).allow_block or _reads_back(s)) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", s, style=style)
+
+
+_SourceDumper.add_representer(str, _text)
+
+
+def dumps(data: Any) -> str:
+    """``data`` as YAML sources a person edits (``_SourceDumper``): keys in their order, text over several
+    lines as a literal block wherever one reads back the same."""
+    return str(yaml.dump(data, Dumper=_SourceDumper, sort_keys=False, allow_unicode=True, width=10_000))
+
+
+def nodes(text: str, file: str) -> yaml.Node | None:
+    """The YAML node graph of a source (each node with its marks: where it starts and ends), for editing
+    one value in place; None where ``loads`` refuses the text."""
+    doc, _ = loads(text, file)
+    return None if doc is None else yaml.compose(text, Loader=_Loader)
+
+
+def one_line(value: Any, style: str | None = None) -> str | None:
+    """``value`` written on one line (a flow collection, or a scalar in ``style``: `'`, `"`, or plain where
+    it reads back the same, else double-quoted), as the sources' loader reads it back; None when it cannot
+    be one line."""
+    for st in dict.fromkeys([style if style in ("'", '"') else None, '"']):
+        text = yaml.dump(value, Dumper=_SourceDumper, default_style=st, default_flow_style=True, width=10 ** 9,
+                         allow_unicode=True)
+        text = text.removesuffix("\n").removesuffix("\n...").rstrip("\n")
+        back, diags = plain(text, "value")
+        if "\n" not in text and not diags and back == value:
+            return text
+    return None

@@ -74,9 +74,10 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
     report = Collector(rendering.diagnostics)
     drifted = []
     for repo in sorted(rendering.texts):
+        p = readme_path(out, repo)
+        drifted += _extras(p.parent, rendering.extras.get(repo, {}), rendering, repo, report)
         if repo in rendering.same:
             continue
-        p = readme_path(out, repo)
         try:
             text = rendering.texts[repo]
         except KeyError as e:  # another run replaced it in the store meanwhile
@@ -90,6 +91,32 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
     if isinstance(rendering.texts, Texts):  # a store that failed only when the texts were read
         report.extend(rendering.texts.warnings())
     return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)
+
+
+def stale(folder: Path, files: dict[str, str]) -> list[Path]:
+    """The `.eval_results/*.yaml` files beside a README that its sources no longer give."""
+    from cardgen.evals.entries import FOLDER
+
+    here = folder / FOLDER
+    if here.is_symlink() or not here.is_dir():
+        return []
+    return sorted(p for p in here.glob("*.yaml") if f"{FOLDER}/{p.name}" not in files)
+
+
+def _extras(folder: Path, files: dict[str, str], rendering: Rendering, repo: str, report: Collector) -> list[Drift]:
+    """The files beside a README (`.eval_results/`) that differ from what the sources give, or are stale."""
+    out = []
+    for rel, text in sorted(files.items()):
+        p = folder / rel
+        old = committed(p)
+        if old != text:
+            state = "missing" if old is None else "out of date"
+            out.append(Drift(p, state, unified(old, text, str(p))))
+            report.error(rendering.position(repo), "CG708", f"{p} is {state}")
+    for p in stale(folder, files):
+        out.append(Drift(p, "stale", unified(committed(p), "", str(p))))
+        report.error(rendering.position(repo), "CG708", f"{p} is stale: the sources give no such results file")
+    return out
 
 
 def against_committed(selection: Selection, out: Path, jobs: int | None, policy: Policy | None,

@@ -63,7 +63,9 @@ def environment(policy: Any, root: Path) -> str:
             with open(path, "rb") as fh:
                 h.update(fh.read())
     libs = [f"{name}={v}" for name, v in versions(LIBRARIES).items()]
-    return sha("\n".join([str(SCHEMA), h.hexdigest(), *libs, sys.version, repr(policy), str(root)]))
+    from cardgen.evals.benchmarks import state  # the benchmarks' eval.yaml files the task checks read
+
+    return sha("\n".join([str(SCHEMA), h.hexdigest(), *libs, sys.version, repr(policy), str(root), state()]))
 
 
 #: the libraries whose versions decide what a card loads, renders and lints to

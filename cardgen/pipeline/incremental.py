@@ -347,6 +347,8 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
             else:
                 out.texts.add(r.repo, r.digest, graph.store)
                 out.where[r.repo] = r.where
+                if r.extras:
+                    out.extras[r.repo] = r.extras
     return diags, failed
 
 
@@ -450,6 +452,8 @@ def _render_folder(folder: Path, cards: list[Card], bad_files: set[str], cache: 
                    texts: list[tuple[str, str, str]]) -> list[Rendered]:
     """Render and lint the cards of a folder (none built from a file with an error); their texts go to
     ``texts``, (hash, folder, text)."""
+    from cardgen.evals.entries import eval_files
+
     rendered = []
     for card in cards:
         files = card.built_from()
@@ -457,7 +461,8 @@ def _render_folder(folder: Path, cards: list[Card], bad_files: set[str], cache: 
         digest = None if text is None else sha(text)
         if text is not None and digest is not None:
             texts.append((digest, str(folder), text))
-        rendered.append(Rendered(card.repo_id, digest, diags, sorted(files), card.where_path()))
+        extras = eval_files(card) if text is not None else {}
+        rendered.append(Rendered(card.repo_id, digest, diags, sorted(files), card.where_path(), extras))
     return rendered
 
 

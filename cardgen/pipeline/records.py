@@ -13,7 +13,7 @@ damaged store, one from an older cardgen) reads as None, and its folder is rebui
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from typing import Any, TypeVar
 
 from cardgen.diagnostics import Diagnostic
@@ -69,6 +69,10 @@ def _strings(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
+def _texts(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+
+
 def _bool(v: Any) -> bool:
     return isinstance(v, bool)
 
@@ -84,21 +88,22 @@ class Rendered:
     diags: list[Diagnostic]
     files: list[str]  # sorted
     where: Place
+    extras: dict[str, str] = field(default_factory=dict)  # files written beside the README (`.eval_results/`)
 
     def to_json(self) -> list[Any]:
         return [self.repo, self.digest, [diag_out(d) for d in self.diags], self.files,
-                [self.where[0], list(self.where[1])]]
+                [self.where[0], list(self.where[1])], self.extras]
 
     @classmethod
     def from_json(cls, v: Any) -> Rendered | None:
-        if not (isinstance(v, list) and len(v) == 5):
+        if not (isinstance(v, list) and len(v) == 6):
             return None
-        repo, digest, diags, files, where = v
+        repo, digest, diags, files, where, extras = v
         if not (_str(repo) and (digest is None or _str(digest)) and _strings(files)
-                and isinstance(where, list) and len(where) == 2 and _str(where[0])):
+                and isinstance(where, list) and len(where) == 2 and _str(where[0]) and _texts(extras)):
             return None
         found, path = _each(diag_in, diags), path_in(where[1])
-        return None if found is None or path is None else cls(repo, digest, found, files, (where[0], path))
+        return None if found is None or path is None else cls(repo, digest, found, files, (where[0], path), extras)
 
 
 @dataclass(frozen=True)

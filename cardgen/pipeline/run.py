@@ -34,6 +34,7 @@ class Rendering:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     cards: dict[str, Card] = field(default_factory=dict)  # repo id -> card (not kept by the incremental run)
     failed: list[str] = field(default_factory=list)  # repo ids not rendered (invalid or lint errors)
+    extras: dict[str, dict[str, str]] = field(default_factory=dict)  # repo id -> files beside its README
     where: dict[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)  # repo id -> its repo id's place
     unaffected: int = 0  # cards left alone: none of their inputs changed (`--changed-since`)
     folders: int = 0  # card folders gone through the dependency graph
@@ -61,6 +62,7 @@ def render_all(selection: Selection, jobs: int | None = None, policy: Policy | N
                changed: frozenset[str] | None = None) -> Rendering:
     """Validate and render in memory, every card kept (``Rendering.cards``); cards with errors are not
     rendered. With ``changed``, only the cards ``affected`` by those files are rendered."""
+    from cardgen.evals.entries import eval_files
     from cardgen.pipeline.validate import validate_scope
 
     out = Rendering()
@@ -84,6 +86,8 @@ def render_all(selection: Selection, jobs: int | None = None, policy: Policy | N
             else:
                 assert isinstance(out.texts, dict)
                 out.texts[card.repo_id] = text
+                if extra := eval_files(card):
+                    out.extras[card.repo_id] = extra
                 out.cards[card.repo_id] = card
                 out.where[card.repo_id] = card.where_path()
     out.diagnostics = (policy or Policy()).apply(report.diagnostics)

@@ -10,7 +10,8 @@ from pathlib import Path
 from cardgen.diagnostics import Collector, Diagnostic
 from cardgen.files import atomic_write, clean_leftovers, committed, escaping_link, file_mode, readme_path
 from cardgen.loading.scope import Selection
-from cardgen.pipeline.drift import against_committed
+from cardgen.pipeline.drift import against_committed, stale
+from cardgen.pipeline.run import Rendering
 from cardgen.pipeline.store import Texts
 from cardgen.policy import Policy
 
@@ -35,6 +36,7 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
                                                             f"{out}: {repo} not written")
             continue
         clean_leftovers(p.parent)
+        written += _extras(p.parent, rendering.extras.get(repo, {}), rendering, repo, report)
         if repo in rendering.same:
             written.append((p, "unchanged"))
             continue
@@ -71,3 +73,34 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
     if isinstance(rendering.texts, Texts):  # a store that failed only when the texts were read
         report.extend(rendering.texts.warnings())
     return report.diagnostics, written
+
+
+def _extras(folder: Path, files: dict[str, str], rendering: Rendering, repo: str,
+            report: Collector) -> list[tuple[Path, str]]:
+    """The files beside a README (`.eval_results/`): each written atomically when it changed, a file the
+    sources no longer give removed."""
+    out: list[tuple[Path, str]] = []
+    if (folder / ".eval_results").is_symlink():  # never written through a link
+        report.error(rendering.position(repo), "CG304", f"{folder / '.eval_results'} is a link: {repo}'s "
+                                                        "evaluation results not written")
+        return out
+    for rel, text in sorted(files.items()):
+        p = folder / rel
+        if committed(p) == text:
+            out.append((p, "unchanged"))
+            continue
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(p, text, file_mode(), sync=False)
+        except OSError as e:
+            report.error(rendering.position(repo), "CG008", f"cannot write {p}: {e.strerror or e}")
+            continue
+        out.append((p, "written"))
+    for p in stale(folder, files):
+        try:
+            p.unlink()
+        except OSError as e:
+            report.error(rendering.position(repo), "CG008", f"cannot remove {p}: {e.strerror or e}")
+            continue
+        out.append((p, "removed"))
+    return out

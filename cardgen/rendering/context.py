@@ -138,8 +138,10 @@ def _usage(card: Card, name: str) -> UsageValues:
     u = card.model.usage
     if u is None:
         return {"usage": None}
+    if u.none is not None:  # no snippet, and why
+        return {"usage": {"none": fill(u.none, name=name), "intro": ""}}
     intro = u.intro or "Use `{name}` with the following code snippet:"
-    return {"usage": {"intro": fill(intro, name=name), **snippet_values(card)}}
+    return {"usage": {"intro": fill(intro, name=name), "none": None, **snippet_values(card)}}
 
 
 class PromptValues(TypedDict):

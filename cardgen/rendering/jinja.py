@@ -243,11 +243,14 @@ def render_body(card: Card, cache: RunCache, report: Collector) -> str | None:
 
 
 def render_card(card: Card, cache: RunCache, report: Collector) -> str | None:
-    """The whole README (front matter, body, digest marker); None when it failed (reported)."""
+    """The whole README (front matter, body, digest marker); None when it failed (reported). A card with
+    no front-matter key has no front matter block: an empty one (`---` then `---`) is not front matter to
+    huggingface_hub, and the Hub shows it as two rules."""
     done = _render(card, cache, report, whole=True)
     if done is None or done.body is None or done.front is None:
         return None
-    return seal(done.front.rstrip("\n") + "\n\n" + done.body)
+    front = done.front.rstrip("\n")
+    return seal(front + "\n\n" + done.body if front else done.body)
 
 
 def _render(card: Card, cache: RunCache, report: Collector, whole: bool) -> Done | None:
@@ -349,7 +352,8 @@ def templates(job: Job, cache: RunCache) -> Done:
     try:
         done.body = tidy(compiled(env, "card.md.j2").render(ctx))
         if job.front_matter is not None and len(done.placed) == sum(map(len, job.free.values())):
-            done.front = compiled(env, "front_matter.md.j2").render(front_matter=job.front_matter)
+            done.front = compiled(env, "front_matter.md.j2").render(front_matter=job.front_matter) \
+                if job.front_matter else ""
     except _Failed:  # the embedded base card did not render (``done.base_used`` says so)
         pass
     except sandbox.Bound:

@@ -66,12 +66,25 @@ def snippet_values(card: Card, repo_id: str | None = None) -> dict[str, Any]:
     }
 
 
+#: the transformers release that introduced `from_pretrained(dtype=...)` (`torch_dtype=` before it, deprecated since)
+DTYPE_KEYWORD_SINCE = (4, 56)
+
+
+def dtype_keyword(usage: Usage | None) -> str:
+    """The keyword the snippet passes the dtype by: `dtype`, as transformers documents it, unless the card
+    targets a transformers version from before it (`usage.transformers`), which knows `torch_dtype` only."""
+    v = usage.transformers if usage is not None else None
+    if v is not None and tuple(int(x) for x in v.split(".")[:2]) < DTYPE_KEYWORD_SINCE:
+        return "torch_dtype"
+    return "dtype"
+
+
 def _model_kwargs(card: Card, dtype: str | None) -> dict[str, str]:
     """The keyword arguments the model is loaded with: its dtype, the card's own, remote code."""
     u = card.model.usage
     model_kw: dict[str, str] = {}
     if dtype:
-        model_kw["torch_dtype"] = '"auto"' if dtype == "auto" else f"torch.{dtype}"
+        model_kw[dtype_keyword(u)] = '"auto"' if dtype == "auto" else f"torch.{dtype}"
     model_kw.update({k: py_value(v) for k, v in (u.model_kwargs if u else {}).items()})
     if card.model.trust_remote_code:
         model_kw["trust_remote_code"] = "True"

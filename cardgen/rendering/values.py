@@ -7,6 +7,7 @@ partial places; ``context`` registers the builders that put them in the template
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cardgen import hubspec
@@ -33,7 +34,7 @@ def license_line(card: Card, name: str) -> str:
 def details(card: Card, name: str) -> list[tuple[str, str]]:
     """The model details list: who made it, its type, size, languages, library, licence and contact."""
     m = card.model
-    out = _makers(card)
+    out = _makers(card) + _origin(card)
     if m.model_type_description:
         out.append(("Model type", fill(m.model_type_description, name=name)))
     elif m.model_type:
@@ -41,8 +42,11 @@ def details(card: Card, name: str) -> list[tuple[str, str]]:
     parameters = (card.member.parameters if card.member else None) or m.parameters
     if parameters:
         out.append(("Parameters", parameters))
+    if m.context_length:
+        out.append(("Context length", f"{m.context_length:,} tokens"))
     if m.language:
-        out.append(("Language(s)", ", ".join(hubspec.languages().get(c, c) for c in m.language)))
+        codes = [m.language] if isinstance(m.language, str) else m.language
+        out.append(("Language(s)", ", ".join(hubspec.languages().get(c, c) for c in codes)))
     library = _library(card)
     if library is not None:
         out.append(("Library", library))
@@ -73,6 +77,25 @@ def _makers(card: Card) -> list[tuple[str, str]]:
                         _who(card.creator)))
         return out
     return [("Developed by", _who(card.creator))] if card.creator else []
+
+
+_REPO_ID = re.compile(r"[\w.-]+(?:/[\w.-]+)?", re.ASCII)  # what a Hub link can be built from as it is
+
+#: how a derived model's row names its relation to the model it comes from (`base_model_relation`)
+_ORIGIN = {"quantized": "Quantized from", "finetune": "Fine-tuned from", "adapter": "Adapter of",
+           "merge": "Merged from"}
+
+
+def _origin(card: Card) -> list[tuple[str, str]]:
+    """The model a derived card comes from (its `base_model`, or the card it extends), linked to its page
+    on the Hub: a quantised, converted, fine-tuned, adapted or merged model names its origin."""
+    m = card.model
+    base = m.base_model or m.extends
+    if not base:
+        return []
+    ids = [base] if isinstance(base, str) else list(base)
+    links = ", ".join(f"[{b}](https://huggingface.co/{b})" if _REPO_ID.fullmatch(b) else f"`{b}`" for b in ids)
+    return [(_ORIGIN.get(m.base_model_relation or "", "Base model"), links)]
 
 
 def _library(card: Card) -> str | None:
@@ -131,8 +154,18 @@ def training_values(card: Card, name: str) -> dict[str, Any] | None:
         "dataset_list": dataset_listing(t.datasets, card.training_datasets, name) if t.datasets else "",
         "procedure_heading": t.procedure_heading,
         "procedure": fill(t.procedure, precision=t.precision, optimizer=t.optimizer, name=name),
+        "facts": training_facts(t),
         "hyperparameters": hyper,
     }
+
+
+def training_facts(t: Training) -> str:
+    """The training facts that the procedure's prose does not name (`{precision}`, `{optimizer}`), as a
+    list under the procedure's heading: a field that is given is shown, with or without prose."""
+    facts = [(label, value) for label, key, value in (("Precision", "precision", t.precision),
+                                                      ("Optimizer", "optimizer", t.optimizer))
+             if value is not None and f"{{{key}}}" not in (t.procedure or "")]
+    return "\n".join(f"- {label}: {value}" for label, value in facts)
 
 
 def variants_values(card: Card) -> dict[str, Any] | None:

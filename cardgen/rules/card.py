@@ -30,7 +30,9 @@ def own_repo_id(card: Card) -> Found:
 
 @card_rule("CG213", "licence differs from the base card's", "warning")
 def licence_of_base(card: Card) -> Found:
-    if card.model.extends and card.base and card.license and card.base.license:
+    from cardgen.rules.derived import quantized
+
+    if card.model.extends and card.base and card.license and card.base.license and not quantized(card):  # CG506
         mine, theirs = card.license.value, card.base.license.value
         if (mine.id, mine.name) != (theirs.id, theirs.name):
             yield card.loc("license"), (f"licence {mine.id!r} differs from the base card's "

@@ -40,7 +40,7 @@ BOS_TEXTS = ("<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>", "[BOS]", "<
 @card_rule("CG404", "usage snippet style cannot serve the card's task")
 def style_serves_task(card: Card) -> Found:
     m = card.model
-    if m.usage is None:
+    if m.usage is None or m.usage.none is not None:
         return
     style = tasks.style_of(m)
     tag = m.pipeline_tag
@@ -59,15 +59,65 @@ def style_serves_task(card: Card) -> Found:
         return
     if tag not in spec.tasks:
         fit = tasks.BY_TASK.get(tag)
+        if not (m.usage.style and m.usage.style != "default"):  # the style follows the card's kind: the tag is wrong
+            why = ("a GGUF card's" if style == "llama-cpp" and m.quantization is not None else
+                   f"library_name {m.library_name!r}'s" if m.library_name in tasks.BY_LIBRARY else "the card's")
+            fix = "text-generation" if "text-generation" in spec.tasks else min(spec.tasks)
+            yield where(), (f"{card.repo_id}: {why} snippet style {style!r} writes a {'/'.join(sorted(spec.tasks))} "
+                            f"snippet, but pipeline_tag is {tag!r}: set `pipeline_tag: {fix}`")
+            return
         yield where(), (f"usage style {style!r} writes a {'/'.join(sorted(spec.tasks))} snippet, but the card's "
                       f"pipeline_tag is {tag!r}: " + (f"set `usage.style: {fit}` or leave `style` out to follow "
                                                       "pipeline_tag" if fit else "no style of cardgen's serves it"))
 
 
+#: the tasks a chat model is filed under: its chat template formats a conversation, which it continues
+CHAT_TASKS = frozenset("text-generation image-text-to-text audio-text-to-text video-text-to-text any-to-any".split())
+#: the widget inputs that belong to some tasks only (`text` and `src` serve many), and those tasks
+WIDGET_TASKS = {"messages": CHAT_TASKS, "source_sentence": frozenset({"sentence-similarity"}),
+                "sentences": frozenset({"sentence-similarity"}),
+                "candidate_labels": frozenset({"zero-shot-classification", "zero-shot-image-classification"}),
+                "context": frozenset({"question-answering", "table-question-answering",
+                                      "document-question-answering"})}
+
+
+@card_rule("CG411", "pipeline_tag contradicts what the card documents",
+           rule="the Hub files a model, and runs its widget, by pipeline_tag: a chat model tagged "
+                "text-classification is filed and served as a classifier")
+def task_fits_kind(card: Card) -> Found:
+    """A pipeline tag that what the card documents contradicts: a chat template (unless `usage.style` names
+    the snippet the author means, as a reward model's card does), a widget example whose inputs serve other
+    tasks. Reported at the card whose own source writes the tag or the contradicting field."""
+    m = card.model
+    tag = m.pipeline_tag
+    if tag is None or tag not in hubspec.pipeline_tags():
+        return  # no tag, or one the Hub does not know (CG203)
+    own = card.origin.get("pipeline_tag", card.src) is card.src
+    found: list[tuple[str, str, str]] = []  # (what, its field, the fix)
+    p = m.prompt
+    if p is not None and p.chat_template is not None and tag not in CHAT_TASKS and not (m.usage and m.usage.style):
+        found.append(("its chat template (`prompt.chat_template`) makes it a chat model", "prompt", "text-generation"))
+    for i, w in enumerate(m.widget or []):
+        keys = [k for k in WIDGET_TASKS if getattr(w, k)]
+        serves = frozenset().union(*(WIDGET_TASKS[k] for k in keys)) if keys else frozenset()
+        if keys and tag not in serves:
+            fix = "text-generation" if "messages" in keys else sorted(serves)[0]
+            found.append((f"its widget example {i + 1} (`{'`, `'.join(keys)}`) is an input for "
+                          f"{', '.join(sorted(serves))}", "widget", fix))
+            break
+    for what, f, fix in found[:1]:
+        if not (own or card.origin.get(f, card.src) is card.src):
+            return  # both inherited: the base card that writes them reports it
+        also = (" (a classifier that formats its input with a chat template, as a reward model does, names its "
+                "snippet: `usage.style: text-classification`)") if f == "prompt" else ""
+        yield card.loc("pipeline_tag"), (f"pipeline_tag {tag!r} contradicts the card: {what}; set "
+                                         f"`pipeline_tag: {fix}`{also}")
+
+
 @card_rule("CG405", "no template for the usage snippet style")
 def style_template_exists(card: Card) -> Found:
     m = card.model
-    if m.usage is None:
+    if m.usage is None or m.usage.none is not None:
         return
     style = tasks.style_of(m)
     if style and not any((Path(folder) / "snippets" / f"{style}.py.j2").is_file() for folder in card.templates):
@@ -79,7 +129,7 @@ def style_template_exists(card: Card) -> Found:
 def style_inputs(card: Card) -> Found:
     m = card.model
     u = m.usage
-    if u is None:
+    if u is None or u.none is not None:
         return
     style = tasks.style_of(m)
     if style == "fill-mask" and u.message.count("{mask}") != 1:
@@ -158,19 +208,21 @@ def fields_shown(card: Card) -> Found:
 @card_rule("CG409", "field that the card's kind does not use")
 def unused_by_kind(card: Card) -> Found:
     """A field is shown or refused: one that nothing of this card's kind would show is refused, with why.
-    Four checks, in this order: the usage inputs its snippet style takes, the prompt fields its
-    template and chat template show, the dataset details the body shows, the calibration datasets'."""
+    Five checks, in this order: the usage inputs its snippet style takes, the prompt fields its
+    template and chat template show, the dataset details the body shows, the calibration datasets', and
+    the training headings that head nothing."""
     yield from _usage_inputs_unused(card)
     yield from _prompt_fields_unused(card)
     yield from _dataset_details_unused(card)
     yield from _calibration_details_unused(card)
+    yield from _training_headings_unused(card)
 
 
 def _usage_inputs_unused(card: Card) -> Found:
     """`usage.context`, `sentences` and `file` where the card's snippet style takes none of them."""
     m = card.model
     u = m.usage
-    if u is None:
+    if u is None or u.none is not None:
         return
     style = tasks.style_of(m)
     needs = {"context": "question-answering", "sentences": "feature-extraction or sentence-transformers",
@@ -249,6 +301,23 @@ def _calibration_details_unused(card: Card) -> Found:
                     "shown nowhere; remove it")
 
 
+def _training_headings_unused(card: Card) -> Found:
+    """`training.dataset_heading` without datasets, `procedure_heading` without a procedure: a heading the
+    body shows only above what it heads."""
+    ref = card.training
+    t = ref.value if ref else None
+    if ref is None or t is None:
+        return
+    heads = {"dataset_heading": (("dataset_text", "datasets"), "`dataset_text` or `datasets`"),
+             "procedure_heading": (("procedure", "precision", "optimizer", "hyperparameters"),
+                                   "`procedure`, `precision`, `optimizer` or `hyperparameters`")}
+    for f, (parts, named) in heads.items():
+        members = f == "procedure_heading" and any(getattr(m, "hyperparameters", None) for m in card.members)
+        if f in t.model_fields_set and not members and all(getattr(t, p) is None for p in parts):
+            yield ref.pos(f), (f"`training.{f}` heads {named}, and this card gives none of them: it would be "
+                               "shown nowhere; remove it, or write what it heads")
+
+
 _TODO = re.compile(r"(?i)\btodo\b")
 
 
@@ -275,3 +344,13 @@ def placeholders_left(card: Card) -> Found:
         if path[:3] in kept:  # an author's own text, imported as written: its TODOs are theirs
             continue
         yield card.src.pos(path), f"placeholder left in `{'.'.join(map(str, path))}`: replace the TODO"
+
+
+@card_rule("CG804", "widget example key cardgen does not type", "warning",
+           rule="the Hub reads a widget example's keys as it finds them: one cardgen does not type is kept as written, "
+                "and named in case it is a typo")
+def widget_keys(card: Card) -> Found:
+    for i, example in enumerate(card.model.widget or []):
+        for key in example.model_extra or {}:
+            yield card.key_loc("widget", i, key), (f"widget example key `{key}` is not one cardgen types: kept in the "
+                                                  "front matter as written (a typo of one it types?)")

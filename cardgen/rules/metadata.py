@@ -66,6 +66,13 @@ def licence_known(meta: Meta) -> Found:
     lic = meta.data["license"]
     for i, one in enumerate(lic if isinstance(lic, list) else [lic]):
         if isinstance(one, str) and one not in hubspec.licenses():
+            hub = hubspec.hub_license(one)
+            if hub is not None:  # the same licence, spelled as SPDX or a person would: the Hub's id is the fix
+                why = ("the Hub's ids are lower case" if hub == one.lower() else "the Hub does not tell SPDX's -only "
+                       "from -or-later" if re.search(r"(?:-only|-or-later|\+)$", one.lower()) else "its Hub spelling")
+                yield _item_path(meta, "license", i), (f"unknown licence {one!r}: the Hub's id for it is `{hub}` "
+                                                       f"({why}); write `license: {hub}`")
+                continue
             hint = hubspec.suggest(one, hubspec.licenses())
             yield _item_path(meta, "license", i), (f"unknown licence {one!r}{hint}; use `other` with license_name "
                                                    "and license_link for a custom licence")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import cardgen.evals.rules  # noqa: F401 - the evaluation results' rules
 import cardgen.rules.card  # noqa: F401 - each rule module registers its rules on import
+import cardgen.rules.derived  # noqa: F401
 import cardgen.rules.kinds  # noqa: F401
 import cardgen.rules.metadata  # noqa: F401
 import cardgen.rules.risks  # noqa: F401
+import cardgen.rules.usage  # noqa: F401
 from cardgen.diagnostics import Diagnostic
 from cardgen.rules.registry import RULES, Meta, RiskFacts, diagnostic, risk_facts
 

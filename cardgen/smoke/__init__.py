@@ -22,8 +22,10 @@ crash is that model's failure; the JSON report is written whatever happens. torc
 optional extra (`cardgen[smoke]`).
 
 The modules, by job: ``run`` (the run over the cards in scope, and ``run_one``: one model's checks by its
-card's style), ``tokens`` (the tokenizer tier of a generating card), ``generate`` (loading and
+card's style), ``tokens`` (the tokenizer tier of a generating card), ``prompts`` (its prompt facts: BOS
+and EOS texts, the `bos` claim, markers, stop strings, the seq2seq input), ``generate`` (loading and
 generation), ``encoder`` and ``gguf`` (the cards that do not generate), ``models`` (where a model comes
 from, and whether it fits in memory), ``snippet`` (the usage snippet and its forkserver), ``result``
-(``SmokeResult`` and its report lines), ``options`` (``SmokeOptions``).
+(``SmokeResult`` and its report lines), ``options`` (``SmokeOptions``), ``codes`` (the codes of the
+generating cards' failures, CG901-CG919).
 """

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from cardgen.card import Card
+from cardgen.smoke import codes
 from cardgen.smoke.models import cannot_fit, weight_bytes
 from cardgen.smoke.options import SmokeOptions
 from cardgen.smoke.result import SmokeResult, first_line, time_limit
@@ -81,7 +82,7 @@ def _load(card: Card, source: str, size: int, opts: SmokeOptions, r: SmokeResult
             auto = AutoModelForSeq2SeqLM if r.style == "seq2seq" else AutoModelForCausalLM
             model = auto.from_pretrained(source, **kw)
     except Exception as e:  # noqa: BLE001 - reported, not raised
-        r.failures.append(f"loading failed: {first_line(e)}")
+        r.fail(codes.NOT_LOADING, f"loading failed: {first_line(e)}")
         return None
     if not cuda:
         model.to("cpu")
@@ -112,7 +113,7 @@ def _generate(model: Any, t: Tokenized, opts: SmokeOptions, r: SmokeResult, cuda
             out = model.generate(inputs, attention_mask=torch.ones_like(inputs),
                                  logits_processor=LogitsProcessorList([first]), **gen_kw)
     except Exception as e:  # noqa: BLE001
-        r.failures.append(f"generation failed: {first_line(e)}")
+        r.fail(codes.GENERATION, f"generation failed: {first_line(e)}")
         return
     t2 = time.perf_counter()
     new = out[0].tolist()[1:] if encoder_decoder else out[0][len(t.ids):].tolist()
@@ -148,10 +149,10 @@ def _judge(new: list[int], seconds: float, t: Tokenized, opts: SmokeOptions, r: 
     r.output = clean[:cut] if cut < len(raw) else clean
     _stopped_by(new, raw, cut, seconds, t, opts, r)
     if not r.output.strip():
-        r.failures.append("the model returned no text")
+        r.fail(codes.ANSWER, "the model returned no text")
     for mk in t.markers:
         if mk and mk in answer:
-            r.failures.append(f"template text {mk!r} leaked into the answer")
+            r.fail(codes.ANSWER, f"template text {mk!r} leaked into the answer")
 
 
 def _stopped_by(new: list[int], raw: str, cut: int, seconds: float, t: Tokenized, opts: SmokeOptions,
@@ -159,7 +160,7 @@ def _stopped_by(new: list[int], raw: str, cut: int, seconds: float, t: Tokenized
     """What ended generation (a stop token, the stop string at ``raw[cut:]``, the token limit); a failure
     when it ran past ``--timeout`` or ended otherwise."""
     if opts.timeout and seconds >= opts.timeout:
-        r.failures.append(f"generation of {r.name} took longer than {opts.timeout:g} s (--timeout)")
+        r.fail(codes.GENERATION, f"generation of {r.name} took longer than {opts.timeout:g} s (--timeout)")
     elif new and new[-1] in t.stop_at:
         r.stopped_by = f"stop token {new[-1]}"
     elif cut < len(raw):
@@ -167,7 +168,8 @@ def _stopped_by(new: list[int], raw: str, cut: int, seconds: float, t: Tokenized
     elif len(new) >= opts.max_new_tokens:
         r.stopped_by = "token limit"
     else:
-        r.failures.append(f"generation ended after {len(new)} tokens without a stop token, stop string or the limit")
+        r.fail(codes.GENERATION,
+               f"generation ended after {len(new)} tokens without a stop token, stop string or the limit")
 
 
 def _force_stop(model: Any, t: Tokenized, inputs: Any, gen_kw: dict[str, Any], r: SmokeResult) -> None:
@@ -192,6 +194,6 @@ def _force_stop(model: Any, t: Tokenized, inputs: Any, gen_kw: dict[str, Any], r
                                  logits_processor=LogitsProcessorList([_Force(n, 0, forced)]), **kw)
         new = out[0][n:].tolist()
         if new != forced:
-            r.failures.append(f"the documented stop criteria did not end generation at the {what}: "
-                              f"{len(new)} new tokens {new[:12]}")
+            r.fail(codes.FORCED_STOP, f"the documented stop criteria did not end generation at the {what}: "
+                                      f"{len(new)} new tokens {new[:12]}")
     r.check("forced stop", before)

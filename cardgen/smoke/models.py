@@ -29,8 +29,14 @@ def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) ->
 
     try:
         # weights are as large as they are: no byte cap; a download has an hour, each request a minute
-        return Hub(Bounds(timeout=60.0, deadline=3600.0, max_bytes=None)).snapshot(
+        folder = Hub(Bounds(timeout=60.0, deadline=3600.0, max_bytes=None)).snapshot(
             repo, branch, local_only=not opts.allow_download)
+        lacking = no_model(folder)
+        if lacking is None:
+            return folder
+        r.skipped = (f"not available locally: the cached snapshot of {repo} {lacking}; give --model-path "
+                     f"{repo}=DIR, or --allow-download to fetch it" if not opts.allow_download
+                     else f"not available: {repo} {lacking}")
     except RepositoryNotFoundError:
         r.failures.append(f"repository {repo} does not exist on the Hub (or is private and no token was given)")
     except RevisionNotFoundError:
@@ -41,6 +47,17 @@ def locate(repo: str, branch: str | None, opts: SmokeOptions, r: SmokeResult) ->
     except Exception as e:  # noqa: BLE001 - a network fault, a full disk...: this model's problem
         r.failures.append(explain(e, repo, branch, f"could not get {repo}"))
     return None
+
+
+def no_model(folder: str) -> str | None:
+    """What a snapshot lacks to be smoke-tested (a `config.json`, or GGUF files), said as "holds only ...";
+    None when it has a model. `cardgen import` and `publish` leave snapshots of a README alone."""
+    p = Path(folder)
+    if (p / "config.json").is_file() or any(p.glob("*.gguf")):
+        return None
+    names = sorted(f.name for f in p.iterdir()) if p.is_dir() else []
+    held = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"holds {'only ' + held if names else 'no file'}: no config.json and no GGUF file"
 
 
 # -- memory ----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ class SmokeResult:
     dtype: str = "float32"
     ok: bool = False
     failures: list[str] = field(default_factory=list)
+    codes: dict[str, str] = field(default_factory=dict)  # failure -> its code (CG9xx, `smoke.codes`)
     warnings: list[str] = field(default_factory=list)
     checks: dict[str, str] = field(default_factory=dict)  # check -> "ok" | "failed" | "skipped"
     load_s: float | None = None
@@ -41,6 +42,11 @@ class SmokeResult:
     @property
     def name(self) -> str:
         return self.repo_id + (f"@{self.branch}" if self.branch else "")
+
+    def fail(self, code: str, message: str) -> None:
+        """A failure with its stable code (declared in ``cardgen.smoke.codes``)."""
+        self.failures.append(message)
+        self.codes[message] = code
 
     def check(self, name: str, failures_before: int) -> None:
         self.checks[name] = "ok" if len(self.failures) == failures_before else "failed"
@@ -71,7 +77,7 @@ def format_result(r: SmokeResult) -> str:
     if r.output:
         lines.append(f"  output: {r.output[:200]!r}")
     lines += [f"  warning: {w}" for w in r.warnings]
-    lines += [f"  FAIL: {f}" for f in r.failures]
+    lines += [f"  FAIL: {f}" + (f" [{r.codes[f]}]" if f in r.codes else "") for f in r.failures]
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 from cardgen.card import Card
@@ -30,7 +31,7 @@ from cardgen.smoke.gguf import run_gguf
 from cardgen.smoke.models import OFFLINE, locate
 from cardgen.smoke.options import SmokeOptions
 from cardgen.smoke.result import SmokeResult, Timeout, failed, first_line, format_result, summary
-from cardgen.smoke.snippet import SnippetServer, run_snippet
+from cardgen.smoke.snippet import SnippetServer, require_snippet, run_snippet
 
 EXTRA_HINT = ("the smoke test needs torch and transformers: `python -m pip install torch==2.13.0 'cardgen[smoke]'` "
               "(install torch first to pick the CPU build)")
@@ -87,6 +88,13 @@ def run_one(card: Card, branch: str | None, readme: str | None, opts: SmokeOptio
         return replace(earlier, branch=branch, warnings=[*earlier.warnings,
                                                          f"same folder as {earlier.name}: its result, not run again"])
     _check(card, source, opts, r, cuda)
+    if readme is not None:
+        require_snippet(card, readme, r)
+    if opts.tokenizer_only:  # every copy of the chat template and the stops in the folder (cardgen.folder)
+        from cardgen.folder.check import copies_only
+
+        for d in copies_only(card, Path(source)):
+            (r.failures if d.severity == "error" else r.warnings).append(f"{d.code} {d.message}")
     gc.collect()  # the model is freed before the snippet loads its own copy
     if cuda:
         torch.cuda.empty_cache()
@@ -126,7 +134,7 @@ def _check(card: Card, source: str, opts: SmokeOptions, r: SmokeResult, cuda: bo
 def _snippet(card: Card, readme: str | None, source: str, opts: SmokeOptions, r: SmokeResult,
              server: SnippetServer | None) -> str:
     """The card's rendered usage snippet, run on the local model: "ok", "failed" or "skipped"."""
-    if readme is None:
+    if readme is None or (card.model.usage is not None and card.model.usage.none is not None):
         return "skipped"
     if isinstance(card.model.quantization, GGUF) and importlib.util.find_spec("llama_cpp") is None:
         r.warnings.append("llama-cpp-python is not installed: the usage snippet was not run")
@@ -200,6 +208,7 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
     report.results = data
     report.checked = plural(len(results), "model")
     report.lines = [format_result(r) for r in results] + [summary(results)]
+    report.failures = {"failed": sum(map(failed, results))}
     return report, int(any(map(failed, results)))
 
 

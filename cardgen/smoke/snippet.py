@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cardgen.card import Card
+from cardgen.smoke import codes
 from cardgen.smoke.models import OFFLINE
 from cardgen.smoke.result import SmokeResult
 
@@ -34,6 +36,14 @@ from cardgen.smoke.result import SmokeResult
 def snippet_of(readme: str) -> str | None:
     m = re.search(r"^```python\n(.*?)^```", readme, re.S | re.M)
     return m.group(1) if m else None
+
+
+def require_snippet(card: Card, readme: str, r: SmokeResult) -> None:
+    """A card's README shows a python usage snippet, or the card says why it shows none (`usage.none`)."""
+    u = card.model.usage
+    if (u is None or u.none is None) and snippet_of(readme) is None:
+        r.fail(codes.NO_SNIPPET, "the README shows no python usage snippet, and the card does not say why: "
+                                 "document `usage`, or say why there is none in `usage.none`")
 
 
 #: variables that hold a credential, by a word of their name (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, GITHUB_TOKEN,
@@ -180,13 +190,13 @@ def run_snippet(readme: str, repo_id: str, local_dir: str, device: str, r: Smoke
                                                                  timeout or 600)
     r.snippet_s = round(time.perf_counter() - t0, 3)
     if status is None:
-        r.failures.append(f"usage snippet did not finish within {timeout or 600:g} s")
+        r.fail(codes.SNIPPET, f"usage snippet did not finish within {timeout or 600:g} s")
         return "failed"
     if status != 0:
-        r.failures.append(_failure(code, stderr))
+        r.fail(codes.SNIPPET, _failure(code, stderr))
         return "failed"
     if not stdout.strip():
-        r.failures.append("usage snippet printed nothing")
+        r.fail(codes.SNIPPET, "usage snippet printed nothing")
         return "failed"
     return "ok"
 

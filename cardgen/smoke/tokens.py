@@ -1,7 +1,9 @@
 """The tokenizer tier of a generating card (no weights read): the documented prompt judged on token
-ids (the filled template against the tokenizer's chat template, BOS counted once, special markers one
-token each), the stop ids against the model's end-of-sequence ids, the snippet's tokenizer keywords,
-and the architecture in config.json. What it finds is handed to generation as `Tokenized`."""
+ids (the filled template, and a chat card's raw template too, against the tokenizer's chat template;
+BOS counted once), the stop ids against the model's end-of-sequence ids, the snippet's tokenizer
+keywords, the architecture in config.json, and the prompt facts of ``prompts`` (BOS and EOS texts, the
+`bos` claim, markers one token each, stop strings, the seq2seq input). What it finds is handed to
+generation as `Tokenized`."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 from cardgen.card import Card
 from cardgen.kinds.prompt import PLACEHOLDER, fill_template, markers
+from cardgen.smoke import codes, prompts
 from cardgen.smoke.options import SmokeOptions
 from cardgen.smoke.result import SmokeResult, first_line, time_limit
 
@@ -48,7 +51,7 @@ def tokenizer_tier(card: Card, source: str, opts: SmokeOptions, r: SmokeResult) 
     p = m.prompt
     seq2seq = r.style == "seq2seq"
     if p is None and not seq2seq:
-        r.failures.append("the card documents no prompt format")
+        r.fail(codes.NO_PROMPT, "the card documents no prompt format")
         return None
     trust = bool(m.trust_remote_code)
     if trust:
@@ -62,10 +65,15 @@ def tokenizer_tier(card: Card, source: str, opts: SmokeOptions, r: SmokeResult) 
         _architecture(cfg, seq2seq, r)
     eos, eos_where = eos_ids(source, tok, cfg)
     stop_at = check_stops(card, tok, eos, eos_where, r)
+    if p is not None:
+        prompts.check_markers(p, tok, r)
+        prompts.check_special_texts(p, tok, r)
+        prompts.check_stop_strings(card, tok, eos, eos_where, r)
     ids = _seq2seq_ids(card, tok, r) if seq2seq else _prompt_ids(card, tok, r)
     if ids is None:
         return None
     _bos_once(tok, ids, r)
+    prompts.check_bos_claim(card, tok, TEST_MESSAGE if p and p.template else _message(card), r)
     return Tokenized(tok, ids, stop_at, list(p.stop_strings) if p else [],
                      markers(p.template or "") if p is not None and not seq2seq else [])
 
@@ -81,7 +89,7 @@ def _tokenizer(card: Card, source: str, opts: SmokeOptions, r: SmokeResult) -> A
             return AutoTokenizer.from_pretrained(source, trust_remote_code=bool(card.model.trust_remote_code),
                                                  **tok_kw)
     except Exception as e:  # noqa: BLE001 - reported, not raised
-        r.failures.append(f"loading the tokenizer failed: {first_line(e)}")
+        r.fail(codes.NOT_LOADING, f"loading the tokenizer failed: {first_line(e)}")
         return None
 
 
@@ -105,8 +113,8 @@ def check_tokenizer_kwargs(card: Card, tok: Any, source: str, r: SmokeResult) ->
     for k in u.tokenizer_kwargs:
         if k not in known:
             close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.75)
-            r.failures.append(f"the snippet passes tokenizer keyword {k!r}, which transformers ignores"
-                              + (f"; did you mean {close[0]!r}?" if close else ""))
+            r.fail(codes.TOKENIZER_KWARG, f"the snippet passes tokenizer keyword {k!r}, which transformers ignores"
+                   + (f"; did you mean {close[0]!r}?" if close else ""))
 
 
 def _config(source: str, trust: bool, r: SmokeResult) -> Any:
@@ -116,7 +124,7 @@ def _config(source: str, trust: bool, r: SmokeResult) -> Any:
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=trust)
     except Exception as e:  # noqa: BLE001
-        r.failures.append(f"config.json does not load: {first_line(e)}")
+        r.fail(codes.NOT_LOADING, f"config.json does not load: {first_line(e)}")
         return None
 
 
@@ -126,9 +134,9 @@ def _architecture(cfg: Any, seq2seq: bool, r: SmokeResult) -> None:
     want = ("ForConditionalGeneration", "Seq2SeqLM") if seq2seq else ("ForCausalLM", "LMHeadModel")
     if archs and not any(a.endswith(want) for a in archs):
         cls = "AutoModelForSeq2SeqLM" if seq2seq else "AutoModelForCausalLM"
-        r.failures.append(f"the card's {r.style} snippet loads {cls}, "
-                          f"but the model's architecture is {', '.join(archs)} (config.json): set the pipeline_tag "
-                          "that this model serves")
+        r.fail(codes.ARCHITECTURE, f"the card's {r.style} snippet loads {cls}, "
+                                   f"but the model's architecture is {', '.join(archs)} (config.json): set the "
+                                   "pipeline_tag that this model serves")
 
 
 # -- stops -----------------------------------------------------------------------------------------
@@ -159,19 +167,19 @@ def check_stops(card: Card, tok: Any, eos: set[int], where: str, r: SmokeResult)
     vocab = len(tok)
     for sid in documented:
         if sid >= vocab:
-            r.failures.append(f"stop token id {sid} is outside the tokenizer's vocabulary (size {vocab})")
+            r.fail(codes.STOP_IDS, f"stop token id {sid} is outside the tokenizer's vocabulary (size {vocab})")
     if documented:
         missing = sorted(eos - set(documented))
         if missing:
             names = ", ".join(f"{i} {tok.convert_ids_to_tokens(i)!r}" for i in missing)
-            r.failures.append(f"the snippet passes eos_token_id={documented}, which replaces the model's end-of-"
-                              f"sequence id(s) {names} ({where}): add them to prompt.stop_token_ids")
+            r.fail(codes.STOP_IDS, f"the snippet passes eos_token_id={documented}, which replaces the model's end-of-"
+                                   f"sequence id(s) {names} ({where}): add them to prompt.stop_token_ids")
         special = set(getattr(tok, "all_special_ids", [])) | {
             i for i, t in getattr(tok, "added_tokens_decoder", {}).items() if getattr(t, "special", False)}
         for sid in documented:
             if sid < vocab and sid not in eos and sid not in special:
-                r.failures.append(f"stop token id {sid} is the ordinary token {tok.convert_ids_to_tokens(sid)!r}, "
-                                  "neither end-of-sequence nor a special token: generation would stop inside text")
+                r.fail(codes.STOP_IDS, f"stop token id {sid} is the ordinary token {tok.convert_ids_to_tokens(sid)!r}, "
+                                       "neither end-of-sequence nor a special token: generation would stop inside text")
     r.check("stops", before)
     return [i for i in documented if i < vocab] or sorted(eos)
 
@@ -179,33 +187,40 @@ def check_stops(card: Card, tok: Any, eos: set[int], where: str, r: SmokeResult)
 # -- the prompt's ids ------------------------------------------------------------------------------
 def _seq2seq_ids(card: Card, tok: Any, r: SmokeResult) -> list[int]:
     """A sequence-to-sequence card: the snippet's message, as the encoder reads it."""
-    u = card.model.usage
-    r.prompt = u.message if u else TEST_MESSAGE
+    prompts.check_seq2seq_input(card, r)
+    r.prompt = _message(card)
     ids: list[int] = tok(r.prompt)["input_ids"]
     return ids
 
 
+def _message(card: Card) -> str:
+    """The message the snippet sends."""
+    u = card.model.usage
+    return u.message if u else TEST_MESSAGE
+
+
 def _prompt_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
-    """A prompted card: its special markers are one token each, and the prompt's ids (the chat
-    template's for a chat card, else the filled template's)."""
+    """A prompted card: the prompt's ids (the chat template's for a chat card, else the filled
+    template's); a chat card that also shows a raw template has it judged too."""
     p = card.model.prompt
     assert p is not None
-    before = len(r.failures)
-    for special in p.special_tokens:
-        enc = tok.encode(special, add_special_tokens=False)
-        if len(enc) != 1:
-            r.failures.append(f"{special!r} should be one special token but tokenises into {len(enc)}: {enc}")
-    r.check("special tokens", before)
-    chat_style = r.style == "chat" or p.template is None
-    return _chat_ids(card, tok, r) if chat_style else _template_ids(card, tok, r)
+    if r.style == "chat" or p.template is None:
+        ids = _chat_ids(card, tok, r)
+        if ids is not None and p.template is not None:
+            prompt = r.prompt
+            _template_ids(card, tok, r, check="raw template")
+            r.prompt = prompt
+        return ids
+    return _template_ids(card, tok, r)
 
 
 def _bos_once(tok: Any, ids: list[int], r: SmokeResult) -> None:
     """The model must be fed one BOS token, not the template's and the tokenizer's."""
     bos = tok.bos_token_id
     if bos is not None and list(ids[:2]) == [bos, bos]:
-        r.failures.append(f"the model is fed two BOS tokens ({list(ids[:3])}...): the prompt writes {tok.bos_token!r} "
-                          "and the tokenizer adds it too; remove it from the template, or set `prompt.bos: template`")
+        r.fail(codes.BOS_CLAIM, f"the model is fed two BOS tokens ({list(ids[:3])}...): the prompt writes "
+                                f"{tok.bos_token!r} and the tokenizer adds it too; remove it from the template, or set "
+                                "`prompt.bos: template`")
 
 
 def _first_difference(a: list[int], b: list[int]) -> int:
@@ -213,14 +228,14 @@ def _first_difference(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
-def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
+def _template_ids(card: Card, tok: Any, r: SmokeResult, check: str = "chat template") -> list[int] | None:
     """The filled raw template's ids; against the tokenizer's chat template's, when it has one."""
     p = card.model.prompt
     assert p is not None
     prompt, unfilled = fill_prompt(card)
     r.prompt = prompt
     if unfilled:
-        r.failures.append(f"template placeholder(s) left unfilled: {', '.join('{' + u + '}' for u in unfilled)}")
+        r.fail(codes.UNFILLED, f"template placeholder(s) left unfilled: {', '.join('{' + u + '}' for u in unfilled)}")
         return None
     ids = list(tok(prompt, add_special_tokens=p.bos != "template")["input_ids"])
     if getattr(tok, "chat_template", None):
@@ -231,7 +246,7 @@ def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
             chat = list(tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
                                                 return_dict=True)["input_ids"])
         except Exception as e:  # noqa: BLE001
-            r.failures.append(f"the tokenizer's chat template fails: {first_line(e)}")
+            r.fail(codes.TEMPLATE_IDS, f"the tokenizer's chat template fails: {first_line(e)}")
             return None
         if chat != ids:
             at = _first_difference(chat, ids)
@@ -241,8 +256,9 @@ def _template_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
             if p.chat_template_differs:
                 r.warnings.append(f"{text} (the card says why: {p.chat_template_differs})")
             else:
-                r.failures.append(text + "; fix the template, or say why it differs in `prompt.chat_template_differs`")
-        r.check("chat template", before)
+                r.fail(codes.TEMPLATE_IDS,
+                       text + "; fix the template, or say why it differs in `prompt.chat_template_differs`")
+        r.check(check, before)
     return ids
 
 
@@ -255,8 +271,8 @@ def _chat_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
     assert p is not None
     before = len(r.failures)
     if not getattr(tok, "chat_template", None):
-        r.failures.append("the card documents a chat template but the tokenizer has none (tokenizer_config.json "
-                          "`chat_template`)")
+        r.fail(codes.TEMPLATE_IDS, "the card documents a chat template but the tokenizer has none "
+                                   "(tokenizer_config.json `chat_template`)")
         return None
     msgs = chat.snippet_messages(card.model)
     try:
@@ -264,20 +280,20 @@ def _chat_ids(card: Card, tok: Any, r: SmokeResult) -> list[int] | None:
                                            return_dict=True)["input_ids"])
         r.prompt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
     except Exception as e:  # noqa: BLE001
-        r.failures.append(f"the tokenizer's chat template fails: {first_line(e)}")
+        r.fail(codes.TEMPLATE_IDS, f"the tokenizer's chat template fails: {first_line(e)}")
         return None
     if p.chat_template not in (None, chat.FROM_TOKENIZER):
         assert p.chat_template is not None
         try:
-            mine = chat.render(p.chat_template, msgs, tok.bos_token, tok.eos_token)
+            mine = chat.render(p.chat_template, msgs, *prompts.chat_template_tokens(p, tok))
         except chat.ChatTemplateError as e:
-            r.failures.append(str(e))
+            r.fail(codes.TEMPLATE_IDS, str(e))
             return None
         card_ids = list(tok(mine, add_special_tokens=False)["input_ids"])
         if card_ids != ids:
             at = _first_difference(card_ids, ids)
-            r.failures.append(f"the card's chat template gives other token ids than the tokenizer's, from position "
-                              f"{at}: card {card_ids[at:at + 5]} vs tokenizer {ids[at:at + 5]}; copy "
+            r.fail(codes.TEMPLATE_IDS, f"the card's chat template gives other token ids than the tokenizer's, from "
+                                       f"position {at}: card {card_ids[at:at + 5]} vs tokenizer {ids[at:at + 5]}; copy "
                               "tokenizer_config.json's chat_template into `prompt.chat_template`")
     r.check("chat template", before)
     return ids

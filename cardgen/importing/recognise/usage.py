@@ -125,15 +125,17 @@ def _pretrained_kwargs(s: _Snippet, call: _Call, kind: str) -> None:
     from cardgen.rendering.literals import kwargs, py_value
 
     kws, values = call.kws, call.values
-    if kind == "model" and kws[0].arg == "torch_dtype":
+    # the dtype's keyword: `dtype`, or `torch_dtype` in a snippet written for transformers before 4.56
+    key = kws[0].arg if kind == "model" and kws[0].arg in ("dtype", "torch_dtype") else "torch_dtype"
+    if kind == "model" and kws[0].arg == key:
         dt = kws[0].value
         if isinstance(dt, ast.Attribute) and isinstance(dt.value, ast.Name) and dt.value.id == "torch" \
                 and dt.attr in _DTYPES:
-            values["torch_dtype"] = dt.attr
-    rest = {k: v for k, v in values.items() if not (kind == "model" and k == "torch_dtype")}
-    if _NONE in rest.values() or "trust_remote_code" in rest or values.get("torch_dtype") is _NONE:
+            values[key] = dt.attr
+    rest = {k: v for k, v in values.items() if not (kind == "model" and k == key)}
+    if _NONE in rest.values() or "trust_remote_code" in rest or values.get(key) is _NONE:
         return
-    shown = ({"torch_dtype": f"torch.{values['torch_dtype']}"} if "torch_dtype" in values else {})
+    shown = ({key: f"torch.{values[key]}"} if key in values else {})
     shown.update({k: py_value(v) for k, v in rest.items()})
     a, b = s.span(kws[0], kws[-1])
     if s.code[a:b] != kwargs(shown):
@@ -141,7 +143,9 @@ def _pretrained_kwargs(s: _Snippet, call: _Call, kind: str) -> None:
     s.holes.append((a, b, "{{ u.tokenizer_args }}" if kind == "tokenizer" else "{{ u.model_args }}"))
     s.u["tokenizer_kwargs" if kind == "tokenizer" else "model_kwargs"] = rest
     if kind == "model":
-        s.u["dtype"] = values.get("torch_dtype")
+        s.u["dtype"] = values.get(key)
+        if key == "torch_dtype" and key in values:  # the last release that documented it: rendered as written
+            s.u["transformers"] = "4.55"
 
 
 def _generate(s: _Snippet, call: _Call) -> None:

@@ -1,0 +1,147 @@
+"""What a model file says about itself, from its header alone (no weights read): a safetensors file's
+JSON header (its length prefix bounded by ``limits.MAX_SAFETENSORS_HEADER``), a GGUF file's metadata
+and tensor table (the `gguf` package), and the sizes and counts written the way cards write them."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cardgen.limits import MAX_SAFETENSORS_HEADER
+
+#: safetensors dtype -> the torch dtype name a card's `usage.dtype` takes
+DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64", "F8_E4M3": "float8_e4m3fn",
+          "F8_E5M2": "float8_e5m2", "I8": "int8", "U8": "uint8"}
+
+
+class HeaderError(ValueError):
+    """A file whose header cannot be read as its format says."""
+
+
+@dataclass
+class Safetensors:
+    parameters: int
+    dtypes: dict[str, int]  # safetensors dtype -> parameters of that dtype
+
+
+def safetensors_header(path: Path) -> Safetensors:
+    """Parameter count and dtypes from a safetensors file's header (8-byte little-endian length, then JSON)."""
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) != 8:
+            raise HeaderError("shorter than a safetensors header")
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_SAFETENSORS_HEADER:
+            raise HeaderError(f"header of {n} bytes (more than {MAX_SAFETENSORS_HEADER})")
+        raw = f.read(n)
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise HeaderError(f"header is not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise HeaderError("header is not a JSON object")
+    out = Safetensors(0, {})
+    for name, t in data.items():
+        if name == "__metadata__" or not isinstance(t, dict):
+            continue
+        shape, dtype = t.get("shape"), t.get("dtype")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise HeaderError(f"tensor {name!r} has no valid shape")
+        count = math.prod(shape)
+        out.parameters += count
+        out.dtypes[str(dtype)] = out.dtypes.get(str(dtype), 0) + count
+    return out
+
+
+@dataclass
+class GGUFHeader:
+    """What llama.cpp reads from a GGUF file's metadata, as plain values."""
+
+    file: str
+    size: int
+    parameters: int
+    quant: str | None  # e.g. Q4_K_M, from general.file_type
+    meta: dict[str, Any] = field(default_factory=dict)  # key -> value, token lists left out
+    tokens: list[str] = field(default_factory=list)  # tokenizer.ggml.tokens
+
+    def token(self, key: str) -> str | None:
+        i = self.meta.get(key)
+        return self.tokens[i] if isinstance(i, int) and 0 <= i < len(self.tokens) else None
+
+
+def gguf_header(path: Path) -> GGUFHeader:
+    """A GGUF file's metadata and tensor table, read with the `gguf` package (memory-mapped, no weights)."""
+    import gguf  # the PyPI package
+
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except Exception as e:  # noqa: BLE001 - whatever the reader raises on a file that is not GGUF
+        raise HeaderError(f"does not read as GGUF: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    meta: dict[str, Any] = {}
+    tokens: list[str] = []
+    for name, fld in reader.fields.items():
+        if name == "tokenizer.ggml.tokens":
+            tokens = [str(t) for t in fld.contents()]
+        elif not name.startswith("tokenizer.ggml.") or name.endswith("_id") or name.endswith(".model"):
+            value = fld.contents()
+            if not isinstance(value, list) or len(value) <= 64:
+                meta[name] = value
+    quant = None
+    if isinstance(meta.get("general.file_type"), int):
+        try:
+            quant = gguf.LlamaFileType(meta["general.file_type"]).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+        except ValueError:
+            quant = None
+    params = sum(int(t.n_elements) for t in reader.tensors)
+    if quant is None and reader.tensors:  # no general.file_type: the type most of the weights have
+        by_type: dict[str, int] = {}
+        for t in reader.tensors:
+            by_type[t.tensor_type.name] = by_type.get(t.tensor_type.name, 0) + int(t.n_elements)
+        quant = max(by_type, key=lambda k: by_type[k])
+    return GGUFHeader(path.name, path.stat().st_size, params, quant, meta, tokens)
+
+
+_BITS = re.compile(r"^(?:I?Q|TQ)(\d)|^[FB]F?(\d+)$")
+
+
+def quant_bits(quant: str) -> int | None:
+    """The bits a GGUF quantisation's name says: Q4_K_M 4, IQ2_XS 2, F16 16, BF16 16, F32 32."""
+    q = quant.upper()
+    if q == "BF16":
+        return 16
+    m = _BITS.match(q)
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def human_size(n: int) -> str:
+    """Bytes as cards write them: `105 MB` below a gigabyte, `40.66 GB` from one (decimal units)."""
+    if n >= 1_000_000_000:
+        return f"{n / 1e9:.2f} GB"
+    if n >= 1_000_000:
+        return f"{round(n / 1e6)} MB"
+    return f"{max(1, round(n / 1e3))} kB"
+
+
+def human_count(n: int) -> str:
+    """A parameter count as cards write it, three significant figures: `6.74B`, `135M`, `1.23M`."""
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= div:
+            v = n / div
+            return f"{v:.3g}{unit}" if v < 1000 else f"{round(v)}{unit}"
+    return str(n)
+
+
+_COUNT = re.compile(r"^\s*~?(\d+(?:\.\d+)?)\s*([KMBT])\b", re.I)
+
+
+def parse_count(text: str) -> float | None:
+    """A card's `parameters` (`7B`, `135M`, `1.2M params`) as a number; None when it does not read as one."""
+    m = _COUNT.match(text)
+    if not m:
+        return None
+    return float(m.group(1)) * {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}[m.group(2).upper()]
