@@ -1,36 +1,44 @@
-"""Benchmark at scale: cardgen against huggingface_hub and a floor program, cold and incremental.
+"""Benchmark at scale, on a generated family tree (``familytree``): the cold render against the floor
+program that writes the same bytes, and the incremental runs against a one-card `validate --no-cache`.
 
-    python benchmarks/bench_scale.py [--cards 1000 10000] [--rounds 3]
+    nice python benchmarks/bench_scale.py [--cards 1000 10000] [--rounds 5] [--only cold|incremental]
 
-The tree is generated: organisations, each with a base card and its family (fine-tunes that extend it,
-GPTQ and GGUF repackagings that extend and embed it), every card with its own prose, tables, variants,
-and one in ten with a risk matrix; shared citations, licences and a mitigation catalogue in `_shared/`.
+Every figure is paired: each round runs the measured program and its yardstick back to back (each a
+fresh process), and the per-round ratios are printed with their min / median / max; the machine's load
+(``os.getloadavg()``) is printed beside each round, so that a noisy round can be seen for what it is.
 
-Cold, in interleaved rounds (each program a fresh process, the graph cache empty), printing each
-round's time and min/median/max of the per-round ratios:
+Cold (the graph's cache empty, the output folder empty), per round:
 
-* ``cardgen render --jobs 1`` and ``cardgen render`` (its default workers);
-* the peer on one process: for each card, huggingface_hub's ``ModelCard.from_template`` with the same
-  metadata and a body of the same size, ``save``, then ``ModelCard.load`` of what it wrote (the peer's
-  validation pass);
-* the bare program on one process: cardgen's own loading, resolution and rendering called directly,
-  each README written atomically, and nothing else (no rules, no lint, no graph, no report); it writes
-  the same READMEs byte for byte (checked), so it is the floor for those READMEs with these libraries;
-* the library floor on one process: the same libraries doing the least any generator must: read each
-  source with PyYAML's C loader, render a Jinja template of the README's size, parse it once with
-  markdown-it (the lint's parser) and write it. It checks and resolves nothing, and writes other text.
+* ``cardgen render --jobs 1`` against the floor program: cardgen's own loading, resolution and
+  rendering called directly, each README written atomically, and nothing else (no rules, no lint, no
+  graph, no report). It writes the same READMEs byte for byte (checked every round), so it is the floor
+  for these READMEs with these libraries. Peak memory of each (PSS: pages shared with forked workers
+  counted once, sampled every 50 ms).
+* with ``--more``: ``cardgen render`` with its default workers, and huggingface_hub writing and reading
+  cards of the same sizes (``ModelCard.from_template`` + ``save`` + ``load``), against the same floor.
 
-Incremental (the committed READMEs in place, the graph warm): ``cardgen check`` with nothing changed,
-after one leaf card changed, after one base card changed, against ``cardgen validate --no-cache`` of
-one card. Peak memory is the largest sum of the proportional set sizes (PSS: memory shared by forked
-workers counted once) of a program and its workers, sampled every 50 ms.
+Incremental (the committed READMEs in place, the graph warm), each scenario timed and then a one-card
+``cardgen validate --no-cache`` of a plain leaf, back to back; the edit is undone and the graph brought
+back in step (untimed) before the next scenario. The scenarios' order turns each round.
+
+* nothing changed: ``cardgen check``;
+* a plain leaf changed (its name), a risk-bearing leaf changed (a risk's mitigations, so the catalogue
+  rules have new facts to judge), a base card changed (its name: it and the 24 cards of its family are
+  rebuilt): ``cardgen check`` (exit 1: the READMEs drifted);
+* a shared file changed (a citation's title, which every card of the families citing it shows):
+  ``cardgen check``; the cost per README changed, ``(time - nothing changed's time) / READMEs changed``,
+  is printed beside the cold render's time per README;
+* the hook pair the project's pre-commit hooks run on a commit that changed a leaf:
+  ``cardgen validate FILE`` then ``cardgen check --changed FILE``, timed together;
+* a whole-tree ``cardgen check`` right after a scoped ``cardgen validate LEAF`` (untimed), nothing
+  changed: against the one-card validate, and against "nothing changed" of the same round.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -38,142 +46,37 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from familytree import Tree, make_tree  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
-WORDS = (
-    "alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega river stone cloud maple cedar "
-    "falcon otter raven tiger lotus ember frost quartz amber cobalt violet crimson harbor meadow summit "
-    "lantern signal vector lattice prism orbit"
-).split()
-LICENSES = ["apache-2.0", "mit", "llama2", "cc-by-4.0", "cc-by-nc-4.0", "bsd-3-clause", "openrail", "gpl-3.0"]
-BARE_NAME = "bare (cardgen's load+resolve+render+write)"
-VERBS = ["Exposes", "Misleads", "Reflects", "Leaks", "Fabricates"]
-FAMILY = 25  # cards per organisation: a base card and its family
 
-
-def prose(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
-
-
-def shared() -> dict[str, str]:
-    rng = random.Random(-1)
-    mitigations = "\n".join(f"  M{i}: {prose(rng, 9)[:-1]}" for i in range(1, 9))
-    citations = "\n".join(
-        f"  {w}:\n    key: {w}2024\n    type: article\n    title: The {w.capitalize()} corpus and its uses\n"
-        f"    author: [{w.capitalize()} Lab]\n    year: 2024" for w in WORDS[:6])
-    return {"mitigations.yaml": f"mitigations:\n{mitigations}\n", "citations.yaml": f"citations:\n{citations}\n"}
-
-
-def risk(rng: random.Random) -> str:
-    nu, nr = rng.randint(2, 4), rng.randint(2, 5)
-    uses = "\n".join(f"    - {{id: U{u}, purpose: {prose(rng, 4)[:-1]}, capability: {prose(rng, 5)[:-1]}, "
-                     f"ai_user: {rng.choice(WORDS).title()} teams, ai_subject: {rng.choice(WORDS).title()} users, "
-                     f"domain: {rng.choice(WORDS).title()}}}" for u in range(1, nu + 1))
-    risks = "\n".join(
-        f"    - {{id: R{r}, statement: {rng.choice(VERBS)} {prose(rng, 8)[:-1].lower()}, layer: capability, "
-        f"harm_area: misinformation, mitigations: [M{r}, M{r + 3}]}}" for r in range(1, nr + 1))
-    matrix = "\n".join(
-        f"    R{r}: {{{', '.join(f'U{u}: ' + rng.choice(['[ai_user]', '[ai_subject]', 'false']) for u in range(1, nu + 1))}}}"
-        for r in range(1, nr + 1))
-    return f"risk_assessment:\n  uses:\n{uses}\n  risks:\n{risks}\n  matrix:\n{matrix}\n"
-
-
-def base_card(i: int, owner: str) -> tuple[str, str]:
-    rng = random.Random(i)
-    name = f"base-{i:05d}-{rng.choice(WORDS)}"
-    rows = "\n".join(f"      - [{rng.choice(WORDS)}, {rng.randint(1, 4096)}, {rng.random():.4f}]"
-                     for _ in range(rng.randint(3, 9)))
-    sections = "\n".join(f"  - heading: {prose(rng, 3)[:-1]}\n    body: |\n      {prose(rng, rng.randint(40, 120))}"
-                         for _ in range(rng.randint(2, 4)))
-    return name, f"""repo_id: {owner}/{name}
-name: {name.title()}
-description: |
-  {prose(rng, rng.randint(60, 160))}
-
-  {prose(rng, rng.randint(30, 120))}
-creator: {{name: {owner.title()} Lab, url: "https://example.org/{owner}"}}
-license: {rng.choice(LICENSES)}
-language: [en, {rng.choice(["fr", "de", "es", "it", "ja", "zh"])}]
-library_name: transformers
-pipeline_tag: text-generation
-tags: [{rng.choice(WORDS)}, {rng.choice(WORDS)}-{i}]
-datasets: [{rng.choice(WORDS)}/{rng.choice(WORDS)}-{i}, {rng.choice(WORDS)}/corpus-{i % 97}]
-model_type: llama
-parameters: {rng.randint(1, 70)}B
-prompt:
-  template: "### {rng.choice(WORDS).title()}:\\n{{system_message}}\\n\\n### User:\\n{{prompt}}\\n\\n### Assistant:\\n"
-  system_prompt: {prose(rng, 12)}
-  stop_strings: ["### User:"]
-usage: {{dtype: bfloat16, generation: {{do_sample: true, top_p: 0.{rng.randint(50, 99)}}}, max_new_tokens: {rng.randint(64, 1024)}}}
-training:
-  procedure: {prose(rng, rng.randint(20, 60))}
-  hyperparameters:
-    columns: [name, steps, lr]
-    rows:
-{rows}
-citations: [{rng.choice(WORDS[:6])}]
-sections:
-{sections}
+BARE = r"""
+import os, sys, tempfile
+from pathlib import Path
+from cardgen.cache import RunCache
+from cardgen.diagnostics import Collector
+from cardgen.loading.scope import select
+from cardgen.loading.sources import load_project
+from cardgen.rendering.jinja import render_card
+from cardgen.resolve import Resolver
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+project = load_project(select([src]).scopes[0], jobs=1)
+cache, report = RunCache(), Collector()
+for card in Resolver(project, report).all_cards():
+    text = render_card(card, cache, report)
+    p = out / card.repo_id / "README.md"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as w:
+        w.write(text)
+    os.replace(tmp, p)
 """
 
-
-def leaf_card(i: int, owner: str, base: str) -> tuple[str, str]:
-    rng = random.Random(i)
-    kind = rng.choice(["finetune", "finetune", "gptq", "gguf"])
-    name = f"{base}-{kind}-{i:05d}"
-    head = f"repo_id: {owner}/{name}\nextends: {owner}/{base}\nname: {name.title()}\n"
-    sections = "\n".join(f"  - heading: {prose(rng, 3)[:-1]}\n    body: |\n      {prose(rng, rng.randint(30, 90))}"
-                         for _ in range(rng.randint(1, 3)))
-    if kind == "finetune":
-        body = (f"base_model: {owner}/{base}\nbase_model_relation: finetune\n"
-                f"description: |\n  {prose(rng, rng.randint(40, 140))}\n"
-                f"tags: [{rng.choice(WORDS)}-{i}]\ndatasets: [{rng.choice(WORDS)}/tune-{i}]\n")
-    elif kind == "gptq":
-        variants = "\n".join(
-            f"    - {{branch: gptq-{b}bit-{g}g, bits: {b}, group_size: {g}, act_order: true, damp_percent: 0.01, "
-            f"dataset: wikitext, seq_len: 4096, size: {rng.randint(3, 40)}.{rng.randint(10, 99)} GB, "
-            f"description: {prose(rng, 10)[:-1]}}}" for b, g in [(4, 32), (4, 128), (3, 128)][: rng.randint(1, 3)])
-        body = (f"base_model_relation: quantized\nembed_base_card: true\ninference: false\nquantization:\n  method: GPTQ\n  variants:\n{variants}\n    - {{branch: main, bits: 4, "
-                f"group_size: null, act_order: true, damp_percent: 0.01, dataset: wikitext, seq_len: 4096, "
-                f"size: {rng.randint(3, 40)}.5 GB, description: {prose(rng, 8)[:-1]}}}\n")
-    else:
-        files = "\n".join(
-            f"    - {{file: {name}.{q}.gguf, quant_method: {q}, bits: {b}, size: {rng.randint(2, 40)}.1 GB, "
-            f"max_ram: {rng.randint(4, 44)}.6 GB, use_case: {prose(rng, 6)[:-1]}}}"
-            for q, b in [("Q4_K_M", 4), ("Q5_K_M", 5), ("Q8_0", 8)][: rng.randint(1, 3)])
-        body = (f"base_model_relation: quantized\nembed_base_card: true\nlibrary_name: null\nusage:\n  style: llama-cpp\n"
-                f"  file: {name}.Q4_K_M.gguf\nquantization:\n  method: GGUF\n  files:\n{files}\n")
-    text = head + body + f"sections:\n{sections}\n"
-    if i % 10 == 3:
-        text += risk(rng)
-    return name, text
-
-
-def make_tree(root: Path, n: int) -> list[tuple[Path, Path]]:
-    """Write ``n`` cards; returns (base folder, one of its leaves) per organisation."""
-    (root / "_shared").mkdir(parents=True)
-    for f, text in shared().items():
-        (root / "_shared" / f).write_text(text, "utf-8")
-    families = []
-    i = 0
-    while i < n:
-        owner = f"org{i // FAMILY:04d}"
-        base, text = base_card(i, owner)
-        (root / owner / base).mkdir(parents=True)
-        (root / owner / base / "card.yaml").write_text(text, "utf-8")
-        leaf = None
-        for j in range(i + 1, min(i + FAMILY, n)):
-            name, text = leaf_card(j, owner, base)
-            (root / owner / name).mkdir()
-            (root / owner / name / "card.yaml").write_text(text, "utf-8")
-            leaf = leaf or root / owner / name
-        families.append((root / owner / base, leaf or root / owner / base))
-        i += FAMILY
-    return families
-
-
-# -- the peer and the floor, each run as its own process ------------------------------------------
 PEER = r"""
 import sys, yaml
 from pathlib import Path
@@ -196,52 +99,8 @@ for f in sorted(src.rglob("card.yaml")):
     ModelCard.load(p)
 """
 
-FLOOR = r"""
-import os, sys, tempfile, yaml, jinja2
-from pathlib import Path
-from markdown_it import MarkdownIt
-src, out = Path(sys.argv[1]), Path(sys.argv[2])
-sizes = dict(line.split("\t") for line in Path(sys.argv[3]).read_text().splitlines())
-md = MarkdownIt("commonmark").enable("table").disable("inline")
-tpl = jinja2.Environment(autoescape=False, keep_trailing_newline=True).from_string(
-    "---\nlicense: {{ d.license }}\n---\n# {{ d.name }}\n\n{{ body }}\n")
-for f in sorted(src.rglob("card.yaml")):
-    if "_shared" in f.parts:
-        continue
-    d = yaml.load(f.read_text("utf-8"), Loader=yaml.CSafeLoader)
-    body = (str(d.get("description", "")) + "\n\n") * 50
-    text = tpl.render(d=d, body=body[: int(sizes.get(d["repo_id"], 4000))])
-    md.parse(text)
-    p = out / d["repo_id"] / "README.md"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as w:
-        w.write(text)
-    os.replace(tmp, p)
-"""
 
-BARE = r"""
-import os, sys, tempfile
-from pathlib import Path
-from cardgen.cache import RunCache
-from cardgen.diagnostics import Collector
-from cardgen.renderer import render_card
-from cardgen.resolve import Resolver
-from cardgen.scope import select
-from cardgen.sources import load_project
-src, out = Path(sys.argv[1]), Path(sys.argv[2])
-project = load_project(select([src]).scopes[0], jobs=1)
-cache, report = RunCache(), Collector()
-for card in Resolver(project, report).all_cards():
-    text = render_card(card, cache, report)
-    p = out / card.repo_id / "README.md"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as w:
-        w.write(text)
-    os.replace(tmp, p)
-"""
-
+# -- measuring -----------------------------------------------------------------------------------------
 
 def _pss(pid: int) -> int:
     """A process's proportional set size in bytes (pages shared with its forked workers counted once
@@ -275,8 +134,7 @@ def _family(pid: int) -> set[int]:
     return out
 
 
-def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
-    """The largest sum of the memory of a process and its descendants, sampled every 50 ms."""
+def _peak(pid: int, stop: threading.Event, out: list[int]) -> None:
     best = 0
     while not stop.is_set():
         best = max(best, sum(_pss(p) for p in _family(pid)))
@@ -284,137 +142,197 @@ def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
     out.append(best)
 
 
-def timed(args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, int]:
+@dataclass
+class Run:
+    seconds: float
+    peak: int  # bytes
+    out: str
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> Run:
+    """Run a program, its time and peak memory (it must exit with one of ``ok``)."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    stop, peak = threading.Event(), []
-    sampler = threading.Thread(target=peak_rss, args=(p.pid, stop, peak))
+    p = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stop, peak = threading.Event(), list[int]()
+    sampler = threading.Thread(target=_peak, args=(p.pid, stop, peak))
     sampler.start()
-    _, err = p.communicate()
+    out, _ = p.communicate()
     took = time.perf_counter() - t0
     stop.set()
     sampler.join()
     if p.returncode not in ok:
-        raise SystemExit(f"{' '.join(args)} exited {p.returncode}:\n{err[-3000:]}")
-    return took, peak[0]
+        raise SystemExit(f"{' '.join(args)} exited {p.returncode} (expected {ok}):\n{out[-3000:]}")
+    return Run(took, peak[0], out)
 
 
-def busy_machine(cardgen: list[str], work: Path, env: dict[str, str], rounds: int) -> None:
-    """A cold render with every CPU already busy (one spinning process per CPU): the default workers
-    against one worker, in interleaved rounds."""
-    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
-    try:
-        time.sleep(1)
-        times: dict[str, list[float]] = {"--jobs 1": [], "default": []}
-        for r in range(rounds):
-            for k in (("--jobs 1", "default") if r % 2 == 0 else ("default", "--jobs 1")):
-                shutil.rmtree(work / "cache", ignore_errors=True)
-                shutil.rmtree(work / "ob", ignore_errors=True)
-                extra = ["--jobs", "1"] if k == "--jobs 1" else []
-                times[k].append(timed([*cardgen, "render", *extra, "--out", str(work / "ob"), "cards"], work, env)[0])
-    finally:
-        for p in spin:
-            p.kill()
-            p.wait()
-    ratio = [x / y for x, y in zip(times["default"], times["--jobs 1"], strict=True)]
-    print(f"\n  busy machine ({len(spin)} spinning processes), cold render: --jobs 1 {mmm(times['--jobs 1'])} s, "
-          f"default {mmm(times['default'])} s, default / one worker {mmm(ratio)}")
+def mmm(xs: list[float], fmt: str = ".2f") -> str:
+    return f"{min(xs):{fmt}} / {statistics.median(xs):{fmt}} / {max(xs):{fmt}}"
 
 
-def cold_table(n: int, rounds: int, times: dict[str, list[float]], peaks: dict[str, list[int]]) -> None:
-    print(f"\n{n} cards, cold, {rounds} interleaved rounds: seconds min / median / max, peak memory (PSS), per-round "
-          "ratios min / median / max")
-    floor = times["floor (yaml+jinja+markdown-it+write)"]
-    bare = times[BARE_NAME]
-    peer = times["huggingface_hub from_template+save+load"]
-    for k, ts in times.items():
-        vs_bare = [x / y for x, y in zip(ts, bare, strict=True)]
-        vs_floor = [x / y for x, y in zip(ts, floor, strict=True)]
-        vs_peer = [x / y for x, y in zip(ts, peer, strict=True)]
-        print(f"  {k:44} {mmm(ts)} s  {max(peaks[k]) / 2**20:5.0f} MB  ×bare {mmm(vs_bare)}  "
-              f"×floor {mmm(vs_floor)}  ×peer {mmm(vs_peer)}")
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def mmm(xs: list[float]) -> str:
-    return f"{min(xs):.2f} / {statistics.median(xs):.2f} / {max(xs):.2f}"
+# -- cold ------------------------------------------------------------------------------------------------
+
+def cold(work: Path, cardgen: list[str], env: dict[str, str], tree: Tree, rounds: int, more: bool) -> float:
+    """The cold table; returns the median seconds per README of ``render --jobs 1``."""
+    py = sys.executable
+    bare_py, peer_py = work / "bare.py", work / "peer.py"
+    bare_py.write_text(BARE)
+    peer_py.write_text(PEER)
+    sizes = work / "sizes.tsv"
+    sizes.write_text("".join(f"{p.parent.parent.name}/{p.parent.name}\t{p.stat().st_size}\n"
+                             for p in (work / "rendered").glob("*/*/README.md")))
+    progs = {"cardgen render --jobs 1": [*cardgen, "render", "--jobs", "1", "--out", str(work / "o1"), "cards"],
+             "floor (same bytes)": [py, str(bare_py), "cards", str(work / "o2")]}
+    if more:
+        progs["cardgen render (default workers)"] = [*cardgen, "render", "--out", str(work / "o3"), "cards"]
+        progs["huggingface_hub from_template+save+load"] = [py, str(peer_py), "cards", str(work / "o4"), str(sizes)]
+    runs: dict[str, list[Run]] = {k: [] for k in progs}
+    print(f"\n{tree.cards} cards, cold (graph cache and output empty), {rounds} paired rounds:")
+    for r in range(rounds):
+        order = list(progs) if r % 2 == 0 else list(reversed(progs))
+        for k in order:
+            shutil.rmtree(work / "cache", ignore_errors=True)
+            for o in ("o1", "o2", "o3", "o4"):
+                shutil.rmtree(work / o, ignore_errors=True)
+            runs[k].append(timed(progs[k], work, env))
+            if k == "floor (same bytes)":  # the floor writes what cardgen writes, byte for byte
+                for readme in (work / "rendered").glob("*/*/README.md"):
+                    twin = work / "o2" / readme.relative_to(work / "rendered")
+                    assert twin.read_bytes() == readme.read_bytes(), twin
+        floor = runs["floor (same bytes)"][-1].seconds
+        print(f"  round {r + 1} (load {load()}): "
+              + ", ".join(f"{k} {v[-1].seconds:.2f} s (×floor {v[-1].seconds / floor:.2f})" for k, v in runs.items()))
+    floor_s = [x.seconds for x in runs["floor (same bytes)"]]
+    print("  seconds min / median / max, peak memory (PSS) max, per-round ratio to the floor min / median / max")
+    for k, rs in runs.items():
+        ts = [x.seconds for x in rs]
+        print(f"  {k:42} {mmm(ts)} s  {max(x.peak for x in rs) / 2**20:5.0f} MB  "
+              f"×floor {mmm([t / f for t, f in zip(ts, floor_s, strict=True)])}")
+    return statistics.median(x.seconds for x in runs["cardgen render --jobs 1"]) / tree.cards
+
+
+# -- incremental -----------------------------------------------------------------------------------------
+
+@dataclass
+class Scenario:
+    name: str
+    commands: list[list[str]]
+    edit: Callable[[], Callable[[], None]] | None = None  # makes the change; returns what undoes it
+    before: list[str] | None = None  # run untimed just before
+    ok: tuple[int, ...] = (0,)
+    times: list[float] = field(default_factory=list)
+    ones: list[float] = field(default_factory=list)  # the one-card validate run right after
+    peaks: list[int] = field(default_factory=list)
+    drifted: int = 0
+
+
+def edit_file(path: Path, old: str, new: str) -> Callable[[], Callable[[], None]]:
+    def change() -> Callable[[], None]:
+        text = path.read_text("utf-8")
+        assert old in text, (path, old)
+        path.write_text(text.replace(old, new, 1), "utf-8")
+
+        def undo() -> None:
+            path.write_text(text, "utf-8")
+
+        return undo
+
+    return change
+
+
+def drift_count(out: str) -> int:
+    """How many READMEs `check` found drifted (it says "N READMEs differ from the sources")."""
+    m = re.search(r"(\d+) READMEs? differs? from the sources", out)
+    return int(m.group(1)) if m else 0
+
+
+def scenarios(work: Path, cardgen: list[str], tree: Tree) -> list[Scenario]:
+    fam = tree.middle()
+    leaf, risky = tree.plain_leaf(), fam.risky[0]
+    check = [*cardgen, "check", "--out", str(work / "rendered"), "cards"]
+    leaf_file = str((leaf / "card.yaml").relative_to(work))
+    return [
+        Scenario("nothing changed", [check]),
+        Scenario("plain leaf changed", [check], edit_file(leaf / "card.yaml", "name: ", "name: Changed "), ok=(1,)),
+        Scenario("risk-bearing leaf changed (a risk's mitigations)", [check],
+                 edit_file(risky / "card.yaml", "mitigations: [M1, M4]", "mitigations: [M1, M2]"), ok=(1,)),
+        Scenario(f"base card changed ({len(fam.leaves) + 1} cards)", [check],
+                 edit_file(fam.base / "card.yaml", "name: ", "name: Changed "), ok=(1,)),
+        Scenario("shared file changed (a citation's title)", [check],
+                 edit_file(tree.root / "_shared" / "citations.yaml", "title: The Alpha", "title: A Changed Alpha"),
+                 ok=(1,)),
+        Scenario("hook pair: validate FILE; check --changed FILE",
+                 [[*cardgen, "validate", leaf_file],
+                  [*cardgen, "check", "--out", str(work / "rendered"), "--changed", leaf_file, "--", "cards"]],
+                 edit_file(leaf / "card.yaml", "name: ", "name: Changed "), ok=(0, 1)),
+        Scenario("whole-tree check after a scoped validate", [check], before=[*cardgen, "validate", str(leaf)]),
+    ]
+
+
+def incremental(work: Path, cardgen: list[str], env: dict[str, str], tree: Tree, rounds: int,
+                cold_per_readme: float | None) -> None:
+    todo = scenarios(work, cardgen, tree)
+    one = [*cardgen, "validate", "--no-cache", str(tree.plain_leaf())]
+    sync = [*cardgen, "check", "--out", str(work / "rendered"), "cards"]
+    timed(sync, work, env)  # the graph warm
+    print(f"\n{tree.cards} cards, incremental (graph warm), {rounds} paired rounds: each scenario, then "
+          f"`validate --no-cache` of one leaf ({tree.plain_leaf().name})")
+    for r in range(rounds):
+        order = todo[r % len(todo):] + todo[:r % len(todo)]
+        for s in order:
+            undo = s.edit() if s.edit else None
+            if s.before:
+                timed(s.before, work, env)
+            runs = [timed(c, work, env, s.ok) for c in s.commands]
+            s.times.append(sum(x.seconds for x in runs))
+            s.peaks.append(max(x.peak for x in runs))
+            s.drifted = drift_count(runs[-1].out)
+            if undo:
+                undo()
+                timed(sync, work, env)  # back in step, untimed
+            s.ones.append(timed(one, work, env).seconds)
+        print(f"  round {r + 1} (load {load()}): " + ", ".join(f"{s.name.split(' (')[0]} ×{s.times[-1] / s.ones[-1]:.2f}"
+                                                              for s in todo))
+    print("  seconds min / median / max; one-card validate --no-cache min / median / max; per-round ratio "
+          "min / median / max; peak memory")
+    for s in todo:
+        ratio = [t / o for t, o in zip(s.times, s.ones, strict=True)]
+        print(f"  {s.name:52} {mmm(s.times)} s  one card {mmm(s.ones)} s  ×{mmm(ratio)}  "
+              f"{max(s.peaks) / 2**20:4.0f} MB")
+    nothing, after = todo[0], todo[-1]
+    pair = [a / b for a, b in zip(after.times, nothing.times, strict=True)]
+    print(f"  whole-tree check after a scoped validate ÷ nothing changed, same round: ×{mmm(pair)}")
+    shared = todo[4]
+    per = [(t - n) / max(1, shared.drifted) for t, n in zip(shared.times, nothing.times, strict=True)]
+    said = f"; cold render --jobs 1: {cold_per_readme * 1000:.2f} ms per README" if cold_per_readme else ""
+    print(f"  shared file: {shared.drifted} READMEs changed; (time - nothing changed's, same round) per README "
+          f"{mmm([p * 1000 for p in per])} ms{said}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cards", type=int, nargs="+", default=[1000, 10000])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--incremental-only", action="store_true", help="only the incremental table")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", choices=["cold", "incremental"])
+    ap.add_argument("--more", action="store_true", help="also the default workers and huggingface_hub, cold")
     a = ap.parse_args()
-    py = sys.executable
-    print(f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), Python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), Python {sys.version.split()[0]}, "
+          f"load {load()}")
     for n in a.cards:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             work = Path(tmp)
-            families = make_tree(work / "cards", n)
+            tree = make_tree(work / "cards", n)
             env = {**os.environ, "PYTHONPATH": str(REPO), "CARDGEN_CACHE_DIR": str(work / "cache")}
-            cardgen = [py, "-m", "cardgen"]
-            # the READMEs' sizes, for the peer and the floor to write the same amount
-            timed([*cardgen, "render", "--out", str(work / "rendered"), "cards"], work, env)
-            sizes = work / "sizes.tsv"
-            sizes.write_text("".join(f"{p.parent.parent.name}/{p.parent.name}\t{p.stat().st_size}\n"
-                                     for p in (work / "rendered").glob("*/*/README.md")))
-            peer_py, floor_py, bare_py = work / "peer.py", work / "floor.py", work / "bare.py"
-            peer_py.write_text(PEER)
-            floor_py.write_text(FLOOR)
-            bare_py.write_text(BARE)
-            progs = {
-                "cardgen render --jobs 1": [*cardgen, "render", "--jobs", "1", "--out", str(work / "o1"), "cards"],
-                "cardgen render": [*cardgen, "render", "--out", str(work / "o2"), "cards"],
-                "huggingface_hub from_template+save+load": [py, str(peer_py), "cards", str(work / "o3"), str(sizes)],
-                "floor (yaml+jinja+markdown-it+write)": [py, str(floor_py), "cards", str(work / "o4"), str(sizes)],
-                BARE_NAME: [py, str(bare_py), "cards", str(work / "o5")],
-            }
-            times: dict[str, list[float]] = {k: [] for k in progs}
-            peaks: dict[str, list[int]] = {k: [] for k in progs}
-            for r in range(0 if a.incremental_only else a.rounds):
-                order = list(progs) if r % 2 == 0 else list(reversed(progs))
-                for k in order:
-                    shutil.rmtree(work / "cache", ignore_errors=True)
-                    for o in ("o1", "o2", "o3", "o4", "o5"):
-                        shutil.rmtree(work / o, ignore_errors=True)
-                    t, m = timed(progs[k], work, env)
-                    times[k].append(t)
-                    peaks[k].append(m)
-                    if k == BARE_NAME:  # the bare program writes what cardgen writes, byte for byte
-                        for readme in (work / "rendered").glob("*/*/README.md"):
-                            twin = work / "o5" / readme.relative_to(work / "rendered")
-                            assert twin.read_bytes() == readme.read_bytes(), twin
-            if not a.incremental_only:
-                cold_table(n, a.rounds, times, peaks)
-            # incremental: the committed READMEs are those rendered above, the graph warm
-            shutil.rmtree(work / "cache", ignore_errors=True)
-            timed([*cardgen, "render", "--out", str(work / "rendered"), "cards"], work, env)
-            base, leaf = families[len(families) // 2]
-            inc: dict[str, list[float]] = {}
-            for _ in range(a.rounds):
-                inc.setdefault("check, nothing changed", []).append(
-                    timed([*cardgen, "check", "--out", str(work / "rendered"), "cards"], work, env)[0])
-                leaf_src = leaf / "card.yaml"
-                old = leaf_src.read_text()
-                leaf_src.write_text(old.replace("name: ", "name: Changed ", 1))
-                inc.setdefault("check, one leaf card changed", []).append(
-                    timed([*cardgen, "check", "--out", str(work / "rendered"), "cards"], work, env, ok=(1,))[0])
-                leaf_src.write_text(old)
-                base_src = base / "card.yaml"
-                old = base_src.read_text()
-                base_src.write_text(old.replace("name: ", "name: Changed ", 1))
-                inc.setdefault(f"check, one base card changed ({FAMILY} cards)", []).append(
-                    timed([*cardgen, "check", "--out", str(work / "rendered"), "cards"], work, env, ok=(1,))[0])
-                base_src.write_text(old)
-                timed([*cardgen, "check", "--out", str(work / "rendered"), "cards"], work, env)  # back in step
-                inc.setdefault("validate --no-cache of one card", []).append(
-                    timed([*cardgen, "validate", "--no-cache", str(leaf)], work, env)[0])
-            if not a.incremental_only:
-                busy_machine(cardgen, work, env, a.rounds)
-            one = statistics.median(inc["validate --no-cache of one card"])
-            print(f"\n{n} cards, incremental (graph warm): seconds min / median / max, median × one-card validate")
-            for k, ts in inc.items():
-                print(f"  {k:42} {mmm(ts)} s  ×{statistics.median(ts) / one:.2f}")
+            cardgen = [sys.executable, "-m", "cardgen"]
+            first = timed([*cardgen, "render", "--out", str(work / "rendered"), "cards"], work, env)
+            print(f"\n{n} cards generated ({sum(len(f.risky) for f in tree.families)} with a risk matrix); "
+                  f"first render {first.seconds:.1f} s")
+            per = cold(work, cardgen, env, tree, a.rounds, a.more) if a.only != "incremental" else None
+            if a.only != "cold":
+                incremental(work, cardgen, env, tree, a.rounds, per)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@ tokenizer-only tier over every bundled card.
     python benchmarks/bench_smoke.py --before /tmp/before --after .
 
 Needs the `smoke` and `test` extras (the tiny models are built by `tests/tinymodels.py`). Each run is a
-fresh `python -m cardgen smoke` process; the figure is the median of ``--rounds`` interleaved runs.
+fresh `python -m cardgen smoke` process, the two checkouts back to back in each round; the figure is
+each round's ratio (after ÷ before) with min / median / max. Every card the folders hold is given a tiny
+model (a Llama one, or a GPT-NeoX one for StableLM), so none is skipped as "not available locally"; the
+benchmark stops when a run skips a card or when the two checkouts exit differently, since their times
+would then measure different work.
 """
 
 from __future__ import annotations
@@ -21,19 +25,25 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ORIGINAL = ["stabilityai", "petals-team", "TheBloke"]
-LLAMA = ["stabilityai/StableBeluga-7B", "stabilityai/StableBeluga2", "petals-team/StableBeluga2",
-         "TheBloke/StableBeluga2-70B-GPTQ"]
-NEOX = ["stabilityai/stablelm-tuned-alpha-3b", "stabilityai/stablelm-tuned-alpha-7b"]
 
 
-def models(root: Path) -> dict[str, Path]:
+def repos(checkout: Path, folders: list[Path], root: Path) -> list[str]:
+    """Every repo id the card folders describe (what `cardgen render` writes a README for)."""
+    out = root / "repos"
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    subprocess.run([sys.executable, "-m", "cardgen", "render", "--no-cache", "--out", str(out), *map(str, folders)],
+                   cwd=checkout, env=env, capture_output=True, check=True)
+    return sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in out.glob("*/*/README.md"))
+
+
+def models(root: Path, names: list[str]) -> dict[str, Path]:
     sys.path.insert(0, str(REPO / "tests"))
     from test_smoke import BELUGA_CHAT  # noqa: PLC0415 - the tests' own tiny models
 
     from tinymodels import build_llama, build_neox
 
     llama, neox = build_llama(root / "llama", chat_template=BELUGA_CHAT), build_neox(root / "neox")
-    return {**{r: llama for r in LLAMA}, **{r: neox for r in NEOX}}
+    return {r: neox if "stablelm" in r.lower() else llama for r in names}
 
 
 def run(checkout: Path, cards: list[Path], paths: dict[str, Path], *extra: str) -> tuple[float, int]:
@@ -42,7 +52,10 @@ def run(checkout: Path, cards: list[Path], paths: dict[str, Path], *extra: str) 
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "cardgen", "smoke", *map(str, cards), *args, "--device", "cpu", *extra],
                        cwd=checkout, env=env, capture_output=True, text=True)
-    return time.perf_counter() - t0, p.returncode
+    took = time.perf_counter() - t0
+    if "not available locally" in p.stdout + p.stderr:
+        raise SystemExit(f"{checkout}: a card was skipped, the run measures less than it names:\n{p.stdout[-2000:]}")
+    return took, p.returncode
 
 
 def main() -> None:
@@ -52,19 +65,25 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        paths = models(Path(d))
+        names = repos(a.after, [a.after / "cards" / c for c in ORIGINAL], Path(d))
+        paths = models(Path(d), repos(a.after, [a.after / "cards"], Path(d) / "all"))
         times: dict[str, list[float]] = {"before": [], "after": []}
-        codes: dict[str, int] = {}
-        for _ in range(a.rounds):
-            for label, checkout in (("before", a.before), ("after", a.after)):
+        codes: dict[str, list[int]] = {"before": [], "after": []}
+        for r in range(a.rounds):
+            for label, checkout in (("before", a.before), ("after", a.after))[::1 if r % 2 == 0 else -1]:
                 t, code = run(checkout, [checkout / "cards" / c for c in ORIGINAL], paths)
                 times[label].append(t)
-                codes[label] = code
+                codes[label].append(code)
+            if codes["before"][-1] != codes["after"][-1]:
+                raise SystemExit(f"the two checkouts exit differently ({codes}): their times are not comparable")
+            print(f"round {r + 1} (load {' '.join(f'{x:.2f}' for x in os.getloadavg())}): before "
+                  f"{times['before'][-1]:.1f} s, after {times['after'][-1]:.1f} s, exit {codes['after'][-1]}")
         tok, code = run(a.after, [a.after / "cards"], paths, "--tokenizer-only")
-    before, after = statistics.median(times["before"]), statistics.median(times["after"])
-    print(f"full CPU run, original bundled cards: before {before:.1f} s (exit {codes['before']}), "
-          f"after {after:.1f} s (exit {codes['after']}): {after / before:.2f}x")
-    print(f"--tokenizer-only over every bundled card: {tok:.1f} s (exit {code})")
+    ratio = [x / y for x, y in zip(times["after"], times["before"], strict=True)]
+    print(f"full CPU run, original bundled cards ({len(names)} cards, every one run): before "
+          f"{statistics.median(times['before']):.1f} s, after {statistics.median(times['after']):.1f} s; after ÷ "
+          f"before per round {min(ratio):.2f} / {statistics.median(ratio):.2f} / {max(ratio):.2f}")
+    print(f"--tokenizer-only over every bundled card ({len(paths)} cards): {tok:.1f} s (exit {code})")
 
 
 if __name__ == "__main__":

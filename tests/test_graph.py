@@ -200,20 +200,27 @@ def test_a_record_reads_back_as_written_and_one_of_another_shape_reads_as_absent
 
     from cardgen.diagnostics import Diagnostic
     from cardgen.pipeline.records import Memo, Record, Rendered, Target
+    from cardgen.rules.registry import RiskFacts
 
     diag = Diagnostic("cards/a/card.yaml", 3, 5, "CG102", "unknown key", "warning")
     file, member = "cards/a/card.yaml", ("suite", 0, "repo_id")
     rendered = [Rendered("a/x", "h" * 64, [diag], [file], (file, member)),
                 Rendered("a/y", None, [], [file], (file, ("repo_id",)))]  # not rendered
     rec = Record(["card.yaml"], ["/t/cards/a/card.yaml", "dir:/t/cards/a/templates"], "s" * 64, "d" * 64, [diag],
-                 False, rendered, [Target("a/x", file, member)], True)
+                 False, rendered, [Target("a/x", file, member)],
+                 [RiskFacts(frozenset({"M1", "M2"}), (("M1", "Check it.", (file, ("risk_assessment", "mitigations", "M1"))),
+                                                     ("M3", "Log it.", ("cards/_shared/m.yaml", ("mitigations", "M3")))))])
     stored = json.loads(json.dumps(rec.to_json()))
     assert Record.from_json(stored) == rec
-    assert list(stored) == ["files", "own", "set", "digest", "diags", "errors", "rendered", "targets", "risk"]
+    assert rec.risk
+    assert list(stored) == ["files", "own", "set", "digest", "diags", "errors", "rendered", "targets", "facts"]
     memo = Memo("k", [diag])
     assert Memo.from_json(json.loads(json.dumps(memo.to_json()))) == memo
     damage = [
-        lambda r: r.pop("risk"),
+        lambda r: r.pop("facts"),
+        lambda r: r["facts"][0][1][0].pop(),
+        lambda r: r["facts"][0][1][1][3].append(["nested"]),
+        lambda r: r["facts"][0].__setitem__(0, "M1"),
         lambda r: r.update(errors=0),
         lambda r: r.update(files=[1]),
         lambda r: r["diags"][0].pop(),
@@ -573,14 +580,67 @@ def _fuzz_state(rng) -> dict:
             "parameters": "4M", "language": ["en"], "license": "lic", "library_name": "transformers",
             "pipeline_tag": "text-classification", "datasets": ["hub/y"]}
     return {
-        "cards": {"acme/base": base, "acme/gptq": gptq, "other/solo": solo},
-        "shared": {"data.yaml": {"datasets": {"d1": {"id": "org/d1", "name": "Data One"},
+        "cards": {"acme/base": base, "acme/gptq": gptq, "other/solo": solo, "other/risky": _risky(rng, "risky"),
+                  "acme/risky2": _risky(rng, "risky2")},
+        "shared": {"mitigations.yaml": {"mitigations": {f"M{i}": _mitigation(rng) for i in range(1, 4)}},
+                   "data.yaml": {"datasets": {"d1": {"id": "org/d1", "name": "Data One"},
                                               "d2": {"id": "org/d2", "name": "Data Two"}},
                                  "licenses": {"lic": {"id": "other", "name": "acme-licence", "link": "LICENSE"}}},
                    "text.yaml": {"sections": {"s1": {"heading": "Shared", "after": "description", "body": _words(rng)}}}},
         "texts": {"acme/base/notes-a.md": "Notes A.\n", "acme/base/notes-b.md": "Notes B.\n"},
         "links": {"acme/base/notes.md": "notes-a.md"},
     }
+
+
+MITIGATIONS = ["Perform safety testing", "Perform safety tests", "Run your own suite of tests", "Avoid harm",
+               "Tune model to specific applications", "Check outputs"]
+
+
+def _mitigation(rng) -> str:
+    return rng.choice(MITIGATIONS)
+
+
+def _risky(rng, name: str) -> dict:
+    """A card with a risk matrix whose risks name shared mitigations and its own (for the catalogue rules:
+    a mitigation unused, two nearly the same)."""
+    return {"repo_id": f"other/{name}", "name": name.title(), "description": "`{name}` carries risks.",
+            "model_type": "bert", "parameters": "4M", "language": ["en"], "license": "mit",
+            "library_name": "transformers", "pipeline_tag": "text-classification",
+            "risk_assessment": {
+                "uses": [{"id": "U1", "purpose": "Answer questions", "capability": "Text generation",
+                          "ai_user": "Teams", "ai_subject": "Users", "domain": "General"}],
+                "risks": [{"id": "R1", "statement": "Misleads users with false answers", "layer": "capability",
+                           "harm_area": "misinformation", "mitigations": ["M1", "M9"]}],
+                "matrix": {"R1": {"U1": ["ai_user"]}},
+                "mitigations": {"M9": _mitigation(rng)}}}
+
+
+def _edit_risk(rng, s):
+    """A risk-bearing card's facts or places changed: its risks' mitigations, its own mitigation's text,
+    lines added above them, or the risk matrix removed; or a shared mitigation's text."""
+    what = rng.choice(["uses", "own", "shift", "drop", "shared"])
+    if what == "shared":
+        table = s["shared"].setdefault("mitigations.yaml", {}).setdefault("mitigations", {})
+        table[f"M{rng.randint(1, 4)}"] = _mitigation(rng)
+        return "shared mitigation"
+    name = rng.choice(["other/risky", "acme/risky2"])
+    card = s["cards"][name]
+    ra = card.get("risk_assessment")
+    if ra is None or what == "drop":
+        if ra is None:
+            card["risk_assessment"] = _risky(rng, name.split("/")[1])["risk_assessment"]
+        else:
+            del card["risk_assessment"]
+        return f"{name} risk matrix {'added' if ra is None else 'removed'}"
+    if what == "uses":
+        ra["risks"][0]["mitigations"] = rng.sample(["M1", "M2", "M3", "M9"], rng.randint(1, 3))
+    elif what == "own":
+        ra["mitigations"] = {"M9": _mitigation(rng)}
+    else:  # the same facts, written lines lower
+        card["tags"] = [_words(rng, 1) for _ in range(rng.randint(1, 4))]
+        card = {"tags": card.pop("tags"), **card}
+        s["cards"][name] = card
+    return f"{name} risk {what}"
 
 
 def _materialize(root, state, known: set) -> None:
@@ -663,13 +723,16 @@ def _edit_files(rng, s):
     return f"{rel} written"
 
 
-FUZZ_EDITS = [_edit_card, _edit_lookups, _edit_shared, _edit_files]
+FUZZ_EDITS = [_edit_card, _edit_lookups, _edit_shared, _edit_files, _edit_risk]
 
 
 def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_path, monkeypatch):
     """Seeded random edits to small cards folders (cards, shared entries added, removed and changed,
     section files, links pointed elsewhere, templates added and removed, READMEs rendered between): after
-    each sequence of 1 to 3 edits, `check` through the graph says exactly what `check --no-cache` says."""
+    each sequence of 1 to 3 edits, `check` through the graph says exactly what `check --no-cache` says.
+    Risk-bearing cards change their facts and places (the catalogue rules judge them from the records); now
+    and then a scoped `validate` of one card folder runs first, and says what its `--no-cache` run says,
+    and the whole-tree `check` after it still agrees."""
     import random
     import time
 
@@ -692,11 +755,83 @@ def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_pa
             if rng.random() < 0.3:
                 cli("render", "cards", "--out", "rendered", cwd=root)
                 done.append("rendered")
+            if rng.random() < 0.3:
+                one = f"cards/{rng.choice(sorted(state['cards']))}"
+                scoped = cli("validate", one, cwd=root)
+                alone = cli("validate", one, "--no-cache", cwd=root)
+                assert (scoped.code, scoped.text) == (alone.code, alone.text), (seed, case, done, one, scoped.text,
+                                                                                alone.text)
+                done.append(f"validate {one}")
             edits += len(done)
             cached = cli("check", "cards", "--out", "rendered", cwd=root)
             full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=root)
             cases += 1
-            assert (cached.code, cached.text) == (full.code, full.text), (seed, case, done, cached.text, full.text)
+            assert (cached.code, cached.text) == (full.code, full.text), (
+                seed, case, done, set(cached.text.splitlines()) ^ set(full.text.splitlines()))
     print(f"\n{cases} edit sequences ({edits} edits) on {trees} trees: the cached check agreed with --no-cache "
           f"on every one ({time.monotonic() - start:.0f} s)")
     assert cases >= 250
+
+
+# -- cost in proportion to the change: the catalogue from the records, scoped runs ----------------------
+
+@pytest.fixture
+def risky_tree(tmp_path, monkeypatch, cli):
+    """The fuzz's small cards folder (two risk-bearing cards among five), rendered, its graph warm; and a
+    count of the card folders (and shared files) each later run loads."""
+    import random
+
+    from cardgen.cache import folder
+    from cardgen.loading import sources
+
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    folder.cache_clear()
+    root = tmp_path / "risky"
+    state = _fuzz_state(random.Random(5))
+    _materialize(root / "cards", state, set())
+    assert cli("render", "cards", "--out", "rendered", cwd=root).code == 0
+    loaded: list[str] = []
+    load = sources.load_source
+
+    def counted(folder_, files, kind, root_):
+        loaded.append(os.path.relpath(folder_, root / "cards"))
+        return load(folder_, files, kind, root_)
+
+    monkeypatch.setattr(sources, "load_source", counted)
+    yield root, loaded
+    folder.cache_clear()
+
+
+def test_a_risk_bearing_card_changed_loads_that_card_alone(cli, risky_tree):
+    """The catalogue rules judge every risk-bearing card; they read its facts from the graph, so a change
+    to one loads that one (and the shared files the rules read), not every other risk-bearing card."""
+    root, loaded = risky_tree
+    edit(root / "cards/acme/risky2/card.yaml", "Misleads users", "Misleads readers")
+    r = cli("check", "cards", "--out", "rendered", "-v", cwd=root)
+    assert rebuilt(r) == (1, 5)
+    assert "other/risky" not in loaded and "acme/risky2" in loaded, loaded
+    assert problems(r) == problems(cli("check", "cards", "--out", "rendered", "-v", "--no-cache", cwd=root))
+
+
+def test_a_whole_tree_check_after_a_scoped_validate_loads_nothing(cli, risky_tree):
+    """The pre-commit hooks run `validate FILE` then a whole-tree `check`: the scoped run leaves the whole
+    tree's catalogue as it was, so the check that follows with nothing changed loads no card and no
+    shared file."""
+    root, loaded = risky_tree
+    assert cli("validate", "cards/other/solo", cwd=root).code == 0
+    loaded.clear()
+    r = cli("check", "cards", "--out", "rendered", "-v", cwd=root)
+    assert r.code == 0 and rebuilt(r) == (0, 5) and loaded == [], loaded
+
+
+def test_a_one_card_validate_reads_that_cards_record_alone(cli, risky_tree, monkeypatch):
+    """`validate PATH` inside a big tree reads and checks the record of the folder it names, not all."""
+    from cardgen.pipeline import records
+
+    root, _ = risky_tree
+    read: list[object] = []
+    from_json = records.Record.from_json.__func__
+
+    monkeypatch.setattr(records.Record, "from_json", classmethod(lambda cls, v: read.append(v) or from_json(cls, v)))
+    r = cli("validate", "cards/acme/risky2", cwd=root)
+    assert r.code == 0 and len(read) == 1, (r.text, len(read))

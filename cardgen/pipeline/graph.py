@@ -33,7 +33,7 @@ import hashlib
 import os
 import stat
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from cardgen.cache import FileView
     from cardgen.card import Card
 
-SCHEMA = 2
+SCHEMA = 3
 DIR = "dir:"  # an input that is a folder of templates: which it holds (a new one may stand in for cardgen's)
 ABSENT = "absent:"  # an input that is a name resolution found in no shared file (`absent:KIND/ID`): added, it counts
 
@@ -187,18 +187,20 @@ def shared_ids(sources: Iterable[Any]) -> list[str]:
                   for key in table)
 
 
-def touches(inputs: Iterable[str], changed: frozenset[str], shared: str) -> bool:
+def touches(inputs: Iterable[str], changed: frozenset[str], shared: str,
+            real: Callable[[str], str] = os.path.realpath) -> bool:
     """Whether a change set (absolute paths, links resolved) reaches these inputs: one of them, a template
     that a template folder holds or would hold (``dir:``), or any file of the ``shared`` folder for a
-    name found in none (``absent:``: the file may define it)."""
+    name found in none (``absent:``: the file may define it). ``real`` resolves a folder's links (a run
+    asking about every folder resolves each template folder once)."""
     folders = set()
     for p in inputs:
         if p in changed:
             return True
         if p.startswith(DIR):
-            folders.add((".j2", os.path.realpath(bare(p)) + os.sep))
+            folders.add((".j2", real(bare(p)) + os.sep))
         elif p.startswith(ABSENT):
-            folders.add(("", os.path.realpath(shared) + os.sep))
+            folders.add(("", real(shared) + os.sep))
     return any(f.startswith(folder) and f.endswith(suffix) for suffix, folder in folders for f in changed)
 
 

@@ -38,7 +38,6 @@ from cardgen.policy import Policy
 if TYPE_CHECKING:
     from cardgen.card import Card
     from cardgen.loading.sources import Project, Source
-    from cardgen.rules.registry import RiskFacts
 
 # Loading, checking, rendering and linting are imported where they are used: a run whose cards are all
 # fresh in the dependency graph needs none of them, and starts in a fraction of the time.
@@ -82,9 +81,10 @@ class _Graph:
     hasher: Hasher
 
     @classmethod
-    def open(cls, scope: Scope, policy: Policy) -> _Graph:
+    def open(cls, scope: Scope, policy: Policy, folders: list[Path]) -> _Graph:
+        """The graph of a scope; a run over some folders reads only their records."""
         store = Store(scope.root, environment(policy, scope.root))
-        return cls(store, store.records(), store.sets(), Hasher())
+        return cls(store, store.records(None if scope.whole else [str(f) for f in folders]), store.sets(), Hasher())
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,11 @@ class _Shared:
 
 @dataclass
 class _Shard:
-    """What rendering some card folders gave: a record per folder (``records.Record``) and the cards that
-    carry risk assessments (for the catalogue rules, which need every card)."""
+    """What rendering some card folders gave: a record per folder (``records.Record``, which keeps the risk
+    facts the catalogue rules need of its cards)."""
 
     records: dict[str, Record] = field(default_factory=dict)  # folder -> record
     sets: dict[str, list[str]] = field(default_factory=dict)  # common input sets the records name
-    risk_facts: list[RiskFacts] = field(default_factory=list)
     texts: list[tuple[str, str, str]] = field(default_factory=list)  # those the store could not take
     problem: str | None = None  # why the store could not take them
 
@@ -118,7 +117,6 @@ class _Shard:
         """Take in what another shard gave."""
         self.records.update(other.records)
         self.sets.update(other.sets)
-        self.risk_facts += other.risk_facts
         self.texts += other.texts
         self.problem = self.problem or other.problem
 
@@ -130,8 +128,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     there are many), and what needs every card (a repo described twice, the shared catalogues) is
     judged over all the records. With ``readmes`` (the output folder), a replayed README whose
     committed copy differs is read back from the store, or rendered again when it cannot be."""
-    graph = _Graph.open(scope, policy)
     folders, escapes = scope.walk()
+    graph = _Graph.open(scope, policy, folders)
     shared = _shared_sources(scope.root, graph)
     graph.hasher.defined = frozenset(shared.ids)
     # while the shared sources have errors (a duplicated id names whichever entry comes first), no record holds
@@ -151,7 +149,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     # what loading and checking found, in the shared sources and in every folder
     found = twice.not_cards([*shared.memo.diags, *_links_out(escapes, scope.root),
                              *(d for _, rec in ordered for d in rec.diags), *twice.diags])
-    catalogue = _catalogue(ordered, shared, built, scope.root, graph, cache, policy)
+    catalogue = _catalogue(ordered, shared, scope, graph)
     replayed, failed = _replay(ordered, twice, changed, graph, out, str(scope.root / SHARED_DIR))
     mine = Collector([*found, *catalogue.diags, *replayed])
     if not scope.whole:
@@ -293,24 +291,27 @@ def _in_process(work: Callable[[list[Path]], _Shard], stale: list[Path]) -> list
     return [work(stale[i:i + SHARD_MAX]) for i in range(0, len(stale), SHARD_MAX)]
 
 
-def _catalogue(ordered: list[tuple[str, Record]], shared: _Shared, built: _Shard, root: Path, graph: _Graph,
-               cache: RunCache, policy: Policy) -> Memo:
-    """The project rules (the shared catalogues against every card that carries a risk assessment): kept
-    from the last run while the shared sources and those cards' records are the same, else run again."""
-    risky = sorted((key, rec.digest) for key, rec in ordered if rec.risk)
-    key = sha("\n".join([shared.memo.key, *(f"{k}\0{d}" for k, d in risky)]))
-    known = graph.store.memo("project")
-    if known is not None and known.key == key:
-        return known
-    base = shared.project if shared.project is not None else _load_shared(root)
-    facts = list(built.risk_facts)
-    built_risky = {k for k, rec in built.records.items() if rec.risk}  # the folders those facts came from
-    todo = [Path(k) for k, _ in risky if k not in built_risky]
-    for i in range(0, len(todo), SHARD_MAX):
-        facts += _render_shard(todo[i:i + SHARD_MAX], root, base.shared, cache, policy, render=False).risk_facts
+#: the memo of the catalogue rules over a whole scope, and over the folders a scoped run went through
+WHOLE, PART = "project", "project:part"
+
+
+def _catalogue(ordered: list[tuple[str, Record]], shared: _Shared, scope: Scope, graph: _Graph) -> Memo:
+    """The project rules (the shared catalogues against every card that carries a risk assessment), judged
+    from the risk facts the records keep: no card is loaded for them. Kept from the last run while the
+    shared sources and the risk-bearing folders' records are the same (their digests: a finding names a
+    place in a card's file), else judged again; a scoped run keeps its own memo, so that it leaves the
+    whole scope's as it was."""
+    risky = [(key, rec) for key, rec in ordered if rec.risk]
+    key = sha("\n".join([shared.memo.key, *(f"{k}\0{rec.digest}" for k, rec in risky)]))
+    for slot in (WHOLE, PART):
+        known = graph.store.memo(slot)
+        if known is not None and known.key == key:
+            return known
+    base = shared.project if shared.project is not None else _load_shared(scope.root)
     from cardgen.resolve import Registry
     from cardgen.rules import run as rules
 
+    facts = [f for _, rec in risky for f in rec.facts]
     return Memo(key, rules.check_project(Registry(base.shared, Collector()), facts))
 
 
@@ -319,14 +320,24 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
     """Put each README of the records into ``out`` (its text stays in the store), or the card among the
     failed ones; returns what rendering them found, and the cards not rendered. A card no change
     touched is only counted."""
+    from functools import lru_cache
+
     assert isinstance(out.texts, Texts)
     diags: list[Diagnostic] = []
     failed: list[Rendered] = []
+    real = lru_cache(maxsize=None)(os.path.realpath)  # the template folders every record names, resolved once
+    common: dict[str, bool] = {}  # whether the change set reaches a common input set, by id (asked once)
+
+    def reached(rec: Record) -> bool:
+        if rec.set_id not in common:
+            common[rec.set_id] = touches(graph.sets[rec.set_id], changed or frozenset(), shared, real)
+        return common[rec.set_id] or touches(rec.own, changed or frozenset(), shared, real)
+
     for _, rec in ordered:
         for r in rec.rendered:
             if (r.repo, r.where[0]) in twice.again:
                 continue
-            if not _touched(r, rec, changed, graph.sets, shared):
+            if not (changed is None or f"repo:{r.repo}" in changed or reached(rec)):
                 out.unaffected += 1
                 continue
             diags += r.diags
@@ -341,14 +352,6 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
     return diags, failed
 
 
-def _touched(r: Rendered, rec: Record, changed: frozenset[str] | None, sets: dict[str, list[str]],
-             shared: str) -> bool:
-    """Whether a README is among those asked for (``run.affected`` for a record): no change set given,
-    its committed README changed (``repo:<id>``), or one of its folder's inputs did (``graph.touches``)."""
-    return (changed is None or f"repo:{r.repo}" in changed
-            or touches([*rec.own, *sets[rec.set_id]], changed, shared))
-
-
 def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: _Shared,
           catalogue: Memo) -> None:
     """Store the rebuilt records, the common sets any record names and the scope's memos; a whole scope
@@ -356,20 +359,19 @@ def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str
     gone = [k for k in graph.records if k not in every and scope.keeps(k)] if scope.whole else []
     used = {rec.set_id for rec in every.values()}
     graph.store.save(built, {i: p for i, p in graph.sets.items() if i in used}, gone,
-                     {"shared": shared.memo.to_json(), "project": catalogue.to_json(),
+                     {"shared": shared.memo.to_json(), WHOLE if scope.whole else PART: catalogue.to_json(),
                       "ids": [shared.memo.key, shared.ids]})
 
 
 # -- some folders, in a worker ----------------------------------------------------------------------
 
 def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy,
-                  store: Store | None = None, render: bool = True, before: Hasher | None = None) -> _Shard:
+                  store: Store | None = None, before: Hasher | None = None) -> _Shard:
     """Load, check, render and lint the cards of some folders (in a worker process), as
     ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card. The
     texts go to the store (or come back, when it cannot take them); a record per folder comes back,
-    its inputs hashed as the build read them (``graph.Hasher``). With ``render=False``, only the risk facts."""
+    its inputs hashed as the build read them (``graph.Hasher``)."""
     from cardgen.pipeline.validate import check_project
-    from cardgen.rules.registry import risk_facts
 
     hasher = Hasher(read_log.READS, before, frozenset(shared_ids(shared)))
     for f in folders:  # what a template folder holds, hashed before any template is read
@@ -378,10 +380,7 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
     project = _load_folders(folders, root, shared)
     report = Collector()
     cards = check_project(project, report, catalogue=False, policy=policy)
-    mine = set(folders)
-    shard = _Shard(risk_facts=[rf for c in cards if c.src.folder in mine and (rf := risk_facts(c))])
-    if not render:
-        return shard
+    shard = _Shard()
     texts = _record_folders(folders, project, cards, policy.apply(report.diagnostics), cache, shard, hasher)
     if texts and (store is None or not store.put_texts(texts)):
         shard.texts, shard.problem = texts, store.problem if store is not None else None
@@ -408,6 +407,8 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
                     cache: RunCache, shard: _Shard, hasher: Hasher) -> list[tuple[str, str, str]]:
     """Render the checked cards of each folder and put the folder's record (and its common input set)
     into ``shard``; returns the texts, (hash, folder, text)."""
+    from cardgen.rules.registry import risk_facts
+
     mine = set(folders)
     by_folder: dict[Path, list[Card]] = {f: [] for f in folders}
     for card in cards:
@@ -426,7 +427,7 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
         shard.records[str(f)] = Record(
             files=names[f], own=own, set_id=set_id, digest=hasher.digest(own, set_id, shard.sets), diags=found,
             errors=any(d.severity == "error" for d in found) or any(r.digest is None for r in rendered),
-            rendered=rendered, targets=_targets(sources.get(f)), risk=any(c.model.risk_assessment for c in cs))
+            rendered=rendered, targets=_targets(sources.get(f)), facts=[rf for c in cs if (rf := risk_facts(c))])
     return texts
 
 
@@ -440,7 +441,8 @@ def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list
     prefixes = [(str(f) + os.sep, str(f)) for f in folders]
     assigned: dict[str, list[Diagnostic]] = {str(f): [] for f in folders}
     for diag in diags:
-        owners = claims.get(diag.file) or [f for pre, f in prefixes if diag.file.startswith(pre)] or list(assigned)
+        file = os.path.abspath(diag.file)  # a diagnostic names its file as displayed (relative to here)
+        owners = claims.get(file) or [f for pre, f in prefixes if file.startswith(pre)] or list(assigned)
         for o in owners:
             assigned[o].append(diag)
     return assigned

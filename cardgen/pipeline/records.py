@@ -17,6 +17,7 @@ from dataclasses import astuple, dataclass, field
 from typing import Any, TypeVar
 
 from cardgen.diagnostics import Diagnostic
+from cardgen.rules.registry import RiskFacts
 
 T = TypeVar("T")
 
@@ -124,6 +125,25 @@ class Target:
         return None if path is None else cls(v[0], v[1], path)
 
 
+def facts_out(f: RiskFacts) -> list[Any]:
+    return [sorted(f.used), [[k, text, file, list(path)] for k, text, (file, path) in f.mitigations]]
+
+
+def facts_in(v: Any) -> RiskFacts | None:
+    """A card's risk facts read back (``facts_out``), or None."""
+    if not (isinstance(v, list) and len(v) == 2 and _strings(v[0]) and isinstance(v[1], list)):
+        return None
+    out = []
+    for m in v[1]:
+        if not (isinstance(m, list) and len(m) == 4 and _str(m[0]) and _str(m[1]) and _str(m[2])):
+            return None
+        path = path_in(m[3])
+        if path is None:
+            return None
+        out.append((m[0], m[1], (m[2], path)))
+    return RiskFacts(frozenset(v[0]), tuple(out))
+
+
 @dataclass(frozen=True)
 class Record:
     """What one card folder's run was built from and what it gave (see ``graph``)."""
@@ -136,13 +156,18 @@ class Record:
     errors: bool  # any error, in those or in rendering: the folder is built again next time
     rendered: list[Rendered]
     targets: list[Target]
-    risk: bool  # a card carries a risk assessment (the catalogue rules read it)
+    facts: list[RiskFacts]  # what the catalogue rules need of each of its cards with a risk assessment
+
+    @property
+    def risk(self) -> bool:
+        """A card of the folder carries a risk assessment (the catalogue rules read its facts)."""
+        return bool(self.facts)
 
     def to_json(self) -> dict[str, Any]:
         return {"files": self.files, "own": self.own, "set": self.set_id, "digest": self.digest,
                 "diags": [diag_out(d) for d in self.diags], "errors": self.errors,
                 "rendered": [r.to_json() for r in self.rendered], "targets": [t.to_json() for t in self.targets],
-                "risk": self.risk}
+                "facts": [facts_out(f) for f in self.facts]}
 
     @classmethod
     def from_json(cls, v: Any) -> Record | None:
@@ -151,14 +176,15 @@ class Record:
         diags = _each(diag_in, v["diags"])
         rendered = _each(Rendered.from_json, v["rendered"])
         targets = _each(Target.from_json, v["targets"])
-        if diags is None or rendered is None or targets is None:
+        facts = _each(facts_in, v.get("facts"))
+        if diags is None or rendered is None or targets is None or facts is None:
             return None
-        return cls(v["files"], v["own"], v["set"], v["digest"], diags, v["errors"], rendered, targets, v["risk"])
+        return cls(v["files"], v["own"], v["set"], v["digest"], diags, v["errors"], rendered, targets, facts)
 
 
 #: the plain fields of a record's JSON, and how each is checked (the lists of values are read item by item)
 _RECORD: dict[str, Callable[[Any], bool]] = {"files": _strings, "own": _strings, "set": _str, "digest": _str,
-                                             "errors": _bool, "risk": _bool}
+                                             "errors": _bool}
 
 
 @dataclass(frozen=True)

@@ -205,14 +205,20 @@ class Store:
         return conn
 
     # -- records ---------------------------------------------------------------------------------
-    def records(self) -> dict[str, Record]:
-        """The folders' records; one that does not read as a record is left out (its folder is rebuilt).
-        A file found damaged here is started afresh."""
+    def records(self, folders: list[str] | None = None) -> dict[str, Record]:
+        """The records of these folders (None: of every folder); one that does not read as a record is left
+        out (its folder is rebuilt). A file found damaged here is started afresh."""
         out: dict[str, Record] = {}
         if not self.usable:
             return out
         try:
-            for f, r in self.db.execute("SELECT folder, record FROM folders").fetchall():
+            if folders is None:
+                rows = self.db.execute("SELECT folder, record FROM folders").fetchall()
+            else:  # a scoped run: only its folders' records are read and checked
+                rows = [row for i in range(0, len(folders), 500) for row in self.db.execute(
+                    f"SELECT folder, record FROM folders WHERE folder IN ({','.join('?' * len(folders[i:i + 500]))})",
+                    folders[i:i + 500]).fetchall()]
+            for f, r in rows:
                 rec = Record.from_json(_json(self._opened(f, r)))
                 if rec is not None:
                     out[f] = rec

@@ -75,11 +75,12 @@ def diagnostic(code: Code, where: Where, message: str) -> Diagnostic:
 @dataclass(frozen=True)
 class RiskFacts:
     """What the project rules need of a card with a risk assessment: the mitigation ids its risks use and
-    the mitigations it can name (id -> sentence and where it is written). Small and plain, so that a
-    run over thousands of cards keeps these, not the cards."""
+    the mitigations it can name (id -> sentence and where it is written: the file and the path of the node
+    in it, placed only for a finding that is reported). Small and plain, so that a run over thousands of
+    cards keeps these, not the cards, and the dependency graph stores them in each card folder's record."""
 
     used: frozenset[str]
-    mitigations: tuple[tuple[str, str, Where], ...]
+    mitigations: tuple[tuple[str, str, tuple[str, tuple[Any, ...]]], ...]
 
 
 def risk_facts(card: Card) -> RiskFacts | None:
@@ -87,4 +88,5 @@ def risk_facts(card: Card) -> RiskFacts | None:
     if not ra:
         return None
     return RiskFacts(frozenset(m for r in ra.risks for m in r.mitigations),
-                     tuple((k, str(ref.value), ref.pos()) for k, ref in card.mitigations.items()))
+                     tuple((k, str(ref.value), (ref.src.doc_for(ref.path).file, tuple(ref.path)))
+                           for k, ref in card.mitigations.items()))

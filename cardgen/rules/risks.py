@@ -133,16 +133,18 @@ def cells_on_scale(card: Card) -> Found:
     for rid, row in ra.matrix.items():
         for uid, value in row.items():
             j = judge(value)
-            where = _at(card, "matrix", rid, uid)
+            # placed only when found: a card's positions are built from its file again when first asked for
             if j is None:
-                yield where, f"cell {rid}×{uid} says neither whether the risk applies nor its level"
+                yield _at(card, "matrix", rid, uid), (f"cell {rid}×{uid} says neither whether the risk applies nor "
+                                                      "its level")
             elif j.state not in allowed:
                 what = (f"levels: {', '.join(sorted(allowed))}" if graded else
                         "a list of who is at risk (applies), `false` (does not apply) or `unknown`")
-                yield where, f"cell {rid}×{uid}: {j.state!r} is not on the {ra.scale.kind} scale; use {what}"
+                yield _at(card, "matrix", rid, uid), (f"cell {rid}×{uid}: {j.state!r} is not on the {ra.scale.kind} "
+                                                      f"scale; use {what}")
             elif j.applies() and not j.subjects and not graded:
-                yield where, (f"cell {rid}×{uid} applies but names no one at risk: give `subjects` "
-                              "(ai_user, ai_subject, institution)")
+                yield _at(card, "matrix", rid, uid), (f"cell {rid}×{uid} applies but names no one at risk: give "
+                                                      "`subjects` (ai_user, ai_subject, institution)")
 
 
 _ACTIVE_VERB = re.compile(r"[A-Z][a-z]+(?<!ss)s$")  # "Reflects", "Undermines": an active verb, present tense
@@ -214,7 +216,8 @@ def catalogue_used(registry: Registry, cards: list[RiskFacts]) -> Found:
 @project_rule("CG606", "near-duplicate mitigation sentences", "warning")
 def near_duplicates(registry: Registry, cards: list[RiskFacts]) -> Found:
     shared = registry.entries.get("mitigations", {})
-    catalogue: dict[str, tuple[str, Where | None, Ref | None]] = {k: (str(r.value), None, r) for k, r in shared.items()}
+    catalogue: dict[str, tuple[str, tuple[str, tuple[Any, ...]] | None, Ref | None]] = {
+        k: (str(r.value), None, r) for k, r in shared.items()}
     for c in cards:
         catalogue.update({k: (text, where, None) for k, text, where in c.mitigations if k not in shared})
     items = [(k, text, where, ref, " ".join(text.lower().split())) for k, (text, where, ref) in catalogue.items()]
@@ -224,6 +227,14 @@ def near_duplicates(registry: Registry, cards: list[RiskFacts]) -> Found:
         for k1, t1, _, _, s1 in items[:j]:
             sm.set_seq1(s1)
             if sm.real_quick_ratio() >= SIMILAR and sm.quick_ratio() >= SIMILAR and sm.ratio() >= SIMILAR:
-                where = w2 if w2 is not None else r2.pos() if r2 is not None else Where("")
+                where = _place(w2) if w2 is not None else r2.pos() if r2 is not None else Where("")
                 yield where, (f"mitigation {k2} ({t2!r}) nearly repeats {k1} ({t1!r}); "
                               "merge them or make the difference plain")
+
+
+def _place(place: tuple[str, tuple[Any, ...]]) -> Where:
+    """Where a card's own mitigation is written: its file read again (a finding is rare; a card's facts
+    come from the dependency graph's record without loading the card)."""
+    from cardgen.loading.sources import locate
+
+    return locate(*place)
