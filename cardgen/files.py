@@ -58,6 +58,28 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
     return text.removeprefix("\ufeff"), []
 
 
+def loads_json(text: str | bytes) -> object:
+    """Other people's JSON (a model folder's files, a safetensors header, an evaluation log), read within
+    a shape: nesting too deep for the parser is a ValueError like any other malformed JSON, and the
+    non-standard NaN and Infinity (which Python writes and JSON has not) read as null."""
+    import json
+
+    try:
+        return json.loads(text, parse_constant=lambda name: None)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def write_problem(path: Path) -> str | None:
+    """Why ``atomic_write`` could not put a file at ``path`` (a folder is there, or a file where one of
+    the folders above it should be); None when nothing in the way is known. For a caller that checks
+    before long work, not after it."""
+    if path.is_dir():
+        return "is a folder"
+    blocking = next((p for p in path.parents if os.path.lexists(p) and not p.is_dir()), None)
+    return f"{display(blocking)} is a file where a folder should be" if blocking is not None else None
+
+
 def _umask() -> int:
     """The umask (read in the calling thread: reading it means setting it for a moment)."""
     mask = os.umask(0o022)
@@ -183,6 +205,16 @@ def inside(path: Path, root: Path) -> bool:
     except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
         return False
     return real == top or top in real.parents
+
+
+def link_tree(folder: Path) -> Path:
+    """The tree the links of a folder someone gave may lead into: the folder itself; for a snapshot of
+    the Hub cache (`…/models--owner--name/snapshots/<revision>`, whose files are links to `../../blobs/`),
+    the cached repository."""
+    real = folder.resolve()
+    if real.parent.name == "snapshots" and real.parent.parent.name.startswith(("models--", "datasets--")):
+        return real.parent.parent
+    return real
 
 
 def escaping_link(path: Path, root: Path) -> Path | None:

@@ -4,14 +4,15 @@ and tensor table (the `gguf` package), and the sizes and counts written the way 
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cardgen.files import loads_json
 from cardgen.limits import MAX_SAFETENSORS_HEADER
 
 #: safetensors dtype -> the torch dtype name a card's `usage.dtype` takes
@@ -39,8 +40,9 @@ def safetensors_header(path: Path) -> Safetensors:
         if n > MAX_SAFETENSORS_HEADER:
             raise HeaderError(f"header of {n} bytes (more than {MAX_SAFETENSORS_HEADER})")
         raw = f.read(n)
+        size = os.fstat(f.fileno()).st_size
     try:
-        data = json.loads(raw)
+        data = loads_json(raw)
     except ValueError as e:
         raise HeaderError(f"header is not JSON: {e}") from None
     if not isinstance(data, dict):
@@ -55,6 +57,8 @@ def safetensors_header(path: Path) -> Safetensors:
         count = math.prod(shape)
         out.parameters += count
         out.dtypes[str(dtype)] = out.dtypes.get(str(dtype), 0) + count
+    if out.parameters > 2 * size:  # the narrowest dtype (F4) holds two values a byte
+        raise HeaderError(f"the header describes more values than the file's {size:,} bytes hold")
     return out
 
 
