@@ -161,7 +161,7 @@ def run(opts: InitOptions) -> tuple[Report, int]:
     report = Report("init")
     written: list[Written] = []
     code = 0
-    steps: dict[str, str | None] = {DEFAULT_CARDS: None, **todo}
+    steps: dict[str, str | None] = {str(DEFAULT_CARDS): None, **todo}
     for rel, text in steps.items():  # each on its own: one that fails stops no other
         try:
             status = _write(root, root / rel, text, opts.force)
