@@ -129,7 +129,8 @@ def _ids(v: Any) -> list[int]:
 
 
 def _token_text(v: Any) -> str | None:
-    return v.get("content") if isinstance(v, dict) else v if isinstance(v, str) else None
+    text = v.get("content") if isinstance(v, dict) else v
+    return text if isinstance(text, str) else None
 
 
 def _tokenizer(f: Folder) -> None:
