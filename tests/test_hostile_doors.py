@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,25 @@ def test_a_link_out_of_the_model_folder_is_not_followed_but_the_hub_cache_layout
     r = cli("new", "acme/y", "--from", snap, cwd=tmp_path)
     sound(r)
     assert "context_length: 4096" in (tmp_path / "cards" / "acme" / "y" / "folder.yaml").read_text("utf-8")
+
+
+def test_a_chat_template_that_runs_forever_is_bounded_and_stops_the_card(cli, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    loop = "{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}{% endfor %}"
+    (model / "chat_template.jinja").write_text(loop, "utf-8")
+    sound(cli("new", "acme/x", "--from", model, cwd=tmp_path))
+    t0 = time.monotonic()
+    r = cli("validate", tmp_path / "cards" / "acme" / "x", cwd=tmp_path)
+    sound(r)
+    assert r.code == 1 and "folder.yaml" in r.text and "CG408" in r.text
+    assert time.monotonic() - t0 < 30
+
+    # the check turned off by the policy: the render still stops, with a diagnostic
+    (tmp_path / "cardgen.toml").write_text('severity = { CG408 = "off" }\n', "utf-8")
+    r = cli("render", tmp_path / "cards" / "acme" / "x", "--out", tmp_path / "out", cwd=tmp_path)
+    sound(r)
+    assert r.code == 1 and "CG701" in r.text
 
 
 def test_a_seeded_mutation_fuzz_of_model_folders_never_crashes(cli, tmp_path):
