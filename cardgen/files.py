@@ -6,7 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cardgen.diagnostics import Diagnostic, Where, error
@@ -90,6 +90,37 @@ def _umask() -> int:
 def file_mode() -> int:
     """The mode git gives a new file: 0666 less the umask."""
     return 0o666 & ~_umask()
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold ``path``, a file that is read, changed and written back with ``atomic_write``, against other
+    processes that do the same through here, so that no one's change is lost: an advisory lock on the file
+    as it is when taken (the write replaces it, so a lock taken on the file it replaced is taken again). A
+    file that is not there is not held (its reader reports it); without ``fcntl`` (Windows), nothing is."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def clean_leftovers(folder: Path, name: str = "README.md") -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import random
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -221,6 +223,21 @@ def test_evals_add_refuses_a_linked_card_and_one_grown_past_the_size_bound(cli, 
     assert r.code == 2 and "limit" in r.text
     assert card.read_text("utf-8") == CARD
     assert cli("validate", card.parent, cwd=tmp_path).code in (0, 1)
+
+
+def test_evals_add_run_at_once_on_one_card_loses_no_ones_results(tmp_path, card):
+    logs = []
+    for i in range(4):
+        logs.append(tmp_path / f"log{i}.json")
+        logs[-1].write_text(json.dumps(lm(results={f"task{i}": {"acc,none": 0.5}})), "utf-8")
+    procs = [subprocess.Popen([sys.executable, "-m", "cardgen", "evals", "add", str(card), str(log),
+                               "--model-differs", "t"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for log in logs]
+    for p in procs:
+        out = p.communicate(timeout=120)[0].decode()
+        assert p.returncode == 0, out
+    text = card.read_text("utf-8")
+    assert text.startswith(CARD) and all(f"task{i}" in text for i in range(4)), text
 
 
 def test_eval_results_files_of_the_wrong_shape_are_left_out_with_a_reason():

@@ -65,12 +65,23 @@ def _task(r: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def add(card: Path, logs: list[Path], differs: str | None = None, dry_run: bool = False) -> Added:
-    """Read ``logs`` into the card source ``card``; ValueError when the card cannot be read or written."""
-    from cardgen.loading.yamlpos import load
+    """Read ``logs`` into the card source ``card``; ValueError when the card cannot be read or written. The
+    card is held from its reading to its writing: two runs at once on one card both land (one after the other)."""
+    from cardgen.files import locked
 
     path = card_file(card)
     if path.is_symlink():  # written over, the link would become a copy of what it points to
         raise ValueError(f"{path} is a link (to {os.readlink(path)}): give the card source it points to")
+    try:
+        with locked(path):
+            return _add(path, logs, differs, dry_run)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
+def _add(path: Path, logs: list[Path], differs: str | None, dry_run: bool) -> Added:
+    from cardgen.loading.yamlpos import load
+
     doc, diags = load(path)
     if doc is None or not isinstance(doc.data, dict):
         raise ValueError(f"{path}: " + (diags[0].message if diags else "not a YAML mapping"))
@@ -107,10 +118,7 @@ def add(card: Path, logs: list[Path], differs: str | None = None, dry_run: bool 
     merged, out.replaced = merge(old if isinstance(old, list) else [], new)
     out.added = new
     if not dry_run:
-        try:
-            write_evaluation(path, doc.text or "", merged)
-        except OSError as e:
-            raise ValueError(f"{path}: cannot write: {e.strerror or e}") from None
+        write_evaluation(path, doc.text or "", merged)
         out.written = True
     return out
 
