@@ -6,7 +6,9 @@ outside its root, and leaves what it was given as it was."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import resource
 import struct
 import subprocess
 import sys
@@ -19,6 +21,10 @@ CARD = "repo_id: acme/x\nname: X\nlicense: mit\n"
 LOGS = Path(__file__).parent / "fixtures" / "evals"
 LM_EVAL = json.loads((LOGS / "results_2026-01-15T10-00-00.123456.json").read_text("utf-8"))
 INSPECT = json.loads((LOGS / "inspect-gpqa.json").read_text("utf-8"))
+
+
+def _cap() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
 def sound(r) -> None:
@@ -114,6 +120,41 @@ def test_a_chat_template_that_runs_forever_is_bounded_and_stops_the_card(cli, tm
     r = cli("render", tmp_path / "cards" / "acme" / "x", "--out", tmp_path / "out", cwd=tmp_path)
     sound(r)
     assert r.code == 1 and "CG701" in r.text
+
+
+def _kv(key: str, kind: int, payload: bytes) -> bytes:
+    return struct.pack("<Q", len(key)) + key.encode() + struct.pack("<I", kind) + payload
+
+
+GGUF_CLAIMS = {
+    "an array of 2^40 bytes": _kv("general.x", 9, struct.pack("<IQ", 0, 2**40)),
+    "an array of 2^28 strings": _kv("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 2**28)),
+    "a string of 2^60 bytes": _kv("general.name", 8, struct.pack("<Q", 2**60)),
+}
+
+
+@pytest.mark.parametrize("claim", list(GGUF_CLAIMS))
+def test_a_gguf_header_claiming_more_than_its_file_is_refused_at_once(tmp_path, claim):
+    pytest.importorskip("gguf")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + GGUF_CLAIMS[claim] + bytes(64))
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "cardgen", "new", "acme/x", "--from", str(model)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120, preexec_fn=_cap)
+    assert p.returncode in (0, 1) and "Traceback" not in p.stderr, p.stderr
+    assert "claims more than the file" in p.stdout + p.stderr
+    assert time.monotonic() - t0 < 20
+
+
+def test_a_fifo_in_the_model_folder_is_not_opened(cli, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("model.safetensors", "model.gguf", "config.json", "chat_template.jinja"):
+        os.mkfifo(model / name)
+    p = subprocess.run([sys.executable, "-m", "cardgen", "new", "acme/x", "--from", str(model)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode in (0, 1) and "Traceback" not in p.stderr, p.stderr
 
 
 def test_a_seeded_mutation_fuzz_of_model_folders_never_crashes(cli, tmp_path):

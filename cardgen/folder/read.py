@@ -206,7 +206,7 @@ def _configs(f: Folder) -> None:
 def _weights(f: Folder) -> None:
     """Parameters and dtype from the safetensors headers (an adapter's, a quantised model's are not the model's)."""
     total, dtypes = 0, dict[str, int]()
-    for path in sorted(p for p in f.root.glob("*.safetensors") if f.within(p)):
+    for path in sorted(p for p in f.root.glob("*.safetensors") if f.within(p) and p.is_file()):
         try:
             st = safetensors_header(path)
         except (HeaderError, OSError) as e:
@@ -282,7 +282,7 @@ def _variant(kind: str, q: dict[str, Any], branch: str, size: int, file: str) ->
 
 
 def _gguf(f: Folder) -> None:
-    paths = sorted(p for p in f.root.glob("*.gguf") if f.within(p))
+    paths = sorted(p for p in f.root.glob("*.gguf") if f.within(p) and p.is_file())
     if not paths:
         return
     import importlib.util
