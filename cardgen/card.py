@@ -116,8 +116,9 @@ class Card:
         return self.src.doc_for(path).file, path
 
     def files(self) -> set[str]:
-        """The source files this card's content comes from (its own and its bases')."""
-        return {s.file for s in self.origin.values()} | {self.src.file}
+        """The source files this card's content comes from (its own and its bases'): every YAML file of
+        each card folder (`card.yaml`, and `folder.yaml` or any other beside it), not its first alone."""
+        return {d.file for s in (*self.origin.values(), self.src) for d in s.docs} | {self.src.file}
 
     def built_from(self) -> set[str]:
         """The source files whose errors stop this card: its own and its bases', and the shared files of the

@@ -6,7 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cardgen.diagnostics import Diagnostic, Where, error
@@ -58,6 +58,28 @@ def read_text(path: Path, file: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
     return text.removeprefix("\ufeff"), []
 
 
+def loads_json(text: str | bytes) -> object:
+    """Other people's JSON (a model folder's files, a safetensors header, an evaluation log), read within
+    a shape: nesting too deep for the parser is a ValueError like any other malformed JSON, and the
+    non-standard NaN and Infinity (which Python writes and JSON has not) read as null."""
+    import json
+
+    try:
+        return json.loads(text, parse_constant=lambda name: None)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def write_problem(path: Path) -> str | None:
+    """Why ``atomic_write`` could not put a file at ``path`` (a folder is there, or a file where one of
+    the folders above it should be); None when nothing in the way is known. For a caller that checks
+    before long work, not after it."""
+    if path.is_dir():
+        return "is a folder"
+    blocking = next((p for p in path.parents if os.path.lexists(p) and not p.is_dir()), None)
+    return f"{display(blocking)} is a file where a folder should be" if blocking is not None else None
+
+
 def _umask() -> int:
     """The umask (read in the calling thread: reading it means setting it for a moment)."""
     mask = os.umask(0o022)
@@ -68,6 +90,37 @@ def _umask() -> int:
 def file_mode() -> int:
     """The mode git gives a new file: 0666 less the umask."""
     return 0o666 & ~_umask()
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold ``path``, a file that is read, changed and written back with ``atomic_write``, against other
+    processes that do the same through here, so that no one's change is lost: an advisory lock on the file
+    as it is when taken (the write replaces it, so a lock taken on the file it replaced is taken again). A
+    file that is not there is not held (its reader reports it); without ``fcntl`` (Windows), nothing is."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def clean_leftovers(folder: Path, name: str = "README.md") -> None:
@@ -183,6 +236,16 @@ def inside(path: Path, root: Path) -> bool:
     except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
         return False
     return real == top or top in real.parents
+
+
+def link_tree(folder: Path) -> Path:
+    """The tree the links of a folder someone gave may lead into: the folder itself; for a snapshot of
+    the Hub cache (`…/models--owner--name/snapshots/<revision>`, whose files are links to `../../blobs/`),
+    the cached repository."""
+    real = folder.resolve()
+    if real.parent.name == "snapshots" and real.parent.parent.name.startswith(("models--", "datasets--")):
+        return real.parent.parent
+    return real
 
 
 def escaping_link(path: Path, root: Path) -> Path | None:

@@ -109,7 +109,7 @@ def files(repo: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Written:
     path: str
-    status: str  # written | replaced | kept
+    status: str  # written | replaced | kept | refused (a link out of the folder on its way) | failed
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,15 @@ def options(args: argparse.Namespace, common: dict[str, Any]) -> InitOptions:
     return InitOptions(args.folder, args.force, args.repo)
 
 
-def _write(target: Path, text: str, force: bool) -> str:
-    from cardgen.files import atomic_write
+def _write(root: Path, target: Path, text: str | None, force: bool) -> str:
+    """Write one file (a folder where ``text`` is None); its status."""
+    from cardgen.files import atomic_write, escaping_link
 
+    if escaping_link(target, root) is not None:  # written through, it would land outside the repository
+        return "refused"
+    if text is None:
+        target.mkdir(parents=True, exist_ok=True)
+        return "written"
     existed = target.exists() or target.is_symlink()
     if existed and not force:
         return "kept"
@@ -155,14 +161,21 @@ def run(opts: InitOptions) -> tuple[Report, int]:
     report = Report("init")
     written: list[Written] = []
     code = 0
-    try:
-        (root / DEFAULT_CARDS).mkdir(parents=True, exist_ok=True)
-        for rel, text in todo.items():
-            written.append(Written(str(root / rel), _write(root / rel, text, opts.force)))
-    except OSError as e:
-        report.notes.append(f"cardgen: error: cannot write in {root}: {e.strerror or e}")
-        code = 1
-    kept = [w for w in written if w.status == "kept"]
+    steps: dict[str, str | None] = {str(DEFAULT_CARDS): None, **todo}
+    for rel, text in steps.items():  # each on its own: one that fails stops no other
+        try:
+            status = _write(root, root / rel, text, opts.force)
+        except OSError as e:
+            status = "failed"
+            in_the_way = next((p for p in (root / rel).parents if p.exists() and not p.is_dir()), None)
+            why = f"{in_the_way} is a file where a folder should be" if in_the_way else e.strerror or e
+            report.notes.append(f"cardgen: error: cannot write {root / rel}: {why}")
+        if status == "refused":
+            report.notes.append(f"cardgen: error: {root / rel}: a link out of {root} is on its way; not written")
+        code = code or int(status in ("refused", "failed"))
+        if text is not None:
+            written.append(Written(str(root / rel), status))
+    kept = [w for w in written if w.status != "written" and w.status != "replaced"]
     report.checked = plural(len(written) - len(kept), "file") + " written"
     report.results = written
     report.lines = [f"{w.status:<9} {w.path}" + (" (exists; --force replaces it)" if w.status == "kept" else "")

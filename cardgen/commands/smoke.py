@@ -42,8 +42,11 @@ def model_paths(items: list[str]) -> dict[str, Path]:
 
 
 def options(args: argparse.Namespace, common: dict[str, Any]) -> SmokeOptions:
+    from cardgen.files import write_problem
     from cardgen.smoke.options import SmokeOptions
 
+    if args.json is not None and (problem := write_problem(args.json)):
+        raise UsageError(f"--json {args.json}: {problem}")
     return SmokeOptions(paths=common["paths"], policy=common["policy"], model_paths=model_paths(args.model_path),
                         max_new_tokens=args.max_new_tokens, json=args.json, shard=args.shard,
                         no_snippet=args.no_snippet, device=args.device, tokenizer_only=args.tokenizer_only,

@@ -7,6 +7,7 @@ atomically). A log of another model is refused unless the caller says why it may
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,23 @@ def _task(r: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def add(card: Path, logs: list[Path], differs: str | None = None, dry_run: bool = False) -> Added:
-    """Read ``logs`` into the card source ``card``; ValueError when the card cannot be read or written."""
-    from cardgen.loading.yamlpos import load
+    """Read ``logs`` into the card source ``card``; ValueError when the card cannot be read or written. The
+    card is held from its reading to its writing: two runs at once on one card both land (one after the other)."""
+    from cardgen.files import locked
 
     path = card_file(card)
+    if path.is_symlink():  # written over, the link would become a copy of what it points to
+        raise ValueError(f"{path} is a link (to {os.readlink(path)}): give the card source it points to")
+    try:
+        with locked(path):
+            return _add(path, logs, differs, dry_run)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
+def _add(path: Path, logs: list[Path], differs: str | None, dry_run: bool) -> Added:
+    from cardgen.loading.yamlpos import load
+
     doc, diags = load(path)
     if doc is None or not isinstance(doc.data, dict):
         raise ValueError(f"{path}: " + (diags[0].message if diags else "not a YAML mapping"))
@@ -90,8 +104,14 @@ def add(card: Path, logs: list[Path], differs: str | None = None, dry_run: bool 
                 continue
             for r in log.results:
                 r["notes"] = f"{r.get('notes', '')}; evaluated as {log.model}: {differs}".lstrip("; ")
+        try:
+            checked = _checked(log)
+        except ValueError as e:  # pydantic's ValidationError: a value no card field takes
+            out.refused.append(f"{f}: a result does not fit the card's `evaluation:` "
+                               f"({str(e).splitlines()[0] if str(e) else 'invalid'})")
+            continue
         out.unmapped += [f"{log.file}: {t}" for t in log.unmapped]
-        new += _checked(log)
+        new += checked
     if not new:
         return out
     old = doc.data.get("evaluation")
@@ -115,6 +135,7 @@ def write_evaluation(path: Path, text: str, results: list[dict[str, Any]]) -> No
     import yaml
 
     from cardgen.files import atomic_write
+    from cardgen.limits import MAX_FILE_BYTES
 
     block = yaml.safe_dump({"evaluation": results}, sort_keys=False, allow_unicode=True, width=120)
     lines = text.splitlines(keepends=True)
@@ -129,6 +150,9 @@ def write_evaluation(path: Path, text: str, results: list[dict[str, Any]]) -> No
         while end > start + 1 and not lines[end - 1].strip():  # the blank lines after the block stay
             end -= 1
         body = "".join(lines[:start]) + block + "".join(lines[end:])
+    if len(body.encode("utf-8")) > MAX_FILE_BYTES:  # a card cardgen would then refuse to read
+        raise ValueError(f"{path}: with these results the card source would be over cardgen's limit of "
+                         f"{MAX_FILE_BYTES:,} bytes; left as it was")
     atomic_write(path, body)
 
 

@@ -36,10 +36,18 @@ def parse_files(texts: dict[str, str], problems: list[str]) -> list[EvalResultEn
         try:
             if diags or not isinstance(data, list):
                 raise ValueError(diags[0].message if diags else "not a list of results")
-            out += parse_eval_result_entries(data)
-        except (KeyError, TypeError, ValueError) as e:
+            entries = parse_eval_result_entries(data)
+            for e in entries:  # huggingface_hub takes each value as it comes
+                if not (isinstance(e.dataset_id, str) and isinstance(e.task_id, str) and _value(e.value)):
+                    raise ValueError("a result without a dataset id, a task id and a numeric value")
+            out += entries
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
             problems.append(f"{path}: not read as evaluation results ({type(e).__name__}: {e}); left out")
     return out
+
+
+def _value(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
 
 
 def local_files(readme: Path) -> dict[str, str]:

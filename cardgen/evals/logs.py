@@ -7,13 +7,12 @@ version, the n-shot and the standard error go to the result's notes.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cardgen.evals.benchmarks import known
-from cardgen.files import read_text
+from cardgen.files import loads_json, read_text
 from cardgen.limits import MAX_EVAL_LOG_BYTES
 
 
@@ -37,7 +36,7 @@ def read_log(path: Path, task_type: str) -> Log:
     if text is None:
         raise LogError(diags[0].message if diags else "cannot be read")
     try:
-        data = json.loads(text)
+        data = loads_json(text)
     except ValueError as e:
         raise LogError(f"not JSON: {e}") from None
     if isinstance(data, dict) and isinstance(data.get("results"), dict) and "configs" in data:
@@ -51,8 +50,7 @@ def read_log(path: Path, task_type: str) -> Log:
 def _model_arg(args: Any) -> str | None:
     """`pretrained=` of lm-evaluation-harness's `model_args` (a string `k=v,...` or a mapping)."""
     if isinstance(args, dict):
-        v = args.get("pretrained") or args.get("model") or args.get("path")
-        return str(v) if v else None
+        return _text(args.get("pretrained")) or _text(args.get("model")) or _text(args.get("path"))
     if isinstance(args, str):
         for part in args.split(","):
             k, _, v = part.partition("=")
@@ -61,9 +59,24 @@ def _model_arg(args: Any) -> str | None:
     return None
 
 
+def _dict(v: Any) -> dict[str, Any]:
+    """A log's mapping, or an empty one where the log has something else in its place."""
+    return v if isinstance(v, dict) else {}
+
+
+def _text(v: Any) -> str | None:
+    """A log's name or version as text: a string or a number; None for anything else (a list, a mapping)."""
+    if isinstance(v, str):
+        return v or None
+    return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
 def _date(v: Any) -> str | None:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return dt.datetime.fromtimestamp(v, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            return dt.datetime.fromtimestamp(v, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, OSError, ValueError):  # a time no calendar holds
+            return None
     return str(v) if isinstance(v, str) and v else None
 
 
@@ -77,9 +90,8 @@ def _notes(*parts: str | None) -> str:
 
 def lm_eval(data: dict[str, Any], file: str, task_type: str) -> Log:
     cfg: dict[str, Any] = data["config"] if isinstance(data.get("config"), dict) else {}
-    version = data.get("lm_eval_version")
-    log = Log(file, "lm-evaluation-harness", str(version) if version else None,
-              _model_arg(cfg.get("model_args")) or data.get("model_name"))
+    log = Log(file, "lm-evaluation-harness", _text(data.get("lm_eval_version")),
+              _model_arg(cfg.get("model_args")) or _text(data.get("model_name")))
     mapping = known()["lm_eval"]["tasks"]
     for task, metrics in data["results"].items():
         if not isinstance(metrics, dict):
@@ -94,9 +106,9 @@ def lm_eval(data: dict[str, Any], file: str, task_type: str) -> Log:
 def _lm_task(data: dict[str, Any], log: Log, task: str, metrics: dict[str, Any], mapped: dict[str, Any],
              task_type: str) -> list[dict[str, Any]]:
     """The results of one task of an lm-evaluation-harness run: one per metric and filter."""
-    conf = (data.get("configs") or {}).get(task) or {}
-    shots = (data.get("n-shot") or {}).get(task, conf.get("num_fewshot"))
-    task_version = (data.get("versions") or {}).get(task)
+    conf = _dict(_dict(data.get("configs")).get(task))
+    shots = _text(_dict(data.get("n-shot")).get(task, conf.get("num_fewshot")))
+    task_version = _text(_dict(data.get("versions")).get(task))
     date = _date(data.get("date"))
     values = {k: v for k, v in metrics.items() if "," in k and "_stderr" not in k.split(",")[0] and _number(v)}
     primary = mapped.get("metric") if mapped.get("metric") in values else next(iter(values), None)
@@ -105,11 +117,11 @@ def _lm_task(data: dict[str, Any], log: Log, task: str, metrics: dict[str, Any],
         metric, _, filt = key.partition(",")
         stderr = metrics.get(f"{metric}_stderr,{filt}")
         r: dict[str, Any] = {
-            "task_type": task_type, "task_name": str(metrics.get("alias") or task).strip(),
-            "dataset_type": str(mapped.get("benchmark") or conf.get("dataset_path") or task),
+            "task_type": task_type, "task_name": (_text(metrics.get("alias")) or task).strip(),
+            "dataset_type": str(mapped.get("benchmark") or _text(conf.get("dataset_path")) or task),
             "dataset_name": _pretty(mapped.get("benchmark"), task),
-            "dataset_config": conf.get("dataset_name") or None,
-            "dataset_split": conf.get("test_split") or conf.get("validation_split") or None,
+            "dataset_config": _text(conf.get("dataset_name")),
+            "dataset_split": _text(conf.get("test_split")) or _text(conf.get("validation_split")),
             "metric_type": metric, "metric_name": metric if filt == "none" else f"{metric} ({filt})",
             "metric_value": value, "date": date,
             "notes": _notes(f"lm-evaluation-harness {log.version or '(version not in the log)'}, task {task}"
@@ -135,17 +147,20 @@ def inspect_ai(data: dict[str, Any], file: str, task_type: str) -> Log:
     ev = data["eval"]
     if data.get("status") not in (None, "success"):
         raise LogError(f"the evaluation did not finish (status {data.get('status')!r})")
-    packages = ev.get("packages") if isinstance(ev.get("packages"), dict) else {}
-    model = str(ev.get("model") or "") or None
+    packages = _dict(ev.get("packages"))
+    model = _text(ev.get("model"))
     if model and model.count("/") >= 2:  # `hf/owner/name`: the provider first
         model = model.split("/", 1)[1]
-    log = Log(file, "inspect-ai", str(packages.get("inspect_ai")) if packages.get("inspect_ai") else None, model)
-    task = str(ev.get("task") or "task")
+    log = Log(file, "inspect-ai", _text(packages.get("inspect_ai")), model)
+    task = _text(ev.get("task")) or "task"
     tasks = known()["inspect"]["tasks"]
     mapped = tasks.get(task) or tasks.get(task.rsplit("/", 1)[-1]) or {}
     if not mapped:
         log.unmapped.append(task)
-    for score in data["results"].get("scores") or []:
+    scores = data["results"].get("scores")
+    for score in scores if isinstance(scores, list) else []:
+        if not isinstance(score, dict):
+            continue
         log.results += _inspect_score(ev, log, task, score, mapped, task_type, first=not log.results)
     if not log.results:
         raise LogError("the log holds no scores")
@@ -155,10 +170,8 @@ def inspect_ai(data: dict[str, Any], file: str, task_type: str) -> Log:
 def _inspect_score(ev: dict[str, Any], log: Log, task: str, score: dict[str, Any], mapped: dict[str, Any],
                    task_type: str, first: bool) -> list[dict[str, Any]]:
     """The results of one scorer of an inspect-ai log: one per metric (its standard error in the notes)."""
-    ds: dict[str, Any] = ev["dataset"] if isinstance(ev.get("dataset"), dict) else {}
-    args: dict[str, Any] = ev["task_args"] if isinstance(ev.get("task_args"), dict) else {}
-    metrics = score.get("metrics") or {}
-    stderr = (metrics.get("stderr") or {}).get("value")
+    ds, args, metrics = _dict(ev.get("dataset")), _dict(ev.get("task_args")), _dict(score.get("metrics"))
+    stderr = _dict(metrics.get("stderr")).get("value")
     out = []
     for name, m in metrics.items():
         value = m.get("value") if isinstance(m, dict) else None
@@ -166,15 +179,15 @@ def _inspect_score(ev: dict[str, Any], log: Log, task: str, score: dict[str, Any
             continue
         r: dict[str, Any] = {
             "task_type": task_type, "task_name": task.rsplit("/", 1)[-1],
-            "dataset_type": str(mapped.get("benchmark") or ds.get("location") or ds.get("name") or task),
-            "dataset_name": _pretty(mapped.get("benchmark"), str(ds.get("name") or task)),
+            "dataset_type": str(mapped.get("benchmark") or _text(ds.get("location")) or _text(ds.get("name")) or task),
+            "dataset_name": _pretty(mapped.get("benchmark"), _text(ds.get("name")) or task),
             "metric_type": name, "metric_value": value,
             "notes": _notes(f"inspect-ai {log.version or '(version not in the log)'}, task {task}"
-                            + (f" v{ev.get('task_version')}" if ev.get("task_version") is not None else ""),
-                            f"scorer {score.get('name')}",
-                            f"{args['fewshot']}-shot" if args.get("fewshot") is not None else None,
+                            + (f" v{_text(ev.get('task_version'))}" if _text(ev.get("task_version")) else ""),
+                            f"scorer {_text(score.get('name'))}",
+                            f"{_text(args.get('fewshot'))}-shot" if _text(args.get("fewshot")) else None,
                             f"stderr {stderr!r}" if _number(stderr) else None),
-            "date": str(ev["created"]) if ev.get("created") else None}
+            "date": _text(ev.get("created"))}
         if mapped.get("task_id") and (name == mapped.get("metric") or (first and mapped.get("metric") is None)):
             r["task_id"] = mapped["task_id"]
         first = False

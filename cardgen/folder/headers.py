@@ -4,14 +4,15 @@ and tensor table (the `gguf` package), and the sizes and counts written the way 
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cardgen.files import loads_json
 from cardgen.limits import MAX_SAFETENSORS_HEADER
 
 #: safetensors dtype -> the torch dtype name a card's `usage.dtype` takes
@@ -39,8 +40,9 @@ def safetensors_header(path: Path) -> Safetensors:
         if n > MAX_SAFETENSORS_HEADER:
             raise HeaderError(f"header of {n} bytes (more than {MAX_SAFETENSORS_HEADER})")
         raw = f.read(n)
+        size = os.fstat(f.fileno()).st_size
     try:
-        data = json.loads(raw)
+        data = loads_json(raw)
     except ValueError as e:
         raise HeaderError(f"header is not JSON: {e}") from None
     if not isinstance(data, dict):
@@ -55,6 +57,8 @@ def safetensors_header(path: Path) -> Safetensors:
         count = math.prod(shape)
         out.parameters += count
         out.dtypes[str(dtype)] = out.dtypes.get(str(dtype), 0) + count
+    if out.parameters > 2 * size:  # the narrowest dtype (F4) holds two values a byte
+        raise HeaderError(f"the header describes more values than the file's {size:,} bytes hold")
     return out
 
 
@@ -74,10 +78,69 @@ class GGUFHeader:
         return self.tokens[i] if isinstance(i, int) and 0 <= i < len(self.tokens) else None
 
 
+#: the bytes of each GGUF value type that has a fixed size (8: a string, 9: an array, have not)
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def gguf_lengths(path: Path) -> None:
+    """HeaderError where a GGUF file's header claims more than the file holds (a string, an array, a count
+    of entries or tensors longer than the bytes left): the `gguf` package walks such a claim element by
+    element, for hours and without bound on memory. Every length of the metadata is checked against the
+    file's size before the package reads it."""
+    import mmap
+
+    if path.stat().st_size < 24:
+        return  # too short for GGUF (and too short to map): the package says so
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        size = len(m)
+
+        def take(pos: int, n: int) -> int:
+            if n < 0 or pos + n > size:
+                raise HeaderError(f"the header claims more than the file's {size:,} bytes hold (at byte {pos:,})")
+            return pos + n
+
+        def u(pos: int, fmt: str) -> tuple[int, int]:
+            end = take(pos, struct.calcsize(fmt))
+            return struct.unpack_from(fmt, m, pos)[0], end
+
+        def value(pos: int, kind: int, depth: int) -> int:
+            if kind in _GGUF_SIZES:
+                return take(pos, _GGUF_SIZES[kind])
+            if kind == 8:
+                n, pos = u(pos, "<Q")
+                return take(pos, n)
+            if kind != 9:
+                raise HeaderError(f"value type {kind} at byte {pos:,} is not one GGUF has")
+            if depth > 8:
+                raise HeaderError(f"arrays nested more than 8 deep at byte {pos:,}")
+            item, pos = u(pos, "<I")
+            count, pos = u(pos, "<Q")
+            if item in _GGUF_SIZES:
+                return take(pos, count * _GGUF_SIZES[item])
+            take(pos, count)  # each item takes a byte at least: a count past the end is refused before the walk
+            for _ in range(count):
+                pos = value(pos, item, depth + 1)
+            return pos
+
+        if size < 24 or m[:4] != b"GGUF" or struct.unpack_from("<I", m, 4)[0] < 2:
+            return  # not GGUF (or version 1): the package says so
+        tensors, kvs = struct.unpack_from("<QQ", m, 8)
+        take(24, kvs * 13)  # a key's length, its type and a byte of value at least
+        pos = 24
+        for _ in range(kvs):
+            n, pos = u(pos, "<Q")
+            pos = take(pos, n)
+            kind, pos = u(pos, "<I")
+            pos = value(pos, kind, 0)
+        take(pos, tensors * 24)  # a name's length, its dimensions' count, its type and offset at least
+
+
 def gguf_header(path: Path) -> GGUFHeader:
-    """A GGUF file's metadata and tensor table, read with the `gguf` package (memory-mapped, no weights)."""
+    """A GGUF file's metadata and tensor table, read with the `gguf` package (memory-mapped, no weights)
+    once its lengths are known to fit the file (``gguf_lengths``)."""
     import gguf  # the PyPI package
 
+    gguf_lengths(path)
     try:
         reader = gguf.GGUFReader(str(path))
     except Exception as e:  # noqa: BLE001 - whatever the reader raises on a file that is not GGUF

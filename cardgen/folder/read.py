@@ -6,14 +6,14 @@ GGUF headers; never the weights, and of `tokenizer.json` only its added tokens (
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cardgen.diagnostics import Diagnostic, Where, error
-from cardgen.files import display, read_text
+from cardgen.files import display, inside, link_tree, loads_json, read_text
 from cardgen.folder import codes
 from cardgen.folder.headers import (
     DTYPES,
@@ -76,16 +76,26 @@ class Folder:
         if value is not None and path not in self.facts:
             self.facts[path] = Fact(path, value, file)
 
+    def within(self, path: Path) -> bool:
+        """Whether ``path`` may be read: it is in the folder (or, a link, leads to a file of it, or of the
+        Hub cache's repository it is a snapshot of); a link out of it is reported, never followed."""
+        if inside(path, link_tree(self.root)):
+            return True
+        if not any(d.file == display(path) for d in self.diagnostics):
+            self.diagnostics.append(error(Where(display(path)), codes.UNREADABLE,
+                                          "a link out of the model folder; not followed"))
+        return False
+
     def json(self, name: str, sub: Path | None = None) -> dict[str, Any] | None:
         path = (sub or self.root) / name
-        if not path.is_file():
+        if not os.path.lexists(path) or not self.within(path) or not path.is_file():
             return None
         text, diags = read_text(path, display(path), MAX_MODEL_CONFIG_BYTES)
         self.diagnostics += diags
         if text is None:
             return None
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except ValueError as e:
             self.diagnostics.append(error(Where(display(path)), codes.UNREADABLE, f"not JSON: {e}"))
             return None
@@ -106,12 +116,21 @@ def read_folder(root: Path) -> Folder:
     return f
 
 
+def _dict(v: Any) -> dict[Any, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
 def _ids(v: Any) -> list[int]:
     return [i for i in (v if isinstance(v, list) else [v]) if isinstance(i, int) and not isinstance(i, bool)]
 
 
 def _token_text(v: Any) -> str | None:
-    return v.get("content") if isinstance(v, dict) else v if isinstance(v, str) else None
+    text = v.get("content") if isinstance(v, dict) else v
+    return text if isinstance(text, str) else None
 
 
 def _tokenizer(f: Folder) -> None:
@@ -133,13 +152,13 @@ def _special_tokens(f: Folder, cfg: dict[str, Any]) -> None:
     for key in ("bos_token", "eos_token"):
         if (t := _token_text(cfg.get(key, specials.get(key)))) is not None:
             f.tokens[key] = t
-    for i, t in (cfg.get("added_tokens_decoder") or {}).items():
-        if str(i).isdigit() and (text := _token_text(t)) is not None:
+    for i, t in _dict(cfg.get("added_tokens_decoder")).items():
+        if re.fullmatch(r"[0-9]{1,18}", str(i)) and (text := _token_text(t)) is not None:
             f.token_ids[text] = int(i)
     tj = f.root / "tokenizer.json"
     if not f.token_ids and f.tokens and tj.is_file() and tj.stat().st_size <= MAX_MODEL_CONFIG_BYTES:
         # transformers 5 keeps the added tokens in tokenizer.json alone (one too large is left unread, quietly)
-        for t in (f.json("tokenizer.json") or {}).get("added_tokens") or []:
+        for t in _list((f.json("tokenizer.json") or {}).get("added_tokens")):
             if isinstance(t, dict) and isinstance(t.get("id"), int) and isinstance(t.get("content"), str):
                 f.token_ids[t["content"]] = t["id"]
 
@@ -151,7 +170,7 @@ def _templates(f: Folder, cfg: dict[str, Any]) -> None:
     if isinstance(tmpl, str):
         f.templates["tokenizer_config.json"] = tmpl
     jinja = f.root / "chat_template.jinja"
-    if jinja.is_file():
+    if os.path.lexists(jinja) and f.within(jinja) and jinja.is_file():
         text, diags = read_text(jinja, display(jinja), MAX_MODEL_CONFIG_BYTES)
         f.diagnostics += diags
         if text is not None:
@@ -187,7 +206,7 @@ def _configs(f: Folder) -> None:
 def _weights(f: Folder) -> None:
     """Parameters and dtype from the safetensors headers (an adapter's, a quantised model's are not the model's)."""
     total, dtypes = 0, dict[str, int]()
-    for path in sorted(f.root.glob("*.safetensors")):
+    for path in sorted(p for p in f.root.glob("*.safetensors") if f.within(p) and p.is_file()):
         try:
             st = safetensors_header(path)
         except (HeaderError, OSError) as e:
@@ -215,12 +234,13 @@ def _quant_config(f: Folder, where: Path) -> tuple[dict[str, Any], str] | None:
 
 
 def _branch_size(where: Path) -> int:
-    return sum(p.stat().st_size for p in where.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin"))
+    return sum(p.stat().st_size for p in where.iterdir()
+               if p.suffix in (".safetensors", ".bin") and inside(p, link_tree(where)) and p.is_file())
 
 
 def _quantized(f: Folder) -> None:
     """GPTQ/AWQ: the folder is the `main` branch; a subfolder with its own quantisation config, the branch it names."""
-    places = [("main", f.root)] + [(p.name, p) for p in sorted(f.root.iterdir()) if p.is_dir()]
+    places = [("main", f.root)] + [(p.name, p) for p in sorted(f.root.iterdir()) if p.is_dir() and f.within(p)]
     method = None
     for branch, where in places:
         found = _quant_config(f, where)
@@ -262,7 +282,7 @@ def _variant(kind: str, q: dict[str, Any], branch: str, size: int, file: str) ->
 
 
 def _gguf(f: Folder) -> None:
-    paths = sorted(f.root.glob("*.gguf"))
+    paths = sorted(p for p in f.root.glob("*.gguf") if f.within(p) and p.is_file())
     if not paths:
         return
     import importlib.util

@@ -27,11 +27,20 @@ _NOT_TEXT = re.compile(r"[-+.\d_:eE]+|0[xo][0-9a-fA-F_]+|\d{4}-\d\d?-\d\d?.*", r
 
 
 def _string(s: str) -> str:
-    if _PLAIN.match(s) and s.lower() not in _RESERVED and not _NOT_TEXT.fullmatch(s):
+    if _PLAIN.fullmatch(s) and s.lower() not in _RESERVED and not _NOT_TEXT.fullmatch(s):
         return s
     text = json.dumps(s, ensure_ascii=False)
     return "".join(c if ord(c) < 128 or c.isprintable() else
                    (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}") for c in text)
+
+
+def _float(v: float) -> str:
+    """A float as YAML 1.1 reads it back: `1e-05` (a string there) written `1.0e-05`, `nan` as `.nan`."""
+    if v != v or v in (float("inf"), float("-inf")):
+        return ".nan" if v != v else ".inf" if v > 0 else "-.inf"
+    text = repr(v)
+    mantissa, e, exp = text.partition("e")
+    return f"{mantissa}.0e{exp}" if e and "." not in mantissa else text
 
 
 def flow(v: Any) -> str:
@@ -40,14 +49,16 @@ def flow(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, float)):
+    if isinstance(v, int):
         return repr(v)
+    if isinstance(v, float):
+        return _float(v)
     if isinstance(v, str):
         return _string(v)
     if isinstance(v, list):
         return "[" + ", ".join(flow(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {flow(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{_string(str(k))}: {flow(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"no YAML for {type(v).__name__}")
 
 

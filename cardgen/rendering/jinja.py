@@ -257,7 +257,13 @@ def _render(card: Card, cache: RunCache, report: Collector, whole: bool) -> Done
     """A card's templates run on its ``Job``: here where they are cardgen's own, else in ``sandbox``'s worker,
     within ``CARD_SECONDS`` and the worker's memory (a card whose search path holds templates from the cards
     tree, its own or its organisation's); the problems reported at the card's sources."""
-    job, base_problems = _job(card, cache, whole)
+    from cardgen.kinds.chat import ChatTemplateError
+
+    try:
+        job, base_problems = _job(card, cache, whole)
+    except ChatTemplateError as e:  # its example, shown in the card, cannot be made (CG408, even turned off)
+        report.error(card.where(), "CG701", f"rendering {card.repo_id} failed: {e}")
+        return None
     folders = [f for f in card.templates[:-1] if cache.files.templates_in(f)]  # the last is cardgen's own
     if not folders:
         done = templates(job, cache)

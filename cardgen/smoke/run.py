@@ -209,6 +209,7 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
         results[-1].fail(codes.INVALID_CARD, "the card fails validation or rendering", "validation")
     server = None if opts.no_snippet or opts.tokenizer_only else SnippetServer()
     t0 = time.perf_counter()
+    unwritten = False
     try:
         _run_all(todo, rendering, opts, server, results, progress)
     finally:  # the report is written whatever happened, Ctrl-C included
@@ -219,9 +220,13 @@ def smoke(opts: SmokeOptions, progress: Callable[..., None]) -> tuple[Report, in
                            "command_line": opts.command_line, "started": started,
                            "seconds": round(time.perf_counter() - t0, 3)}
         if opts.json:
-            atomic_write(opts.json, json_text(report))
+            try:
+                atomic_write(opts.json, json_text(report))
+            except OSError as e:  # the report is still printed: the run is not lost
+                report.notes.append(f"cardgen: error: cannot write {opts.json}: {e.strerror or e}")
+                unwritten = True
     report.lines = [format_result(r) for r in results] + [summary(results)]
-    return report, int(any(map(failed, results)))
+    return report, int(any(map(failed, results)) or unwritten)
 
 
 def own_diagnostics(rendering: Rendering, repos: set[str]) -> list[Diagnostic]:
