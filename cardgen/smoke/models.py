@@ -5,7 +5,6 @@ host's peak memory while one model is judged, and the digests of the files judge
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -90,9 +89,15 @@ def free_bytes(cuda: bool) -> int | None:
 
 
 def stored_dtype_bytes(folder: str) -> int:
+    from cardgen.files import loads_json, read_text
+
+    path = Path(folder) / "config.json"
+    text, _ = read_text(path, str(path))
     try:
-        cfg = json.loads((Path(folder) / "config.json").read_text("utf-8"))
-    except (OSError, ValueError):
+        cfg = loads_json(text) if text is not None else None
+    except ValueError:
+        return 2
+    if not isinstance(cfg, dict):
         return 2
     name = str(cfg.get("torch_dtype") or cfg.get("dtype") or "float16")
     return 4 if "32" in name else 1 if "8" in name else 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +105,12 @@ def check_tokenizer_kwargs(card: Card, tok: Any, source: str, r: SmokeResult) ->
     known |= set(inspect.signature(type(tok).__init__).parameters)
     # what this tokenizer is configured with (not init_kwargs: unknown keywords land there too)
     with contextlib.suppress(OSError, ValueError, TypeError):
-        known |= set(json.loads((Path(source) / "tokenizer_config.json").read_text("utf-8")))
+        from cardgen.files import loads_json, read_text
+
+        path = Path(source) / "tokenizer_config.json"
+        text, _ = read_text(path, str(path))
+        config = loads_json(text) if text is not None else None
+        known |= set(config) if isinstance(config, dict) else set()
     known |= {"use_fast", "trust_remote_code", "revision", "cache_dir", "token", "local_files_only", "subfolder",
               "force_download", "proxies", "legacy", "add_bos_token", "add_eos_token", "from_slow",
               "tokenizer_type", "use_default_system_prompt", "add_prefix_space"}
