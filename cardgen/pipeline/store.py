@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import hmac
 import json
 import os
@@ -33,6 +34,7 @@ from cardgen.diagnostics import Diagnostic, Where, warning
 from cardgen.files import display, ours_alone
 from cardgen.pipeline.graph import sha
 from cardgen.pipeline.records import Memo, Record
+from cardgen.pipeline.stats import Entry
 
 
 def _json(text: Any) -> Any:
@@ -183,6 +185,7 @@ class Store:
             "CREATE TABLE IF NOT EXISTS sets(id TEXT PRIMARY KEY, paths TEXT);"
             "CREATE TABLE IF NOT EXISTS texts(sha TEXT PRIMARY KEY, folder TEXT, text TEXT);"
             "CREATE INDEX IF NOT EXISTS texts_folder ON texts(folder);"
+            "CREATE TABLE IF NOT EXISTS stats(path TEXT PRIMARY KEY, value TEXT);"
         )
         row = db.execute("SELECT value FROM meta WHERE key='env'").fetchone()
         if row is None or row[0] != self.env:
@@ -190,6 +193,7 @@ class Store:
                 db.execute("DELETE FROM folders")
                 db.execute("DELETE FROM sets")
                 db.execute("DELETE FROM texts")
+                db.execute("DELETE FROM stats")
                 db.execute("DELETE FROM meta")
                 db.execute("INSERT INTO meta VALUES('env', ?)", (self.env,))
 
@@ -219,7 +223,7 @@ class Store:
                     f"SELECT folder, record FROM folders WHERE folder IN ({','.join('?' * len(folders[i:i + 500]))})",
                     folders[i:i + 500]).fetchall()]
             for f, r in rows:
-                rec = Record.from_json(_json(self._opened(f, r)))
+                rec = Record.from_sealed(_json(self._opened(f, r)))
                 if rec is not None:
                     out[f] = rec
         except FAILURES as e:
@@ -230,7 +234,7 @@ class Store:
 
     def _sealed(self, folder: str, record: str) -> str:
         assert self.key is not None
-        return hmac.new(self.key, f"{folder}\0{record}".encode("utf-8", "surrogatepass"), "sha256").hexdigest() + record
+        return hmac.digest(self.key, f"{folder}\0{record}".encode("utf-8", "surrogatepass"), "sha256").hex() + record
 
     def _opened(self, folder: str, value: Any) -> str | None:
         """A record this store's key sealed, or None (altered, or from another key: a copied cache)."""
@@ -238,6 +242,55 @@ class Store:
             return None
         record = value[64:]
         return record if hmac.compare_digest(self._sealed(folder, record)[:64], value[:64]) else None
+
+    # -- the files' signatures and hashes (``stats``), each sealed on its own with a keyed BLAKE2b ----
+    def _stat_mac(self, path: str, value: str) -> str:
+        assert self.key is not None
+        return hashlib.blake2b(f"{path}\0{value}".encode("utf-8", "surrogatepass"), key=self.key,
+                               digest_size=16).hexdigest()
+
+    def _stat_in(self, path: str, value: Any) -> Entry | None:
+        """An entry this store's key sealed, or None."""
+        if not isinstance(value, str) or len(value) < 33:
+            return None
+        body = value[33:]
+        parts = body.split(" ")
+        if len(parts) != 6 or not hmac.compare_digest(self._stat_mac(path, body), value[:32]):
+            return None
+        try:
+            sig = (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]))
+        except ValueError:
+            return None
+        return sig, parts[5]
+
+    def stats(self) -> dict[str, Entry]:
+        """Every file's kept signature and hash (one that does not read as one is left out: read again)."""
+        if not self.usable:
+            return {}
+        try:
+            rows = self.db.execute("SELECT path, value FROM stats").fetchall()
+        except FAILURES as e:
+            self._fail(e, reading=True)
+            return {}
+        return {p: entry for p, v in rows if (entry := self._stat_in(p, v)) is not None}
+
+    def stat(self, path: str) -> Entry | None:
+        """One file's kept signature and hash, or None."""
+        if not self.usable:
+            return None
+        try:
+            row = self.db.execute("SELECT value FROM stats WHERE path=?", (path,)).fetchone()
+        except FAILURES as e:
+            self._fail(e, reading=True)
+            return None
+        return None if row is None else self._stat_in(path, row[0])
+
+    def _stat_rows(self, entries: Mapping[str, Entry]) -> list[tuple[str, str]]:
+        rows = []
+        for path, (sig, digest) in entries.items():
+            body = " ".join([*map(str, sig), digest])
+            rows.append((path, f"{self._stat_mac(path, body)} {body}"))
+        return rows
 
     def sets(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -269,21 +322,22 @@ class Store:
         return Memo.from_json(self.get(key))
 
     def save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-             meta: Mapping[str, Any]) -> None:
+             meta: Mapping[str, Any], stats: Mapping[str, Entry] | None = None) -> None:
         """Write the new records (and their common input sets), drop the folders that are gone and the
         texts no record names any more, and keep the scope's ``meta`` values (JSON; nothing once the store
         is off)."""
         if not self.usable:
             return
         try:
-            self._save(records, sets, gone, meta)
+            self._save(records, sets, gone, meta, stats or {})
         except FAILURES as e:
             self._fail(e)
 
     def _save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-              meta: Mapping[str, Any]) -> None:
+              meta: Mapping[str, Any], stats: Mapping[str, Entry]) -> None:
         db = self.db
         with _tx(db):
+            db.executemany("INSERT OR REPLACE INTO stats VALUES(?, ?)", self._stat_rows(stats))
             db.executemany("INSERT OR REPLACE INTO sets VALUES(?, ?)", [(i, json.dumps(p)) for i, p in sets.items()])
             for folder, rec in records.items():
                 sealed = self._sealed(folder, json.dumps(rec.to_json()))
@@ -294,6 +348,8 @@ class Store:
             for folder in gone:
                 db.execute("DELETE FROM folders WHERE folder=?", (folder,))
                 db.execute("DELETE FROM texts WHERE folder=?", (folder,))
+                db.execute("DELETE FROM stats WHERE path >= ? AND path < ?",  # the files under the folder
+                           (folder + os.sep, folder + chr(ord(os.sep) + 1)))
             for k, v in meta.items():
                 db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)",
                            (k, self._sealed("meta:" + k, json.dumps(v))))
