@@ -9,7 +9,8 @@ texts themselves are kept beside the records, keyed by their hash. The whole rec
 run's environment (cardgen's code, the libraries that render and lint, the Python version, the
 policy): a change there starts afresh.
 
-A later run hashes each folder's inputs again: a folder whose inputs all hash the same, and whose
+A later run hashes each folder's inputs again (a file whose ``stat`` signature is as a run kept it is not
+read again: ``stats``): a folder whose inputs all hash the same, and whose
 source files are the same, is *fresh* and its record is replayed; every other folder is loaded,
 checked and rendered again. A base card's change reaches every card that extends or embeds it,
 because its files are among their inputs; a template's, every card that used it.

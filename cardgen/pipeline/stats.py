@@ -10,9 +10,10 @@ the same tick of the file system's clock as the moment the hash was taken. A has
 when the file's modification and change times are at least ``MARGIN_NS`` older than that moment (git's
 "racily clean" entries); a file changed later has a change time past the kept one.
 
-This trusts the file system's clock not to run more than ``MARGIN_NS`` behind this machine's, and the
-clock not to be set back by more than that between runs; either only makes a file written during the
-margin look unchanged.
+This trusts the file system to keep a change time (POSIX; not kept on Windows, where every file is
+read), its clock not to run more than ``MARGIN_NS`` behind this machine's, and the clock not to be set
+back by more than that between runs; either of the last two only makes a file written during the margin
+look unchanged.
 """
 
 from __future__ import annotations
@@ -36,9 +37,14 @@ def signature(st: os.stat_result) -> Sig:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
+#: where ``st_ctime`` is the time of the last change (POSIX); on Windows it is the creation time, which an
+#: edit does not move, so no hash is kept there and every file is read
+CHANGE_TIME = os.name == "posix"
+
+
 def settled(st: os.stat_result, now: int) -> bool:
     """Whether a file's hash may be kept: a regular file last written (or its times set) well before ``now``."""
-    return stat.S_ISREG(st.st_mode) and max(st.st_mtime_ns, st.st_ctime_ns) < now - MARGIN_NS
+    return CHANGE_TIME and stat.S_ISREG(st.st_mode) and max(st.st_mtime_ns, st.st_ctime_ns) < now - MARGIN_NS
 
 
 class Stats:

@@ -1,5 +1,7 @@
 """The dependency graph's store (``graph``): one SQLite file per cards folder, holding each card
-folder's record, the common input sets the records name, the scope's memos and the README texts.
+folder's record, the common input sets the records name, the scope's memos, the README texts and the
+files' kept signatures and hashes (``stats``: each row sealed on its own with a keyed BLAKE2b, so that a
+scoped run reads the few it needs).
 
 It is used only if this user owns it and no one else may write to it. Each record is sealed with an
 HMAC under this user's key (``cache.key()``): a record altered, or copied from another cache, is not
