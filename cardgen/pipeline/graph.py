@@ -78,7 +78,7 @@ def _code_file(path: str, now: int) -> bytes:
     change time), else its content; the two never hash alike, so a file that settles changes the key once."""
     st = os.stat(path)
     if settled(st, now):
-        return b"\0stat " + " ".join(map(str, signature(st))).encode()
+        return b"\0stat " + signature(st).encode()
     with open(path, "rb") as fh:
         return b"\0content " + fh.read()
 

@@ -85,10 +85,8 @@ class _Graph:
     def open(cls, scope: Scope, policy: Policy, folders: list[Path]) -> _Graph:
         """The graph of a scope; a run over some folders reads only their records."""
         store = Store(scope.root, environment(policy, scope.root))
-        # the files' kept hashes: all of them for a whole scope, else each asked for when needed
-        stats = Stats(store.stats()) if scope.whole else Stats(lookup=store.stat)
         return cls(store, store.records(None if scope.whole else [str(f) for f in folders]), store.sets(),
-                   Hasher(stats=stats))
+                   Hasher(stats=Stats(store.stats())))
 
 
 @dataclass(frozen=True)
@@ -162,7 +160,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
         mine.extend(d for r in failed if (d := unbuilt(r.repo, r.files, r.where, hidden)))
     if changed is None:
         mine.extend(nothing_rendered(scope, folders, ordered, twice.again, mine.diagnostics))
-    _save(graph, scope, every, built.records, shared, catalogue)
+    _save(graph, scope, every, built.records, shared, catalogue, swept=scope.whole and not shared.errors)
     report.extend([*mine.diagnostics, *graph.store.warnings()])
     graph.store.rebuild = _rebuilder(ordered, scope.root, shared, cache, policy, graph.store)
 
@@ -356,14 +354,16 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
 
 
 def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: _Shared,
-          catalogue: Memo) -> None:
-    """Store the rebuilt records, the common sets any record names and the scope's memos; a whole scope
-    also drops the records of the folders that are gone."""
+          catalogue: Memo, swept: bool) -> None:
+    """Store the rebuilt records, the common sets any record names, the scope's memos and the files' kept
+    hashes (``stats``; ``swept``: every folder's inputs were hashed); a whole scope also drops the records
+    of the folders that are gone."""
     gone = [k for k in graph.records if k not in every and scope.keeps(k)] if scope.whole else []
     used = {rec.set_id for rec in every.values()}
     graph.store.save(built, {i: p for i, p in graph.sets.items() if i in used}, gone,
                      {"shared": shared.memo.to_json(), WHOLE if scope.whole else PART: catalogue.to_json(),
-                      "ids": [shared.memo.key, shared.ids]}, graph.hasher.stats.added if graph.hasher.stats else None)
+                      "ids": [shared.memo.key, shared.ids]},
+                     graph.hasher.stats.keep(str(scope.root) if swept else None) if graph.hasher.stats else None)
 
 
 # -- some folders, in a worker ----------------------------------------------------------------------

@@ -187,10 +187,11 @@ class Record:
         wrote it (the store is emptied when cardgen's code changes), so it is rebuilt without the checks
         of ``from_json``, several times faster; a value that still does not fit reads as None."""
         try:
-            facts = _each(facts_in, v["facts"])  # a tenth of the records or fewer have any
+            facts = [RiskFacts(frozenset(f[0]), tuple((m[0], m[1], (m[2], tuple(m[3]))) for m in f[1]))
+                     for f in v["facts"]]
             rendered = [Rendered(r[0], r[1], [Diagnostic(*d) for d in r[2]], r[3], (r[4][0], tuple(r[4][1])), r[5])
                         for r in v["rendered"]]
-            return None if facts is None else cls(
+            return cls(
                 v["files"], v["own"], v["set"], v["digest"], [Diagnostic(*d) for d in v["diags"]], v["errors"],
                 rendered, [Target(t[0], t[1], tuple(t[2])) for t in v["targets"]], facts)
         except (TypeError, KeyError, IndexError, ValueError):

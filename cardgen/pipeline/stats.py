@@ -22,19 +22,17 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable
 
 #: a hash is kept only for a file last written at least this long before it was hashed
 MARGIN_NS = 3 * 10**9
 
-#: (size, modification time, change time, inode, device)
-Sig = tuple[int, int, int, int, int]
-#: what is kept of a file: its signature and the SHA-256 of its content
-Entry = tuple[Sig, str]
+#: what is kept of a file: its signature (``signature``), a space and the SHA-256 of its content (hex)
+Entry = str
 
 
-def signature(st: os.stat_result) -> Sig:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+def signature(st: os.stat_result) -> str:
+    """A file's size, modification and change times (ns), inode and device, as text."""
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}"
 
 
 #: where ``st_ctime`` is the time of the last change (POSIX); on Windows it is the creation time, which an
@@ -48,21 +46,13 @@ def settled(st: os.stat_result, now: int) -> bool:
 
 
 class Stats:
-    """The content hashes of a run's files, from what the last runs kept while a file's signature is the
-    same, else read; ``added`` holds the hashes worth keeping for the next run."""
+    """The content hashes of a run's files, from what the last runs kept (``known``, path -> entry) while a
+    file's signature is the same, else read. ``keep`` gives what is worth keeping for the next run."""
 
-    def __init__(self, known: dict[str, Entry] | None = None,
-                 lookup: Callable[[str], Entry | None] | None = None) -> None:
-        self.known = known if known is not None else {}  # path -> entry, as kept by the last runs
-        self.lookup = lookup  # a kept entry by path, asked for one at a time (a scoped run)
+    def __init__(self, known: dict[str, Entry] | None = None) -> None:
+        self.known = known if known is not None else {}
+        self.used: set[str] = set()  # the kept entries this run found good
         self.added: dict[str, Entry] = {}  # path -> entry taken by this run, to keep
-
-    def _kept(self, path: str) -> Entry | None:
-        if path in self.known:
-            return self.known[path]
-        entry = self.lookup(path) if self.lookup is not None else None
-        self.known[path] = entry  # type: ignore[assignment]  # asked once
-        return entry
 
     def sha(self, path: str, st: os.stat_result | None = None) -> str | None:
         """The SHA-256 of a file's content (links followed), or None when it cannot be read; ``st``: what
@@ -71,9 +61,10 @@ class Stats:
             st = st or os.stat(path)
         except OSError:
             return None
-        kept = self._kept(path)
-        if kept is not None and kept[0] == signature(st) and stat.S_ISREG(st.st_mode):
-            return kept[1]
+        kept = self.known.get(path)
+        if kept is not None and kept[:-65] == signature(st) and stat.S_ISREG(st.st_mode):
+            self.used.add(path)
+            return kept[-64:]
         try:
             with open(path, "rb") as f:
                 st = os.fstat(f.fileno())  # the signature of what is read, taken before reading it
@@ -82,5 +73,17 @@ class Stats:
         except OSError:
             return None
         if settled(st, now):
-            self.added[path] = (signature(st), digest)
+            self.added[path] = f"{signature(st)} {digest}"
         return digest
+
+    def keep(self, swept: str | None) -> dict[str, Entry] | None:
+        """What to keep for the next run, or None when that is what is kept already: every kept entry and
+        those this run took; after a run that hashed every input of a cards folder (``swept``, its path),
+        less the kept entries below it that no input named (files removed or renamed)."""
+        old = self.known
+        if swept is not None:
+            below = swept.rstrip(os.sep) + os.sep
+            old = {p: e for p, e in old.items() if p in self.used or not p.startswith(below)}
+        if not self.added and len(old) == len(self.known):
+            return None
+        return {**old, **self.added}

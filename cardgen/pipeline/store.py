@@ -1,7 +1,6 @@
 """The dependency graph's store (``graph``): one SQLite file per cards folder, holding each card
 folder's record, the common input sets the records name, the scope's memos, the README texts and the
-files' kept signatures and hashes (``stats``: each row sealed on its own with a keyed BLAKE2b, so that a
-scoped run reads the few it needs).
+files' kept signatures and hashes (``stats``: one value, sealed once, read by every run).
 
 It is used only if this user owns it and no one else may write to it. Each record is sealed with an
 HMAC under this user's key (``cache.key()``): a record altered, or copied from another cache, is not
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import hmac
 import json
 import os
@@ -187,7 +185,6 @@ class Store:
             "CREATE TABLE IF NOT EXISTS sets(id TEXT PRIMARY KEY, paths TEXT);"
             "CREATE TABLE IF NOT EXISTS texts(sha TEXT PRIMARY KEY, folder TEXT, text TEXT);"
             "CREATE INDEX IF NOT EXISTS texts_folder ON texts(folder);"
-            "CREATE TABLE IF NOT EXISTS stats(path TEXT PRIMARY KEY, value TEXT);"
         )
         row = db.execute("SELECT value FROM meta WHERE key='env'").fetchone()
         if row is None or row[0] != self.env:
@@ -195,7 +192,6 @@ class Store:
                 db.execute("DELETE FROM folders")
                 db.execute("DELETE FROM sets")
                 db.execute("DELETE FROM texts")
-                db.execute("DELETE FROM stats")
                 db.execute("DELETE FROM meta")
                 db.execute("INSERT INTO meta VALUES('env', ?)", (self.env,))
 
@@ -245,54 +241,26 @@ class Store:
         record = value[64:]
         return record if hmac.compare_digest(self._sealed(folder, record)[:64], value[:64]) else None
 
-    # -- the files' signatures and hashes (``stats``), each sealed on its own with a keyed BLAKE2b ----
-    def _stat_mac(self, path: str, value: str) -> str:
-        assert self.key is not None
-        return hashlib.blake2b(f"{path}\0{value}".encode("utf-8", "surrogatepass"), key=self.key,
-                               digest_size=16).hexdigest()
-
-    def _stat_in(self, path: str, value: Any) -> Entry | None:
-        """An entry this store's key sealed, or None."""
-        if not isinstance(value, str) or len(value) < 33:
-            return None
-        body = value[33:]
-        parts = body.split(" ")
-        if len(parts) != 6 or not hmac.compare_digest(self._stat_mac(path, body), value[:32]):
-            return None
-        try:
-            sig = (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]))
-        except ValueError:
-            return None
-        return sig, parts[5]
-
+    # -- the files' signatures and hashes (``stats``): one value, sealed once -----------------------
     def stats(self) -> dict[str, Entry]:
-        """Every file's kept signature and hash (one that does not read as one is left out: read again)."""
+        """Every file's kept signature and hash (``stats.Entry``), by path; none when they do not read back
+        under this store's seal (each file is then read again)."""
         if not self.usable:
             return {}
         try:
-            rows = self.db.execute("SELECT path, value FROM stats").fetchall()
+            row = self.db.execute("SELECT value FROM meta WHERE key='stats'").fetchone()
         except FAILURES as e:
             self._fail(e, reading=True)
             return {}
-        return {p: entry for p, v in rows if (entry := self._stat_in(p, v)) is not None}
-
-    def stat(self, path: str) -> Entry | None:
-        """One file's kept signature and hash, or None."""
-        if not self.usable:
-            return None
-        try:
-            row = self.db.execute("SELECT value FROM stats WHERE path=?", (path,)).fetchone()
-        except FAILURES as e:
-            self._fail(e, reading=True)
-            return None
-        return None if row is None else self._stat_in(path, row[0])
-
-    def _stat_rows(self, entries: Mapping[str, Entry]) -> list[tuple[str, str]]:
-        rows = []
-        for path, (sig, digest) in entries.items():
-            body = " ".join([*map(str, sig), digest])
-            rows.append((path, f"{self._stat_mac(path, body)} {body}"))
-        return rows
+        if row is None or not isinstance(row[0], str) or len(row[0]) < 64:
+            return {}
+        body = row[0][64:]
+        if not hmac.compare_digest(self._sealed("stats:", body)[:64], row[0][:64]):
+            return {}
+        parts = body.split("\0")  # path, entry, path, entry, ... (no path holds a NUL)
+        if len(parts) % 2:
+            return {}
+        return dict(zip(parts[::2], parts[1::2], strict=True)) if body else {}
 
     def sets(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -331,15 +299,17 @@ class Store:
         if not self.usable:
             return
         try:
-            self._save(records, sets, gone, meta, stats or {})
+            self._save(records, sets, gone, meta, stats)
         except FAILURES as e:
             self._fail(e)
 
     def _save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-              meta: Mapping[str, Any], stats: Mapping[str, Entry]) -> None:
+              meta: Mapping[str, Any], stats: Mapping[str, Entry] | None) -> None:
         db = self.db
         with _tx(db):
-            db.executemany("INSERT OR REPLACE INTO stats VALUES(?, ?)", self._stat_rows(stats))
+            if stats is not None:
+                body = "\0".join(x for item in stats.items() for x in item)
+                db.execute("INSERT OR REPLACE INTO meta VALUES('stats', ?)", (self._sealed("stats:", body),))
             db.executemany("INSERT OR REPLACE INTO sets VALUES(?, ?)", [(i, json.dumps(p)) for i, p in sets.items()])
             for folder, rec in records.items():
                 sealed = self._sealed(folder, json.dumps(rec.to_json()))
@@ -350,8 +320,6 @@ class Store:
             for folder in gone:
                 db.execute("DELETE FROM folders WHERE folder=?", (folder,))
                 db.execute("DELETE FROM texts WHERE folder=?", (folder,))
-                db.execute("DELETE FROM stats WHERE path >= ? AND path < ?",  # the files under the folder
-                           (folder + os.sep, folder + chr(ord(os.sep) + 1)))
             for k, v in meta.items():
                 db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)",
                            (k, self._sealed("meta:" + k, json.dumps(v))))
