@@ -211,7 +211,7 @@ def test_a_record_reads_back_as_written_and_one_of_another_shape_reads_as_absent
                  [RiskFacts(frozenset({"M1", "M2"}), (("M1", "Check it.", (file, ("risk_assessment", "mitigations", "M1"))),
                                                      ("M3", "Log it.", ("cards/_shared/m.yaml", ("mitigations", "M3")))))])
     stored = json.loads(json.dumps(rec.to_json()))
-    assert Record.from_json(stored) == rec
+    assert Record.from_json(stored) == rec == Record.from_sealed(stored)
     assert rec.risk
     assert list(stored) == ["files", "own", "set", "digest", "diags", "errors", "rendered", "targets", "facts"]
     memo = Memo("k", [diag])
@@ -643,8 +643,10 @@ def _edit_risk(rng, s):
     return f"{name} risk {what}"
 
 
-def _materialize(root, state, known: set) -> None:
-    """Write the state's files under ``root`` (only those that differ), remove the ones it no longer has."""
+def _materialize(root, state, known: set, keep_times: bool = False) -> None:
+    """Write the state's files under ``root`` (only those that differ), remove the ones it no longer has;
+    with ``keep_times``, a file that is there is rewritten in place and its times put back as they were
+    (an edit that keeps the size then leaves only the change time to show it)."""
     import yaml
 
     files = {f"{folder}/card.yaml": yaml.safe_dump(card, sort_keys=False) for folder, card in state["cards"].items()}
@@ -656,6 +658,11 @@ def _materialize(root, state, known: set) -> None:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         if p.is_symlink() or not p.exists() or p.read_text() != text:
+            if keep_times and not p.is_symlink() and p.is_file():
+                before = p.stat()
+                p.write_text(text)
+                os.utime(p, ns=(before.st_atime_ns, before.st_mtime_ns))
+                continue
             p.unlink(missing_ok=True)
             p.write_text(text)
     for rel, target in state["links"].items():
@@ -723,7 +730,16 @@ def _edit_files(rng, s):
     return f"{rel} written"
 
 
-FUZZ_EDITS = [_edit_card, _edit_lookups, _edit_shared, _edit_files, _edit_risk]
+def _edit_same_size(rng, s):
+    """A card's name or title changed to another of the same length (its file keeps its size)."""
+    card = s["cards"][rng.choice(sorted(s["cards"]))]
+    key = "name" if "name" in card else "title"
+    old = card.get(key, "Title")
+    card[key] = "".join(rng.choice("ABCDEFGHIJ") for _ in old)
+    return f"card {card['repo_id']} {key} same size"
+
+
+FUZZ_EDITS = [_edit_card, _edit_lookups, _edit_shared, _edit_files, _edit_risk, _edit_same_size]
 
 
 def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_path, monkeypatch):
@@ -732,12 +748,15 @@ def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_pa
     each sequence of 1 to 3 edits, `check` through the graph says exactly what `check --no-cache` says.
     Risk-bearing cards change their facts and places (the catalogue rules judge them from the records); now
     and then a scoped `validate` of one card folder runs first, and says what its `--no-cache` run says,
-    and the whole-tree `check` after it still agrees."""
+    and the whole-tree `check` after it still agrees. Files are trusted by their signature as soon as their
+    times are past (``stats.MARGIN_NS`` 0), and half the edits keep a file's size and put its times back."""
     import random
     import time
 
     from cardgen.cache import folder
+    from cardgen.pipeline import stats
 
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)  # no edit falls in the tick of a hash: a command runs between
     monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
     folder.cache_clear()
     cases = edits = trees = 0
@@ -751,7 +770,7 @@ def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_pa
         trees += 1
         for case in range(12):
             done = [rng.choice(FUZZ_EDITS)(rng, state) for _ in range(rng.randint(1, 3))]
-            _materialize(root / "cards", state, known)
+            _materialize(root / "cards", state, known, keep_times=rng.random() < 0.5)
             if rng.random() < 0.3:
                 cli("render", "cards", "--out", "rendered", cwd=root)
                 done.append("rendered")
@@ -830,8 +849,77 @@ def test_a_one_card_validate_reads_that_cards_record_alone(cli, risky_tree, monk
 
     root, _ = risky_tree
     read: list[object] = []
-    from_json = records.Record.from_json.__func__
+    from_sealed = records.Record.from_sealed.__func__
 
-    monkeypatch.setattr(records.Record, "from_json", classmethod(lambda cls, v: read.append(v) or from_json(cls, v)))
+    monkeypatch.setattr(records.Record, "from_sealed",
+                        classmethod(lambda cls, v: read.append(v) or from_sealed(cls, v)))
     r = cli("validate", "cards/acme/risky2", cwd=root)
     assert r.code == 0 and len(read) == 1, (r.text, len(read))
+
+
+# -- files not read again while their signature is as kept (``pipeline.stats``) ------------------------
+
+def _same_size_edit(path, old: str, new: str) -> None:
+    """Rewrite a file in place with a same-length change and put its times back: only its change time
+    differs (written again until the clock has moved past the one it had)."""
+    assert len(old) == len(new)
+    before = path.stat()
+    while True:
+        edit(path, old, new)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = path.stat()
+        if after.st_ctime_ns != before.st_ctime_ns:
+            break
+        edit(path, new, old)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+
+
+def test_a_warm_check_reads_no_settled_file_and_sees_an_edit_that_keeps_size_and_time(cli, tree, monkeypatch):
+    """Once a check has hashed them, the next check reads no card source and no committed README whose
+    signature is as kept; an edit that keeps a file's size and puts its modification time back (``os.utime``)
+    is still seen, by its change time, and the check says what `--no-cache` says."""
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)  # the files were just copied: trusted once their times are past
+    check(cli, tree)
+    check(cli, tree)  # every folder fresh: its inputs and READMEs hashed, and kept
+    opened: list[str] = []
+    real_open = open
+    monkeypatch.setattr(stats, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k),
+                        raising=False)
+    r = check(cli, tree)
+    assert r.code == 0 and rebuilt(r)[0] == 0 and opened == [], opened
+
+    card = tree / "cards/TheBloke/StableBeluga2-70B-GPTQ/card.yaml"
+    _same_size_edit(card, "highest possible", "HIGHEST POSSIBLE")
+    r = check(cli, tree)
+    assert rebuilt(r)[0] >= 1 and drifted(r) == drifted(check(cli, tree, "--no-cache")) != set(), r.text
+
+    readme = tree / "rendered/cardgen-examples/tiny-chat/README.md"
+    word = re.search(r"[a-z]{6,}", readme.read_text().split("---", 2)[-1]).group(0)
+    _same_size_edit(readme, word, word.upper())
+    r = check(cli, tree)
+    assert "cardgen-examples/tiny-chat" in drifted(r) and drifted(r) == drifted(check(cli, tree, "--no-cache")), r.text
+
+
+def test_a_hash_taken_within_the_margin_of_a_files_last_write_is_not_kept(tmp_path, monkeypatch):
+    """A file written just before it is hashed may be written again within the same tick of the clock: its
+    hash is not kept (git's racily clean entries). A kept hash is used while the signature is the same,
+    and a file whose change time moved is read again."""
+    from cardgen.pipeline import stats
+    from cardgen.pipeline.graph import sha
+
+    f = tmp_path / "card.yaml"
+    f.write_text("a: 1\n")
+    fresh = stats.Stats()
+    assert fresh.sha(str(f)) == sha(b"a: 1\n") and fresh.added == {}
+
+    monkeypatch.setattr(stats.time, "time_ns", lambda: f.stat().st_ctime_ns + stats.MARGIN_NS + 1)
+    later = stats.Stats()
+    assert later.sha(str(f)) == sha(b"a: 1\n") and str(f) in later.added
+    sig = later.added[str(f)][:-65]
+    kept = "k" * 64
+    assert stats.Stats({str(f): f"{sig} {kept}"}).sha(str(f)) == kept  # the signature is the same: not read
+    size, mtime, ctime, ino, dev = sig.split()
+    moved = f"{size} {mtime} {int(ctime) + 1} {ino} {dev}"
+    assert stats.Stats({str(f): f"{moved} {kept}"}).sha(str(f)) == sha(b"a: 1\n")

@@ -9,6 +9,8 @@ of changed files.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,9 +99,12 @@ def stale(folder: Path, files: dict[str, str]) -> list[Path]:
     """The `.eval_results/*.yaml` files beside a README that its sources no longer give."""
     from cardgen.evals.entries import FOLDER
 
-    here = folder / FOLDER
-    if here.is_symlink() or not here.is_dir():
+    try:  # one lstat: a folder, and no link to one (most READMEs have none beside them)
+        if not stat.S_ISDIR(os.lstat(os.path.join(folder, FOLDER)).st_mode):
+            return []
+    except OSError:
         return []
+    here = folder / FOLDER
     return sorted(p for p in here.glob("*.yaml") if f"{FOLDER}/{p.name}" not in files)
 
 

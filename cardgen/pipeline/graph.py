@@ -9,7 +9,8 @@ texts themselves are kept beside the records, keyed by their hash. The whole rec
 run's environment (cardgen's code, the libraries that render and lint, the Python version, the
 policy): a change there starts afresh.
 
-A later run hashes each folder's inputs again: a folder whose inputs all hash the same, and whose
+A later run hashes each folder's inputs again (a file whose ``stat`` signature is as a run kept it is not
+read again: ``stats``): a folder whose inputs all hash the same, and whose
 source files are the same, is *fresh* and its record is replayed; every other folder is loaded,
 checked and rendered again. A base card's change reaches every card that extends or embeds it,
 because its files are among their inputs; a template's, every card that used it.
@@ -33,9 +34,12 @@ import hashlib
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cardgen.pipeline.stats import Stats, settled, signature
 
 if TYPE_CHECKING:
     from cardgen.cache import FileView
@@ -55,17 +59,28 @@ def environment(policy: Any, root: Path) -> str:
     the libraries that load, render and lint, the Python version, the policy and the cards folder."""
     here = Path(__file__).parents[1]  # the cardgen package, every module and data file of it
     h = hashlib.sha256()
+    now = time.time_ns()
     for folder, dirs, files in os.walk(here):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(f for f in files if f.endswith((".py", ".j2", ".json", ".yaml", ".txt"))):
             path = os.path.join(folder, name)
             h.update(os.path.relpath(path, here).encode())
-            with open(path, "rb") as fh:
-                h.update(fh.read())
+            h.update(_code_file(path, now))
     libs = [f"{name}={v}" for name, v in versions(LIBRARIES).items()]
     from cardgen.evals.benchmarks import state  # the benchmarks' eval.yaml files the task checks read
 
     return sha("\n".join([str(SCHEMA), h.hexdigest(), *libs, sys.version, repr(policy), str(root), state()]))
+
+
+def _code_file(path: str, now: int) -> bytes:
+    """What the environment's key takes of one of cardgen's files: its signature (``stats.signature``)
+    while it was last written well before ``now`` (``stats.settled``: a later write gives it another
+    change time), else its content; the two never hash alike, so a file that settles changes the key once."""
+    st = os.stat(path)
+    if settled(st, now):
+        return b"\0stat " + signature(st).encode()
+    with open(path, "rb") as fh:
+        return b"\0content " + fh.read()
 
 
 #: the libraries whose versions decide what a card loads, renders and lints to
@@ -86,8 +101,9 @@ def versions(names: tuple[str, ...]) -> dict[str, str]:
         except OSError:
             continue
         for item in listing:
-            if item.endswith(".dist-info") and item.count("-") == 1:
-                dist, version = item[: -len(".dist-info")].split("-")
+            stem = item[: -len(".dist-info")]
+            if item.endswith(".dist-info") and stem.count("-") == 1:  # the suffix has a dash of its own
+                dist, version = stem.split("-")
                 key = re.sub(r"[-_.]+", "_", dist).lower()
                 if key in want and want[key] not in found:
                     found[want[key]] = version
@@ -111,16 +127,18 @@ class Hasher:
 
     A file's hash covers where its path leads (links resolved) and its content: from ``reads`` (the
     bytes a build read, ``files.READS``) when it was read, else from ``before`` (hashes taken before the
-    build), else from the disk now."""
+    build), else from the disk now: through ``stats`` (``stats.Stats``: a file whose signature is as the
+    last runs kept it is not read again) when given."""
 
     def __init__(self, reads: Mapping[str, str] | None = None, before: Hasher | None = None,
-                 defined: frozenset[str] = frozenset()) -> None:
+                 defined: frozenset[str] = frozenset(), stats: Stats | None = None) -> None:
         self._files: dict[str, str | None] = {}
         self._sets: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its real path
         self._reads = reads if reads is not None else {}  # the very mapping: it fills as the build reads
         self._before = before._files if before is not None else {}
         self.defined = defined  # `KIND/ID` of every entry the shared files define (``shared_ids``)
+        self.stats = stats
 
     def file(self, path: str) -> str | None:
         """An input's hash: a file's; for ``dir:FOLDER`` the templates that folder holds (None when there is
@@ -142,6 +160,15 @@ class Hasher:
         content = self._reads.get(path)
         if content is None and path in self._before:
             return self._before[path]
+        if content is None and self.stats is not None:
+            try:  # one lstat says both whether the path is a link and, when it is not, the file's signature
+                lst = os.lstat(path)
+            except OSError:
+                return None
+            content = self.stats.sha(path, None if stat.S_ISLNK(lst.st_mode) else lst)
+            if content is None:
+                return None
+            return sha(f"{self._real(path, lst)}\0{content}")
         if content is None:
             try:
                 with open(path, "rb") as f:
@@ -150,15 +177,15 @@ class Hasher:
                 return None
         return sha(f"{self._real(path)}\0{content}")
 
-    def _real(self, path: str) -> str:
+    def _real(self, path: str, lst: os.stat_result | None = None) -> str:
         """``os.path.realpath`` of an absolute path, each folder resolved once: a file or folder that is
         no link is its folder's real path and its name (one ``lstat``, where realpath takes one per part
-        of the path)."""
+        of the path; none when ``lst`` is the path's)."""
         if (hit := self._folders.get(path)) is not None:
             return hit
         head, name = os.path.split(path)
         try:
-            link = head == path or name in ("", ".", "..") or stat.S_ISLNK(os.lstat(path).st_mode)
+            link = head == path or name in ("", ".", "..") or stat.S_ISLNK((lst or os.lstat(path)).st_mode)
         except OSError:
             link = True
         return os.path.realpath(path) if link else os.path.join(self._folder(head), name)

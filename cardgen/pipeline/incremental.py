@@ -32,6 +32,7 @@ from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, unbu
 from cardgen.pipeline.graph import DIR, Hasher, environment, folder_inputs, sha, shared_ids, split_inputs, touches
 from cardgen.pipeline.records import Memo, Record, Rendered, Target
 from cardgen.pipeline.run import Rendering, render_one
+from cardgen.pipeline.stats import Stats
 from cardgen.pipeline.store import Store, Texts
 from cardgen.policy import Policy
 
@@ -84,7 +85,8 @@ class _Graph:
     def open(cls, scope: Scope, policy: Policy, folders: list[Path]) -> _Graph:
         """The graph of a scope; a run over some folders reads only their records."""
         store = Store(scope.root, environment(policy, scope.root))
-        return cls(store, store.records(None if scope.whole else [str(f) for f in folders]), store.sets(), Hasher())
+        return cls(store, store.records(None if scope.whole else [str(f) for f in folders]), store.sets(),
+                   Hasher(stats=Stats(store.stats())))
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
         mine.extend(d for r in failed if (d := unbuilt(r.repo, r.files, r.where, hidden)))
     if changed is None:
         mine.extend(nothing_rendered(scope, folders, ordered, twice.again, mine.diagnostics))
-    _save(graph, scope, every, built.records, shared, catalogue)
+    _save(graph, scope, every, built.records, shared, catalogue, swept=scope.whole and not shared.errors)
     report.extend([*mine.diagnostics, *graph.store.warnings()])
     graph.store.rebuild = _rebuilder(ordered, scope.root, shared, cache, policy, graph.store)
 
@@ -195,7 +197,7 @@ def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None,
     stale: list[Path] = []
     for f in folders:
         rec = graph.records.get(str(f))
-        if rec is not None and _fresh(rec, f, graph.hasher, graph.sets) and _readable(rec, readmes, graph.store, out):
+        if rec is not None and _fresh(rec, f, graph.hasher, graph.sets) and _readable(rec, readmes, graph, out):
             fresh[str(f)] = rec
         else:
             stale.append(f)
@@ -210,22 +212,21 @@ def _fresh(record: Record | None, folder: Path, hasher: Hasher, sets: dict[str, 
             and record.set_id in sets and hasher.digest(record.own, record.set_id, sets) == record.digest)
 
 
-def _readable(rec: Record, readmes: Path | None, store: Store, out: Rendering) -> bool:
+def _readable(rec: Record, readmes: Path | None, graph: _Graph, out: Rendering) -> bool:
     """Whether the READMEs of a fresh record can be compared with the committed ones: a committed README
-    equal to the record's text needs nothing more; one that differs needs the text from the store."""
+    equal to the record's text needs nothing more; one that differs needs the text from the store. A
+    committed README is hashed as the inputs are (``stats.Stats``: not read while its signature is as kept)."""
     if readmes is None:
         return True
+    stats = graph.hasher.stats
+    assert stats is not None
+    top = os.path.abspath(readmes)
     for r in rec.rendered:
         if r.digest is None:
             continue
-        try:
-            with open(os.path.join(readmes, r.repo, "README.md"), "rb") as f:
-                old = f.read()
-        except OSError:
-            old = None
-        if old is not None and sha(old) == r.digest:
+        if stats.sha(os.path.join(top, r.repo, "README.md")) == r.digest:
             out.same.add(r.repo)
-        elif store.text(r.digest) is None:
+        elif graph.store.text(r.digest) is None:
             return False
     return True
 
@@ -353,14 +354,16 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
 
 
 def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: _Shared,
-          catalogue: Memo) -> None:
-    """Store the rebuilt records, the common sets any record names and the scope's memos; a whole scope
-    also drops the records of the folders that are gone."""
+          catalogue: Memo, swept: bool) -> None:
+    """Store the rebuilt records, the common sets any record names, the scope's memos and the files' kept
+    hashes (``stats``; ``swept``: every folder's inputs were hashed); a whole scope also drops the records
+    of the folders that are gone."""
     gone = [k for k in graph.records if k not in every and scope.keeps(k)] if scope.whole else []
     used = {rec.set_id for rec in every.values()}
     graph.store.save(built, {i: p for i, p in graph.sets.items() if i in used}, gone,
                      {"shared": shared.memo.to_json(), WHOLE if scope.whole else PART: catalogue.to_json(),
-                      "ids": [shared.memo.key, shared.ids]})
+                      "ids": [shared.memo.key, shared.ids]},
+                     graph.hasher.stats.keep(str(scope.root) if swept else None) if graph.hasher.stats else None)
 
 
 # -- some folders, in a worker ----------------------------------------------------------------------

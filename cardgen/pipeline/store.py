@@ -1,5 +1,6 @@
 """The dependency graph's store (``graph``): one SQLite file per cards folder, holding each card
-folder's record, the common input sets the records name, the scope's memos and the README texts.
+folder's record, the common input sets the records name, the scope's memos, the README texts and the
+files' kept signatures and hashes (``stats``: one value, sealed once, read by every run).
 
 It is used only if this user owns it and no one else may write to it. Each record is sealed with an
 HMAC under this user's key (``cache.key()``): a record altered, or copied from another cache, is not
@@ -33,6 +34,7 @@ from cardgen.diagnostics import Diagnostic, Where, warning
 from cardgen.files import display, ours_alone
 from cardgen.pipeline.graph import sha
 from cardgen.pipeline.records import Memo, Record
+from cardgen.pipeline.stats import Entry
 
 
 def _json(text: Any) -> Any:
@@ -219,7 +221,7 @@ class Store:
                     f"SELECT folder, record FROM folders WHERE folder IN ({','.join('?' * len(folders[i:i + 500]))})",
                     folders[i:i + 500]).fetchall()]
             for f, r in rows:
-                rec = Record.from_json(_json(self._opened(f, r)))
+                rec = Record.from_sealed(_json(self._opened(f, r)))
                 if rec is not None:
                     out[f] = rec
         except FAILURES as e:
@@ -230,7 +232,7 @@ class Store:
 
     def _sealed(self, folder: str, record: str) -> str:
         assert self.key is not None
-        return hmac.new(self.key, f"{folder}\0{record}".encode("utf-8", "surrogatepass"), "sha256").hexdigest() + record
+        return hmac.digest(self.key, f"{folder}\0{record}".encode("utf-8", "surrogatepass"), "sha256").hex() + record
 
     def _opened(self, folder: str, value: Any) -> str | None:
         """A record this store's key sealed, or None (altered, or from another key: a copied cache)."""
@@ -238,6 +240,27 @@ class Store:
             return None
         record = value[64:]
         return record if hmac.compare_digest(self._sealed(folder, record)[:64], value[:64]) else None
+
+    # -- the files' signatures and hashes (``stats``): one value, sealed once -----------------------
+    def stats(self) -> dict[str, Entry]:
+        """Every file's kept signature and hash (``stats.Entry``), by path; none when they do not read back
+        under this store's seal (each file is then read again)."""
+        if not self.usable:
+            return {}
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='stats'").fetchone()
+        except FAILURES as e:
+            self._fail(e, reading=True)
+            return {}
+        if row is None or not isinstance(row[0], str) or len(row[0]) < 64:
+            return {}
+        body = row[0][64:]
+        if not hmac.compare_digest(self._sealed("stats:", body)[:64], row[0][:64]):
+            return {}
+        parts = body.split("\0")  # path, entry, path, entry, ... (no path holds a NUL)
+        if len(parts) % 2:
+            return {}
+        return dict(zip(parts[::2], parts[1::2], strict=True)) if body else {}
 
     def sets(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -269,21 +292,24 @@ class Store:
         return Memo.from_json(self.get(key))
 
     def save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-             meta: Mapping[str, Any]) -> None:
+             meta: Mapping[str, Any], stats: Mapping[str, Entry] | None = None) -> None:
         """Write the new records (and their common input sets), drop the folders that are gone and the
         texts no record names any more, and keep the scope's ``meta`` values (JSON; nothing once the store
         is off)."""
         if not self.usable:
             return
         try:
-            self._save(records, sets, gone, meta)
+            self._save(records, sets, gone, meta, stats)
         except FAILURES as e:
             self._fail(e)
 
     def _save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-              meta: Mapping[str, Any]) -> None:
+              meta: Mapping[str, Any], stats: Mapping[str, Entry] | None) -> None:
         db = self.db
         with _tx(db):
+            if stats is not None:
+                body = "\0".join(x for item in stats.items() for x in item)
+                db.execute("INSERT OR REPLACE INTO meta VALUES('stats', ?)", (self._sealed("stats:", body),))
             db.executemany("INSERT OR REPLACE INTO sets VALUES(?, ?)", [(i, json.dumps(p)) for i, p in sets.items()])
             for folder, rec in records.items():
                 sealed = self._sealed(folder, json.dumps(rec.to_json()))
