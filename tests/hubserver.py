@@ -290,3 +290,16 @@ class HubServer:
         self.hub.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextlib.contextmanager
+def serving(hub: FakeHub, monkeypatch, home, token: bool = True):
+    """``hub`` served on loopback, with huggingface_hub pointed at it: HF_ENDPOINT, HF_HOME in ``home``,
+    online, and the hub's token in HF_TOKEN (unless ``token`` is false)."""
+    with HubServer(hub) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        if token:
+            monkeypatch.setenv("HF_TOKEN", hub.token)
+        monkeypatch.setenv("HF_HOME", str(home))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield server

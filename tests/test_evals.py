@@ -256,14 +256,10 @@ def test_evals_add_reads_an_inspect_log_and_refuses_another_models(cli, tmp_path
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    from hubserver import FakeHub, HubServer
+    from hubserver import FakeHub, serving
 
     fake = FakeHub()
-    with HubServer(fake) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_TOKEN", fake.token)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving(fake, monkeypatch, tmp_path / "hf-home"):
         yield fake
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hubserver import FakeHub, HubServer
+from hubserver import FakeHub, serving
 
 REPO_ID = "org/model"
 OLD = b"---\nlicense: mit\n---\n# Old card\n"
@@ -19,10 +19,7 @@ OLD = b"---\nlicense: mit\n---\n# Old card\n"
 def fake(monkeypatch, tmp_path):
     hub = FakeHub()
     hub.files[(REPO_ID, "main")] = {"README.md": OLD}
-    with HubServer(hub) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving(hub, monkeypatch, tmp_path / "hf-home", token=False):
         yield hub
 
 

@@ -175,15 +175,11 @@ def test_hostile_cards_never_crash_and_keep_their_blocks(tmp_path):
 
 
 def test_a_hub_repo_is_fetched_and_a_missing_one_is_one_line(cli, tmp_path, monkeypatch):
-    from hubserver import FakeHub, HubServer
+    from hubserver import FakeHub, serving
 
     hub = FakeHub()
     hub.files[("acme/model", "main")] = {"README.md": (CORPUS / "013.md").read_bytes()}
-    with HubServer(hub) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_TOKEN", hub.token)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving(hub, monkeypatch, tmp_path / "hf"):
         r = cli("import", "acme/model", "--out", tmp_path / "cards")
         assert r.code == 0, r.text
         assert (tmp_path / "cards/acme/model/card.yaml").is_file()

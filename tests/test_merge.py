@@ -78,17 +78,13 @@ def test_a_readme_cardgen_did_not_write_or_a_card_without_sources_is_refused(cli
 
 
 def test_merge_fetches_the_hub_readme(cli, published, tmp_path, monkeypatch):
-    from hubserver import FakeHub, HubServer
+    from hubserver import FakeHub, serving
 
     cards, readme = published
     shutil.copytree(cards, tmp_path / "copy")
     hub = FakeHub()
     hub.files[(REPO_ID, "main")] = {"README.md": edit(readme).encode()}
-    with HubServer(hub) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_TOKEN", hub.token)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving(hub, monkeypatch, tmp_path / "hf") as server:
         r = cli("import", REPO_ID, "--out", tmp_path / "copy", "--merge", "--write")
     # the source is named on the Hub in use (HF_ENDPOINT), not on huggingface.co
     assert f"edits from {server.url}/{REPO_ID} merged into 1 source file; 0 not merged" in r.err

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from conftest import CARDS, REPO, edit, warned
-from hubserver import FakeHub, HubServer
+from hubserver import FakeHub, serving
 
 B7 = "stabilityai/StableBeluga-7B"
 GPTQ = "TheBloke/StableBeluga2-70B-GPTQ"
@@ -23,11 +23,7 @@ def hub(monkeypatch, tmp_path):
     fake = FakeHub()
     for repo in (B7, GPTQ, "stabilityai/StableBeluga2"):
         fake.files[(repo, "main")] = {}
-    with HubServer(fake) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_TOKEN", fake.token)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving(fake, monkeypatch, tmp_path / "hf-home"):
         yield fake
 
 

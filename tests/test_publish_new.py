@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import CARDS, REPO
-from hubserver import FakeHub, HubServer
+from hubserver import FakeHub, serving
 
 B7 = "stabilityai/StableBeluga-7B"
 
@@ -17,11 +17,7 @@ B7 = "stabilityai/StableBeluga-7B"
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
     fake = FakeHub()  # no repository at all
-    with HubServer(fake) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_TOKEN", fake.token)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving(fake, monkeypatch, tmp_path / "hf-home"):
         yield fake
 
 

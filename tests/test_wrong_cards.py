@@ -13,6 +13,7 @@ import yaml
 torch = pytest.importorskip("torch", reason="the [smoke] extra is not installed")
 pytest.importorskip("transformers")
 
+from conftest import with_  # noqa: E402
 from tinymodels import build_bert, build_family, build_t5  # noqa: E402
 
 USAGE = {"message": "Say hello.", "max_new_tokens": 6, "dtype": "float32"}
@@ -27,16 +28,6 @@ GEMMA_OK = {"pipeline_tag": "text-generation", "usage": USAGE,
 T5_OK = {"pipeline_tag": "summarization", "usage": USAGE}
 BERT_OK = {"pipeline_tag": "fill-mask", "usage": {"message": "paris is the {mask} of france ."}}
 
-
-def with_(base: dict, **changes) -> dict:
-    out = json.loads(json.dumps(base))
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        cur = out
-        for p in parents:
-            cur = cur.setdefault(p, {})
-        cur[last] = value
-    return out
 
 
 CORRECT = {"mistral": MISTRAL_OK, "qwen2": QWEN_OK, "gemma": GEMMA_OK, "t5": T5_OK, "bert": BERT_OK}
@@ -167,15 +158,12 @@ def test_nothing_is_downloaded_and_stray_model_paths_are_usage_errors(cli, model
 
 
 def test_a_repo_that_does_not_exist_is_named_as_such(cli, tmp_path, monkeypatch):
-    from hubserver import FakeHub, HubServer
+    from hubserver import FakeHub, serving
 
     folder = tmp_path / "cards/acme/tiny"
     folder.mkdir(parents=True)
     (folder / "card.yaml").write_text(yaml.safe_dump({"repo_id": "acme/tiny", "license": "mit", **MISTRAL_OK}))
-    with HubServer(FakeHub()) as server:  # a loopback Hub that knows no repository
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving(FakeHub(), monkeypatch, tmp_path / "hf-home", token=False):  # a loopback Hub that knows no repository
         monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
         r = cli("smoke", tmp_path / "cards", "--allow-download", "--timeout", "60")
     assert r.code == 1
