@@ -93,6 +93,23 @@ def run_process(*args: str, cwd: Path | None = None, timeout: float = 60, env=No
     return Run(p.returncode, p.stdout, p.stderr)
 
 
+def with_(base: dict, **changes) -> dict:
+    """A copy of the card fields ``base`` with ``prompt__bos="none"``-style changes (None removes the field)."""
+    import json
+
+    out = json.loads(json.dumps(base))
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        cur = out
+        for p in parents:
+            cur = cur.setdefault(p, {})
+        if value is None:
+            cur.pop(last, None)
+        else:
+            cur[last] = value
+    return out
+
+
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text("utf-8")
     assert old in text, f"{old!r} not in {path}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CARDS, REPO
+from conftest import CARDS, REPO, with_
 
 torch = pytest.importorskip("torch", reason="the [smoke] extra is not installed")
 pytest.importorskip("transformers")
@@ -40,19 +40,6 @@ with torch.no_grad():
     print(model(**inputs).logits.shape)
 """
 
-
-def with_(base: dict, **changes) -> dict:
-    out = json.loads(json.dumps(base))
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        cur = out
-        for p in parents:
-            cur = cur.setdefault(p, {})
-        if value is None:
-            cur.pop(last, None)
-        else:
-            cur[last] = value
-    return out
 
 
 def build_normalized(path: Path) -> Path:

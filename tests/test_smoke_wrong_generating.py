@@ -14,6 +14,7 @@ import yaml
 torch = pytest.importorskip("torch", reason="the [smoke] extra is not installed")
 pytest.importorskip("transformers")
 
+from conftest import with_  # noqa: E402
 from tinymodels import build_family, build_gguf, build_llama, build_t5  # noqa: E402
 
 USAGE = {"message": "Say hello.", "max_new_tokens": 6, "dtype": "float32"}
@@ -40,20 +41,6 @@ GGUF_OK = {"pipeline_tag": "text-generation", "usage": {"file": "tiny.Q8_0.gguf"
                {"file": f, "quant_method": q, "bits": 8, "size": "1 MB", "max_ram": "2 MB", "use_case": "test"}
                for f, q in GGUF_FILES.items()]}}
 
-
-def with_(base: dict, **changes) -> dict:
-    """``base`` with ``prompt__bos="none"``-style changes (None removes the field)."""
-    out = json.loads(json.dumps(base))
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        cur = out
-        for p in parents:
-            cur = cur.setdefault(p, {})
-        if value is None:
-            cur.pop(last, None)
-        else:
-            cur[last] = value
-    return out
 
 
 CHAT_ONLY = with_(CHAT_OK, prompt__template=None)  # the chat template alone
