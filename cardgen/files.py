@@ -70,6 +70,18 @@ def loads_json(text: str | bytes) -> object:
         raise ValueError("nested too deeply") from None
 
 
+def read_json(path: Path, max_bytes: int = MAX_FILE_BYTES) -> object | None:
+    """Other people's JSON file read within the size bound (``read_text``) and the shape bound
+    (``loads_json``); None when it is missing, not a regular file, too large, not UTF-8 or not JSON."""
+    text, _ = read_text(path, str(path), max_bytes)
+    if text is None:
+        return None
+    try:
+        return loads_json(text)
+    except ValueError:
+        return None
+
+
 def write_problem(path: Path) -> str | None:
     """Why ``atomic_write`` could not put a file at ``path`` (a folder is there, or a file where one of
     the folders above it should be); None when nothing in the way is known. For a caller that checks

@@ -6,12 +6,12 @@ and (in the full tier) the shape and length of real embeddings."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cardgen.card import Card
+from cardgen.files import read_json
 from cardgen.smoke import codes
 from cardgen.smoke.options import SmokeOptions
 from cardgen.smoke.result import SmokeResult, first_line
@@ -40,24 +40,17 @@ class Facts:
             self.found[name] = Fact(value, where)
 
 
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def folder_facts(folder: Path) -> Facts | None:
     """What a sentence-transformers folder says of pooling, normalisation, dimensions and input length;
     None when it is none (no readable `modules.json`)."""
-    modules = _json(folder / "modules.json")
+    modules = read_json(folder / "modules.json")
     if not isinstance(modules, list):
         return None
     facts = Facts()
     types = [(str(m.get("type", "")), str(m.get("path", ""))) for m in modules if isinstance(m, dict)]
     facts.set("normalize", any(t.endswith(".Normalize") for t, _ in types), "modules.json")
     for t, path in types:
-        cfg = _json(folder / path / "config.json") if path else None
+        cfg = read_json(folder / path / "config.json") if path else None
         if not isinstance(cfg, dict):
             continue
         where = f"{path}/config.json"
@@ -67,7 +60,7 @@ def folder_facts(folder: Path) -> Facts | None:
             facts.set("dimensions", cfg.get("embedding_dimension") or cfg.get("word_embedding_dimension"), where)
         elif t.endswith(".Dense"):
             facts.set("dimensions", cfg.get("out_features"), where)
-    st = _json(folder / "sentence_bert_config.json")
+    st = read_json(folder / "sentence_bert_config.json")
     if isinstance(st, dict):
         facts.set("max_seq_length", st.get("max_seq_length"), "sentence_bert_config.json")
     return facts

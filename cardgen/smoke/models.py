@@ -89,14 +89,9 @@ def free_bytes(cuda: bool) -> int | None:
 
 
 def stored_dtype_bytes(folder: str) -> int:
-    from cardgen.files import loads_json, read_text
+    from cardgen.files import read_json
 
-    path = Path(folder) / "config.json"
-    text, _ = read_text(path, str(path))
-    try:
-        cfg = loads_json(text) if text is not None else None
-    except ValueError:
-        return 2
+    cfg = read_json(Path(folder) / "config.json")
     if not isinstance(cfg, dict):
         return 2
     name = str(cfg.get("torch_dtype") or cfg.get("dtype") or "float16")

@@ -7,7 +7,6 @@ generation as `Tokenized`."""
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,13 +103,10 @@ def check_tokenizer_kwargs(card: Card, tok: Any, source: str, r: SmokeResult) ->
     known = set(inspect.signature(PreTrainedTokenizerBase.__init__).parameters)
     known |= set(inspect.signature(type(tok).__init__).parameters)
     # what this tokenizer is configured with (not init_kwargs: unknown keywords land there too)
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        from cardgen.files import loads_json, read_text
+    from cardgen.files import read_json
 
-        path = Path(source) / "tokenizer_config.json"
-        text, _ = read_text(path, str(path))
-        config = loads_json(text) if text is not None else None
-        known |= set(config) if isinstance(config, dict) else set()
+    config = read_json(Path(source) / "tokenizer_config.json")
+    known |= set(config) if isinstance(config, dict) else set()
     known |= {"use_fast", "trust_remote_code", "revision", "cache_dir", "token", "local_files_only", "subfolder",
               "force_download", "proxies", "legacy", "add_bos_token", "add_eos_token", "from_slow",
               "tokenizer_type", "use_default_system_prompt", "add_prefix_space"}
