@@ -857,6 +857,76 @@ def test_a_one_card_validate_reads_that_cards_record_alone(cli, risky_tree, monk
     assert r.code == 0 and len(read) == 1, (r.text, len(read))
 
 
+def indexed(r) -> int:
+    m = re.search(r"\((\d+) vouched for by the scope's index\)", r.err)
+    return int(m.group(1)) if m else 0
+
+
+def test_a_warm_whole_check_reads_no_record_and_a_change_reads_only_its_folders(cli, risky_tree, monkeypatch):
+    """Once a whole check has hashed every input, the next reads no record and hashes no file: the scope's
+    index vouches for every folder by its inputs' signatures (``pipeline.index``), but for the two built
+    from a section file that is a link (a link has no signature: they are judged from their records). An
+    edited card has its record read and is rebuilt alone (its inputs were hashed before it was built: the
+    next run's index vouches for it); a card copied over itself (same bytes, another file) has its record
+    read and is not rebuilt; and each run says what `--no-cache` says."""
+    from cardgen.pipeline import records, stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)  # the files were just written: trusted once their times are past
+    root, _ = risky_tree
+    assert (root / "cards/acme/base/notes.md").is_symlink()
+    read: list[object] = []
+    from_sealed = records.Record.from_sealed.__func__
+    monkeypatch.setattr(records.Record, "from_sealed",
+                        classmethod(lambda cls, v: read.append(v) or from_sealed(cls, v)))
+    opened: list[str] = []
+    real_open = open
+    monkeypatch.setattr(stats, "open", lambda p, *a, **k: opened.append(os.path.basename(p)) or real_open(p, *a, **k),
+                        raising=False)
+
+    def run():
+        read.clear()
+        opened.clear()
+        r = cli("check", "cards", "--out", "rendered", "-v", cwd=root)
+        seen = len(read), sorted(opened)
+        assert problems(r) == problems(cli("check", "cards", "--out", "rendered", "-v", "--no-cache", cwd=root))
+        return r, seen
+
+    run()  # every folder judged from its record, its inputs hashed: the index is written
+    r, seen = run()
+    assert r.code == 0 and rebuilt(r) == (0, 5) and indexed(r) == 3 and seen == (2, []), (r.err, seen)
+
+    edit(root / "cards/acme/risky2/card.yaml", "Misleads users", "Misleads readers")
+    r, seen = run()
+    assert rebuilt(r) == (1, 5) and indexed(r) == 2 and seen[0] == 3 and r.code == 1, (r.err, seen)
+
+    solo = root / "cards/other/solo/card.yaml"
+    copy = solo.with_name("copy")
+    shutil.copy2(solo, copy)
+    os.replace(copy, solo)
+    r, seen = run()
+    assert rebuilt(r) == (0, 5) and indexed(r) == 2 and seen == (3, ["card.yaml"]), (r.err, seen)
+    r, seen = run()
+    assert rebuilt(r) == (0, 5) and indexed(r) == 3 and seen == (2, []), (r.err, seen)
+
+
+def test_an_index_that_does_not_read_back_under_its_seal_is_not_used(cli, risky_tree, monkeypatch, tmp_path):
+    """The index is one sealed value: altered, every folder is judged from its record, and the run says what
+    `--no-cache` says."""
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)
+    root, _ = risky_tree
+    for _ in range(2):
+        cli("check", "cards", "--out", "rendered", "-v", cwd=root)
+    edit(root / "cards/acme/risky2/card.yaml", "Misleads users", "Misleads readers")
+    with contextlib.closing(sqlite3.connect(_store(tmp_path))) as db, db:
+        (value,) = db.execute("SELECT value FROM meta WHERE key='blob:index'").fetchone()
+        db.execute("UPDATE meta SET value=? WHERE key='blob:index'", (value.replace("risky2", "risky1"),))
+    r = cli("check", "cards", "--out", "rendered", "-v", cwd=root)
+    assert indexed(r) == 0 and rebuilt(r) == (1, 5) and r.code == 1, r.err
+    assert problems(r) == problems(cli("check", "cards", "--out", "rendered", "-v", "--no-cache", cwd=root))
+
+
 # -- files not read again while their signature is as kept (``pipeline.stats``) ------------------------
 
 def _same_size_edit(path, old: str, new: str) -> None:

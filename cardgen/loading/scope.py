@@ -45,6 +45,10 @@ def yaml_files(folder: Path) -> list[Path]:
 #: the card sources of each card folder the walks of this command found (``select`` starts it afresh)
 LISTED: dict[str, list[str]] = {}
 
+#: the links to folders inside the cards folder that the walks of this command followed (``select`` starts it
+#: afresh): a file below one is not where its path says (``pipeline.index`` trusts no path then)
+LINKED: set[str] = set()
+
 
 def yaml_names(folder: Path | str) -> list[str]:
     """The names of the card sources in a folder, sorted (as this command's walk saw them)."""
@@ -105,6 +109,8 @@ def walk_cards(root: Path, under: Path | None = None) -> Walk:
             elif e.is_symlink() and not inside(Path(e.path), root):
                 escapes.append(Path(e.path))
             else:
+                if e.is_symlink():
+                    LINKED.add(e.path)
                 dirs.append(e.name)
         here = Path(dirpath)
         if any(is_yaml(f) for f in files) and (st.st_dev, st.st_ino) != (top.st_dev, top.st_ino):
@@ -178,6 +184,7 @@ def select(paths: list[Path]) -> Selection:
     a scope; the READMEs below a folder (outside its card folders) are checked too. A path with
     nothing to check raises ``NothingToCheck``."""
     LISTED.clear()
+    LINKED.clear()
     roots: dict[Path, list[Path]] = {}
     walked: dict[Path, tuple[list[Path], list[Path]]] = {}
     readmes: list[Path] = []

@@ -75,9 +75,13 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
     rendering = against_committed(selection, out, jobs, policy, changed, notes)
     report = Collector(rendering.diagnostics)
     drifted = []
+    top = str(out)
     for repo in sorted(rendering.texts):
+        extras = rendering.extras.get(repo, {})
+        if repo in rendering.same and not extras and not _results_folder(os.path.join(top, repo)):
+            continue  # the committed README is the text, and nothing is beside it
         p = readme_path(out, repo)
-        drifted += _extras(p.parent, rendering.extras.get(repo, {}), rendering, repo, report)
+        drifted += _extras(p.parent, extras, rendering, repo, report)
         if repo in rendering.same:
             continue
         try:
@@ -95,14 +99,21 @@ def drift(selection: Selection, out: Path, jobs: int | None = None, policy: Poli
     return report.diagnostics, drifted, len(rendering.texts) + len(rendering.failed)
 
 
+def _results_folder(folder: str) -> bool:
+    """Whether a README's folder holds a `.eval_results` folder (no link to one): one lstat, and most have none."""
+    from cardgen.evals.entries import FOLDER
+
+    try:
+        return stat.S_ISDIR(os.lstat(os.path.join(folder, FOLDER)).st_mode)
+    except OSError:
+        return False
+
+
 def stale(folder: Path, files: dict[str, str]) -> list[Path]:
     """The `.eval_results/*.yaml` files beside a README that its sources no longer give."""
     from cardgen.evals.entries import FOLDER
 
-    try:  # one lstat: a folder, and no link to one (most READMEs have none beside them)
-        if not stat.S_ISDIR(os.lstat(os.path.join(folder, FOLDER)).st_mode):
-            return []
-    except OSError:
+    if not _results_folder(str(folder)):
         return []
     here = folder / FOLDER
     return sorted(p for p in here.glob("*.yaml") if f"{FOLDER}/{p.name}" not in files)

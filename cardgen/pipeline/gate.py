@@ -18,6 +18,7 @@ from cardgen.files import display
 from cardgen.loading.scope import Scope
 
 if TYPE_CHECKING:
+    from cardgen.pipeline.index import Head
     from cardgen.pipeline.records import Record
 
 
@@ -37,7 +38,7 @@ class Twice:
         return [d for d in diags if not (d.code == "CG217" and any(d.file == f for _, f in self.again))]
 
 
-def described_twice(ordered: list[tuple[str, Record]]) -> Twice:
+def described_twice(ordered: Sequence[tuple[str, Record | Head]]) -> Twice:
     """What a single resolver sees across all folders: a repository that a later folder describes again
     (in another file) is reported there, and that description is no card."""
     first: dict[str, str] = {}  # repo id -> the file that describes it first
@@ -74,7 +75,7 @@ def unbuilt(repo: str, files: Iterable[str], where: tuple[str, tuple[Any, ...]] 
                                  f"{first.message}")
 
 
-def nothing_rendered(scope: Scope, folders: list[Path], ordered: list[tuple[str, Record]],
+def nothing_rendered(scope: Scope, folders: list[Path], ordered: Sequence[tuple[str, Record | Head]],
                      again: set[tuple[str, str]], diags: list[Diagnostic]) -> list[Diagnostic]:
     """CG312 at each path given that selects card folders from which no README is rendered, when nothing
     else in the run is an error (a run that reports no error must have built what it was asked about)."""

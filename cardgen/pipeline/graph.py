@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 SCHEMA = 3
 DIR = "dir:"  # an input that is a folder of templates: which it holds (a new one may stand in for cardgen's)
+MISSING = "-"  # what ``Hasher.sig`` says of an input path that was not there
 ABSENT = "absent:"  # an input that is a name resolution found in no shared file (`absent:KIND/ID`): added, it counts
 
 
@@ -139,6 +140,7 @@ class Hasher:
         self._before = before._files if before is not None else {}
         self.defined = defined  # `KIND/ID` of every entry the shared files define (``shared_ids``)
         self.stats = stats
+        self._sigs: dict[str, str] = {}  # path -> what ``sig`` gives, for the files hashed through ``stats``
 
     def file(self, path: str) -> str | None:
         """An input's hash: a file's; for ``dir:FOLDER`` the templates that folder holds (None when there is
@@ -147,6 +149,34 @@ class Hasher:
         if path not in self._files:
             self._files[path] = self._hash(path)
         return self._files[path]
+
+    def sig(self, path: str) -> str | None:
+        """What tells a later run, without hashing, that an input is as this run hashed it (``index``): a
+        file's signature (``stats``: one this run found its kept hash good for, or took with a new hash;
+        links have none), ``MISSING`` for a path that was not there; for ``dir:`` the folder's hash. None
+        when there is no such thing: the file was not hashed through ``stats`` by this hasher."""
+        if path.startswith(DIR):
+            h = self.file(path)
+            return MISSING if h is None else "d" + h
+        return self._sigs.get(path)
+
+    def sigs(self) -> dict[str, str]:
+        """What ``sig`` gives of every input this hasher has hashed so far (taken before a build reads them)."""
+        out = dict(self._sigs)
+        out.update((p, MISSING if h is None else "d" + h) for p, h in self._files.items() if p.startswith(DIR))
+        return out
+
+    def same(self, path: str, sig: str) -> bool:
+        """Whether an input is as ``sig`` (what ``sig`` gave in an earlier run) says: a file with that very
+        signature and no link, a path still missing, a template folder with that hash."""
+        if path.startswith(DIR):
+            h = self.file(path)
+            return sig == (MISSING if h is None else "d" + h)
+        try:
+            lst = os.lstat(path)
+        except OSError:
+            return sig == MISSING
+        return sig != MISSING and stat.S_ISREG(lst.st_mode) and signature(lst) == sig
 
     def _hash(self, path: str) -> str | None:
         if path.startswith(ABSENT):
@@ -164,10 +194,14 @@ class Hasher:
             try:  # one lstat says both whether the path is a link and, when it is not, the file's signature
                 lst = os.lstat(path)
             except OSError:
+                self._sigs[path] = MISSING
                 return None
-            content = self.stats.sha(path, None if stat.S_ISLNK(lst.st_mode) else lst)
+            link = stat.S_ISLNK(lst.st_mode)
+            content = self.stats.sha(path, None if link else lst)
             if content is None:
                 return None
+            if not link and (kept := self.stats.kept(path)) is not None:
+                self._sigs[path] = kept
             return sha(f"{self._real(path, lst)}\0{content}")
         if content is None:
             try:

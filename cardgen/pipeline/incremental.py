@@ -26,10 +26,13 @@ from typing import TYPE_CHECKING, Any
 from cardgen import files as read_log
 from cardgen.cache import RunCache
 from cardgen.diagnostics import Collector, Diagnostic
+from cardgen.loading import scope as walked
 from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
 from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, unbuilt
 from cardgen.pipeline.graph import DIR, Hasher, environment, folder_inputs, sha, shared_ids, split_inputs, touches
+from cardgen.pipeline.index import Head, Index
+from cardgen.pipeline.index import text as index_text
 from cardgen.pipeline.records import Memo, Record, Rendered, Target
 from cardgen.pipeline.run import Rendering, render_one
 from cardgen.pipeline.stats import Stats
@@ -71,22 +74,34 @@ def render_incremental(selection: Selection, jobs: int | None = None, policy: Po
 
 # -- one scope through its graph ------------------------------------------------------------------
 
+#: what stands for a folder's record in a run: the record, or its line of the scope's index
+Built = Record | Head
+
+
 @dataclass
 class _Graph:
     """A scope's dependency graph as this run finds it: its store, the records and common input sets
-    the store holds (this run's sets are added as they are made), and this run's file hashes."""
+    the store holds (this run's sets are added as they are made), this run's file hashes, and the scope's
+    index (``index``) when a whole run can use it: then only the records of the folders it does not vouch
+    for are read."""
 
     store: Store
     records: dict[str, Record]  # folder -> its record in the store
     sets: dict[str, list[str]]  # id -> paths
     hasher: Hasher
+    index: Index | None
+    kept: str | None  # the index's text as stored
+    sigs: dict[str, str] = field(default_factory=dict)  # what tells the next run an input is unchanged
 
     @classmethod
     def open(cls, scope: Scope, policy: Policy, folders: list[Path]) -> _Graph:
-        """The graph of a scope; a run over some folders reads only their records."""
+        """The graph of a scope; a run over some folders reads only their records, a whole run with an
+        index only those of the folders the index does not vouch for (``_sort_folders``)."""
         store = Store(scope.root, environment(policy, scope.root))
-        return cls(store, store.records(None if scope.whole else [str(f) for f in folders]), store.sets(),
-                   Hasher(stats=Stats(store.stats())))
+        kept = store.blob("index") if scope.whole else None
+        index = Index.parse(str(scope.root), kept) if not walked.LINKED else None
+        records = {} if index is not None else store.records(None if scope.whole else [str(f) for f in folders])
+        return cls(store, records, store.sets(), Hasher(stats=Stats(store.stats())), index, kept)
 
 
 @dataclass(frozen=True)
@@ -135,7 +150,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     shared = _shared_sources(scope.root, graph)
     graph.hasher.defined = frozenset(shared.ids)
     # while the shared sources have errors (a duplicated id names whichever entry comes first), no record holds
-    fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out)
+    fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out, shared.memo.key)
     if stale and shared.project is None:
         shared = _Shared(shared.memo, _load_shared(scope.root), shared.ids)
     built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph) if stale else _Shard()
@@ -143,10 +158,10 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     graph.store.keep_texts(built.texts)
     if built.problem:  # a worker could not store its texts: nothing of this run is saved either
         graph.store.problem, graph.store.usable = graph.store.problem or built.problem, False
-    every = {**fresh, **built.records}
+    every: dict[str, Built] = {**fresh, **built.records}
     out.folders += len(folders)
     out.rebuilt += len(built.records)
-    ordered = [(str(f), every[str(f)]) for f in folders if str(f) in every]
+    ordered: list[tuple[str, Built]] = [(str(f), every[str(f)]) for f in folders if str(f) in every]
     twice = described_twice(ordered)
     # what loading and checking found, in the shared sources and in every folder
     found = twice.not_cards([*shared.memo.diags, *_links_out(escapes, scope.root),
@@ -160,12 +175,12 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
         mine.extend(d for r in failed if (d := unbuilt(r.repo, r.files, r.where, hidden)))
     if changed is None:
         mine.extend(nothing_rendered(scope, folders, ordered, twice.again, mine.diagnostics))
-    _save(graph, scope, every, built.records, shared, catalogue, swept=scope.whole and not shared.errors)
+    _save(graph, scope, ordered, built.records, shared, catalogue, swept=scope.whole and not shared.errors)
     report.extend([*mine.diagnostics, *graph.store.warnings()])
     graph.store.rebuild = _rebuilder(ordered, scope.root, shared, cache, policy, graph.store)
 
 
-def _rebuilder(ordered: list[tuple[str, Record]], root: Path, shared: _Shared, cache: RunCache, policy: Policy,
+def _rebuilder(ordered: list[tuple[str, Built]], root: Path, shared: _Shared, cache: RunCache, policy: Policy,
                store: Store) -> Callable[[str], str | None]:
     """What gives a README's text when the store cannot give it back (it failed after the records were
     read): its folder built again, in this process, one at a time (the texts are asked for by threads)."""
@@ -189,18 +204,35 @@ def _rebuilder(ordered: list[tuple[str, Record]], root: Path, shared: _Shared, c
     return rebuild
 
 
-def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None,
-                  out: Rendering) -> tuple[dict[str, Record], list[Path]]:
-    """(fresh folders and their records, stale folders): a folder is fresh when its record still holds
-    and its READMEs can be compared with the committed ones (``_readable``)."""
-    fresh: dict[str, Record] = {}
+def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None, out: Rendering,
+                  shared: str) -> tuple[dict[str, Built], list[Path]]:
+    """(fresh folders and their records, stale folders): a folder is fresh when the scope's index vouches
+    for it (``index``: the shared sources as its run found them) or its record still holds, and its READMEs
+    can be compared with the committed ones (``_readable``). What tells the next run that an input is
+    unchanged is taken here, before any stale folder is built (``_Graph.sigs``)."""
+    fresh: dict[str, Built] = {}
     stale: list[Path] = []
+    heads: dict[str, Head] = {}
+    if graph.index is not None and graph.index.shared == shared:
+        heads = graph.index.fresh([str(f) for f in folders], {str(f): yaml_names(f) for f in folders}, graph.sets,
+                                  graph.hasher)
+    rest = []
     for f in folders:
+        head = heads.get(str(f))
+        if head is not None and _readable(head, readmes, graph, out):
+            fresh[str(f)] = head
+            out.indexed += 1
+        else:
+            rest.append(f)
+    if graph.index is not None and rest:
+        graph.records.update(graph.store.records([str(f) for f in rest]))
+    for f in rest:
         rec = graph.records.get(str(f))
         if rec is not None and _fresh(rec, f, graph.hasher, graph.sets) and _readable(rec, readmes, graph, out):
             fresh[str(f)] = rec
         else:
             stale.append(f)
+    graph.sigs = {**graph.hasher.sigs(), **(graph.index.verified if graph.index is not None else {})}
     return fresh, stale
 
 
@@ -212,7 +244,7 @@ def _fresh(record: Record | None, folder: Path, hasher: Hasher, sets: dict[str, 
             and record.set_id in sets and hasher.digest(record.own, record.set_id, sets) == record.digest)
 
 
-def _readable(rec: Record, readmes: Path | None, graph: _Graph, out: Rendering) -> bool:
+def _readable(rec: Built, readmes: Path | None, graph: _Graph, out: Rendering) -> bool:
     """Whether the READMEs of a fresh record can be compared with the committed ones: a committed README
     equal to the record's text needs nothing more; one that differs needs the text from the store. A
     committed README is hashed as the inputs are (``stats.Stats``: not read while its signature is as kept)."""
@@ -296,7 +328,7 @@ def _in_process(work: Callable[[list[Path]], _Shard], stale: list[Path]) -> list
 WHOLE, PART = "project", "project:part"
 
 
-def _catalogue(ordered: list[tuple[str, Record]], shared: _Shared, scope: Scope, graph: _Graph) -> Memo:
+def _catalogue(ordered: list[tuple[str, Built]], shared: _Shared, scope: Scope, graph: _Graph) -> Memo:
     """The project rules (the shared catalogues against every card that carries a risk assessment), judged
     from the risk facts the records keep: no card is loaded for them. Kept from the last run while the
     shared sources and the risk-bearing folders' records are the same (their digests: a finding names a
@@ -316,7 +348,7 @@ def _catalogue(ordered: list[tuple[str, Record]], shared: _Shared, scope: Scope,
     return Memo(key, rules.check_project(Registry(base.shared, Collector()), facts))
 
 
-def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[str] | None, graph: _Graph,
+def _replay(ordered: list[tuple[str, Built]], twice: Twice, changed: frozenset[str] | None, graph: _Graph,
             out: Rendering, shared: str) -> tuple[list[Diagnostic], list[Rendered]]:
     """Put each README of the records into ``out`` (its text stays in the store), or the card among the
     failed ones; returns what rendering them found, and the cards not rendered. A card no change
@@ -329,7 +361,7 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
     real = lru_cache(maxsize=None)(os.path.realpath)  # the template folders every record names, resolved once
     common: dict[str, bool] = {}  # whether the change set reaches a common input set, by id (asked once)
 
-    def reached(rec: Record) -> bool:
+    def reached(rec: Built) -> bool:
         if rec.set_id not in common:
             common[rec.set_id] = touches(graph.sets[rec.set_id], changed or frozenset(), shared, real)
         return common[rec.set_id] or touches(rec.own, changed or frozenset(), shared, real)
@@ -353,17 +385,28 @@ def _replay(ordered: list[tuple[str, Record]], twice: Twice, changed: frozenset[
     return diags, failed
 
 
-def _save(graph: _Graph, scope: Scope, every: dict[str, Record], built: dict[str, Record], shared: _Shared,
+def _save(graph: _Graph, scope: Scope, ordered: list[tuple[str, Built]], built: dict[str, Record], shared: _Shared,
           catalogue: Memo, swept: bool) -> None:
     """Store the rebuilt records, the common sets any record names, the scope's memos and the files' kept
     hashes (``stats``; ``swept``: every folder's inputs were hashed); a whole scope also drops the records
-    of the folders that are gone."""
-    gone = [k for k in graph.records if k not in every and scope.keeps(k)] if scope.whole else []
+    of the folders that are gone, and keeps its index (``index``) when it changed."""
+    every = dict(ordered)
+    known = graph.store.folders() if graph.index is not None else list(graph.records)
+    gone = [k for k in known if k not in every and scope.keeps(k)] if scope.whole else []
     used = {rec.set_id for rec in every.values()}
-    graph.store.save(built, {i: p for i, p in graph.sets.items() if i in used}, gone,
+    sets = {i: p for i, p in graph.sets.items() if i in used}
+    blobs = {}
+    same = graph.index is not None and not built and len(ordered) == len(graph.index.lines) and all(
+        isinstance(rec, Head) for _, rec in ordered)  # every folder vouched for by the index: it is as it was
+    if swept and not walked.LINKED and not same:
+        text = index_text(shared.memo.key, str(scope.root), ordered, sets, graph.sigs)
+        if text != graph.kept:
+            blobs["index"] = text
+    graph.store.save(built, sets, gone,
                      {"shared": shared.memo.to_json(), WHOLE if scope.whole else PART: catalogue.to_json(),
                       "ids": [shared.memo.key, shared.ids]},
-                     graph.hasher.stats.keep(str(scope.root) if swept else None) if graph.hasher.stats else None)
+                     graph.hasher.stats.keep(str(scope.root) if swept else None) if graph.hasher.stats else None,
+                     blobs)
 
 
 # -- some folders, in a worker ----------------------------------------------------------------------

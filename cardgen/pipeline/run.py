@@ -39,10 +39,12 @@ class Rendering:
     unaffected: int = 0  # cards left alone: none of their inputs changed (`--changed-since`)
     folders: int = 0  # card folders gone through the dependency graph
     rebuilt: int = 0  # of those, the ones loaded, checked and rendered again (the others replayed)
+    indexed: int = 0  # of the others, the ones the scope's index vouched for (``pipeline.index``)
 
     def graph_note(self) -> str:
+        said = f" ({self.indexed} vouched for by the scope's index)" if self.indexed else ""
         return (f"dependency graph: {self.rebuilt} of {self.folders} card folders rebuilt, the others unchanged "
-                "since the last run")
+                f"since the last run{said}")
 
     def position(self, repo: str) -> Where:
         """Where a rendered repository is named in its sources."""

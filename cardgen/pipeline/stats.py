@@ -76,6 +76,15 @@ class Stats:
             self.added[path] = f"{signature(st)} {digest}"
         return digest
 
+    def kept(self, path: str) -> str | None:
+        """The signature this run found a file's kept hash good for, or took with its new hash; None when it
+        keeps none for it (not hashed through ``sha`` in this run, unreadable, or written too recently)."""
+        if path in self.added:
+            return self.added[path][:-65]
+        if path in self.used:
+            return self.known[path][:-65]
+        return None
+
     def keep(self, swept: str | None) -> dict[str, Entry] | None:
         """What to keep for the next run, or None when that is what is kept already: every kept entry and
         those this run took; after a run that hashed every input of a cards folder (``swept``, its path),

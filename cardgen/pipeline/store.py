@@ -262,6 +262,28 @@ class Store:
             return {}
         return dict(zip(parts[::2], parts[1::2], strict=True)) if body else {}
 
+    def blob(self, key: str) -> str | None:
+        """A text kept whole for the scope (``save``'s ``blobs``), or None when there is none or it does not
+        read back under this store's seal."""
+        if not self.usable:
+            return None
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", ("blob:" + key,)).fetchone()
+        except FAILURES as e:
+            self._fail(e, reading=True)
+            return None
+        return None if row is None else self._opened("blob:" + key, row[0])
+
+    def folders(self) -> list[str]:
+        """The folders the store has a record of."""
+        if not self.usable:
+            return []
+        try:
+            return [f for (f,) in self.db.execute("SELECT folder FROM folders").fetchall()]
+        except FAILURES as e:
+            self._fail(e, reading=True)
+            return []
+
     def sets(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         if not self.usable:
@@ -292,21 +314,24 @@ class Store:
         return Memo.from_json(self.get(key))
 
     def save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-             meta: Mapping[str, Any], stats: Mapping[str, Entry] | None = None) -> None:
+             meta: Mapping[str, Any], stats: Mapping[str, Entry] | None = None,
+             blobs: Mapping[str, str] | None = None) -> None:
         """Write the new records (and their common input sets), drop the folders that are gone and the
-        texts no record names any more, and keep the scope's ``meta`` values (JSON; nothing once the store
-        is off)."""
+        texts no record names any more, and keep the scope's ``meta`` values (JSON) and ``blobs`` (texts;
+        nothing once the store is off)."""
         if not self.usable:
             return
         try:
-            self._save(records, sets, gone, meta, stats)
+            self._save(records, sets, gone, meta, stats, blobs or {})
         except FAILURES as e:
             self._fail(e)
 
     def _save(self, records: Mapping[str, Record], sets: Mapping[str, list[str]], gone: Iterable[str],
-              meta: Mapping[str, Any], stats: Mapping[str, Entry] | None) -> None:
+              meta: Mapping[str, Any], stats: Mapping[str, Entry] | None, blobs: Mapping[str, str]) -> None:
         db = self.db
         with _tx(db):
+            for k, text in blobs.items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", ("blob:" + k, self._sealed("blob:" + k, text)))
             if stats is not None:
                 body = "\0".join(x for item in stats.items() for x in item)
                 db.execute("INSERT OR REPLACE INTO meta VALUES('stats', ?)", (self._sealed("stats:", body),))

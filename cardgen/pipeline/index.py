@@ -1,0 +1,269 @@
+"""The scope's index: what a whole-scope run needs of every card folder, in one sealed value, so that a
+folder none of whose inputs changed is replayed without reading its record or hashing its inputs.
+
+A record (``records.Record``) holds while its inputs hash as they did (``graph``); hashing them means a
+``stat`` and a hash per input, and replaying it means reading and unsealing its record: at 10,000
+folders that is most of a run in which nothing changed. The index keeps, for each folder of the last
+whole run, one line of text (split, not parsed: ``Head``) with what the run needs of its record, and for
+each input (file, template folder) what tells a later run that it is as it was without hashing it:
+
+* a file's ``stat`` signature (``stats``), kept only for a file last written well before it was hashed
+  (a write sets the change time, which no program can set back, so a file written since has another
+  signature: git's rule, with its margin for a write in the same tick of the clock); ``-`` for a path
+  that was not there; a template folder's hash, taken again each run (``Hasher.sig`` and ``same``).
+* Each signature is one this run checked or took before any worker read the file, so the content a
+  folder's record was built from is the content the signature stands for.
+
+A later whole run checks every kept signature (one ``lstat`` each), and a folder is *fresh by the index*
+when its source files are as listed, its common input set is kept, and none of its inputs changed; the
+others are judged from their records, as before (``incremental``). The index is not used (every folder
+is judged from its record) when the shared sources are not as its run found them (an ``absent:`` input
+is judged by them), when the walk followed a link to a folder (a path then does not say where its file
+is), or when it does not read back under the store's seal. A folder is left out of it, and so judged from
+its record next time, when one of its inputs has no signature this run could check (written in the last
+seconds, read by a build in this process, a link, outside the cards folder), when its record has errors,
+or when a path it names holds a character the lines use as separators.
+
+A folder whose record has diagnostics or extra files keeps its whole record in its line (they are few);
+the risk facts of a risk-bearing folder are kept as JSON, read only when the catalogue is judged again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cardgen.diagnostics import Diagnostic
+from cardgen.pipeline.graph import ABSENT, DIR, Hasher, bare
+from cardgen.pipeline.records import Record, Rendered, Target, facts_out
+from cardgen.rules.registry import RiskFacts
+
+FIELD, ITEM, PART, SUB = "\t", "\x1e", "\x1f", "\x1d"
+#: characters a line cannot hold in a value: a folder naming one is left out of the index
+SEPARATORS = frozenset("\t\n\r\x1d\x1e\x1f\0")
+
+#: the version of the lines' layout: an index in another is not read
+VERSION = "1"
+
+
+def _clean(*values: str) -> bool:
+    return not any(SEPARATORS.intersection(v) for v in values)
+
+
+class _Paths(dict[str, tuple[Any, ...]]):
+    """A node path's JSON read once per distinct text (most are the same few)."""
+
+    def __missing__(self, key: str) -> tuple[Any, ...]:
+        value = self[key] = tuple(json.loads(key))
+        return value
+
+
+@dataclass
+class Head:
+    """A folder's line of the index, read as the record it stands for: the fields a run needs, each taken
+    from the line when first asked for (``Record``'s, for a run's checks over all folders)."""
+
+    folder: str
+    fields: list[str]
+    paths: _Paths
+    _rendered: list[Rendered] | None = field(default=None, repr=False)
+    _own: list[str] | None = field(default=None, repr=False)
+
+    errors = False
+    diags: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return self.fields[1].split(ITEM) if self.fields[1] else []
+
+    @property
+    def set_id(self) -> str:
+        return self.fields[2]
+
+    @property
+    def digest(self) -> str:
+        return self.fields[3]
+
+    @property
+    def own(self) -> list[str]:
+        if self._own is None:
+            prefix = self.folder + os.sep
+            self._own = [p if p.startswith(ABSENT) else DIR + prefix + p[4:] if p.startswith(DIR) else prefix + p
+                         for p in (self.fields[4].split(ITEM) if self.fields[4] else [])]
+        return self._own
+
+    @property
+    def risk(self) -> bool:
+        return bool(self.fields[9])
+
+    @property
+    def rendered(self) -> list[Rendered]:
+        if self._rendered is None:
+            out = []
+            for item in self.fields[6].split(ITEM) if self.fields[6] else []:
+                repo, digest, file, path, files = item.split(PART)
+                out.append(Rendered(repo, digest, [], files.split(SUB) if files else [], (file, self.paths[path])))
+            self._rendered = out
+        return self._rendered
+
+    @property
+    def targets(self) -> list[Target]:
+        out = []
+        for item in self.fields[7].split(ITEM) if self.fields[7] else []:
+            repo, file, path = item.split(PART)
+            out.append(Target(repo, file, self.paths[path]))
+        return out
+
+    @property
+    def facts(self) -> list[RiskFacts]:
+        from cardgen.pipeline.records import facts_in
+
+        found = [facts_in(f) for f in json.loads(self.fields[9])] if self.fields[9] else []
+        return [f for f in found if f is not None]
+
+    def inputs(self, sets: Mapping[str, list[str]]) -> Iterable[str]:
+        """Its inputs that have a signature (all but ``absent:`` names): its own, then its common set's."""
+        yield from (p for p in self.own if not p.startswith(ABSENT))
+        yield from (p for p in sets.get(self.set_id, []) if not p.startswith(ABSENT))
+
+
+def line(folder: str, rec: Record | Head, root: str) -> str | None:
+    """A folder's line of the index, or None when it has none (errors, a path outside it or outside the
+    cards folder among its own inputs, a separator in a value)."""
+    if isinstance(rec, Head):
+        return FIELD.join(rec.fields)
+    top = root.rstrip(os.sep) + os.sep
+    if rec.errors or not folder.startswith(top) or not _clean(folder, *rec.files, rec.set_id, rec.digest):
+        return None
+    prefix = folder + os.sep
+    own = []
+    for p in rec.own:
+        if p.startswith(ABSENT):
+            own.append(p)
+            continue
+        path = bare(p)
+        if not path.startswith(prefix):
+            return None
+        own.append((DIR if p.startswith(DIR) else "") + path[len(prefix):])
+    rendered, targets = [], []
+    for r in rec.rendered:
+        path = json.dumps(list(r.where[1]))
+        if r.digest is None or not _clean(r.repo, r.where[0], path, *r.files):
+            return None
+        rendered.append(PART.join([r.repo, r.digest, r.where[0], path, SUB.join(r.files)]))
+    for t in rec.targets:
+        path = json.dumps(list(t.path))
+        if not _clean(t.repo, t.file, path):
+            return None
+        targets.append(PART.join([t.repo, t.file, path]))
+    if not _clean(*own):
+        return None
+    quiet = not rec.diags and not any(r.diags or r.extras for r in rec.rendered)
+    whole = "" if quiet else json.dumps(rec.to_json())
+    facts = json.dumps([facts_out(f) for f in rec.facts]) if rec.facts else ""
+    return FIELD.join([folder[len(top):], ITEM.join(rec.files), rec.set_id, rec.digest, ITEM.join(own),
+                       "", ITEM.join(rendered), ITEM.join(targets), whole, facts])
+
+
+@dataclass
+class Index:
+    """The index as the last whole run left it (see the module's docstring)."""
+
+    shared: str  # the key of the shared sources it was made with (``incremental._Shared``)
+    lines: dict[str, str]  # folder (absolute) -> its line
+    sigs: dict[str, str]  # input -> its signature (``Hasher.sig``)
+    verified: dict[str, str] = field(default_factory=dict)  # the signatures this run found good
+
+    @classmethod
+    def parse(cls, root: str, value: str | None) -> Index | None:
+        """The index from its stored text (``text``), or None when it is none of this layout."""
+        if value is None:
+            return None
+        head, _, rest = value.partition("\n")
+        parts = head.split(FIELD)
+        if len(parts) != 3 or parts[0] != VERSION:
+            return None
+        n = int(parts[2]) if parts[2].isdigit() else -1
+        body = rest.split("\n")
+        if n < 0 or len(body) != n + 1:
+            return None
+        lines = {}
+        for ln in body[:n]:
+            rel = ln.partition(FIELD)[0]
+            lines[os.path.normpath(os.path.join(root, rel))] = ln
+        flat = body[n].split("\0") if body[n] else []
+        if len(flat) % 2:
+            return None
+        return cls(parts[1], lines, dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    def fresh(self, folders: list[str], names: Mapping[str, list[str]], sets: Mapping[str, list[str]],
+              hasher: Hasher) -> dict[str, Head]:
+        """The folders the index vouches for: source files as listed, the common set kept, and every input
+        with the signature kept for it (each checked once; the good ones go to ``verified``)."""
+        paths = _Paths()
+        good: dict[str, bool] = {}
+
+        def same(p: str) -> bool:
+            ok = good.get(p)
+            if ok is None:
+                sig = self.sigs.get(p)
+                ok = good[p] = sig is not None and hasher.same(p, sig)
+                if ok and sig is not None:
+                    self.verified[p] = sig
+            return ok
+
+        set_ok: dict[str, bool] = {}
+        out: dict[str, Head] = {}
+        for folder in folders:
+            ln = self.lines.get(folder)
+            if ln is None:
+                continue
+            fields = ln.split(FIELD)
+            if len(fields) != 10 or fields[1] != ITEM.join(names.get(folder, ())) or fields[2] not in sets:
+                continue
+            if fields[8]:  # a folder with diagnostics or extra files: its whole record is in its line
+                continue
+            head = Head(folder, fields, paths)
+            if fields[2] not in set_ok:
+                set_ok[fields[2]] = all(same(p) for p in sets[fields[2]] if not p.startswith(ABSENT))
+            if set_ok[fields[2]] and all(same(p) for p in head.own if not p.startswith(ABSENT)):
+                out[folder] = head
+        return out
+
+
+def text(shared: str, root: str, every: Iterable[tuple[str, Record | Head]], sets: Mapping[str, list[str]],
+         sigs: Mapping[str, str]) -> str:
+    """The index to keep after a whole run: a line for each folder whose every input has a signature this
+    run found good or took before any build read it (``sigs``: the index's own ``verified`` and
+    ``Hasher.sigs``, taken before the stale folders were built)."""
+    lines: list[str] = []
+    kept: dict[str, str] = {}
+    common: dict[str, dict[str, str] | None] = {}  # set id -> the signatures of its paths (None: not all)
+
+    def signed(paths: Iterable[str]) -> dict[str, str] | None:
+        found = {}
+        for p in paths:
+            if p.startswith(ABSENT):
+                continue
+            sig = sigs.get(p)
+            if sig is None or "\0" in p or "\0" in sig or "\n" in p:
+                return None
+            found[p] = sig
+        return found
+
+    for folder, rec in every:
+        ln = line(folder, rec, root)
+        if ln is None:
+            continue
+        if rec.set_id not in common:
+            common[rec.set_id] = signed(sets.get(rec.set_id, []))
+        theirs, mine = common[rec.set_id], signed(rec.own)
+        if theirs is not None and mine is not None:
+            lines.append(ln)
+            kept.update(mine)
+            kept.update(theirs)
+    return "\n".join([FIELD.join([VERSION, shared, str(len(lines))]), *lines,
+                      "\0".join(x for item in kept.items() for x in item)])
