@@ -910,8 +910,8 @@ def test_a_warm_whole_check_reads_no_record_and_a_change_reads_only_its_folders(
 
 
 def test_an_index_that_does_not_read_back_under_its_seal_is_not_used(cli, risky_tree, monkeypatch, tmp_path):
-    """The index is one sealed value: altered, every folder is judged from its record, and the run says what
-    `--no-cache` says."""
+    """The index's values are sealed: one altered, every folder is judged from its record, and the run says
+    what `--no-cache` says."""
     from cardgen.pipeline import stats
 
     monkeypatch.setattr(stats, "MARGIN_NS", 0)
@@ -920,8 +920,9 @@ def test_an_index_that_does_not_read_back_under_its_seal_is_not_used(cli, risky_
         cli("check", "cards", "--out", "rendered", "-v", cwd=root)
     edit(root / "cards/acme/risky2/card.yaml", "Misleads users", "Misleads readers")
     with contextlib.closing(sqlite3.connect(_store(tmp_path))) as db, db:
-        (value,) = db.execute("SELECT value FROM meta WHERE key='blob:index'").fetchone()
-        db.execute("UPDATE meta SET value=? WHERE key='blob:index'", (value.replace("risky2", "risky1"),))
+        key, value = db.execute("SELECT key, value FROM meta WHERE key LIKE 'blob:index:%' AND value LIKE '%risky2%'"
+                                ).fetchone()
+        db.execute("UPDATE meta SET value=? WHERE key=?", (value.replace("risky2", "risky1"), key))
     r = cli("check", "cards", "--out", "rendered", "-v", cwd=root)
     assert indexed(r) == 0 and rebuilt(r) == (1, 5) and r.code == 1, r.err
     assert problems(r) == problems(cli("check", "cards", "--out", "rendered", "-v", "--no-cache", cwd=root))

@@ -30,9 +30,19 @@ from cardgen.loading import scope as walked
 from cardgen.loading.scope import SHARED_DIR, Scope, Selection, yaml_files, yaml_names
 from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forking
 from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, unbuilt
-from cardgen.pipeline.graph import DIR, Hasher, environment, folder_inputs, sha, shared_ids, split_inputs, touches
+from cardgen.pipeline.graph import (
+    ABSENT,
+    DIR,
+    Hasher,
+    environment,
+    folder_inputs,
+    sha,
+    shared_ids,
+    split_inputs,
+    touches,
+)
 from cardgen.pipeline.index import Head, Index
-from cardgen.pipeline.index import text as index_text
+from cardgen.pipeline.index import values as index_values
 from cardgen.pipeline.records import Memo, Record, Rendered, Target
 from cardgen.pipeline.run import Rendering, render_one
 from cardgen.pipeline.stats import Stats
@@ -90,7 +100,6 @@ class _Graph:
     sets: dict[str, list[str]]  # id -> paths
     hasher: Hasher
     index: Index | None
-    kept: str | None  # the index's text as stored
     sigs: dict[str, str] = field(default_factory=dict)  # what tells the next run an input is unchanged
 
     @classmethod
@@ -98,10 +107,9 @@ class _Graph:
         """The graph of a scope; a run over some folders reads only their records, a whole run with an
         index only those of the folders the index does not vouch for (``_sort_folders``)."""
         store = Store(scope.root, environment(policy, scope.root))
-        kept = store.blob("index") if scope.whole else None
-        index = Index.parse(str(scope.root), kept) if not walked.LINKED else None
+        index = Index.parse(str(scope.root), store.blobs("index")) if scope.whole and not walked.LINKED else None
         records = {} if index is not None else store.records(None if scope.whole else [str(f) for f in folders])
-        return cls(store, records, store.sets(), Hasher(stats=Stats(store.stats())), index, kept)
+        return cls(store, records, store.sets(), Hasher(stats=Stats(store.stats())), index)
 
 
 @dataclass(frozen=True)
@@ -361,10 +369,25 @@ def _replay(ordered: list[tuple[str, Built]], twice: Twice, changed: frozenset[s
     real = lru_cache(maxsize=None)(os.path.realpath)  # the template folders every record names, resolved once
     common: dict[str, bool] = {}  # whether the change set reaches a common input set, by id (asked once)
 
+    # a folder's own inputs are below it (no link on the way, where the index vouched for it), but for the
+    # names found in no shared file (``graph.split_inputs``): a change reaches them only from below the folder
+    # or from the shared folder
+    below: set[str] = set()  # every folder above a changed file
+    for c in changed or ():
+        d = os.path.dirname(c)
+        while d not in below and d != os.path.dirname(d):
+            below.add(d)
+            d = os.path.dirname(d)
+    shared_reached = touches([ABSENT], changed or frozenset(), shared, real)
+
     def reached(rec: Built) -> bool:
         if rec.set_id not in common:
             common[rec.set_id] = touches(graph.sets[rec.set_id], changed or frozenset(), shared, real)
-        return common[rec.set_id] or touches(rec.own, changed or frozenset(), shared, real)
+        if common[rec.set_id]:
+            return True
+        if isinstance(rec, Head) and rec.folder not in below and not (shared_reached and rec.absent):
+            return False
+        return touches(rec.own, changed or frozenset(), shared, real)
 
     for _, rec in ordered:
         for r in rec.rendered:
@@ -399,9 +422,7 @@ def _save(graph: _Graph, scope: Scope, ordered: list[tuple[str, Built]], built: 
     same = graph.index is not None and not built and len(ordered) == len(graph.index.lines) and all(
         isinstance(rec, Head) for _, rec in ordered)  # every folder vouched for by the index: it is as it was
     if swept and not walked.LINKED and not same:
-        text = index_text(shared.memo.key, str(scope.root), ordered, sets, graph.sigs)
-        if text != graph.kept:
-            blobs["index"] = text
+        blobs = index_values(str(scope.root), ordered, sets, graph.sigs, shared.memo.key, graph.index)
     graph.store.save(built, sets, gone,
                      {"shared": shared.memo.to_json(), WHOLE if scope.whole else PART: catalogue.to_json(),
                       "ids": [shared.memo.key, shared.ids]},

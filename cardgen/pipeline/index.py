@@ -24,8 +24,11 @@ its record next time, when one of its inputs has no signature this run could che
 seconds, read by a build in this process, a link, outside the cards folder), when its record has errors,
 or when a path it names holds a character the lines use as separators.
 
-A folder whose record has diagnostics or extra files keeps its whole record in its line (they are few);
+A folder whose record has diagnostics or extra files to replay has no line (it is judged from its record);
 the risk facts of a risk-bearing folder are kept as JSON, read only when the catalogue is judged again.
+The lines are kept in 256 values by a hash of the folder's path (``chunk``), so that a run that changes a
+few folders writes a few values again; the first value holds the layout's version, the shared sources'
+key and the common sets' signatures.
 """
 
 from __future__ import annotations
@@ -91,9 +94,16 @@ class Head:
     def own(self) -> list[str]:
         if self._own is None:
             prefix = self.folder + os.sep
+            items = [p if p.startswith(ABSENT) else p.partition(PART)[0] for p in
+                     (self.fields[4].split(ITEM) if self.fields[4] else [])]
             self._own = [p if p.startswith(ABSENT) else DIR + prefix + p[4:] if p.startswith(DIR) else prefix + p
-                         for p in (self.fields[4].split(ITEM) if self.fields[4] else [])]
+                         for p in items]
         return self._own
+
+    @property
+    def absent(self) -> bool:
+        """Whether it has ``absent:`` inputs (names its cards found in no shared file)."""
+        return ABSENT in self.fields[4]
 
     @property
     def risk(self) -> bool:
@@ -124,30 +134,26 @@ class Head:
         found = [facts_in(f) for f in json.loads(self.fields[9])] if self.fields[9] else []
         return [f for f in found if f is not None]
 
-    def inputs(self, sets: Mapping[str, list[str]]) -> Iterable[str]:
-        """Its inputs that have a signature (all but ``absent:`` names): its own, then its common set's."""
-        yield from (p for p in self.own if not p.startswith(ABSENT))
-        yield from (p for p in sets.get(self.set_id, []) if not p.startswith(ABSENT))
 
-
-def line(folder: str, rec: Record | Head, root: str) -> str | None:
-    """A folder's line of the index, or None when it has none (errors, a path outside it or outside the
-    cards folder among its own inputs, a separator in a value)."""
+def line(folder: str, rec: Record | Head, top: str, sigs: Mapping[str, str]) -> str | None:
+    """A folder's line of the index (its own inputs with their signatures, from ``sigs``), or None when it
+    has none: errors, an own input outside it or with no signature, a separator in a value."""
     if isinstance(rec, Head):
         return FIELD.join(rec.fields)
-    top = root.rstrip(os.sep) + os.sep
     if rec.errors or not folder.startswith(top) or not _clean(folder, *rec.files, rec.set_id, rec.digest):
         return None
     prefix = folder + os.sep
     own = []
     for p in rec.own:
         if p.startswith(ABSENT):
+            if not _clean(p):
+                return None
             own.append(p)
             continue
-        path = bare(p)
-        if not path.startswith(prefix):
+        path, sig = bare(p), sigs.get(p)
+        if not path.startswith(prefix) or sig is None or not _clean(path, sig):
             return None
-        own.append((DIR if p.startswith(DIR) else "") + path[len(prefix):])
+        own.append((DIR if p.startswith(DIR) else "") + path[len(prefix):] + PART + sig)
     rendered, targets = [], []
     for r in rec.rendered:
         path = json.dumps(list(r.where[1]))
@@ -159,13 +165,28 @@ def line(folder: str, rec: Record | Head, root: str) -> str | None:
         if not _clean(t.repo, t.file, path):
             return None
         targets.append(PART.join([t.repo, t.file, path]))
-    if not _clean(*own):
-        return None
     quiet = not rec.diags and not any(r.diags or r.extras for r in rec.rendered)
-    whole = "" if quiet else json.dumps(rec.to_json())
+    if not quiet:  # judged from its record: it has diagnostics or extra files to replay
+        return None
     facts = json.dumps([facts_out(f) for f in rec.facts]) if rec.facts else ""
     return FIELD.join([folder[len(top):], ITEM.join(rec.files), rec.set_id, rec.digest, ITEM.join(own),
-                       "", ITEM.join(rendered), ITEM.join(targets), whole, facts])
+                       "", ITEM.join(rendered), ITEM.join(targets), "", facts])
+
+
+def chunk(rel: str) -> str:
+    """Which of the index's values a folder's line is kept in (by its path below the cards folder): a run
+    that changes a few folders writes a few values again."""
+    import hashlib
+
+    return "index:" + hashlib.sha256(rel.encode("utf-8", "surrogatepass")).hexdigest()[:CHUNK_DIGITS]
+
+
+#: the index's lines are kept in 16 ** CHUNK_DIGITS values
+CHUNK_DIGITS = 2
+
+
+def _key(n: int) -> str:
+    return f"index:{n:0{CHUNK_DIGITS}x}"
 
 
 @dataclass
@@ -174,35 +195,38 @@ class Index:
 
     shared: str  # the key of the shared sources it was made with (``incremental._Shared``)
     lines: dict[str, str]  # folder (absolute) -> its line
-    sigs: dict[str, str]  # input -> its signature (``Hasher.sig``)
+    chunks: dict[str, str]  # folder (absolute) -> the value its line is kept in
+    sigs: dict[str, str]  # a path of a common input set -> its signature (``Hasher.sig``)
+    kept: dict[str, str]  # the values as stored (key -> text)
     verified: dict[str, str] = field(default_factory=dict)  # the signatures this run found good
 
     @classmethod
-    def parse(cls, root: str, value: str | None) -> Index | None:
-        """The index from its stored text (``text``), or None when it is none of this layout."""
-        if value is None:
+    def parse(cls, root: str, kept: Mapping[str, str]) -> Index | None:
+        """The index from its stored values (``blobs``), or None when there is none of this layout."""
+        head = kept.get("index")
+        if head is None:
             return None
-        head, _, rest = value.partition("\n")
-        parts = head.split(FIELD)
-        if len(parts) != 3 or parts[0] != VERSION:
+        top, _, flat = head.partition("\n")
+        parts = top.split(FIELD)
+        if len(parts) != 2 or parts[0] != VERSION:
             return None
-        n = int(parts[2]) if parts[2].isdigit() else -1
-        body = rest.split("\n")
-        if n < 0 or len(body) != n + 1:
+        sigs = flat.split("\0") if flat else []
+        if len(sigs) % 2:
             return None
-        lines = {}
-        for ln in body[:n]:
-            rel = ln.partition(FIELD)[0]
-            lines[os.path.normpath(os.path.join(root, rel))] = ln
-        flat = body[n].split("\0") if body[n] else []
-        if len(flat) % 2:
-            return None
-        return cls(parts[1], lines, dict(zip(flat[::2], flat[1::2], strict=True)))
+        lines, chunks = {}, {}
+        for key, value in kept.items():
+            if key == "index" or not value:
+                continue
+            for ln in value.split("\n"):
+                folder = os.path.join(root, ln.partition(FIELD)[0])
+                lines[folder], chunks[folder] = ln, key
+        return cls(parts[1], lines, chunks, dict(zip(sigs[::2], sigs[1::2], strict=True)), dict(kept))
 
     def fresh(self, folders: list[str], names: Mapping[str, list[str]], sets: Mapping[str, list[str]],
               hasher: Hasher) -> dict[str, Head]:
         """The folders the index vouches for: source files as listed, the common set kept, and every input
-        with the signature kept for it (each checked once; the good ones go to ``verified``)."""
+        with the signature kept for it (a common set's paths each checked once; the good ones go to
+        ``verified``)."""
         paths = _Paths()
         good: dict[str, bool] = {}
 
@@ -224,22 +248,31 @@ class Index:
             fields = ln.split(FIELD)
             if len(fields) != 10 or fields[1] != ITEM.join(names.get(folder, ())) or fields[2] not in sets:
                 continue
-            if fields[8]:  # a folder with diagnostics or extra files: its whole record is in its line
-                continue
-            head = Head(folder, fields, paths)
             if fields[2] not in set_ok:
                 set_ok[fields[2]] = all(same(p) for p in sets[fields[2]] if not p.startswith(ABSENT))
-            if set_ok[fields[2]] and all(same(p) for p in head.own if not p.startswith(ABSENT)):
-                out[folder] = head
+            if not set_ok[fields[2]]:
+                continue
+            prefix = folder + os.sep
+            for item in fields[4].split(ITEM) if fields[4] else []:
+                if item.startswith(ABSENT):
+                    continue
+                rel, _, sig = item.partition(PART)
+                path = DIR + prefix + rel[4:] if rel.startswith(DIR) else prefix + rel
+                if not hasher.same(path, sig):
+                    break
+            else:
+                out[folder] = Head(folder, fields, paths)
         return out
 
 
-def text(shared: str, root: str, every: Iterable[tuple[str, Record | Head]], sets: Mapping[str, list[str]],
-         sigs: Mapping[str, str]) -> str:
-    """The index to keep after a whole run: a line for each folder whose every input has a signature this
-    run found good or took before any build read it (``sigs``: the index's own ``verified`` and
-    ``Hasher.sigs``, taken before the stale folders were built)."""
-    lines: list[str] = []
+def values(root: str, ordered: Iterable[tuple[str, Record | Head]], sets: Mapping[str, list[str]],
+            sigs: Mapping[str, str], shared: str, old: Index | None) -> dict[str, str]:
+    """The index's values to store after a whole run, those that differ from the kept ones ("" empties
+    one): a line for each folder whose every input has a signature this run found good or took before any
+    build read it (``sigs``: the index's ``verified`` and ``Hasher.sigs``, taken before the stale folders
+    were built), each in its chunk (``chunk``), and the signatures of the common sets' paths."""
+    top = root.rstrip(os.sep) + os.sep
+    chunks: dict[str, list[str]] = {}
     kept: dict[str, str] = {}
     common: dict[str, dict[str, str] | None] = {}  # set id -> the signatures of its paths (None: not all)
 
@@ -249,21 +282,30 @@ def text(shared: str, root: str, every: Iterable[tuple[str, Record | Head]], set
             if p.startswith(ABSENT):
                 continue
             sig = sigs.get(p)
-            if sig is None or "\0" in p or "\0" in sig or "\n" in p:
+            if sig is None or "\0" in p or "\n" in p:
                 return None
             found[p] = sig
         return found
 
-    for folder, rec in every:
-        ln = line(folder, rec, root)
-        if ln is None:
-            continue
+    for folder, rec in ordered:
         if rec.set_id not in common:
             common[rec.set_id] = signed(sets.get(rec.set_id, []))
-        theirs, mine = common[rec.set_id], signed(rec.own)
-        if theirs is not None and mine is not None:
-            lines.append(ln)
-            kept.update(mine)
-            kept.update(theirs)
-    return "\n".join([FIELD.join([VERSION, shared, str(len(lines))]), *lines,
-                      "\0".join(x for item in kept.items() for x in item)])
+        theirs = common[rec.set_id]
+        if theirs is None:
+            continue
+        ln = line(folder, rec, top, sigs)
+        if ln is None:
+            continue
+        key = old.chunks.get(folder) if old is not None and isinstance(rec, Head) else None
+        chunks.setdefault(key or chunk(folder[len(top):]), []).append(ln)
+        kept.update(theirs)
+    out = {"index": FIELD.join([VERSION, shared]) + "\n" + "\0".join(x for item in kept.items() for x in item)}
+    out.update((k, "\n".join(v)) for k, v in chunks.items())
+    if old is None:  # what an index that could not be read left is emptied: no line of it outlives this one
+        before: dict[str, str] = {}
+        out.update((k, "") for k in map(_key, range(16 ** CHUNK_DIGITS)) if k not in out)
+    else:
+        before = old.kept
+        out.update((k, "") for k, v in before.items() if v and k not in out)
+    return {k: v for k, v in out.items() if before.get(k) != v}
+

@@ -262,17 +262,24 @@ class Store:
             return {}
         return dict(zip(parts[::2], parts[1::2], strict=True)) if body else {}
 
-    def blob(self, key: str) -> str | None:
-        """A text kept whole for the scope (``save``'s ``blobs``), or None when there is none or it does not
-        read back under this store's seal."""
+    def blobs(self, prefix: str) -> dict[str, str]:
+        """Every text kept whole whose key starts with ``prefix`` (key -> text); none when one of them does
+        not read back under this store's seal."""
         if not self.usable:
-            return None
+            return {}
         try:
-            row = self.db.execute("SELECT value FROM meta WHERE key=?", ("blob:" + key,)).fetchone()
+            rows = self.db.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+                                   (len("blob:" + prefix), "blob:" + prefix)).fetchall()
         except FAILURES as e:
             self._fail(e, reading=True)
-            return None
-        return None if row is None else self._opened("blob:" + key, row[0])
+            return {}
+        out = {}
+        for key, value in rows:
+            text = self._opened(key, value)
+            if text is None:
+                return {}
+            out[key[len("blob:"):]] = text
+        return out
 
     def folders(self) -> list[str]:
         """The folders the store has a record of."""
