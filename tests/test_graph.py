@@ -748,7 +748,8 @@ def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_pa
     each sequence of 1 to 3 edits, `check` through the graph says exactly what `check --no-cache` says.
     Risk-bearing cards change their facts and places (the catalogue rules judge them from the records); now
     and then a scoped `validate` of one card folder runs first, and says what its `--no-cache` run says,
-    and the whole-tree `check` after it still agrees. Files are trusted by their signature as soon as their
+    and the whole-tree `check` after it still agrees; now and then the hook's `check --changed FILE` runs
+first, and says what its `--no-cache` run says. Files are trusted by their signature as soon as their
     times are past (``stats.MARGIN_NS`` 0), and half the edits keep a file's size and put its times back."""
     import random
     import time
@@ -781,6 +782,12 @@ def test_fuzzed_edit_sequences_the_cached_check_agrees_with_no_cache(cli, tmp_pa
                 assert (scoped.code, scoped.text) == (alone.code, alone.text), (seed, case, done, one, scoped.text,
                                                                                 alone.text)
                 done.append(f"validate {one}")
+            if rng.random() < 0.3:  # what the hook runs: the cards built from one file, the whole tree walked
+                one = f"cards/{rng.choice(sorted(state['cards']))}/card.yaml"
+                hooked = cli("check", "--out", "rendered", "--changed", one, "--", "cards", cwd=root)
+                alone = cli("check", "--out", "rendered", "--changed", one, "--no-cache", "--", "cards", cwd=root)
+                assert (hooked.code, hooked.text) == (alone.code, alone.text), (seed, case, done, one)
+                done.append(f"check --changed {one}")
             edits += len(done)
             cached = cli("check", "cards", "--out", "rendered", cwd=root)
             full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=root)
