@@ -262,16 +262,6 @@ class Project:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def locate(file: str, path: tuple[Any, ...]) -> Where:
-    """Where ``path`` is in a source file, read again (for a diagnostic found in another process)."""
-    from cardgen.files import read_text
-    from cardgen.loading.yamlpos import loads
-
-    text, _ = read_text(Path(file), file)
-    doc, _ = loads(text, file, positions=True) if text is not None else (None, [])
-    return Where(file, *doc.pos(path)) if doc is not None else Where(file)
-
-
 def load_project(scope: Scope, jobs: int | None = None) -> Project:
     """Load the shared sources and the card folders in scope (a linked folder that leaves the cards
     folder is reported, not read)."""

@@ -385,3 +385,11 @@ def one_line(value: Any, style: str | None = None) -> str | None:
         if "\n" not in text and not diags and back == value:
             return text
     return None
+
+
+def locate(file: str, path: tuple[Any, ...]) -> Where:
+    """Where ``path`` is in a source file, read again (for a diagnostic found in another process, or replayed
+    from the dependency graph: this module is light, the loader is not)."""
+    text, _ = read_text(Path(file), file)
+    doc, _ = loads(text, file, positions=True) if text is not None else (None, [])
+    return Where(file, *doc.pos(path)) if doc is not None else Where(file)

@@ -48,7 +48,7 @@ def described_twice(ordered: Sequence[tuple[str, Record | Head]]) -> Twice:
             if t.repo not in first:
                 first[t.repo] = t.file
             elif first[t.repo] != t.file:
-                from cardgen.loading.sources import locate
+                from cardgen.loading.yamlpos import locate
                 from cardgen.resolve import described_twice as cg307
 
                 twice.diags.append(cg307(t.repo, locate(t.file, t.path), first[t.repo]))
@@ -66,7 +66,7 @@ def unbuilt(repo: str, files: Iterable[str], where: tuple[str, tuple[Any, ...]] 
     if not causes:
         return None
     if not isinstance(where, Where):
-        from cardgen.loading.sources import locate
+        from cardgen.loading.yamlpos import locate
 
         where = locate(*where)
     first, n = causes[0], len(causes)

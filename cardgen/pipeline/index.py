@@ -287,18 +287,29 @@ def values(root: str, ordered: Iterable[tuple[str, Record | Head]], sets: Mappin
             found[p] = sig
         return found
 
-    for folder, rec in ordered:
+    # a value whose folders are all vouched for by the index, as they were, is as it was: only the others
+    # are made again
+    every = list(ordered)
+    dirty: set[str] | None = None
+    if old is not None:
+        heads = {folder for folder, rec in every if isinstance(rec, Head)}
+        dirty = {old.chunks[f] for f in old.lines if f not in heads}
+        dirty |= {chunk(folder[len(top):]) for folder, rec in every if not isinstance(rec, Head)}
+    for folder, rec in every:
         if rec.set_id not in common:
             common[rec.set_id] = signed(sets.get(rec.set_id, []))
         theirs = common[rec.set_id]
         if theirs is None:
             continue
-        ln = line(folder, rec, top, sigs)
-        if ln is None:
-            continue
-        key = old.chunks.get(folder) if old is not None and isinstance(rec, Head) else None
-        chunks.setdefault(key or chunk(folder[len(top):]), []).append(ln)
         kept.update(theirs)
+        key = old.chunks[folder] if old is not None and isinstance(rec, Head) else chunk(folder[len(top):])
+        if dirty is not None and key not in dirty:
+            continue
+        ln = line(folder, rec, top, sigs)
+        if ln is not None:
+            chunks.setdefault(key, []).append(ln)
+        else:
+            chunks.setdefault(key, [])
     out = {"index": FIELD.join([VERSION, shared]) + "\n" + "\0".join(x for item in kept.items() for x in item)}
     out.update((k, "\n".join(v)) for k, v in chunks.items())
     if old is None:  # what an index that could not be read left is emptied: no line of it outlives this one
@@ -306,6 +317,6 @@ def values(root: str, ordered: Iterable[tuple[str, Record | Head]], sets: Mappin
         out.update((k, "") for k in map(_key, range(16 ** CHUNK_DIGITS)) if k not in out)
     else:
         before = old.kept
-        out.update((k, "") for k, v in before.items() if v and k not in out)
+        out.update((k, "") for k in dirty or () if k not in out)
     return {k: v for k, v in out.items() if before.get(k) != v}
 

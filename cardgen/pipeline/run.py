@@ -48,7 +48,7 @@ class Rendering:
 
     def position(self, repo: str) -> Where:
         """Where a rendered repository is named in its sources."""
-        from cardgen.loading.sources import locate
+        from cardgen.loading.yamlpos import locate
 
         file, path = self.where[repo]
         return locate(file, path)

@@ -286,7 +286,8 @@ class Store:
         if not self.usable:
             return []
         try:
-            return [f for (f,) in self.db.execute("SELECT folder FROM folders").fetchall()]
+            # in the key's order: from the primary key's index alone, not the records' pages
+            return [f for (f,) in self.db.execute("SELECT folder FROM folders ORDER BY folder").fetchall()]
         except FAILURES as e:
             self._fail(e, reading=True)
             return []

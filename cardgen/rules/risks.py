@@ -235,6 +235,6 @@ def near_duplicates(registry: Registry, cards: list[RiskFacts]) -> Found:
 def _place(place: tuple[str, tuple[Any, ...]]) -> Where:
     """Where a card's own mitigation is written: its file read again (a finding is rare; a card's facts
     come from the dependency graph's record without loading the card)."""
-    from cardgen.loading.sources import locate
+    from cardgen.loading.yamlpos import locate
 
     return locate(*place)
