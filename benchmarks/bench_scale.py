@@ -19,7 +19,8 @@ Cold (the graph's cache empty, the output folder empty), per round:
 
 Incremental (the committed READMEs in place, the graph warm), each scenario timed and then a one-card
 ``cardgen validate --no-cache`` of a plain leaf, back to back; the edit is undone and the graph brought
-back in step (untimed) before the next scenario. The scenarios' order turns each round.
+back in step (untimed, ``settle``: once the undone files are older than the stat cache's margin, as a
+user's next command finds them) before the next scenario. The scenarios' order turns each round.
 
 * nothing changed: ``cardgen check``;
 * a plain leaf changed (its name), a risk-bearing leaf changed (a risk's mitigations, so the catalogue
@@ -272,12 +273,24 @@ def scenarios(work: Path, cardgen: list[str], tree: Tree) -> list[Scenario]:
     ]
 
 
+def settle(work: Path, sync: list[str], env: dict[str, str]) -> None:
+    """Bring the graph back in step after an edit was undone, as a user's next command finds it: a file
+    written less than ``stats.MARGIN_NS`` before it is hashed has no kept signature (it may be written
+    again in the same tick of the clock), so the run that hashes it cannot vouch for it in the index; wait
+    that long, then check again (untimed)."""
+    from cardgen.pipeline.stats import MARGIN_NS
+
+    timed(sync, work, env)
+    time.sleep(MARGIN_NS / 1e9 + 0.1)
+    timed(sync, work, env)
+
+
 def incremental(work: Path, cardgen: list[str], env: dict[str, str], tree: Tree, rounds: int,
                 cold_per_readme: float | None) -> None:
     todo = scenarios(work, cardgen, tree)
     one = [*cardgen, "validate", "--no-cache", str(tree.plain_leaf())]
     sync = [*cardgen, "check", "--out", str(work / "rendered"), "cards"]
-    timed(sync, work, env)  # the graph warm
+    settle(work, sync, env)  # the graph warm
     print(f"\n{tree.cards} cards, incremental (graph warm), {rounds} paired rounds: each scenario, then "
           f"`validate --no-cache` of one leaf ({tree.plain_leaf().name})")
     for r in range(rounds):
@@ -292,7 +305,7 @@ def incremental(work: Path, cardgen: list[str], env: dict[str, str], tree: Tree,
             s.drifted = drift_count(runs[-1].out)
             if undo:
                 undo()
-                timed(sync, work, env)  # back in step, untimed
+                settle(work, sync, env)
             s.ones.append(timed(one, work, env).seconds)
         print(f"  round {r + 1} (load {load()}): " + ", ".join(f"{s.name.split(' (')[0]} ×{s.times[-1] / s.ones[-1]:.2f}"
                                                               for s in todo))

@@ -66,6 +66,7 @@ class Card:
     slots: tuple[str, ...] = ()  # the sections its `card.md.j2` places, in order
     looked_up: set[str] = field(default_factory=set)  # files of shared entries used beyond the refs above
     missed: set[tuple[str, str]] = field(default_factory=set)  # (kind, id) names that resolved to no shared entry
+    used: set[tuple[str, str, str]] = field(default_factory=set)  # (file, kind, id) of every shared entry it uses
 
     @property
     def owner(self) -> str:

@@ -79,6 +79,8 @@ class Resolver:
             return Ref(value, src, path)
         hit = self.registry.get(kind, value)
         if hit:
+            if card is not None:
+                card.used.add((hit.src.file, kind, value))
             return hit
         if card is not None:
             card.missed.add((kind, value))
@@ -102,6 +104,7 @@ class Resolver:
             card.missed.add(("datasets", value))
             return Dataset(id=value)
         card.looked_up.add(hit.src.file)
+        card.used.add((hit.src.file, "datasets", value))
         return hit.value
 
     # -- cards ------------------------------------------------------------------------------
@@ -200,6 +203,7 @@ class Resolver:
             card.training = ref("trainings", m.training, "training", ("training",))
         self._listed_datasets(card)
         card.mitigations = dict(self.registry.entries.get("mitigations", {}))
+        card.used |= {(r.src.file, "mitigations", k) for k, r in card.mitigations.items()}
         ra = m.risk_assessment
         if ra:
             rsrc = src_of("risk_assessment")

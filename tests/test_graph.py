@@ -114,6 +114,23 @@ def test_a_shared_entry_change_rebuilds_the_cards_that_reference_it(cli, tree):
     assert rebuilt(r)[0] < rebuilt(r)[1]
 
 
+def test_a_shared_entry_change_rebuilds_the_cards_that_use_that_entry_not_every_user_of_its_file(cli, tree):
+    """A card depends on the shared entries it uses (their data and their places), not on their whole file:
+    a citation's title changed rebuilds the one folder that cites it, though five cite from that file; an
+    entry moved down by a line added above it is rebuilt too (a diagnostic may name its place)."""
+    check(cli, tree)
+    citations = tree / "cards/_shared/citations.yaml"
+    edit(citations, 'title: "GPT4All:', 'title: "GPT4ALL:')
+    r = check(cli, tree)
+    full = check(cli, tree, "--no-cache")
+    assert rebuilt(r) == (1, 9) and drifted(r) == drifted(full) == {
+        "stabilityai/stablelm-tuned-alpha-3b", "stabilityai/stablelm-tuned-alpha-7b"}, r.err
+    assert problems(r) == problems(full)
+    edit(citations, "  riskrag:\n", "  riskrag:\n\n")  # a blank line in the first entry: every entry below moves
+    r = check(cli, tree)
+    assert 1 < rebuilt(r)[0] and problems(r) == problems(check(cli, tree, "--no-cache")), r.err
+
+
 def test_the_hooks_file_list_selects_the_cards_built_from_those_files(cli, tree):
     check(cli, tree)
     base = tree / "cards/stabilityai/StableBeluga2/card.yaml"

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 SCHEMA = 3
 DIR = "dir:"  # an input that is a folder of templates: which it holds (a new one may stand in for cardgen's)
+ENTRY = "entry:"  # an input that is one entry of a shared file (`entry:FILE#ID`): its data and its nodes' places
 MISSING = "-"  # what ``Hasher.sig`` says of an input path that was not there
 ABSENT = "absent:"  # an input that is a name resolution found in no shared file (`absent:KIND/ID`): added, it counts
 
@@ -132,7 +133,8 @@ class Hasher:
     last runs kept it is not read again) when given."""
 
     def __init__(self, reads: Mapping[str, str] | None = None, before: Hasher | None = None,
-                 defined: frozenset[str] = frozenset(), stats: Stats | None = None) -> None:
+                 defined: frozenset[str] = frozenset(), stats: Stats | None = None,
+                 entries: Mapping[str, str] | None = None) -> None:
         self._files: dict[str, str | None] = {}
         self._sets: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its real path
@@ -140,6 +142,7 @@ class Hasher:
         self._before = before._files if before is not None else {}
         self.defined = defined  # `KIND/ID` of every entry the shared files define (``shared_ids``)
         self.stats = stats
+        self.entries: Mapping[str, str] = entries if entries is not None else {}  # ``entry_hashes``
         self._sigs: dict[str, str] = {}  # path -> what ``sig`` gives, for the files hashed through ``stats``
 
     def file(self, path: str) -> str | None:
@@ -155,23 +158,24 @@ class Hasher:
         file's signature (``stats``: one this run found its kept hash good for, or took with a new hash;
         links have none), ``MISSING`` for a path that was not there; for ``dir:`` the folder's hash. None
         when there is no such thing: the file was not hashed through ``stats`` by this hasher."""
-        if path.startswith(DIR):
+        if path.startswith((DIR, ENTRY)):
             h = self.file(path)
-            return MISSING if h is None else "d" + h
+            return MISSING if h is None else path[0] + h
         return self._sigs.get(path)
 
     def sigs(self) -> dict[str, str]:
         """What ``sig`` gives of every input this hasher has hashed so far (taken before a build reads them)."""
         out = dict(self._sigs)
-        out.update((p, MISSING if h is None else "d" + h) for p, h in self._files.items() if p.startswith(DIR))
+        out.update((p, MISSING if h is None else p[0] + h) for p, h in self._files.items()
+                   if p.startswith((DIR, ENTRY)))
         return out
 
     def same(self, path: str, sig: str) -> bool:
         """Whether an input is as ``sig`` (what ``sig`` gave in an earlier run) says: a file with that very
         signature and no link, a path still missing, a template folder with that hash."""
-        if path.startswith(DIR):
+        if path.startswith((DIR, ENTRY)):
             h = self.file(path)
-            return sig == (MISSING if h is None else "d" + h)
+            return sig == (MISSING if h is None else path[0] + h)
         try:
             lst = os.lstat(path)
         except OSError:
@@ -181,6 +185,8 @@ class Hasher:
     def _hash(self, path: str) -> str | None:
         if path.startswith(ABSENT):
             return "defined" if path[len(ABSENT):] in self.defined else None
+        if path.startswith(ENTRY):
+            return self.entries.get(path)
         if path.startswith(DIR):
             folder = path[len(DIR):]
             if not os.path.isdir(folder):
@@ -237,8 +243,46 @@ class Hasher:
 
 
 def bare(path: str) -> str:
-    """An input's path, without its mark (``dir:``, ``absent:``)."""
+    """An input's path, without its mark (``dir:``, ``absent:``; for ``entry:``, its file)."""
+    if path.startswith(ENTRY):
+        return path[len(ENTRY):].rpartition("#")[0]
     return path.split(":", 1)[1] if path.startswith((DIR, ABSENT)) else path
+
+
+def entry(file: str, kind: str, key: str) -> str:
+    """The input that is one entry of a shared file (absolute, no link), named by a hash of its id."""
+    return f"{ENTRY}{file}#{sha(kind + chr(0) + key)[:24]}"
+
+
+def entry_hashes(sources: Iterable[Any]) -> dict[str, str]:
+    """The hash of every entry of the shared sources (``loading.sources.Source``), by its input name
+    (``entry``): where its file leads, its id, its data, and the place of every node and key in it (a
+    diagnostic may name any of them), so that an entry moved down by a line above it is a change."""
+    import json
+
+    out: dict[str, str] = {}
+    for src in sources:
+        for doc in src.docs:
+            if not isinstance(doc.data, dict):
+                continue
+            places, keys = doc._places()
+            nodes: dict[tuple[Any, Any], list[Any]] = {}
+            for table in (places, keys):
+                for path, at in table.items():
+                    if len(path) >= 2:
+                        nodes.setdefault((path[0], path[1]), []).append([table is keys, list(path), list(at)])
+            file = os.path.abspath(doc.file)
+            real = os.path.realpath(file)
+            for kind, entries in doc.data.items():
+                if not isinstance(entries, dict):
+                    continue
+                for key, value in entries.items():
+                    if not isinstance(key, str):
+                        continue
+                    body = json.dumps([real, kind, key, value, sorted(nodes.get((kind, key), []), key=str)],
+                                      sort_keys=True, default=str)
+                    out[entry(file, str(kind), key)] = sha(body)
+    return out
 
 
 def shared_ids(sources: Iterable[Any]) -> list[str]:
@@ -251,14 +295,17 @@ def shared_ids(sources: Iterable[Any]) -> list[str]:
 def touches(inputs: Iterable[str], changed: frozenset[str], shared: str,
             real: Callable[[str], str] = os.path.realpath) -> bool:
     """Whether a change set (absolute paths, links resolved) reaches these inputs: one of them, a template
-    that a template folder holds or would hold (``dir:``), or any file of the ``shared`` folder for a
-    name found in none (``absent:``: the file may define it). ``real`` resolves a folder's links (a run
-    asking about every folder resolves each template folder once)."""
+    that a template folder holds or would hold (``dir:``), the file of an entry (``entry:``), or any file
+    of the ``shared`` folder for a name found in none (``absent:``: the file may define it). ``real``
+    resolves a folder's links (a run asking about every folder resolves each template folder once)."""
     folders = set()
     for p in inputs:
         if p in changed:
             return True
-        if p.startswith(DIR):
+        if p.startswith(ENTRY):
+            if bare(p) in changed:
+                return True
+        elif p.startswith(DIR):
             folders.add((".j2", real(bare(p)) + os.sep))
         elif p.startswith(ABSENT):
             folders.add(("", real(shared) + os.sep))
@@ -272,7 +319,7 @@ def split_inputs(folder: Path, inputs: Iterable[str]) -> tuple[list[str], list[s
     own: list[str] = []
     other: list[str] = []
     for p in sorted(inputs):
-        (own if p.startswith(ABSENT) or bare(p).startswith(prefix) else other).append(p)
+        (own if p.startswith(ABSENT) or not p.startswith(ENTRY) and bare(p).startswith(prefix) else other).append(p)
     return own, other
 
 
@@ -280,9 +327,31 @@ def split_inputs(folder: Path, inputs: Iterable[str]) -> tuple[list[str], list[s
 
 def folder_inputs(folder: Path, cards: list[Card], names: list[str], view: FileView) -> set[str]:
     """Every input of a folder's cards (``Card.inputs``, the template folders they may use, the names
-    that resolved to no shared entry) and its source files, there or not."""
+    that resolved to no shared entry) and its source files, there or not. A shared file the cards use
+    only for its entries (no link on its path) is replaced by those entries (``entry``): a change to one
+    entry reaches the cards that use it, not every card of the file."""
     out = set().union(*(c.inputs(view) | template_folders(c) | missed(c) for c in cards))
-    return out | {p for n in names for p in view.paths(str(folder / n))}
+    out |= {p for n in names for p in view.paths(str(folder / n))}
+    by_file: dict[str, set[str]] = {}
+    for kind_file, kind, key in used(cards):
+        file = os.path.abspath(kind_file)
+        by_file.setdefault(file, set()).add(entry(file, kind, key))
+    for file, entries in by_file.items():
+        if file in out and view.paths(file) == {file}:
+            out.discard(file)
+            out |= entries
+    return out
+
+
+def used(cards: Iterable[Card]) -> set[tuple[str, str, str]]:
+    """The shared entries the cards use (``Card.used``), their bases' too."""
+    out: set[tuple[str, str, str]] = set()
+    for c in cards:
+        node: Card | None = c
+        while node is not None:
+            out |= node.used
+            node = node.base
+    return out
 
 
 def template_folders(card: Card) -> set[str]:

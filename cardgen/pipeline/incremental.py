@@ -33,7 +33,10 @@ from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, unbu
 from cardgen.pipeline.graph import (
     ABSENT,
     DIR,
+    ENTRY,
     Hasher,
+    bare,
+    entry_hashes,
     environment,
     folder_inputs,
     sha,
@@ -120,6 +123,7 @@ class _Shared:
     memo: Memo  # key: the hash of the shared files
     project: Project | None
     ids: list[str]  # `KIND/ID` of every entry they define (``graph.shared_ids``: one in two files twice)
+    entries: dict[str, str]  # the hash of each entry, by its input name (``graph.entry_hashes``)
 
     @property
     def errors(self) -> bool:
@@ -157,10 +161,11 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     graph = _Graph.open(scope, policy, folders)
     shared = _shared_sources(scope.root, graph)
     graph.hasher.defined = frozenset(shared.ids)
+    graph.hasher.entries = shared.entries
     # while the shared sources have errors (a duplicated id names whichever entry comes first), no record holds
     fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out, shared.memo.key)
     if stale and shared.project is None:
-        shared = _Shared(shared.memo, _load_shared(scope.root), shared.ids)
+        shared = _Shared(shared.memo, _load_shared(scope.root), shared.ids, shared.entries)
     built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph) if stale else _Shard()
     graph.sets.update(built.sets)
     graph.store.keep_texts(built.texts)
@@ -277,11 +282,13 @@ def _shared_sources(root: Path, graph: _Graph) -> _Shared:
     files = [str(p.resolve()) for p in yaml_files(root / SHARED_DIR)]
     digest = sha("\n".join([os.path.realpath(root / SHARED_DIR), *(f"{p}\0{graph.hasher.file(p)}" for p in files)]))
     known, ids = graph.store.memo("shared"), graph.store.get("ids")
-    if (known is not None and known.key == digest and isinstance(ids, list) and len(ids) == 2 and ids[0] == digest
-            and isinstance(ids[1], list) and all(isinstance(i, str) for i in ids[1])):
-        return _Shared(known, None, ids[1])
+    if (known is not None and known.key == digest and isinstance(ids, list) and len(ids) == 3 and ids[0] == digest
+            and isinstance(ids[1], list) and all(isinstance(i, str) for i in ids[1]) and isinstance(ids[2], dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in ids[2].items())):
+        return _Shared(known, None, ids[1], ids[2])
     project = _load_shared(root)
-    return _Shared(Memo(digest, project.diagnostics), project, shared_ids(project.shared))
+    return _Shared(Memo(digest, project.diagnostics), project, shared_ids(project.shared),
+                   entry_hashes(project.shared))
 
 
 def _load_shared(root: Path) -> Project:
@@ -425,7 +432,7 @@ def _save(graph: _Graph, scope: Scope, ordered: list[tuple[str, Built]], built: 
         blobs = index_values(str(scope.root), ordered, sets, graph.sigs, shared.memo.key, graph.index)
     graph.store.save(built, sets, gone,
                      {"shared": shared.memo.to_json(), WHOLE if scope.whole else PART: catalogue.to_json(),
-                      "ids": [shared.memo.key, shared.ids]},
+                      "ids": [shared.memo.key, shared.ids, shared.entries]},
                      graph.hasher.stats.keep(str(scope.root) if swept else None) if graph.hasher.stats else None,
                      blobs)
 
@@ -440,7 +447,8 @@ def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: Run
     its inputs hashed as the build read them (``graph.Hasher``)."""
     from cardgen.pipeline.validate import check_project
 
-    hasher = Hasher(read_log.READS, before, frozenset(shared_ids(shared)))
+    hasher = Hasher(read_log.READS, before, frozenset(shared_ids(shared)),
+                    entries=before.entries if before is not None else entry_hashes(shared))
     for f in folders:  # what a template folder holds, hashed before any template is read
         for t in (f / "templates", f.parent / "_templates"):
             hasher.file(DIR + os.path.abspath(t))
@@ -503,7 +511,7 @@ def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list
     the folder that holds its file, else to every folder of the shard."""
     claims: dict[str, list[str]] = {}  # diagnostic file -> folders whose cards were built from it
     for f, ins in inputs.items():
-        for i in ins:
+        for i in {bare(i) if i.startswith(ENTRY) else i for i in ins}:  # an entry claims for its file
             claims.setdefault(i, []).append(str(f))
     prefixes = [(str(f) + os.sep, str(f)) for f in folders]
     assigned: dict[str, list[Diagnostic]] = {str(f): [] for f in folders}
