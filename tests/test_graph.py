@@ -128,7 +128,7 @@ def test_a_shared_entry_change_rebuilds_the_cards_that_use_that_entry_not_every_
     assert problems(r) == problems(full)
     edit(citations, "  riskrag:\n", "  riskrag:\n\n")  # a blank line in the first entry: every entry below moves
     r = check(cli, tree)
-    assert 1 < rebuilt(r)[0] and problems(r) == problems(check(cli, tree, "--no-cache")), r.err
+    assert rebuilt(r)[0] > 1 and problems(r) == problems(check(cli, tree, "--no-cache")), r.err
 
 
 def test_the_hooks_file_list_selects_the_cards_built_from_those_files(cli, tree):
@@ -352,19 +352,19 @@ def test_a_section_file_that_is_a_link_re_pointed_rebuilds_its_card(cli, tree):
 def test_a_card_edited_while_render_runs_is_rebuilt_by_the_next_run(cli, tree, monkeypatch):
     """The edit lands after the card was read and before its record is made: the README written is the
     old text, and the record must say so (hashed as read), so that the next run rebuilds it."""
-    from cardgen.pipeline import incremental
+    from cardgen.pipeline import shard
 
     card = tree / "cards/stabilityai/StableBeluga-7B/card.yaml"
-    record = incremental._record_folders
+    record = shard._record_folders
 
     def edited_meanwhile(folders, *args, **kwargs):
         if card.parent in folders and "7 billion" not in card.read_text():
             edit(card, "parameters: 7B", "parameters: 7 billion")
         return record(folders, *args, **kwargs)
 
-    monkeypatch.setattr(incremental, "_record_folders", edited_meanwhile)
+    monkeypatch.setattr(shard, "_record_folders", edited_meanwhile)
     assert cli("render", "cards", "--out", "rendered", cwd=tree).code == 0
-    monkeypatch.setattr(incremental, "_record_folders", record)
+    monkeypatch.setattr(shard, "_record_folders", record)
     assert "7 billion" in card.read_text()
     assert drifted(agree(cli, tree)) == {"stabilityai/StableBeluga-7B"}
     w = cli("render", "cards", "--out", "rendered", cwd=tree)
@@ -376,22 +376,22 @@ def test_an_edit_while_render_runs_is_seen_in_a_tree_without_shared_files(cli, t
     """The same, where the build reads no shared file before the card's own (nothing read yet)."""
     import yaml
 
-    from cardgen.pipeline import incremental
+    from cardgen.pipeline import shard
 
     monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
     solo = tmp_path / "cards/other/solo/card.yaml"
     solo.parent.mkdir(parents=True)
     solo.write_text(yaml.safe_dump(_fuzz_state(__import__("random").Random(0))["cards"]["other/solo"] | {"license": "mit"}))
-    record = incremental._record_folders
+    record = shard._record_folders
 
     def edited_meanwhile(folders, *args, **kwargs):
         if "Solo Two" not in solo.read_text():
             edit(solo, "name: Solo", "name: Solo Two")
         return record(folders, *args, **kwargs)
 
-    monkeypatch.setattr(incremental, "_record_folders", edited_meanwhile)
+    monkeypatch.setattr(shard, "_record_folders", edited_meanwhile)
     assert cli("render", "cards", "--out", "rendered", cwd=tmp_path).code == 0
-    monkeypatch.setattr(incremental, "_record_folders", record)
+    monkeypatch.setattr(shard, "_record_folders", record)
     r = check(cli, tmp_path)
     assert drifted(r) == drifted(check(cli, tmp_path, "--no-cache")) == {"other/solo"}, r.text
 

@@ -9,7 +9,7 @@ catalogues) is judged in the parent over all the records. The texts stay in the 
 
 A scope's run is a sequence of steps, each a function below: sort the folders into fresh and stale
 (``_sort_folders``); load the shared sources when something needs them (``_shared_sources``);
-rebuild the stale folders (``_rebuild``: ``_render_shard`` per batch, forked or in this process);
+rebuild the stale folders (``_rebuild``: ``render_shard`` per batch, forked or in this process);
 the checks over all the records (``gate.described_twice``); the catalogue, from its stored key or
 recomputed (``_catalogue``); replay the READMEs into the ``Rendering`` (``_replay``); save (``_save``).
 """
@@ -32,29 +32,24 @@ from cardgen.parallel import PARALLEL_FROM, default_jobs, map_items, worth_forki
 from cardgen.pipeline.gate import Twice, described_twice, nothing_rendered, unbuilt
 from cardgen.pipeline.graph import (
     ABSENT,
-    DIR,
-    ENTRY,
     Hasher,
-    bare,
     entry_hashes,
     environment,
-    folder_inputs,
     sha,
     shared_ids,
-    split_inputs,
     touches,
 )
 from cardgen.pipeline.index import Head, Index
 from cardgen.pipeline.index import values as index_values
-from cardgen.pipeline.records import Memo, Record, Rendered, Target
-from cardgen.pipeline.run import Rendering, render_one
+from cardgen.pipeline.records import Memo, Record, Rendered
+from cardgen.pipeline.run import Rendering
+from cardgen.pipeline.shard import Shard, render_shard
 from cardgen.pipeline.stats import Stats
 from cardgen.pipeline.store import Store, Texts
 from cardgen.policy import Policy
 
 if TYPE_CHECKING:
-    from cardgen.card import Card
-    from cardgen.loading.sources import Project, Source
+    from cardgen.loading.sources import Project
 
 # Loading, checking, rendering and linting are imported where they are used: a run whose cards are all
 # fresh in the dependency graph needs none of them, and starts in a fraction of the time.
@@ -132,24 +127,6 @@ class _Shared:
         return any(d.severity == "error" for d in self.memo.diags) or len(set(self.ids)) != len(self.ids)
 
 
-@dataclass
-class _Shard:
-    """What rendering some card folders gave: a record per folder (``records.Record``, which keeps the risk
-    facts the catalogue rules need of its cards)."""
-
-    records: dict[str, Record] = field(default_factory=dict)  # folder -> record
-    sets: dict[str, list[str]] = field(default_factory=dict)  # common input sets the records name
-    texts: list[tuple[str, str, str]] = field(default_factory=list)  # those the store could not take
-    problem: str | None = None  # why the store could not take them
-
-    def add(self, other: _Shard) -> None:
-        """Take in what another shard gave."""
-        self.records.update(other.records)
-        self.sets.update(other.sets)
-        self.texts += other.texts
-        self.problem = self.problem or other.problem
-
-
 def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collector, cache: RunCache,
                   policy: Policy, changed: frozenset[str] | None, readmes: Path | None) -> None:
     """Render a scope through its dependency graph (``graph``): folders whose inputs hash as in the
@@ -166,7 +143,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out, shared.memo.key)
     if stale and shared.project is None:
         shared = _Shared(shared.memo, _load_shared(scope.root), shared.ids, shared.entries)
-    built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph) if stale else _Shard()
+    built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph) if stale else Shard()
     graph.sets.update(built.sets)
     graph.store.keep_texts(built.texts)
     if built.problem:  # a worker could not store its texts: nothing of this run is saved either
@@ -209,7 +186,7 @@ def _rebuilder(ordered: list[tuple[str, Built]], root: Path, shared: _Shared, ca
                 return None
             if not sources:
                 sources.append((shared.project or _load_shared(root)).shared)
-            shard = _render_shard([Path(folder_of[repo])], root, sources[0], cache, policy)
+            shard = render_shard([Path(folder_of[repo])], root, sources[0], cache, policy)
             store.keep_texts(shard.texts)
             return next((store.memory.get(r.digest) for rec in shard.records.values() for r in rec.rendered
                          if r.repo == repo and r.digest), None)
@@ -307,22 +284,22 @@ def _links_out(escapes: list[Path], root: Path) -> list[Diagnostic]:
 
 
 def _rebuild(stale: list[Path], root: Path, shared: _Shared, jobs: int | None, cache: RunCache, policy: Policy,
-             graph: _Graph) -> _Shard:
+             graph: _Graph) -> Shard:
     """Load, check and render the stale folders again: in forked workers when they are many, else in
     this process a batch at a time."""
     assert shared.project is not None
     # judged once, before any worker of this run adds to the load, and only for work worth forking for
     jobs = jobs or (default_jobs() if len(stale) >= PARALLEL_FROM else 1)
-    work = partial(_render_shard, root=root, shared=shared.project.shared, cache=cache, policy=policy,
+    work = partial(render_shard, root=root, shared=shared.project.shared, cache=cache, policy=policy,
                    store=graph.store, before=graph.hasher)
     results = _forked(work, stale, jobs) if worth_forking(len(stale), jobs) else _in_process(work, stale)
-    built = _Shard()
+    built = Shard()
     for shard in results:
         built.add(shard)
     return built
 
 
-def _forked(work: Callable[[list[Path]], _Shard], stale: list[Path], jobs: int) -> list[_Shard]:
+def _forked(work: Callable[[list[Path]], Shard], stale: list[Path], jobs: int) -> list[Shard]:
     """The stale folders in about ``jobs * 4`` batches (none over ``SHARD_MAX``) over forked workers.
     The first card is rendered here, before the fork: the workers inherit the compiled templates and the
     lint of the parts every card shares instead of each building them again."""
@@ -334,7 +311,7 @@ def _forked(work: Callable[[list[Path]], _Shard], stale: list[Path], jobs: int) 
                                batches=True)
 
 
-def _in_process(work: Callable[[list[Path]], _Shard], stale: list[Path]) -> list[_Shard]:
+def _in_process(work: Callable[[list[Path]], Shard], stale: list[Path]) -> list[Shard]:
     """The stale folders in this process, a batch at a time: what a batch loads is let go before the next."""
     return [work(stale[i:i + SHARD_MAX]) for i in range(0, len(stale), SHARD_MAX)]
 
@@ -435,124 +412,3 @@ def _save(graph: _Graph, scope: Scope, ordered: list[tuple[str, Built]], built: 
                       "ids": [shared.memo.key, shared.ids, shared.entries]},
                      graph.hasher.stats.keep(str(scope.root) if swept else None) if graph.hasher.stats else None,
                      blobs)
-
-
-# -- some folders, in a worker ----------------------------------------------------------------------
-
-def _render_shard(folders: list[Path], root: Path, shared: list[Any], cache: RunCache, policy: Policy,
-                  store: Store | None = None, before: Hasher | None = None) -> _Shard:
-    """Load, check, render and lint the cards of some folders (in a worker process), as
-    ``validate_scope`` and ``render_all`` do in one: the same policy decides what stops a card. The
-    texts go to the store (or come back, when it cannot take them); a record per folder comes back,
-    its inputs hashed as the build read them (``graph.Hasher``)."""
-    from cardgen.pipeline.validate import check_project
-
-    hasher = Hasher(read_log.READS, before, frozenset(shared_ids(shared)),
-                    entries=before.entries if before is not None else entry_hashes(shared))
-    for f in folders:  # what a template folder holds, hashed before any template is read
-        for t in (f / "templates", f.parent / "_templates"):
-            hasher.file(DIR + os.path.abspath(t))
-    project = _load_folders(folders, root, shared)
-    report = Collector()
-    cards = check_project(project, report, catalogue=False, policy=policy)
-    shard = _Shard()
-    texts = _record_folders(folders, project, cards, policy.apply(report.diagnostics), cache, shard, hasher)
-    if texts and (store is None or not store.put_texts(texts)):
-        shard.texts, shard.problem = texts, store.problem if store is not None else None
-    return shard
-
-
-def _load_folders(folders: list[Path], root: Path, shared: list[Any]) -> Project:
-    """The sources of some folders, and of the cards they extend from other shards (resolved here,
-    rendered there)."""
-    from cardgen.loading.sources import Project, load_card
-    from cardgen.pipeline.validate import load_missing_bases
-
-    project = Project(root, shared=list(shared))
-    for folder in folders:
-        src, d = load_card(folder, root)
-        project.diagnostics += d
-        if src.docs:
-            project.cards.append(src)
-    load_missing_bases(project)
-    return project
-
-
-def _record_folders(folders: list[Path], project: Project, cards: list[Card], diags: list[Diagnostic],
-                    cache: RunCache, shard: _Shard, hasher: Hasher) -> list[tuple[str, str, str]]:
-    """Render the checked cards of each folder and put the folder's record (and its common input set)
-    into ``shard``; returns the texts, (hash, folder, text)."""
-    from cardgen.rules.registry import risk_facts
-
-    mine = set(folders)
-    by_folder: dict[Path, list[Card]] = {f: [] for f in folders}
-    for card in cards:
-        if card.src.folder in mine:
-            by_folder[card.src.folder].append(card)
-    names = {f: yaml_names(f) for f in folders}
-    inputs = {f: folder_inputs(f, cs, names[f], cache.files) for f, cs in by_folder.items()}
-    assigned = _assign(diags, inputs, folders)
-    sources = {s.folder: s for s in project.cards if s.folder in mine}
-    bad_files = Collector(diags).files_with_errors()
-    texts: list[tuple[str, str, str]] = []
-    for f, cs in by_folder.items():
-        rendered = _render_folder(f, cs, bad_files, cache, texts)
-        own, set_id = _common_set(f, inputs[f], shard.sets)
-        found = assigned[str(f)]
-        shard.records[str(f)] = Record(
-            files=names[f], own=own, set_id=set_id, digest=hasher.digest(own, set_id, shard.sets), diags=found,
-            errors=any(d.severity == "error" for d in found) or any(r.digest is None for r in rendered),
-            rendered=rendered, targets=_targets(sources.get(f)), facts=[rf for c in cs if (rf := risk_facts(c))])
-    return texts
-
-
-def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list[Path]) -> dict[str, list[Diagnostic]]:
-    """Each diagnostic goes to the record of every folder whose cards were built from its file, else to
-    the folder that holds its file, else to every folder of the shard."""
-    claims: dict[str, list[str]] = {}  # diagnostic file -> folders whose cards were built from it
-    for f, ins in inputs.items():
-        for i in {bare(i) if i.startswith(ENTRY) else i for i in ins}:  # an entry claims for its file
-            claims.setdefault(i, []).append(str(f))
-    prefixes = [(str(f) + os.sep, str(f)) for f in folders]
-    assigned: dict[str, list[Diagnostic]] = {str(f): [] for f in folders}
-    for diag in diags:
-        file = os.path.abspath(diag.file)  # a diagnostic names its file as displayed (relative to here)
-        owners = claims.get(file) or [f for pre, f in prefixes if file.startswith(pre)] or list(assigned)
-        for o in owners:
-            assigned[o].append(diag)
-    return assigned
-
-
-def _render_folder(folder: Path, cards: list[Card], bad_files: set[str], cache: RunCache,
-                   texts: list[tuple[str, str, str]]) -> list[Rendered]:
-    """Render and lint the cards of a folder (none built from a file with an error); their texts go to
-    ``texts``, (hash, folder, text)."""
-    from cardgen.evals.entries import eval_files
-
-    rendered = []
-    for card in cards:
-        files = card.built_from()
-        text, diags = (None, []) if files & bad_files else render_one(card, cache)
-        digest = None if text is None else sha(text)
-        if text is not None and digest is not None:
-            texts.append((digest, str(folder), text))
-        extras = eval_files(card) if text is not None else {}
-        rendered.append(Rendered(card.repo_id, digest, diags, sorted(files), card.where_path(), extras))
-    return rendered
-
-
-def _common_set(folder: Path, inputs: set[str], sets: dict[str, list[str]]) -> tuple[list[str], str]:
-    """A folder's inputs as (its own, the id of the common set of the others); the set goes to ``sets``."""
-    own, common = split_inputs(folder, inputs)
-    set_id = sha("\n".join(common))
-    sets[set_id] = common
-    return own, set_id
-
-
-def _targets(source: Source | None) -> list[Target]:
-    """The repositories a folder's card source describes, and where each repo id is written."""
-    from cardgen.resolve import targets
-
-    if source is None or not source.model:
-        return []
-    return [Target(repo, source.doc_for(path).file, path) for repo, _, path in targets(source)]
