@@ -216,8 +216,10 @@ def _lint_part(body: str) -> PartLint:
     """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part.
     A part that is one plain paragraph or one plain ATX heading (most of a card's prose) is read
     without the block parser, with the same result (``tests/test_lint.py`` compares them)."""
-    plain = _plain_part(body)
-    return plain if plain is not None else _parsed_part(body)
+    fast = _plain_part(body)
+    if fast is None:
+        fast = _table_part(body)
+    return fast if fast is not None else _parsed_part(body)
 
 
 def _plain_part(body: str) -> PartLint | None:
@@ -237,6 +239,37 @@ def _plain_part(body: str) -> PartLint | None:
     if not all(ln[:1].isalpha() and ln.strip() for ln in lines):
         return None
     return tuple((1, c, msg) for c, msg in _inline_problems(text.strip(), False)), (), ()
+
+
+_NOT_TABLE = re.compile(r"[<`~\t\\&\r\x00]")  # as ``_NOT_PLAIN``, a pipe allowed
+_DELIMITER = re.compile(r"\|(?: *:?-+:? *\|)+")
+
+
+def _table_part(body: str) -> PartLint | None:
+    """The lint of a part that is one pipe table and nothing else: every line a row from a pipe at its
+    first column to a pipe at its end, a delimiter row second, every row with the header's number of
+    cells, no cell edged with whitespace other than spaces (parser versions trim it differently), and
+    no character that could escape a pipe, open a code span, start another block or hide a tag; None for
+    any other part. Each cell's inline run is checked as the parser's table cells are."""
+    text = body.rstrip("\n")
+    if not text.startswith("|") or _NOT_TABLE.search(text):
+        return None
+    rows = text.split("\n")
+    if len(rows) < 2 or not _DELIMITER.fullmatch(rows[1]) or not all(r[:1] == "|" == r[-1:] for r in rows):
+        return None
+    cells = [r[1:-1].split("|") for r in rows]
+    if len(cells[0]) != len(cells[1]) or any(len(c) != len(cells[0]) for c in cells[2:]):
+        return None
+    out: list[Problem] = []
+    for n, row in enumerate(cells):
+        if n == 1:
+            continue
+        for cell in row:
+            content = cell.strip(" ")
+            if content != cell.strip():
+                return None
+            out += [(n + 1, code, msg) for code, msg in _inline_problems(content, True)]
+    return tuple(out), (), ()
 
 
 def _parsed_part(body: str) -> PartLint:

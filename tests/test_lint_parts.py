@@ -1,6 +1,6 @@
-"""The lint reads plain prose parts (one paragraph, one ATX heading) without the block parser: on every
-part of every README the tests hold, and on parts made to sit at the edge, it finds what the parser
-finds."""
+"""The lint reads plain prose parts (one paragraph, one ATX heading) and plain pipe tables without the
+block parser: on every part of every README the tests hold, and on parts made to sit at the edge, it
+finds what the parser finds."""
 
 from __future__ import annotations
 
@@ -44,8 +44,44 @@ def test_plain_parts_lint_as_the_parser_lints_them():
     assert plain > seen // 4  # the shortcut serves a good share of real prose
 
 
+TABLES = [
+    "| a | b |\n|---|---|\n| 1 | 2 |\n", "|a|b|\n|:-|-:|\n|x|y|", "| a | b |\n|---|---|\n| 1 | 2 | 3 |\n",
+    "| a | b |\n|---|\n| 1 | 2 |", "| a |\n|---|---|\n| 1 |", "| a | b |\n| - | - |\n|  | 2 |",
+    "| {{ x }} | None |\n|---|---|\n| [l](bad url) | ok |", "| a | b |\n|---|---|", "|a|\n|-|\n|b|\n|c|",
+    "| a\u00a0| b |\n|---|---|\n| 1 | 2 |", "| a | b |\n|--- ---|---|\n| 1 | 2 |", "| a | b |\n|---|---|\n| 1 |",
+    "|a|b|\n|-:-|-|\n|1|2|", "| a | b |\n|---|---|\n|1|2|  ", "|||\n|-|-|\n|||",
+]
+
+
+def test_table_parts_lint_as_the_parser_lints_them():
+    """A part that is one plain pipe table is read without the block parser, with the parser's result,
+    on every table part of the READMEs the tests hold, the edges above, and seeded random tables."""
+    import random
+
+    from cardgen.lint import _table_part
+
+    rng = random.Random(7)
+    words = ["a", "b c", "None", "{{ x }}", "[l](u v)", "-", ":", " ", "", "x]("]
+    made = []
+    for _ in range(400):
+        n = rng.randint(1, 4)
+        row = lambda k: "|" + "|".join(f" {rng.choice(words)} " for _ in range(k)) + "|"  # noqa: E731
+        delim = "|" + "|".join(rng.choice(["---", ":--", "--:", ":-:", " - "]) for _ in range(n)) + "|"
+        made.append("\n".join([row(n), delim, *(row(rng.choice([n, n, n, n - 1, n + 1])) for _ in range(3))]))
+    real = [p for p in every_part() if p.startswith("|")]
+    fast_ones = []
+    for part in [*TABLES, *made, *real]:
+        fast = _table_part(part)
+        if fast is not None:
+            fast_ones.append(part)
+            assert fast == _parsed_part(part), part
+    assert len(fast_ones) > 100 and len(set(fast_ones) & set(real)) >= len(real) // 3  # a good share of real ones
+
+
 @pytest.mark.parametrize("text, code", [("# A\n\n### C\n", "CG704"), ("Text {{ x }} here\n", "CG705"),
-                                         ("See [this](not a url)\n", "CG706")])
+                                         ("See [this](not a url)\n", "CG706"),
+                                         ("| a | b |\n|---|---|\n| {{ x }} | 2 |\n", "CG705"),
+                                         ("| a | b |\n|---|---|\n| [l](not a url) | 2 |\n", "CG706")])
 def test_problems_in_plain_parts_are_still_found(text, code):
     _lint_part.cache_clear()
     assert code in {p.code for p in lint(text)}
