@@ -375,6 +375,23 @@ class Store:
         """Keep texts in memory (the store could not take them)."""
         self.memory.update((digest, text) for digest, _, text in items)
 
+    def texts(self, digests: list[str]) -> dict[str, str]:
+        """The README texts with these hashes, read in a few queries: each that is there and hashes to its
+        key (a missing or altered one is left out)."""
+        out = {d: self.memory[d] for d in digests if d in self.memory}
+        want = [d for d in dict.fromkeys(digests) if d not in out]
+        if not want or not self.readable:
+            return out
+        try:
+            for i in range(0, len(want), 500):
+                part = want[i:i + 500]
+                rows = self.db.execute(f"SELECT sha, text FROM texts WHERE sha IN ({','.join('?' * len(part))})",
+                                       part).fetchall()
+                out.update((d, t) for d, t in rows if isinstance(t, str) and sha(t) == d)
+        except FAILURES as e:
+            self._fail(e, reading=True)
+        return out
+
     def text(self, digest: str) -> str | None:
         """The README text with this hash, or None when it is missing or does not hash to it."""
         if digest in self.memory:
@@ -409,6 +426,26 @@ class Texts(Mapping[str, str]):
         if text is None:  # removed or altered behind this run's back
             raise KeyError(f"{repo}: its rendered text is gone from {store.path}")
         return text
+
+    def many(self, repos: list[str]) -> dict[str, str]:
+        """The texts of these repos, read from their stores a batch at a time (``Store.texts``); one the
+        store cannot give back is read as ``__getitem__`` reads it (built again), or left out."""
+        by_store: dict[int, tuple[Store, list[str]]] = {}
+        for repo in repos:
+            digest, store = self.digests[repo]
+            by_store.setdefault(id(store), (store, []))[1].append(digest)
+        found: dict[str, str] = {}
+        for store, digests in by_store.values():
+            found.update(store.texts(digests))
+        out = {}
+        for repo in repos:
+            text = found.get(self.digests[repo][0])
+            if text is None:
+                with contextlib.suppress(KeyError):
+                    text = self[repo]
+            if text is not None:
+                out[repo] = text
+        return out
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.digests)

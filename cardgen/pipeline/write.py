@@ -4,7 +4,6 @@ output folder."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cardgen.diagnostics import Collector, Diagnostic
@@ -14,6 +13,10 @@ from cardgen.pipeline.drift import against_committed, stale
 from cardgen.pipeline.run import Rendering
 from cardgen.pipeline.store import Texts
 from cardgen.policy import Policy
+
+#: the READMEs written together: their texts are read from the store in a few queries, and only a batch's
+#: texts are held at once
+WRITE_BATCH = 256
 
 
 def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: Policy | None = None,
@@ -44,14 +47,15 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
     # the READMEs are derived (render writes them again from the sources, `check` finds one that is not
     # what the sources give), like a site generator's pages: each is replaced atomically (never a torn
     # file), not synced to the disk (two syncs per file cost more than the rest of the write, and one
-    # os.sync() at the end would flush every other program's writes too); a few threads overlap the reads
-    # of the committed files and the writes; each thread reads its text when it comes to it, so the texts
-    # are never all held at once
+    # os.sync() at the end would flush every other program's writes too); the texts are read from the
+    # store a batch at a time (a few queries), so they are never all held at once; one thread writes them
+    # (threads overlapping these small writes spent more on the interpreter's lock than they saved)
     mode = file_mode()
+    batch: dict[str, str] = {}  # the texts of the batch being written, read from the store together
 
     def write(item: tuple[str, Path]) -> str | None:
         try:
-            text = rendering.texts[item[0]]
+            text = batch[item[0]] if item[0] in batch else rendering.texts[item[0]]
         except KeyError as e:  # another run replaced it in the store meanwhile
             return str(e)
         if committed(item[1]) == text:
@@ -62,8 +66,11 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
             return e.strerror or str(e)
         return None
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for (repo, p), problem in zip(todo, pool.map(write, todo), strict=True):
+    for start in range(0, len(todo), WRITE_BATCH):
+        part = todo[start:start + WRITE_BATCH]
+        batch = rendering.texts.many([r for r, _ in part]) if isinstance(rendering.texts, Texts) else {}
+        for repo, p in part:
+            problem = write((repo, p))
             if problem == "unchanged":
                 written.append((p, "unchanged"))
             elif problem:
