@@ -216,10 +216,11 @@ def _lint_part(body: str) -> PartLint:
     """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part.
     A part that is one plain paragraph or one plain ATX heading (most of a card's prose) is read
     without the block parser, with the same result (``tests/test_lint.py`` compares them)."""
-    fast = _plain_part(body)
-    if fast is None:
-        fast = _table_part(body)
-    return fast if fast is not None else _parsed_part(body)
+    for shortcut in (_plain_part, _table_part, _list_part, _fence_part, _comment_part):
+        fast = shortcut(body)
+        if fast is not None:
+            return fast
+    return _parsed_part(body)
 
 
 def _plain_part(body: str) -> PartLint | None:
@@ -270,6 +271,76 @@ def _table_part(body: str) -> PartLint | None:
                 return None
             out += [(n + 1, code, msg) for code, msg in _inline_problems(content, True)]
     return tuple(out), (), ()
+
+
+_NOT_LIST = re.compile(r"[<~|\t\\&\r\x00]")  # as ``_NOT_PLAIN``, a code span allowed (a fence is not: ``_ITEM``)
+_ITEM = re.compile(r"[*-] ((?:\*\*[^\s*]|[A-Za-z0-9\[(]|`(?!``))[^\n]*[^\s])")
+_ORDERED = re.compile(r"\d{1,9}[.)](?:\s|$)")
+
+
+def _list_part(body: str) -> PartLint | None:
+    """The lint of a part that is a tight bullet list, after an ATX heading and one blank line or not:
+    each item one line, a `*` or `-`, one space, then a word, a link, a code span or bold text, with no
+    space at its end and no character that could escape, start another block or hide a tag (the shape
+    of a card's details and lists); None for any other part."""
+    text = body.rstrip("\n")
+    if _NOT_LIST.search(text):
+        return None
+    rows = text.split("\n")
+    out: list[Problem] = []
+    headings: tuple[tuple[int, int], ...] = ()
+    first = 0
+    if rows[0].startswith("#"):
+        m = _ATX.fullmatch(rows[0])
+        if m is None or len(rows) < 3 or rows[1]:
+            return None
+        out += [(1, c, msg) for c, msg in _inline_problems(m.group(2).strip(), False)]
+        headings, first = ((1, len(m.group(1))),), 2
+    if first >= len(rows):
+        return None
+    for n in range(first, len(rows)):
+        m = _ITEM.fullmatch(rows[n])
+        if m is None or _ORDERED.match(m.group(1)):
+            return None
+        out += [(n + 1, c, msg) for c, msg in _inline_problems(m.group(1), False)]
+    return tuple(out), headings, ()
+
+
+_OPENER = re.compile(r"(`{3,}|~{3,})([^`]*)")
+_LEAD = re.compile(r"[A-Za-z][^<~|\t\\&\r\x00]*")
+
+
+def _fence_part(body: str) -> PartLint | None:
+    """The lint of a part that is one fenced code block from its first column, closed by its last line
+    (the opening fence again, nothing after it), after a plain paragraph whose lines each start with a
+    letter (code spans allowed) or not; None for any other part."""
+    rows = body.rstrip("\n").split("\n")
+    k = next((i for i, r in enumerate(rows) if r[:1] in "`~"), None)
+    if k is None or len(rows) - k < 2 or not all(_LEAD.fullmatch(r) and r[-1:] != " " for r in rows[:k]):
+        return None
+    m = _OPENER.fullmatch(rows[k])
+    if m is None or rows[-1] != m.group(1):
+        return None
+    fence = m.group(1)
+    for r in rows[k + 1:-1]:  # a line that could close the fence earlier
+        stripped = r.lstrip(" ")
+        if len(r) - len(stripped) < 4 and stripped.startswith(fence[0] * 3) and not stripped.rstrip().strip(fence[0]):
+            return None
+    out: list[Problem] = []
+    if k:
+        out += [(1, c, msg) for c, msg in _inline_problems("\n".join(rows[:k]).strip(), False)]
+    if not m.group(2).strip():
+        out.append((k + 1, "CG703", "code fence has no language label (e.g. ```text)"))
+    return tuple(out), (), ()
+
+
+def _comment_part(body: str) -> PartLint | None:
+    """The lint of a part that is one HTML comment on one line (cardgen's digest marker): nothing; None
+    for any other part."""
+    text = body.rstrip("\n")
+    if "\n" in text or not text.startswith("<!--") or not text.endswith("-->") or text.count("-->") != 1:
+        return None
+    return (), (), ()
 
 
 def _parsed_part(body: str) -> PartLint:

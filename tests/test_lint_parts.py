@@ -1,5 +1,5 @@
-"""The lint reads plain prose parts (one paragraph, one ATX heading) and plain pipe tables without the
-block parser: on every part of every README the tests hold, and on parts made to sit at the edge, it
+"""The lint reads plain prose parts (one paragraph, one ATX heading), plain pipe tables and plain
+bullet lists, fenced blocks and comment lines without the block parser: on every part of every README the tests hold, and on parts made to sit at the edge, it
 finds what the parser finds."""
 
 from __future__ import annotations
@@ -78,10 +78,74 @@ def test_table_parts_lint_as_the_parser_lints_them():
     assert len(fast_ones) > 100 and len(set(fast_ones) & set(real)) >= len(real) // 3  # a good share of real ones
 
 
+LISTS = [
+    "## Details\n\n* **By**: [Lab](https://example.org)\n* **Type**: `llama`\n", "* a\n* b", "- a\n* b\n- c",
+    "## H\n* a", "## H\n\n\n* a", "# H\n\n* 1. nested", "# H\n\n* 12) nested", "* **bold** and *em*", "* **",
+    "* ``` fence", "* `code` span", "* [link](not a url)", "* None", "* {{ leak }}", "* a  ", "* a\n  continued",
+    "*  two spaces", "* (parens)", "* 70B", "* 1.5B parameters", "### H ###\n\n* a", "#H\n\n* a", "* a\n\n* b",
+    "* ***", "* **x**", "- --", "* a | b", "## Model\n\n* [x](y)\n* `z`\n* **w**: v",
+]
+
+
+def test_list_parts_lint_as_the_parser_lints_them():
+    """A part that is a tight one-line-item bullet list, after a heading or not, is read without the
+    block parser, with the parser's result, on every list part of the READMEs the tests hold, the edges
+    above, and seeded random lists."""
+    import random
+
+    from cardgen.lint import _list_part
+
+    rng = random.Random(11)
+    starts = ["**Key**: value", "word", "[a](b)", "[a](not url)", "`x`", "``x``", "1. n", "2) n", "12 items", "(p)",
+              "None", "{{ x }}", "a*b*", "**", "* x", "- x", "Ünï", "x ]("]
+    made = []
+    for _ in range(400):
+        head = rng.choice(["", "## Details\n\n", "### A\n\n", "# B\n"])
+        made.append(head + "\n".join(f"{rng.choice('*-')} {rng.choice(starts)}" for _ in range(rng.randint(1, 5))))
+    real = [p for p in every_part() if p.lstrip("#").startswith((" ",)) or p.startswith(("* ", "- "))]
+    fast_ones = []
+    for part in [*LISTS, *made, *real]:
+        fast = _list_part(part)
+        if fast is not None:
+            fast_ones.append(part)
+            assert fast == _parsed_part(part), part
+    assert len(fast_ones) > 40 and set(fast_ones) & set(real)
+
+
+FENCES = [
+    "```python\nx = 1\n```\n", "```\nno label\n```", "~~~text\nx\n~~~", "````md\n```\ninner\n```\n````",
+    "```text\n```\nearly\n```", "Use `x` with this:\n```python\nimport x\n```", "Two lines\nof prose:\n```text\na\n```",
+    "```python\nnot closed\n", "```py\nx\n``` trailing", "```py\nx\n  ```\ny\n```", "```a`b\nx\n```",
+    "Prose <b>tag</b>\n```text\nx\n```", "# Head\n```text\nx\n```", "```text\n    ```\n```", "```text\n```",
+    "Text {{ x }}\n```text\nNone\n```", "```text\n~~~\n```", "~~~\n```\n~~~", "<!-- cardgen-digest: 0a1b -->",
+    "<!-- a --> <!-- b -->", "<!-- a <b> -->", "<!-- open", "<!-- a -->\ntext",
+]
+
+
+def test_fence_and_comment_parts_lint_as_the_parser_lints_them():
+    """A part that is one fenced block (after a plain paragraph or not), or one HTML comment line, is read
+    without the block parser, with the parser's result, on every such part of the READMEs the tests hold
+    and the edges above."""
+    from cardgen.lint import _comment_part, _fence_part
+
+    real = [p for p in every_part() if p[:1] in "`~<" or "\n```" in p]
+    fast_ones = []
+    for part in [*FENCES, *real]:
+        for shortcut in (_fence_part, _comment_part):
+            fast = shortcut(part)
+            if fast is not None:
+                fast_ones.append(part)
+                assert fast == _parsed_part(part), part
+    assert len(fast_ones) > 20 and set(fast_ones) & set(real)
+
+
 @pytest.mark.parametrize("text, code", [("# A\n\n### C\n", "CG704"), ("Text {{ x }} here\n", "CG705"),
                                          ("See [this](not a url)\n", "CG706"),
                                          ("| a | b |\n|---|---|\n| {{ x }} | 2 |\n", "CG705"),
-                                         ("| a | b |\n|---|---|\n| [l](not a url) | 2 |\n", "CG706")])
+                                         ("| a | b |\n|---|---|\n| [l](not a url) | 2 |\n", "CG706"),
+                                         ("## A\n\n* x\n\n#### C\n", "CG704"),
+                                         ("## A\n\n* [x](not a url)\n", "CG706"),
+                                         ("Run:\n```\nx\n```\n", "CG703"), ("Say {{ x }}:\n```text\nx\n```\n", "CG705")])
 def test_problems_in_plain_parts_are_still_found(text, code):
     _lint_part.cache_clear()
     assert code in {p.code for p in lint(text)}
