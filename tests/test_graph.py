@@ -463,15 +463,12 @@ def test_a_store_that_cannot_be_written_is_one_warning_and_every_readme_is_writt
 def test_texts_the_store_cannot_give_back_are_built_again(cli, tree, tmp_path, monkeypatch):
     """The records read, the texts checked, then not given back when they are written (the file damaged
     meanwhile): each README is built again."""
-    import threading
-
     assert cli("render", "cards", "--out", tmp_path / "first", cwd=tree).code == 0
     connect = sqlite3.connect
 
-    class Reads(_Failing):  # the writes read the texts in threads of their own
+    class Reads(_Failing):  # the writes read their texts a batch at a time, in one query
         def _check(self, sql):
-            if sql.lstrip().upper().startswith("SELECT TEXT") and threading.current_thread() is not \
-                    threading.main_thread():
+            if sql.lstrip().upper().startswith("SELECT SHA, TEXT"):
                 raise sqlite3.DatabaseError("database disk image is malformed")
 
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Reads(connect(*a, **k), None))
