@@ -67,6 +67,7 @@ class Card:
     looked_up: set[str] = field(default_factory=set)  # files of shared entries used beyond the refs above
     missed: set[tuple[str, str]] = field(default_factory=set)  # (kind, id) names that resolved to no shared entry
     used: set[tuple[str, str, str]] = field(default_factory=set)  # (file, kind, id) of every shared entry it uses
+    _inputs: tuple[FileView, frozenset[str]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def owner(self) -> str:
@@ -129,13 +130,16 @@ class Card:
                 *self.cite_as, *self.sections, *self.mitigations.values()]
         return self.files() | {r.src.file for r in refs if r is not None} | set(self.looked_up)
 
-    def inputs(self, view: FileView) -> set[str]:
+    def inputs(self, view: FileView) -> frozenset[str]:
         """Every file its README is built from, as absolute paths: its sources and its bases', the shared
         files its references come from, the files of its free sections, the templates on its search
         path, and the Hub vocabulary cardgen carries (as the run's ``view`` of the file system sees them).
         A file reached through a link is there twice: where it leads, and the path as written (so that
         a link pointed elsewhere is a change). What `--changed-since` and the dependency graph
-        (``graph``) match changes against; the names that resolved to nothing are ``missed``."""
+        (``graph``) match changes against; the names that resolved to nothing are ``missed``. Taken once
+        per view (a base's, for each card of its family that a run builds)."""
+        if self._inputs is not None and self._inputs[0] is view:
+            return self._inputs[1]
         files = self.built_from()
         files |= {os.path.join(s.src.folder, s.value.file) for s in self.sections if getattr(s.value, "file", None)}
         out = set(view.vocabulary_files())
@@ -143,4 +147,6 @@ class Card:
             out |= view.paths(f)
         for folder in self.templates:
             out |= view.templates_in(folder)
-        return out | (self.base.inputs(view) if self.base is not None else set())
+        found = frozenset(out | (self.base.inputs(view) if self.base is not None else frozenset()))
+        self._inputs = (view, found)
+        return found

@@ -140,7 +140,9 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     graph.hasher.defined = frozenset(shared.ids)
     graph.hasher.entries = shared.entries
     # while the shared sources have errors (a duplicated id names whichever entry comes first), no record holds
-    fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out, shared.memo.key)
+    reached = _reacher(changed, graph, str(scope.root / SHARED_DIR))
+    fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out, shared.memo.key,
+                                                                     lambda rec: _wanted(rec, changed, reached))
     if stale and shared.project is None:
         shared = _Shared(shared.memo, _load_shared(scope.root), shared.ids, shared.entries)
     built = _rebuild(stale, scope.root, shared, jobs, cache, policy, graph) if stale else Shard()
@@ -157,7 +159,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     found = twice.not_cards([*shared.memo.diags, *_links_out(escapes, scope.root),
                              *(d for _, rec in ordered for d in rec.diags), *twice.diags])
     catalogue = _catalogue(ordered, shared, scope, graph)
-    replayed, failed = _replay(ordered, twice, changed, graph, out, str(scope.root / SHARED_DIR))
+    replayed, failed = _replay(ordered, twice, changed, reached, graph, out)
     mine = Collector([*found, *catalogue.diags, *replayed])
     if not scope.whole:
         hidden = policy.apply([d for d in mine.diagnostics if d.severity == "error" and not scope.keeps(d.file)])
@@ -194,12 +196,13 @@ def _rebuilder(ordered: list[tuple[str, Built]], root: Path, shared: _Shared, ca
     return rebuild
 
 
-def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None, out: Rendering,
-                  shared: str) -> tuple[dict[str, Built], list[Path]]:
+def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None, out: Rendering, shared: str,
+                  wanted: Callable[[Built], bool]) -> tuple[dict[str, Built], list[Path]]:
     """(fresh folders and their records, stale folders): a folder is fresh when the scope's index vouches
-    for it (``index``: the shared sources as its run found them) or its record still holds, and its READMEs
-    can be compared with the committed ones (``_readable``). What tells the next run that an input is
-    unchanged is taken here, before any stale folder is built (``_Graph.sigs``)."""
+    for it (``index``: the shared sources as its run found them) or its record still holds, and, when the
+    run asks about its cards (``wanted``: a change set reaches them, or there is none), its READMEs can be
+    compared with the committed ones (``_readable``). What tells the next run that an input is unchanged is
+    taken here, before any stale folder is built (``_Graph.sigs``)."""
     fresh: dict[str, Built] = {}
     stale: list[Path] = []
     heads: dict[str, Head] = {}
@@ -209,7 +212,7 @@ def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None, out:
     rest = []
     for f in folders:
         head = heads.get(str(f))
-        if head is not None and _readable(head, readmes, graph, out):
+        if head is not None and (not wanted(head) or _readable(head, readmes, graph, out)):
             fresh[str(f)] = head
             out.indexed += 1
         else:
@@ -218,7 +221,8 @@ def _sort_folders(folders: list[Path], graph: _Graph, readmes: Path | None, out:
         graph.records.update(graph.store.records([str(f) for f in rest]))
     for f in rest:
         rec = graph.records.get(str(f))
-        if rec is not None and _fresh(rec, f, graph.hasher, graph.sets) and _readable(rec, readmes, graph, out):
+        if rec is not None and _fresh(rec, f, graph.hasher, graph.sets) and (
+                not wanted(rec) or _readable(rec, readmes, graph, out)):
             fresh[str(f)] = rec
         else:
             stale.append(f)
@@ -340,44 +344,59 @@ def _catalogue(ordered: list[tuple[str, Built]], shared: _Shared, scope: Scope, 
     return Memo(key, rules.check_project(Registry(base.shared, Collector()), facts))
 
 
-def _replay(ordered: list[tuple[str, Built]], twice: Twice, changed: frozenset[str] | None, graph: _Graph,
-            out: Rendering, shared: str) -> tuple[list[Diagnostic], list[Rendered]]:
-    """Put each README of the records into ``out`` (its text stays in the store), or the card among the
-    failed ones; returns what rendering them found, and the cards not rendered. A card no change
-    touched is only counted."""
+def _reacher(changed: frozenset[str] | None, graph: _Graph, shared: str) -> Callable[[Built], bool]:
+    """Whether a change set reaches a folder's inputs (``graph.touches``); every folder without one. (A
+    committed README among the changes, ``repo:<id>``, reaches its card alone: ``_wanted``.)"""
+    if changed is None:
+        return lambda rec: True
     from functools import lru_cache
 
-    assert isinstance(out.texts, Texts)
-    diags: list[Diagnostic] = []
-    failed: list[Rendered] = []
     real = lru_cache(maxsize=None)(os.path.realpath)  # the template folders every record names, resolved once
     common: dict[str, bool] = {}  # whether the change set reaches a common input set, by id (asked once)
-
     # a folder's own inputs are below it (no link on the way, where the index vouched for it), but for the
     # names found in no shared file (``graph.split_inputs``): a change reaches them only from below the folder
     # or from the shared folder
     below: set[str] = set()  # every folder above a changed file
-    for c in changed or ():
+    for c in changed:
         d = os.path.dirname(c)
         while d not in below and d != os.path.dirname(d):
             below.add(d)
             d = os.path.dirname(d)
-    shared_reached = touches([ABSENT], changed or frozenset(), shared, real)
+    shared_reached = touches([ABSENT], changed, shared, real)
 
     def reached(rec: Built) -> bool:
         if rec.set_id not in common:
-            common[rec.set_id] = touches(graph.sets[rec.set_id], changed or frozenset(), shared, real)
+            common[rec.set_id] = touches(graph.sets[rec.set_id], changed, shared, real)
         if common[rec.set_id]:
             return True
         if isinstance(rec, Head) and rec.folder not in below and not (shared_reached and rec.absent):
             return False
-        return touches(rec.own, changed or frozenset(), shared, real)
+        return touches(rec.own, changed, shared, real)
 
+    return reached
+
+
+def _wanted(rec: Built, changed: frozenset[str] | None, reached: Callable[[Built], bool]) -> bool:
+    """Whether a run asks about any card of a folder: no change set, one reaching its inputs, or the
+    committed README of one of its cards among the changes."""
+    return changed is None or reached(rec) or any(f"repo:{r.repo}" in changed for r in rec.rendered)
+
+
+def _replay(ordered: list[tuple[str, Built]], twice: Twice, changed: frozenset[str] | None,
+            reached: Callable[[Built], bool], graph: _Graph, out: Rendering) -> tuple[list[Diagnostic], list[Rendered]]:
+    """Put each README of the records into ``out`` (its text stays in the store), or the card among the
+    failed ones; returns what rendering them found, and the cards not rendered. A card no change
+    touched (``reached``) is only counted."""
+    assert isinstance(out.texts, Texts)
+    diags: list[Diagnostic] = []
+    failed: list[Rendered] = []
+    marks = changed or frozenset()
     for _, rec in ordered:
+        hit = changed is None or reached(rec)
         for r in rec.rendered:
             if (r.repo, r.where[0]) in twice.again:
                 continue
-            if not (changed is None or f"repo:{r.repo}" in changed or reached(rec)):
+            if not (hit or f"repo:{r.repo}" in marks):
                 out.unaffected += 1
                 continue
             diags += r.diags
