@@ -36,6 +36,7 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -249,6 +250,7 @@ def bare(path: str) -> str:
     return path.split(":", 1)[1] if path.startswith((DIR, ABSENT)) else path
 
 
+@lru_cache(maxsize=65536)
 def entry(file: str, kind: str, key: str) -> str:
     """The input that is one entry of a shared file (absolute, no link), named by a hash of its id."""
     return f"{ENTRY}{file}#{sha(kind + chr(0) + key)[:24]}"
@@ -333,8 +335,9 @@ def folder_inputs(folder: Path, cards: list[Card], names: list[str], view: FileV
     out = set().union(*(c.inputs(view) | template_folders(c) | missed(c) for c in cards))
     out |= {p for n in names for p in view.paths(str(folder / n))}
     by_file: dict[str, set[str]] = {}
-    for kind_file, kind, key in used(cards):
-        file = os.path.abspath(kind_file)
+    absolute: dict[str, str] = {}  # each file's absolute path, taken once
+    for shown, kind, key in used(cards):
+        file = absolute.get(shown) or absolute.setdefault(shown, os.path.abspath(shown))
         by_file.setdefault(file, set()).add(entry(file, kind, key))
     for file, entries in by_file.items():
         if file in out and view.paths(file) == {file}:

@@ -92,6 +92,7 @@ class Store:
         self.afresh = False  # it was damaged, and is started afresh (``problem`` says how)
         self.said = False  # ``warnings`` gave the problem
         self.memory: dict[str, str] = {}  # texts kept in memory (hash -> text)
+        self.empty = False  # it held no record and no text when opened
         self._local = threading.local()
         top = folder()
         where = os.path.join(top, "graph") if top else None
@@ -194,6 +195,8 @@ class Store:
                 db.execute("DELETE FROM texts")
                 db.execute("DELETE FROM meta")
                 db.execute("INSERT INTO meta VALUES('env', ?)", (self.env,))
+        # a store that held no record and no text when opened (a cold run) has no older text to drop
+        self.empty = all(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is None for t in ("folders", "texts"))
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -347,9 +350,10 @@ class Store:
             for folder, rec in records.items():
                 sealed = self._sealed(folder, json.dumps(rec.to_json()))
                 db.execute("INSERT OR REPLACE INTO folders VALUES(?, ?)", (folder, sealed))
-                keep = [r.digest for r in rec.rendered if r.digest]
-                db.execute(f"DELETE FROM texts WHERE folder=? AND sha NOT IN ({','.join('?' * len(keep))})",
-                           (folder, *keep))
+                if not self.empty:  # the texts of the folder's earlier records
+                    keep = [r.digest for r in rec.rendered if r.digest]
+                    db.execute(f"DELETE FROM texts WHERE folder=? AND sha NOT IN ({','.join('?' * len(keep))})",
+                               (folder, *keep))
             for folder in gone:
                 db.execute("DELETE FROM folders WHERE folder=?", (folder,))
                 db.execute("DELETE FROM texts WHERE folder=?", (folder,))
