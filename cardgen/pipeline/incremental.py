@@ -99,6 +99,10 @@ class _Graph:
     hasher: Hasher
     index: Index | None
     sigs: dict[str, str] = field(default_factory=dict)  # what tells the next run an input is unchanged
+    # (repo, text digest) of each README of a fresh record whose committed copy is that text (``_readable``):
+    # marked as such (``Rendering.same``) only when that record's text is the one replayed (``_replay``; a
+    # second description of a repository is not)
+    matched: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
     def open(cls, scope: Scope, policy: Policy, folders: list[Path]) -> _Graph:
@@ -251,7 +255,7 @@ def _readable(rec: Built, readmes: Path | None, graph: _Graph, out: Rendering) -
         if r.digest is None:
             continue
         if stats.sha(os.path.join(top, r.repo, "README.md")) == r.digest:
-            out.same.add(r.repo)
+            graph.matched.add((r.repo, r.digest))
         elif graph.store.text(r.digest) is None:
             return False
     return True
@@ -405,6 +409,8 @@ def _replay(ordered: list[tuple[str, Built]], twice: Twice, changed: frozenset[s
                 failed.append(r)
             else:
                 out.texts.add(r.repo, r.digest, graph.store)
+                if (r.repo, r.digest) in graph.matched:
+                    out.same.add(r.repo)
                 out.where[r.repo] = r.where
                 if r.extras:
                     out.extras[r.repo] = r.extras
