@@ -464,6 +464,46 @@ def test_a_repository_described_again_in_a_folder_walked_first_is_compared_with_
     assert "Other" in (tmp_path / "rendered/other/solo/README.md").read_text()  # render writes that text
 
 
+
+def test_a_folder_rebuilt_beside_a_card_whose_base_is_missing_keeps_no_other_cards_warning(cli, tmp_path,
+                                                                                          monkeypatch):
+    """A card whose base is nowhere makes its batch load every card folder; what checking those others
+    finds is theirs (their own records hold it), not a record of the batch's: once mended there, it is
+    not replayed from a folder that was rebuilt beside that card."""
+    import random
+
+    import yaml
+
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    rng = random.Random(0)
+    solo = _fuzz_state(rng)["cards"]["other/solo"] | {"license": "mit"}
+    risky = _risky(rng, "risky")
+    risky["risk_assessment"]["risks"][0]["mitigations"] = ["M1"]  # its own M9 is used by no risk: CG605
+
+    def write(rel, data):
+        p = tmp_path / "cards" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    write("_shared/mitigations.yaml", {"mitigations": {"M1": "Check outputs"}})
+    write("acme/lone/card.yaml", dict(solo, repo_id="acme/lone", extends="acme/nothere"))
+    write("other/solo/card.yaml", solo)
+    write("other/risky/card.yaml", risky)
+    cli("render", "cards", "--out", "rendered", cwd=tmp_path)
+    for _ in range(2):
+        check(cli, tmp_path)
+    write("other/solo/card.yaml", dict(solo, name="Solo Two"))  # rebuilt in acme/lone's batch
+    assert "M9 is defined but no risk uses it" in check(cli, tmp_path).text
+    risky["risk_assessment"]["risks"][0]["mitigations"] = ["M1", "M9"]  # mended
+    write("other/risky/card.yaml", risky)
+    cached = cli("check", "cards", "--out", "rendered", cwd=tmp_path)
+    full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=tmp_path)
+    assert "M9" not in full.text and (cached.code, cached.text) == (full.code, full.text), (cached.text, full.text)
+
+
 # -- a store that cannot be used: one warning, every README, the exit code of a run without it ------------
 
 class _Failing:
