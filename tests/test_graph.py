@@ -504,6 +504,39 @@ def test_a_folder_rebuilt_beside_a_card_whose_base_is_missing_keeps_no_other_car
     assert "M9" not in full.text and (cached.code, cached.text) == (full.code, full.text), (cached.text, full.text)
 
 
+
+def test_the_catalogue_is_not_judged_from_a_second_description_of_a_repository(cli, tmp_path, monkeypatch):
+    """A risk-bearing repository described again in a folder the walk meets first: the later description
+    is no card, so the catalogue rules do not judge its mitigations (a near repeat of a shared one)."""
+    import random
+
+    import yaml
+
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    risky = _risky(random.Random(0), "risky")
+    risky["risk_assessment"]["risks"][0]["mitigations"] = ["M1", "M9"]
+    risky["risk_assessment"]["mitigations"] = {"M9": "Perform safety tests"}  # nearly the shared M1: CG606
+
+    def write(rel, data):
+        p = tmp_path / "cards" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    write("_shared/mitigations.yaml", {"mitigations": {"M1": "Perform safety testing"}})
+    write("other/risky/card.yaml", risky)
+    cli("render", "cards", "--out", "rendered", cwd=tmp_path)
+    for _ in range(2):
+        assert "CG606" in check(cli, tmp_path).text
+    risky["risk_assessment"]["mitigations"] = {"M9": "Avoid harm"}
+    write("other/aaa/card.yaml", risky)  # the same repository, walked first, with a mitigation of its own
+    cached = cli("check", "cards", "--out", "rendered", cwd=tmp_path)
+    full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=tmp_path)
+    assert "CG606" not in full.text and (cached.code, cached.text) == (full.code, full.text), (cached.text, full.text)
+
+
 # -- a store that cannot be used: one warning, every README, the exit code of a run without it ------------
 
 class _Failing:
