@@ -396,6 +396,147 @@ def test_an_edit_while_render_runs_is_seen_in_a_tree_without_shared_files(cli, t
     assert drifted(r) == drifted(check(cli, tmp_path, "--no-cache")) == {"other/solo"}, r.text
 
 
+
+def _small_tree(root, **more):
+    """A one-card tree: ``other/solo`` of the fuzz state, with ``more`` keys, and an empty `_shared`."""
+    import yaml
+
+    card = _fuzz_state(__import__("random").Random(0))["cards"]["other/solo"] | {"license": "mit"} | more
+    (root / "cards/other/solo").mkdir(parents=True)
+    (root / "cards/_shared").mkdir()
+    (root / "cards/other/solo/card.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+
+
+@pytest.mark.parametrize("where", ["card folder", "shared folder"])
+def test_a_folder_moved_out_of_the_cards_folder_and_linked_in_its_place_is_not_vouched_for(cli, tmp_path,
+                                                                                            monkeypatch, where):
+    """A section file's folder moved outside the cards folder (its file keeps its inode and times, so its
+    signature) and a link put where it was: the index must not vouch for the card (the file now escapes the
+    cards folder), whether the folder is below the card's or below `_shared`."""
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    if where == "card folder":
+        _small_tree(tmp_path, sections=[{"id": "notes", "heading": "Notes", "after": "description",
+                                         "file": "sub/notes.md"}])
+        sub = tmp_path / "cards/other/solo/sub"
+    else:
+        _small_tree(tmp_path, sections=["s1"])
+        (tmp_path / "cards/_shared/text.yaml").write_text(
+            "sections:\n  s1: {heading: Shared, after: description, file: sub/notes.md}\n")
+        sub = tmp_path / "cards/_shared/sub"
+    sub.mkdir()
+    (sub / "notes.md").write_text("Notes A.\n")
+    assert cli("render", "cards", "--out", "rendered", cwd=tmp_path).code == 0
+    for _ in range(2):
+        r = check(cli, tmp_path)
+    assert r.code == 0 and "1 vouched for by the scope's index" in r.err, r.text
+    (tmp_path / "outside").mkdir()
+    sub.rename(tmp_path / "outside/sub")
+    sub.symlink_to(tmp_path / "outside/sub")
+    cached = cli("check", "cards", "--out", "rendered", cwd=tmp_path)
+    full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=tmp_path)
+    assert "escapes cards" in full.text and (cached.code, cached.text) == (full.code, full.text), \
+        (cached.text, full.text)
+
+
+def test_a_repository_described_again_in_a_folder_walked_first_is_compared_with_its_committed_readme(
+        cli, tmp_path, monkeypatch):
+    """A folder the walk meets first that describes a repository again: its text is the one compared and
+    written, not the committed README the record of the later description matched."""
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    _small_tree(tmp_path)
+    assert cli("render", "cards", "--out", "rendered", cwd=tmp_path).code == 0
+    for _ in range(2):
+        check(cli, tmp_path)
+    solo = (tmp_path / "cards/other/solo/card.yaml").read_text()
+    (tmp_path / "cards/other/aaa").mkdir()
+    (tmp_path / "cards/other/aaa/card.yaml").write_text(solo.replace("name: Solo", "name: Other"))
+    cached = cli("check", "cards", "--out", "rendered", cwd=tmp_path)
+    full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=tmp_path)
+    assert "out of date" in full.text and (cached.code, cached.text) == (full.code, full.text), \
+        (cached.text, full.text)
+    cli("render", "cards", "--out", "rendered", cwd=tmp_path)
+    assert "Other" in (tmp_path / "rendered/other/solo/README.md").read_text()  # render writes that text
+
+
+
+def test_a_folder_rebuilt_beside_a_card_whose_base_is_missing_keeps_no_other_cards_warning(cli, tmp_path,
+                                                                                          monkeypatch):
+    """A card whose base is nowhere makes its batch load every card folder; what checking those others
+    finds is theirs (their own records hold it), not a record of the batch's: once mended there, it is
+    not replayed from a folder that was rebuilt beside that card."""
+    import random
+
+    import yaml
+
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    rng = random.Random(0)
+    solo = _fuzz_state(rng)["cards"]["other/solo"] | {"license": "mit"}
+    risky = _risky(rng, "risky")
+    risky["risk_assessment"]["risks"][0]["mitigations"] = ["M1"]  # its own M9 is used by no risk: CG605
+
+    def write(rel, data):
+        p = tmp_path / "cards" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    write("_shared/mitigations.yaml", {"mitigations": {"M1": "Check outputs"}})
+    write("acme/lone/card.yaml", dict(solo, repo_id="acme/lone", extends="acme/nothere"))
+    write("other/solo/card.yaml", solo)
+    write("other/risky/card.yaml", risky)
+    cli("render", "cards", "--out", "rendered", cwd=tmp_path)
+    for _ in range(2):
+        check(cli, tmp_path)
+    write("other/solo/card.yaml", dict(solo, name="Solo Two"))  # rebuilt in acme/lone's batch
+    assert "M9 is defined but no risk uses it" in check(cli, tmp_path).text
+    risky["risk_assessment"]["risks"][0]["mitigations"] = ["M1", "M9"]  # mended
+    write("other/risky/card.yaml", risky)
+    cached = cli("check", "cards", "--out", "rendered", cwd=tmp_path)
+    full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=tmp_path)
+    assert "M9" not in full.text and (cached.code, cached.text) == (full.code, full.text), (cached.text, full.text)
+
+
+
+def test_the_catalogue_is_not_judged_from_a_second_description_of_a_repository(cli, tmp_path, monkeypatch):
+    """A risk-bearing repository described again in a folder the walk meets first: the later description
+    is no card, so the catalogue rules do not judge its mitigations (a near repeat of a shared one)."""
+    import random
+
+    import yaml
+
+    from cardgen.pipeline import stats
+
+    monkeypatch.setattr(stats, "MARGIN_NS", 0)
+    monkeypatch.setenv("CARDGEN_CACHE_DIR", str(tmp_path / "cache"))
+    risky = _risky(random.Random(0), "risky")
+    risky["risk_assessment"]["risks"][0]["mitigations"] = ["M1", "M9"]
+    risky["risk_assessment"]["mitigations"] = {"M9": "Perform safety tests"}  # nearly the shared M1: CG606
+
+    def write(rel, data):
+        p = tmp_path / "cards" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    write("_shared/mitigations.yaml", {"mitigations": {"M1": "Perform safety testing"}})
+    write("other/risky/card.yaml", risky)
+    cli("render", "cards", "--out", "rendered", cwd=tmp_path)
+    for _ in range(2):
+        assert "CG606" in check(cli, tmp_path).text
+    risky["risk_assessment"]["mitigations"] = {"M9": "Avoid harm"}
+    write("other/aaa/card.yaml", risky)  # the same repository, walked first, with a mitigation of its own
+    cached = cli("check", "cards", "--out", "rendered", cwd=tmp_path)
+    full = cli("check", "cards", "--out", "rendered", "--no-cache", cwd=tmp_path)
+    assert "CG606" not in full.text and (cached.code, cached.text) == (full.code, full.text), (cached.text, full.text)
+
+
 # -- a store that cannot be used: one warning, every README, the exit code of a run without it ------------
 
 class _Failing:

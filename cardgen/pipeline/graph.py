@@ -231,6 +231,10 @@ class Hasher:
             link = True
         return os.path.realpath(path) if link else os.path.join(self._folder(head), name)
 
+    def real_folder(self, path: str) -> str:
+        """``os.path.realpath`` of an absolute folder path, each folder resolved once."""
+        return self._folder(path)
+
     def _folder(self, path: str) -> str:
         if (hit := self._folders.get(path)) is None:
             hit = self._folders[path] = self._real(path)

@@ -99,6 +99,10 @@ class _Graph:
     hasher: Hasher
     index: Index | None
     sigs: dict[str, str] = field(default_factory=dict)  # what tells the next run an input is unchanged
+    # (repo, text digest) of each README of a fresh record whose committed copy is that text (``_readable``):
+    # marked as such (``Rendering.same``) only when that record's text is the one replayed (``_replay``; a
+    # second description of a repository is not)
+    matched: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
     def open(cls, scope: Scope, policy: Policy, folders: list[Path]) -> _Graph:
@@ -158,7 +162,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     # what loading and checking found, in the shared sources and in every folder
     found = twice.not_cards([*shared.memo.diags, *_links_out(escapes, scope.root),
                              *(d for _, rec in ordered for d in rec.diags), *twice.diags])
-    catalogue = _catalogue(ordered, shared, scope, graph)
+    catalogue = _catalogue(ordered, shared, scope, graph, twice)
     replayed, failed = _replay(ordered, twice, changed, reached, graph, out)
     mine = Collector([*found, *catalogue.diags, *replayed])
     if not scope.whole:
@@ -251,7 +255,7 @@ def _readable(rec: Built, readmes: Path | None, graph: _Graph, out: Rendering) -
         if r.digest is None:
             continue
         if stats.sha(os.path.join(top, r.repo, "README.md")) == r.digest:
-            out.same.add(r.repo)
+            graph.matched.add((r.repo, r.digest))
         elif graph.store.text(r.digest) is None:
             return False
     return True
@@ -324,13 +328,16 @@ def _in_process(work: Callable[[list[Path]], Shard], stale: list[Path]) -> list[
 WHOLE, PART = "project", "project:part"
 
 
-def _catalogue(ordered: list[tuple[str, Built]], shared: _Shared, scope: Scope, graph: _Graph) -> Memo:
+def _catalogue(ordered: list[tuple[str, Built]], shared: _Shared, scope: Scope, graph: _Graph, twice: Twice) -> Memo:
     """The project rules (the shared catalogues against every card that carries a risk assessment), judged
     from the risk facts the records keep: no card is loaded for them. Kept from the last run while the
     shared sources and the risk-bearing folders' records are the same (their digests: a finding names a
     place in a card's file), else judged again; a scoped run keeps its own memo, so that it leaves the
     whole scope's as it was."""
-    risky = [(key, rec) for key, rec in ordered if rec.risk]
+    # a folder whose every repository another folder describes first holds no card for one resolver: its
+    # risk facts are none of the catalogue's (``gate.described_twice``)
+    risky = [(key, rec) for key, rec in ordered if rec.risk and not (
+        twice.again and rec.targets and all((t.repo, t.file) in twice.again for t in rec.targets))]
     key = sha("\n".join([shared.memo.key, *(f"{k}\0{rec.digest}" for k, rec in risky)]))
     for slot in (WHOLE, PART):
         known = graph.store.memo(slot)
@@ -405,6 +412,8 @@ def _replay(ordered: list[tuple[str, Built]], twice: Twice, changed: frozenset[s
                 failed.append(r)
             else:
                 out.texts.add(r.repo, r.digest, graph.store)
+                if (r.repo, r.digest) in graph.matched:
+                    out.same.add(r.repo)
                 out.where[r.repo] = r.where
                 if r.extras:
                     out.extras[r.repo] = r.extras

@@ -19,7 +19,8 @@ when its source files are as listed, its common input set is kept, and none of i
 others are judged from their records, as before (``incremental``). The index is not used (every folder
 is judged from its record) when the shared sources are not as its run found them (an ``absent:`` input
 is judged by them), when the walk followed a link to a folder (a path then does not say where its file
-is), or when it does not read back under the store's seal. A folder is left out of it, and so judged from
+is), or when it does not read back under the store's seal. A folder is not vouched for when a folder on the
+way to one of its inputs has become a link (a folder moved keeps its files' signatures, not where they are). A folder is left out of it, and so judged from
 its record next time, when one of its inputs has no signature this run could check (written in the last
 seconds, read by a build in this process, a link, outside the cards folder), when its record has errors,
 or when a path it names holds a character the lines use as separators.
@@ -35,12 +36,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cardgen.diagnostics import Diagnostic
-from cardgen.pipeline.graph import ABSENT, DIR, Hasher, bare
+from cardgen.pipeline.graph import ABSENT, DIR, ENTRY, Hasher, bare
 from cardgen.pipeline.records import Record, Rendered, Target, facts_out
 from cardgen.rules.registry import RiskFacts
 
@@ -199,6 +201,7 @@ class Index:
     sigs: dict[str, str]  # a path of a common input set -> its signature (``Hasher.sig``)
     kept: dict[str, str]  # the values as stored (key -> text)
     verified: dict[str, str] = field(default_factory=dict)  # the signatures this run found good
+    root: str = ""  # the cards folder (absolute)
 
     @classmethod
     def parse(cls, root: str, kept: Mapping[str, str]) -> Index | None:
@@ -220,7 +223,7 @@ class Index:
             for ln in value.split("\n"):
                 folder = os.path.join(root, ln.partition(FIELD)[0])
                 lines[folder], chunks[folder] = ln, key
-        return cls(parts[1], lines, chunks, dict(zip(sigs[::2], sigs[1::2], strict=True)), dict(kept))
+        return cls(parts[1], lines, chunks, dict(zip(sigs[::2], sigs[1::2], strict=True)), dict(kept), root=root)
 
     def fresh(self, folders: list[str], names: Mapping[str, list[str]], sets: Mapping[str, list[str]],
               hasher: Hasher) -> dict[str, Head]:
@@ -229,12 +232,38 @@ class Index:
         ``verified``)."""
         paths = _Paths()
         good: dict[str, bool] = {}
+        # a file's signature says it is as it was only while its path leads where it did: no folder on the
+        # way may have become a link (a folder moved elsewhere keeps its files' signatures). The card folders
+        # are as the walk found them (no link on the way: ``walked.LINKED``); a folder below one, or below
+        # the cards folder, is asked once; one outside the cards folder must be its own real path.
+        top = self.root.rstrip(os.sep)
+        plain: dict[str, bool] = dict.fromkeys(folders, True)
+        plain[top] = True
+
+        def unlinked(d: str) -> bool:
+            ok = plain.get(d)
+            if ok is None:
+                if not d.startswith(top + os.sep):
+                    ok = hasher.real_folder(d) == d
+                else:
+                    try:
+                        ok = not stat.S_ISLNK(os.lstat(d).st_mode)
+                    except OSError:
+                        ok = True  # not there: the path is not there either, wherever its parent leads
+                    ok = ok and unlinked(os.path.dirname(d))
+                plain[d] = ok
+            return ok
+
+        def checked(p: str, sig: str) -> bool:
+            if not p.startswith((DIR, ENTRY)) and not unlinked(os.path.dirname(p)):
+                return False
+            return hasher.same(p, sig)
 
         def same(p: str) -> bool:
             ok = good.get(p)
             if ok is None:
                 sig = self.sigs.get(p)
-                ok = good[p] = sig is not None and hasher.same(p, sig)
+                ok = good[p] = sig is not None and checked(p, sig)
                 if ok and sig is not None:
                     self.verified[p] = sig
             return ok
@@ -258,7 +287,7 @@ class Index:
                     continue
                 rel, _, sig = item.partition(PART)
                 path = DIR + prefix + rel[4:] if rel.startswith(DIR) else prefix + rel
-                if not hasher.same(path, sig):
+                if not checked(path, sig):
                     break
             else:
                 out[folder] = Head(folder, fields, paths)

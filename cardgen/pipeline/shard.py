@@ -97,7 +97,7 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
             by_folder[card.src.folder].append(card)
     names = {f: yaml_names(f) for f in folders}
     inputs = {f: folder_inputs(f, cs, names[f], cache.files) for f, cs in by_folder.items()}
-    assigned = _assign(diags, inputs, folders)
+    assigned = _assign(diags, inputs, folders, [s.folder for s in project.cards if s.folder not in mine])
     sources = {s.folder: s for s in project.cards if s.folder in mine}
     bad_files = Collector(diags).files_with_errors()
     texts: list[tuple[str, str, str]] = []
@@ -112,19 +112,25 @@ def _record_folders(folders: list[Path], project: Project, cards: list[Card], di
     return texts
 
 
-def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list[Path]) -> dict[str, list[Diagnostic]]:
+def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list[Path],
+            others: list[Path]) -> dict[str, list[Diagnostic]]:
     """Each diagnostic goes to the record of every folder whose cards were built from its file, else to
-    the folder that holds its file, else to every folder of the shard."""
+    the folder that holds its file, else to every folder of the shard; but one in a folder loaded from
+    outside the shard (``others``: the cards searched for a missing base) that none of its cards was built
+    from goes to none: that folder's own record holds it, and it is no input of these."""
     claims: dict[str, list[str]] = {}  # diagnostic file -> folders whose cards were built from it
     for f, ins in inputs.items():
         for i in {bare(i) if i.startswith(ENTRY) else i for i in ins}:  # an entry claims for its file
             claims.setdefault(i, []).append(str(f))
     prefixes = [(str(f) + os.sep, str(f)) for f in folders]
+    elsewhere = [str(f) + os.sep for f in others]
     assigned: dict[str, list[Diagnostic]] = {str(f): [] for f in folders}
     for diag in diags:
         file = os.path.abspath(diag.file)  # a diagnostic names its file as displayed (relative to here)
-        owners = claims.get(file) or [f for pre, f in prefixes if file.startswith(pre)] or list(assigned)
-        for o in owners:
+        owners = claims.get(file) or [f for pre, f in prefixes if file.startswith(pre)]
+        if not owners and any(file.startswith(pre) for pre in elsewhere):
+            continue
+        for o in owners or list(assigned):
             assigned[o].append(diag)
     return assigned
 
