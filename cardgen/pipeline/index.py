@@ -19,11 +19,11 @@ when its source files are as listed, its common input set is kept, and none of i
 others are judged from their records, as before (``incremental``). The index is not used (every folder
 is judged from its record) when the shared sources are not as its run found them (an ``absent:`` input
 is judged by them), when the walk followed a link to a folder (a path then does not say where its file
-is), or when it does not read back under the store's seal. A folder is not vouched for when a folder on the
-way to one of its inputs has become a link (a folder moved keeps its files' signatures, not where they are). A folder is left out of it, and so judged from
-its record next time, when one of its inputs has no signature this run could check (written in the last
-seconds, read by a build in this process, a link, outside the cards folder), when its record has errors,
-or when a path it names holds a character the lines use as separators.
+is), or when it does not read back under the store's seal. A folder is not vouched for when a folder on
+the way to one of its inputs has become a link (a folder moved keeps its files' signatures, not where they
+are). A folder is left out of it, and so judged from its record next time, when one of its inputs has no
+signature this run could check (written in the last seconds, read by a build in this process, a link),
+when its record has errors, or when a path it names holds a character the lines use as separators.
 
 A folder whose record has diagnostics or extra files to replay has no line (it is judged from its record);
 the risk facts of a risk-bearing folder are kept as JSON, read only when the catalogue is judged again.
