@@ -85,7 +85,8 @@ class Document:
             state["positions"] = state["key_positions"] = None
         return state
 
-    def _places(self) -> tuple[dict[tuple[Any, ...], tuple[int, int]], dict[tuple[Any, ...], tuple[int, int]]]:
+    def places(self) -> tuple[dict[tuple[Any, ...], tuple[int, int]], dict[tuple[Any, ...], tuple[int, int]]]:
+        """(where each node is, where each mapping key is), by node path; built from the text when first asked for."""
         if self.positions is None or self.key_positions is None:
             doc, _ = loads(self.text or "", self.file, positions=True)
             self.positions, self.key_positions = (doc.positions, doc.key_positions) if doc else ({}, {})
@@ -94,7 +95,7 @@ class Document:
     def pos(self, path: tuple[Any, ...] = ()) -> tuple[int, int]:
         """Position of the value at ``path``, or of its nearest ancestor that exists."""
         path = tuple(path)
-        positions, _ = self._places()
+        positions, _ = self.places()
         while path not in positions and path:
             path = path[:-1]
         return positions.get(path, (1, 1))
@@ -102,7 +103,7 @@ class Document:
     def key_pos(self, path: tuple[Any, ...]) -> tuple[int, int]:
         """Position of the key that holds ``path`` (falls back to the value's)."""
         path = tuple(path)
-        _, keys = self._places()
+        _, keys = self.places()
         return keys.get(path) or self.pos(path)
 
 

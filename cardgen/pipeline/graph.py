@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 SCHEMA = 3
 DIR = "dir:"  # an input that is a folder of templates: which it holds (a new one may stand in for cardgen's)
 ENTRY = "entry:"  # an input that is one entry of a shared file (`entry:FILE#ID`): its data and its nodes' places
-MISSING = "-"  # what ``Hasher.sig`` says of an input path that was not there
+MISSING = "-"  # what ``Hasher.sigs`` says of an input path that was not there
 ABSENT = "absent:"  # an input that is a name resolution found in no shared file (`absent:KIND/ID`): added, it counts
 
 
@@ -154,29 +154,25 @@ class Hasher:
             self._files[path] = self._hash(path)
         return self._files[path]
 
-    def sig(self, path: str) -> str | None:
-        """What tells a later run, without hashing, that an input is as this run hashed it (``index``): a
-        file's signature (``stats``: one this run found its kept hash good for, or took with a new hash;
-        links have none), ``MISSING`` for a path that was not there; for ``dir:`` the folder's hash. None
-        when there is no such thing: the file was not hashed through ``stats`` by this hasher."""
-        if path.startswith((DIR, ENTRY)):
-            h = self.file(path)
-            return MISSING if h is None else path[0] + h
-        return self._sigs.get(path)
-
     def sigs(self) -> dict[str, str]:
-        """What ``sig`` gives of every input this hasher has hashed so far (taken before a build reads them)."""
+        """What tells a later run, without hashing, that each input this hasher has hashed so far (taken
+        before a build reads them) is as it was (``index``): a file's signature (``stats``: one this run
+        found its kept hash good for, or took with a new hash; links and files not hashed through ``stats``
+        have none), ``MISSING`` for a path that was not there; for ``dir:`` and ``entry:`` their hash."""
         out = dict(self._sigs)
-        out.update((p, MISSING if h is None else p[0] + h) for p, h in self._files.items()
-                   if p.startswith((DIR, ENTRY)))
+        out.update((p, self._marked(p)) for p in self._files if p.startswith((DIR, ENTRY)))
         return out
 
+    def _marked(self, path: str) -> str:
+        """The signature of a ``dir:`` or ``entry:`` input: its hash, marked with its kind, or ``MISSING``."""
+        h = self.file(path)
+        return MISSING if h is None else path[0] + h
+
     def same(self, path: str, sig: str) -> bool:
-        """Whether an input is as ``sig`` (what ``sig`` gave in an earlier run) says: a file with that very
-        signature and no link, a path still missing, a template folder with that hash."""
+        """Whether an input is as ``sig`` (what ``sigs`` gave in an earlier run) says: a file with that very
+        signature and no link, a path still missing, a template folder or shared entry with that hash."""
         if path.startswith((DIR, ENTRY)):
-            h = self.file(path)
-            return sig == (MISSING if h is None else path[0] + h)
+            return sig == self._marked(path)
         try:
             lst = os.lstat(path)
         except OSError:
@@ -271,7 +267,7 @@ def entry_hashes(sources: Iterable[Any]) -> dict[str, str]:
         for doc in src.docs:
             if not isinstance(doc.data, dict):
                 continue
-            places, keys = doc._places()
+            places, keys = doc.places()
             nodes: dict[tuple[Any, Any], list[Any]] = {}
             for table in (places, keys):
                 for path, at in table.items():

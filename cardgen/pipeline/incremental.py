@@ -143,8 +143,8 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
     shared = _shared_sources(scope.root, graph)
     graph.hasher.defined = frozenset(shared.ids)
     graph.hasher.entries = shared.entries
-    # while the shared sources have errors (a duplicated id names whichever entry comes first), no record holds
     reached = _reacher(changed, graph, str(scope.root / SHARED_DIR))
+    # while the shared sources have errors (a duplicated id names whichever entry comes first), no record holds
     fresh, stale = ({}, folders) if shared.errors else _sort_folders(folders, graph, readmes, out, shared.memo.key,
                                                                      lambda rec: _wanted(rec, changed, reached))
     if stale and shared.project is None:
@@ -179,7 +179,7 @@ def _render_graph(scope: Scope, jobs: int | None, out: Rendering, report: Collec
 def _rebuilder(ordered: list[tuple[str, Built]], root: Path, shared: _Shared, cache: RunCache, policy: Policy,
                store: Store) -> Callable[[str], str | None]:
     """What gives a README's text when the store cannot give it back (it failed after the records were
-    read): its folder built again, in this process, one at a time (the texts are asked for by threads)."""
+    read): its folder built again, in this process, one at a time (a caller may ask from several threads)."""
     import threading
 
     folder_of = {r.repo: key for key, rec in ordered for r in rec.rendered}

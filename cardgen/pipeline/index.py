@@ -10,7 +10,8 @@ each input (file, template folder) what tells a later run that it is as it was w
 * a file's ``stat`` signature (``stats``), kept only for a file last written well before it was hashed
   (a write sets the change time, which no program can set back, so a file written since has another
   signature: git's rule, with its margin for a write in the same tick of the clock); ``-`` for a path
-  that was not there; a template folder's hash, taken again each run (``Hasher.sig`` and ``same``).
+  that was not there; a template folder's or shared entry's hash, taken again each run (``Hasher.sigs``
+  and ``same``).
 * Each signature is one this run checked or took before any worker read the file, so the content a
   folder's record was built from is the content the signature stands for.
 
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cardgen.diagnostics import Diagnostic
-from cardgen.pipeline.graph import ABSENT, DIR, ENTRY, Hasher, bare
+from cardgen.pipeline.graph import ABSENT, DIR, ENTRY, Hasher, bare, sha
 from cardgen.pipeline.records import Record, Rendered, Target, facts_out
 from cardgen.rules.registry import RiskFacts
 
@@ -51,7 +52,10 @@ FIELD, ITEM, PART, SUB = "\t", "\x1e", "\x1f", "\x1d"
 SEPARATORS = frozenset("\t\n\r\x1d\x1e\x1f\0")
 
 #: the version of the lines' layout: an index in another is not read
-VERSION = "1"
+VERSION = "2"
+
+#: a line's fields: folder, source names, common set, digest, own inputs, READMEs, repo ids, risk facts
+FIELDS = 8
 
 
 def _clean(*values: str) -> bool:
@@ -95,11 +99,7 @@ class Head:
     @property
     def own(self) -> list[str]:
         if self._own is None:
-            prefix = self.folder + os.sep
-            items = [p if p.startswith(ABSENT) else p.partition(PART)[0] for p in
-                     (self.fields[4].split(ITEM) if self.fields[4] else [])]
-            self._own = [p if p.startswith(ABSENT) else DIR + prefix + p[4:] if p.startswith(DIR) else prefix + p
-                         for p in items]
+            self._own = [p for p, _ in _own_inputs(self.folder, self.fields[4])]
         return self._own
 
     @property
@@ -109,13 +109,13 @@ class Head:
 
     @property
     def risk(self) -> bool:
-        return bool(self.fields[9])
+        return bool(self.fields[7])
 
     @property
     def rendered(self) -> list[Rendered]:
         if self._rendered is None:
             out = []
-            for item in self.fields[6].split(ITEM) if self.fields[6] else []:
+            for item in self.fields[5].split(ITEM) if self.fields[5] else []:
                 repo, digest, file, path, files = item.split(PART)
                 out.append(Rendered(repo, digest, [], files.split(SUB) if files else [], (file, self.paths[path])))
             self._rendered = out
@@ -124,7 +124,7 @@ class Head:
     @property
     def targets(self) -> list[Target]:
         out = []
-        for item in self.fields[7].split(ITEM) if self.fields[7] else []:
+        for item in self.fields[6].split(ITEM) if self.fields[6] else []:
             repo, file, path = item.split(PART)
             out.append(Target(repo, file, self.paths[path]))
         return out
@@ -133,8 +133,22 @@ class Head:
     def facts(self) -> list[RiskFacts]:
         from cardgen.pipeline.records import facts_in
 
-        found = [facts_in(f) for f in json.loads(self.fields[9])] if self.fields[9] else []
+        found = [facts_in(f) for f in json.loads(self.fields[7])] if self.fields[7] else []
         return [f for f in found if f is not None]
+
+
+def _own_inputs(folder: str, text: str) -> list[tuple[str, str | None]]:
+    """A line's own inputs (its fifth field), as (input, signature): a path below the folder, or a
+    ``dir:`` folder below it, with its signature; an ``absent:`` name with none."""
+    prefix = folder + os.sep
+    out: list[tuple[str, str | None]] = []
+    for item in text.split(ITEM) if text else []:
+        if item.startswith(ABSENT):
+            out.append((item, None))
+            continue
+        rel, _, sig = item.partition(PART)
+        out.append((DIR + prefix + rel[len(DIR):] if rel.startswith(DIR) else prefix + rel, sig))
+    return out
 
 
 def line(folder: str, rec: Record | Head, top: str, sigs: Mapping[str, str]) -> str | None:
@@ -172,15 +186,13 @@ def line(folder: str, rec: Record | Head, top: str, sigs: Mapping[str, str]) -> 
         return None
     facts = json.dumps([facts_out(f) for f in rec.facts]) if rec.facts else ""
     return FIELD.join([folder[len(top):], ITEM.join(rec.files), rec.set_id, rec.digest, ITEM.join(own),
-                       "", ITEM.join(rendered), ITEM.join(targets), "", facts])
+                       ITEM.join(rendered), ITEM.join(targets), facts])
 
 
 def chunk(rel: str) -> str:
     """Which of the index's values a folder's line is kept in (by its path below the cards folder): a run
     that changes a few folders writes a few values again."""
-    import hashlib
-
-    return "index:" + hashlib.sha256(rel.encode("utf-8", "surrogatepass")).hexdigest()[:CHUNK_DIGITS]
+    return "index:" + sha(rel)[:CHUNK_DIGITS]
 
 
 #: the index's lines are kept in 16 ** CHUNK_DIGITS values
@@ -198,7 +210,7 @@ class Index:
     shared: str  # the key of the shared sources it was made with (``incremental._Shared``)
     lines: dict[str, str]  # folder (absolute) -> its line
     chunks: dict[str, str]  # folder (absolute) -> the value its line is kept in
-    sigs: dict[str, str]  # a path of a common input set -> its signature (``Hasher.sig``)
+    sigs: dict[str, str]  # a path of a common input set -> its signature (``Hasher.sigs``)
     kept: dict[str, str]  # the values as stored (key -> text)
     verified: dict[str, str] = field(default_factory=dict)  # the signatures this run found good
     root: str = ""  # the cards folder (absolute)
@@ -264,8 +276,8 @@ class Index:
             if ok is None:
                 sig = self.sigs.get(p)
                 ok = good[p] = sig is not None and checked(p, sig)
-                if ok and sig is not None:
-                    self.verified[p] = sig
+                if ok:
+                    self.verified[p] = self.sigs[p]
             return ok
 
         set_ok: dict[str, bool] = {}
@@ -275,22 +287,15 @@ class Index:
             if ln is None:
                 continue
             fields = ln.split(FIELD)
-            if len(fields) != 10 or fields[1] != ITEM.join(names.get(folder, ())) or fields[2] not in sets:
+            if len(fields) != FIELDS or fields[1] != ITEM.join(names.get(folder, ())) or fields[2] not in sets:
                 continue
             if fields[2] not in set_ok:
                 set_ok[fields[2]] = all(same(p) for p in sets[fields[2]] if not p.startswith(ABSENT))
             if not set_ok[fields[2]]:
                 continue
-            prefix = folder + os.sep
-            for item in fields[4].split(ITEM) if fields[4] else []:
-                if item.startswith(ABSENT):
-                    continue
-                rel, _, sig = item.partition(PART)
-                path = DIR + prefix + rel[4:] if rel.startswith(DIR) else prefix + rel
-                if not checked(path, sig):
-                    break
-            else:
-                out[folder] = Head(folder, fields, paths)
+            own = _own_inputs(folder, fields[4])
+            if all(sig is None or checked(path, sig) for path, sig in own):
+                out[folder] = Head(folder, fields, paths, _own=[path for path, _ in own])
         return out
 
 
