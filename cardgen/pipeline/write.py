@@ -51,26 +51,16 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
     # store a batch at a time (a few queries), so they are never all held at once; one thread writes them
     # (threads overlapping these small writes spent more on the interpreter's lock than they saved)
     mode = file_mode()
-    batch: dict[str, str] = {}  # the texts of the batch being written, read from the store together
-
-    def write(item: tuple[str, Path]) -> str | None:
-        try:
-            text = batch[item[0]] if item[0] in batch else rendering.texts[item[0]]
-        except KeyError as e:  # another run replaced it in the store meanwhile
-            return str(e)
-        if committed(item[1]) == text:
-            return "unchanged"
-        try:
-            atomic_write(item[1], text, mode, sync=False)
-        except OSError as e:
-            return e.strerror or str(e)
-        return None
-
     for start in range(0, len(todo), WRITE_BATCH):
         part = todo[start:start + WRITE_BATCH]
         batch = rendering.texts.many([r for r, _ in part]) if isinstance(rendering.texts, Texts) else {}
         for repo, p in part:
-            problem = write((repo, p))
+            try:
+                text = batch[repo] if repo in batch else rendering.texts[repo]
+            except KeyError as e:  # another run replaced it in the store meanwhile
+                problem: str | None = str(e)
+            else:
+                problem = _write(p, text, mode)
             if problem == "unchanged":
                 written.append((p, "unchanged"))
             elif problem:
@@ -80,6 +70,18 @@ def render_to(selection: Selection, out: Path, jobs: int | None = None, policy: 
     if isinstance(rendering.texts, Texts):  # a store that failed only when the texts were read
         report.extend(rendering.texts.warnings())
     return report.diagnostics, written
+
+
+def _write(path: Path, text: str, mode: int) -> str | None:
+    """Write one README over its committed copy when it differs: None, "unchanged", or why it could not
+    be written."""
+    if committed(path) == text:
+        return "unchanged"
+    try:
+        atomic_write(path, text, mode, sync=False)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
 
 
 def _extras(folder: Path, files: dict[str, str], rendering: Rendering, repo: str,
