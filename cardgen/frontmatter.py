@@ -216,7 +216,7 @@ LINE_END = re.compile(r"\r\n?|\n")
 
 def lines(text: str) -> list[str]:
     """A README's lines, split where CommonMark ends a line (a lone `\r` too), without their ends."""
-    return LINE_END.split(text)
+    return LINE_END.split(text) if "\r" in text else text.split("\n")
 
 
 def line_count(text: str) -> int:

@@ -144,12 +144,19 @@ def chunks(lines: list[str]) -> list[tuple[int, int]]:
     (which could continue a loose list), outside fenced code and outside the HTML blocks that run
     across blank lines: there every container and leaf block of the previous part has ended, so
     parsing the parts one by one gives the same blocks as parsing the whole. Where in doubt no cut
-    is made. Cards share most of their sections (an organisation's boilerplate, shared citations),
-    so the parts repeat across a run and their lint is memoised.
+    is made (after a line indented less than the open fence or HTML block it may end, none at all).
+    Cards share most of their sections (an organisation's boilerplate, shared citations), so the parts
+    repeat across a run and their lint is memoised.
     """
     cuts, fence, raw, prev_blank = [0], None, None, True
+    indent = 0  # of the open fence's or HTML block's first line
     for i, line in enumerate(lines):
         c = line[:1]
+        if (fence is not None or raw is not None) and indent and line.strip() \
+                and len(line) - len(line.lstrip(" ")) < indent:
+            # an indented block may sit in a list item, which a line indented less ends, and the block
+            # with it: what the rest then is, only the parser can tell, so no more cuts
+            break
         if fence is not None:
             if c in _FENCE_START:
                 m = _FENCE.match(line)
@@ -163,12 +170,13 @@ def chunks(lines: list[str]) -> list[tuple[int, int]]:
                 cuts.append(i)
             m = _FENCE.match(line) if c in _FENCE_START else None
             if m:
-                fence = m.group(1)
+                fence, indent = m.group(1), len(line) - len(line.lstrip(" "))
             elif c in _RAW_START and "<" in line[:4]:
                 for opener, closer in _RAW_OPEN:
                     m = opener.match(line)
                     if m:
                         raw = None if closer.search(line, m.end()) else closer
+                        indent = len(line) - len(line.lstrip(" "))
                         break
         prev_blank = not line or line.isspace()
     cuts.append(len(lines))
@@ -189,34 +197,29 @@ def lint_body(body: str, offset: int = 0) -> list[LintProblem]:
 
 def _lint_body(body: str) -> tuple[Problem, ...]:
     """Problems in a README body, lines from 1, messages not yet finished (see ``_finish``)."""
-    rows = lines(body)
-    out: list[Problem] = []
-    headings: list[tuple[int, int]] = []
-    events: list[tuple[int, bool, str]] = []
-    for a, b in chunks(rows):
-        problems, heads, tags = _lint_part("\n".join(rows[a:b]))
-        out += [(a + ln, code, msg) for ln, code, msg in problems]
-        headings += [(a + ln, level) for ln, level in heads]
-        events += [(a + ln, is_end, tag) for ln, is_end, tag in tags]
+    found, headings, events = _lint_doc(lines(body))
+    out = list(found)
     last_level = 0
     for line, level in headings:
         if last_level and level > last_level + 1:
             out.append((line, "CG704", f"heading level {level} follows level {last_level}"))
         last_level = level
-    return tuple(out + _balance(events))
+    return tuple(out + _balance(list(events)))
 
 
 PartLint = tuple[tuple[Problem, ...], tuple[tuple[int, int], ...], tuple[tuple[int, bool, str], ...]]
 _ATX = re.compile(r"(#{1,6})[ \t]+([^#]*?)[ \t]*")
-_NOT_PLAIN = re.compile(r"[<`|~\t\\&\r\x00]")  # characters that may start or change a block, or hide a tag
+_ORDERED = re.compile(r"\d{1,9}[.)](?:\s|$)")  # an ordered list item's marker
+_NOT_PLAIN = re.compile(r"[<|~\t\\&\r\x00]")  # characters that may start or change a block, or hide a tag
+# (a backtick may open a fence only at a line's start, where a plain part has a letter or a digit)
 
 
 @lru_cache(maxsize=2048)  # an organisation's boilerplate repeats; a bound keeps a long run's memory flat
 def _lint_part(body: str) -> PartLint:
     """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part.
     A part that is one plain paragraph or one plain ATX heading (most of a card's prose) is read
-    without the block parser, with the same result (``tests/test_lint.py`` compares them)."""
-    for shortcut in (_plain_part, _table_part, _list_part, _fence_part, _comment_part):
+    without the block parser, with the same result (``tests/test_lint_parts.py`` compares them)."""
+    for shortcut in (_plain_part, _table_part, _list_part, _fence_part, _comment_part, _items_part):
         fast = shortcut(body)
         if fast is not None:
             return fast
@@ -224,11 +227,14 @@ def _lint_part(body: str) -> PartLint:
 
 
 def _plain_part(body: str) -> PartLint | None:
-    """The lint of a part that is one paragraph whose lines each start with a letter, or one ATX
-    heading without closing `#`s, and holds no character that could start another block or a tag;
-    None for any other part."""
+    """The lint of a part that is one paragraph whose lines each start with a letter, a digit (not an
+    ordered list's marker) or bold text, or one ATX heading without closing `#`s, and holds no character
+    that could start another block or a tag (code spans allowed); nothing for blank lines; None for any
+    other part."""
     text = body.rstrip("\n \t")
-    if not text or _NOT_PLAIN.search(text):
+    if not text:  # blank lines: no block
+        return (), (), ()
+    if _NOT_PLAIN.search(text):
         return None
     lines = text.split("\n")
     if len(lines) == 1 and text.startswith("#"):
@@ -237,12 +243,12 @@ def _plain_part(body: str) -> PartLint | None:
             return None
         content = m.group(2).strip()
         return tuple((1, c, msg) for c, msg in _inline_problems(content, False)), ((1, len(m.group(1))),), ()
-    if not all(ln[:1].isalpha() and ln.strip() for ln in lines):
+    if not all((ln[:1].isalnum() or ln[:2] == "**" and ln[2:3].isalnum()) and not _ORDERED.match(ln) for ln in lines):
         return None
     return tuple((1, c, msg) for c, msg in _inline_problems(text.strip(), False)), (), ()
 
 
-_NOT_TABLE = re.compile(r"[<`~\t\\&\r\x00]")  # as ``_NOT_PLAIN``, a pipe allowed
+_NOT_TABLE = re.compile(r"[<`~\t\\&\r\x00]")  # as ``_NOT_PLAIN``, a pipe allowed, a backtick not (it hides pipes)
 _DELIMITER = re.compile(r"\|(?: *:?-+:? *\|)+")
 
 
@@ -273,9 +279,8 @@ def _table_part(body: str) -> PartLint | None:
     return tuple(out), (), ()
 
 
-_NOT_LIST = re.compile(r"[<~|\t\\&\r\x00]")  # as ``_NOT_PLAIN``, a code span allowed (a fence is not: ``_ITEM``)
+_NOT_LIST = re.compile(r"[<~|\t\\&\r\x00]")  # as ``_NOT_PLAIN`` (a fence is not: ``_ITEM``)
 _ITEM = re.compile(r"[*-] ((?:\*\*[^\s*]|[A-Za-z0-9\[(]|`(?!``))[^\n]*[^\s])")
-_ORDERED = re.compile(r"\d{1,9}[.)](?:\s|$)")
 
 
 def _list_part(body: str) -> PartLint | None:
@@ -341,6 +346,73 @@ def _comment_part(body: str) -> PartLint | None:
     if "\n" in text or not text.startswith("<!--") or not text.endswith("-->") or text.count("-->") != 1:
         return None
     return (), (), ()
+
+
+_BULLET = re.compile(r"[*-] \S")  # an item's first line: a bullet, one space, its content
+_BREAK = re.compile(r" {0,3}([-*_])(?: *\1){2,} *")  # a thematic break, which a bullet line may also be
+_LEAD_CHARS, _DEEPEST = " -*+0123456789.)", 16  # what may stand before a line's text in nested lists, and how much
+
+
+def _items_part(body: str) -> PartLint | None:
+    """The lint of a part that is a bullet list whose items hold blocks of their own (paragraphs, lists,
+    fences, tables: a loose list), after a plain paragraph or ATX heading and a blank line or not: each
+    item a `*` or `-`, one space and its first line, then lines indented by two spaces or blank, up to the
+    next item. Such an item's blocks are what its text, two spaces taken off each line, parses to on its
+    own (CommonMark's list items), so each item is linted as a document of its own, its parts memoised as
+    a README's are; None for any other part (tabs, lazy continuation lines, other indentation, a
+    thematic break, a block quote, or a line nested so deep that the parser's nesting bound could be
+    near: it drops what lies deeper, and an item's own parse starts at the top)."""
+    if "\t" in body or "\r" in body or "\x00" in body:
+        return None
+    rows = body.rstrip("\n").split("\n")
+    for r in rows:  # each list level takes two columns or more of a line's lead: 8 levels at most here
+        rest = r.lstrip(_LEAD_CHARS)
+        if len(r) - len(rest) > _DEEPEST or rest[:1] == ">":
+            return None
+    out: list[Problem] = []
+    headings: list[tuple[int, int]] = []
+    events: list[tuple[int, bool, str]] = []
+    i = 0
+    if not _BULLET.match(rows[0]):  # a lead-in: one plain paragraph or heading, then a blank line
+        blank = next((k for k, r in enumerate(rows) if not r.strip()), None)
+        lead = _plain_part("\n".join(rows[:blank])) if blank else None
+        if lead is None or blank is None:
+            return None
+        out += lead[0]
+        headings += lead[1]
+        i = blank
+        while i < len(rows) and not rows[i].strip():
+            i += 1
+    if i >= len(rows):
+        return None
+    while i < len(rows):
+        first = rows[i]
+        if not _BULLET.match(first) or _BREAK.fullmatch(first):
+            return None
+        inner = [first[2:]]
+        j = i + 1
+        while j < len(rows) and (rows[j].startswith("  ") or not rows[j].strip()):
+            inner.append(rows[j][2:] if rows[j].strip() else "")
+            j += 1
+        problems, heads, tags = _lint_doc(inner)
+        out += [(i + ln, code, msg) for ln, code, msg in problems]
+        headings += [(i + ln, level) for ln, level in heads]
+        events += [(i + ln, is_end, tag) for ln, is_end, tag in tags]
+        i = j
+    return tuple(out), tuple(headings), tuple(events)
+
+
+def _lint_doc(rows: list[str]) -> PartLint:
+    """A document's lint, part by part (``chunks``, ``_lint_part``); lines from 1 in the document."""
+    out: list[Problem] = []
+    headings: list[tuple[int, int]] = []
+    events: list[tuple[int, bool, str]] = []
+    for a, b in chunks(rows):
+        problems, heads, tags = _lint_part("\n".join(rows[a:b]))
+        out += [(a + ln, code, msg) for ln, code, msg in problems]
+        headings += [(a + ln, level) for ln, level in heads]
+        events += [(a + ln, is_end, tag) for ln, is_end, tag in tags]
+    return tuple(out), tuple(headings), tuple(events)
 
 
 def _parsed_part(body: str) -> PartLint:

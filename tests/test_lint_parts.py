@@ -17,6 +17,9 @@ EDGES = [
     "Para\n===", "Para\n---", "Para\n    indented continuation", "Word\n1. not a list here",
     "A line\n- then a list", "A | b\n- | -", "Under_score and *stars*", "Ünïcode prose\nzweite Zeile",
     "Text\r\nwith CRLF", "Text <b>bold</b>", "Text {% raw %}", "Text ](broken", "####### seven",
+    "9 of the 20 pairs apply", "1. a list", "2) a list", "1234567890. not a list", "2024\n1. item", "Use `x` here",
+    "`code` first", "Text `a\nb` span", "Use ``{{ x }}``", "**Bold** start\nsecond", "** not bold", "***x", "**x**\n---",
+    "**x**\n===", "", "   \n", "\n\n", "# A `code` heading", "Text\n**bold** line\n3 lines",
 ]
 
 
@@ -140,3 +143,69 @@ def test_fence_and_comment_parts_lint_as_the_parser_lints_them():
 def test_problems_in_plain_parts_are_still_found(text, code):
     _lint_part.cache_clear()
     assert code in {p.code for p in lint(text)}
+
+
+ITEMS = [
+    "- U1\n\n  Purpose: **x**  \n  Domain: y\n- U2\n\n  Purpose: z",
+    "### Mitigations\n\n- R1\n\n  **Risk**\n\n  - M one\n  - M two\n- R2\n\n  Text",
+    "- a\n\n  ```python\n  x = 1\n  ```\n- b", "- a\n\n  ```\n  no label\n  ```", "- a\n\n  ```text\n  open",
+    "- a\n\n  | h | i |\n  |---|---|\n  | 1 | 2 | 3 |", "- a\n\n  #### Deep heading", "- a\n\n  # Top\n\n  ### Skip",
+    "- a\n\n  <div>\n  text\n  </div>", "- a\n\n  <b>open", "- a\n\n  > quoted", "- a\n lazy one space",
+    "- a\nlazy at column 0", "- a\n\n   three spaces", "- a\n\n      indented code", "- a\n  ---", "- - -",
+    "* * *\n- x", "- a\n\n  None", "- {{ x }}\n\n  [l](not a url)", "- a\n\n  - b\n\n    - c\n\n      - d",
+    "Lead-in words:\n\n- a\n\n  b", "Lead-in\n- a\n\n  b", "# H\n\n\n- a\n\n  b", "- a\n* b\n\n  c",
+    "- a\n\n  1. one\n  2. two", "- a\n\n  Para\n  ===", "- a\n\n\n\n  far", "- " + "- " * 12 + "x",
+    "- a\n\n  " + "  " * 10 + "- deep", "- a\n\n  [ref]: /url\n\n  text", "- a\n\n  <!-- c -->\n- b",
+]
+
+
+def test_item_parts_lint_as_the_parser_lints_them():
+    """A part that is a bullet list whose items hold blocks (a loose list, nested lists, fences, tables,
+    headings, HTML), after a plain lead-in or not, is read item by item without parsing the list, with the
+    parser's result, on every such part of the READMEs the tests hold, the edges above, and seeded random
+    nested lists, malformed ones included."""
+    import random
+
+    from cardgen.lint import _items_part
+
+    rng = random.Random(13)
+    words = ["word", "**Bold** text", "[a](https://x.y)", "[a](not url)", "`code`", "None", "{{ x }}", "2024 was",
+             "1. n", "Ünï", "x ](", "a <b>c</b>", "*", "-"]
+
+    def block(depth: int) -> list[str]:
+        kind = rng.choice(["para", "para", "list", "loose", "fence", "table", "head", "html", "odd", "quote"])
+        if kind == "para":
+            return [rng.choice(words) for _ in range(rng.randint(1, 3))]
+        if kind == "list":
+            return [f"{rng.choice('-*')} {rng.choice(words)}" for _ in range(rng.randint(1, 3))]
+        if kind == "loose" and depth < 4:
+            return items(depth + 1)
+        if kind == "fence":
+            return [rng.choice(["```python", "```", "~~~text"]), "x = 1", rng.choice(["```", "~~~", "", "  ```"])]
+        if kind == "table":
+            return ["| h | i |", "|---|---|", rng.choice(["| 1 | 2 |", "| 1 |", "| {{ x }} | 2 |"])]
+        if kind == "head":
+            return [f"{'#' * rng.randint(1, 6)} {rng.choice(words)}"]
+        if kind == "html":
+            return [rng.choice(["<div>", "<details>", "<b>open"]), "text", rng.choice(["</div>", "", "</p>"])]
+        if kind == "odd":
+            return [rng.choice([" one space", "   three", "      code", "---", "===", "\ttab", "- - -"])]
+        return ["> quoted"]
+
+    def items(depth: int) -> list[str]:
+        rows: list[str] = []
+        for _ in range(rng.randint(1, 3)):
+            rows.append(f"{rng.choice('-*')} {rng.choice(words)}")
+            for _ in range(rng.randint(0, 3)):
+                if rng.random() < 0.8:
+                    rows.append("")
+                rows += ["  " + r if r else "" for r in block(depth)]
+        return rows
+
+    made = []
+    for _ in range(600):
+        lead = rng.choice(["", "", "### Details\n\n", "Lead-in words:\n\n", "# H\n", "Lead\n\n\n"])
+        made.append(lead + "\n".join(items(0)))
+    real = [p for p in every_part() if "\n  " in p]
+    fast_ones = read_fast([_items_part], [*ITEMS, *made, *real])
+    assert len(fast_ones) > 200 and set(fast_ones) & set(real)

@@ -46,6 +46,11 @@ TRICKY = [
     "# T\n\n<pre>\n\n# in pre\n\n</pre>\n\n```\ncode\n```\n\nHello {{ name }}\n",
     # a ~~~ fence closed only by a longer one, with a ``` line inside
     "# T\n\n~~~~text\n```\n\n# still code\n~~~\n\n~~~~~\n\n## After\n",
+    # a fence in a list item, which the item's end closes: the ``` at column 0 opens another fence, in
+    # which the heading is code
+    "# T\n\nIntro.\n\n- item\n\n  ```python\n  x = 1\n```\n\nnot code\n\n```\n\n## After\n",
+    # a <pre> block in a list item, ended with it, then a comment that hides a heading
+    "# T\n\nIntro.\n\n1. item\n\n   <pre>\n   x\n\n<!--\n\n  </pre>\n\n## Hidden\n\n-->\n\n## After\n",
 ]
 
 

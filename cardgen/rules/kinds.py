@@ -337,7 +337,9 @@ def placeholders_left(card: Card) -> Found:
                 yield from walk(x, (*path, i))
 
     texts = [d.text for d in card.src.docs]
-    if texts and all(t is not None and "\\" not in t and not _TODO.search(t) for t in texts):
+    # (the regex only where the lowered text says todo: it costs ten times the test)
+    if texts and all(t is not None and "\\" not in t and ("todo" not in t.lower() or not _TODO.search(t))
+                     for t in texts):
         return  # no escape in the files, so every string of them is in their text, and none says TODO
     data = card.src.data if isinstance(card.src.data, dict) else {}
     raw = data.get("sections")
