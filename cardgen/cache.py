@@ -18,6 +18,7 @@ they are defined, keyed by that input alone.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -73,6 +74,14 @@ def _read_key(path: str) -> bytes | None:
     return k if len(k) == 32 else None
 
 
+def _is_link(path: str) -> bool:
+    """Whether a path is a link; a path that is not there is none (realpath keeps its name)."""
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 @dataclass
 class FileView:
     """What one run sees of the file system, each thing looked at once (a run sees one state of it)."""
@@ -83,8 +92,15 @@ class FileView:
     vocabulary: frozenset[str] | None = None  # the Hub vocabulary files cardgen carries, real paths
 
     def realpath(self, path: str) -> str:
+        """``os.path.realpath``: a path that is no link (one ``lstat``) is its folder's real path and its
+        name, each folder resolved once (where realpath takes an ``lstat`` per part of the path)."""
         if (hit := self.real.get(path)) is None:
-            hit = self.real[path] = os.path.realpath(path)
+            head, name = os.path.split(path)
+            if not head or not name or name in (".", "..") or ".." in path or _is_link(path):
+                hit = os.path.realpath(path)
+            else:
+                hit = os.path.join(self.realpath(head), name)
+            self.real[path] = hit
         return hit
 
     def paths(self, path: str) -> frozenset[str]:

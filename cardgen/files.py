@@ -136,21 +136,29 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def clean_leftovers(folder: Path, name: str = "README.md") -> None:
-    """Remove the temporary files an interrupted earlier write left beside ``name``."""
-    with contextlib.suppress(OSError):
-        for p in folder.glob(f".{name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                p.unlink()
+    """Remove the temporary files an interrupted earlier write left beside ``name`` (``.NAME.*.tmp``)."""
+    head, tail = f".{name}.", ".tmp"
+    try:
+        with os.scandir(folder) as entries:
+            left = [e.path for e in entries
+                    if e.name.startswith(head) and e.name.endswith(tail) and len(e.name) >= len(head) + len(tail)]
+    except OSError:
+        return
+    for p in left:
+        with contextlib.suppress(OSError):
+            os.unlink(p)
 
 
-def atomic_write(path: Path, text: str, mode: int | None = None, sync: bool = True) -> None:
+def atomic_write(path: Path, text: str, mode: int | None = None, sync: bool = True, tidy: bool = True) -> None:
     """Write to a temporary file beside ``path`` and rename it over: never a half-written file. The
     file gets the mode git gives (``file_mode()``). With ``sync`` (sources a person wrote or imported)
     the file is synced before the rename and its folder after it; without (derived files, written again
-    from their sources) the rename alone keeps it whole."""
+    from their sources) the rename alone keeps it whole. What an interrupted write left is removed first
+    (``tidy``; a caller that just did so says not to)."""
     mode = file_mode() if mode is None else mode
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(path.parent, path.name)
+    if tidy:
+        clean_leftovers(path.parent, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:

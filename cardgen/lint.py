@@ -10,6 +10,7 @@ the part's text).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from html.parser import HTMLParser
 from typing import NamedTuple
@@ -219,7 +220,7 @@ def _lint_part(body: str) -> PartLint:
     """Lint one part: (problems, headings as (line, level), HTML tag events); lines from 1 in the part.
     A part that is one plain paragraph or one plain ATX heading (most of a card's prose) is read
     without the block parser, with the same result (``tests/test_lint_parts.py`` compares them)."""
-    for shortcut in (_plain_part, _table_part, _list_part, _fence_part, _comment_part, _items_part):
+    for shortcut in _SHORTCUTS.get(body[:1], _SHORTCUTS[""]):
         fast = shortcut(body)
         if fast is not None:
             return fast
@@ -402,6 +403,15 @@ def _items_part(body: str) -> PartLint | None:
     return tuple(out), tuple(headings), tuple(events)
 
 
+#: the shortcuts worth trying on a part, by its first character (each refuses any other part)
+_SHORTCUTS: dict[str, tuple[Callable[[str], PartLint | None], ...]] = {
+    "": (_plain_part, _table_part, _list_part, _fence_part, _comment_part, _items_part),
+    "|": (_table_part,), "<": (_comment_part,), "`": (_fence_part,), "~": (_fence_part,),
+    "-": (_list_part, _items_part), "*": (_plain_part, _list_part, _items_part),
+    "#": (_plain_part, _list_part, _items_part),
+}
+
+
 def _lint_doc(rows: list[str]) -> PartLint:
     """A document's lint, part by part (``chunks``, ``_lint_part``); lines from 1 in the document."""
     out: list[Problem] = []
@@ -409,9 +419,12 @@ def _lint_doc(rows: list[str]) -> PartLint:
     events: list[tuple[int, bool, str]] = []
     for a, b in chunks(rows):
         problems, heads, tags = _lint_part("\n".join(rows[a:b]))
-        out += [(a + ln, code, msg) for ln, code, msg in problems]
-        headings += [(a + ln, level) for ln, level in heads]
-        events += [(a + ln, is_end, tag) for ln, is_end, tag in tags]
+        if problems:
+            out += [(a + ln, code, msg) for ln, code, msg in problems]
+        if heads:
+            headings += [(a + ln, level) for ln, level in heads]
+        if tags:
+            events += [(a + ln, is_end, tag) for ln, is_end, tag in tags]
     return tuple(out), tuple(headings), tuple(events)
 
 
@@ -473,6 +486,8 @@ def _finish(msg: str) -> str:
 @lru_cache(maxsize=4096)
 def _inline_problems(content: str, in_table: bool) -> tuple[tuple[str, str], ...]:
     """Problems in one inline run (the raw markdown of a paragraph, heading, item or cell)."""
+    if "](" not in content and "None" not in content and "{" not in content and "}" not in content:
+        return ()  # each problem below needs one of these (taking code spans out adds none)
     out = []
     text = _CODE_SPAN.sub("", content)
     if _JINJA.search(text):

@@ -234,3 +234,27 @@ def test_a_run_whose_cards_are_all_fresh_imports_no_heavy_library(tmp_path: Path
     assert {"pydantic", "jinja2", "markdown_it"} <= cold  # the test can fail: the cold run loads them
     for args in (["validate", "cards"], ["check", "cards"], ["render", "cards", "--out", "rendered"]):
         assert _modules_after(args, env, tmp_path).isdisjoint(HEAVY), args
+
+
+def test_the_file_views_real_paths_are_os_realpaths(tmp_path):
+    """The run's file view resolves a path from its folder's real path when the path is no link: the
+    same answer as ``os.path.realpath`` through links to folders, links up the tree, a link loop, missing
+    parts, `..`, doubled and trailing slashes and relative paths."""
+    import os
+
+    from cardgen.cache import FileView
+
+    d = str(tmp_path)
+    os.makedirs(f"{d}/a/b/c")
+    os.makedirs(f"{d}/x/y")
+    os.symlink(f"{d}/x", f"{d}/a/lnk")
+    os.symlink("../..", f"{d}/a/b/up")
+    os.symlink("loop", f"{d}/a/loop")
+    open(f"{d}/a/b/c/f.yaml", "w").close()
+    os.symlink(f"{d}/a/b/c/f.yaml", f"{d}/x/y/g.yaml")
+    paths = [f"{d}/a/b/c/f.yaml", f"{d}/a/lnk/y/g.yaml", f"{d}/a/b/up/a/b/c/f.yaml", f"{d}/a/loop/z",
+             f"{d}/a/missing/q", f"{d}/a/b/c/../c/f.yaml", f"{d}/a/lnk/../b", "relative/x", f"{d}/a//b/c/", "/",
+             f"{d}/a/b/c/f.yaml/more", f"{d}/a/lnk", "."]
+    view = FileView()
+    for p in [*paths, *reversed(paths)]:  # asked cold and again, after its folders were resolved
+        assert view.realpath(p) == os.path.realpath(p), p

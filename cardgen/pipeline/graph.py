@@ -318,10 +318,11 @@ def split_inputs(folder: Path, inputs: Iterable[str]) -> tuple[list[str], list[s
     """A folder's inputs as (its own, the others): the others are shared by many folders. The names its
     cards found in no shared file are its own (they differ from card to card)."""
     prefix = str(folder) + os.sep
+    mine = (ABSENT, prefix, DIR + prefix)  # a name found nowhere, a file or a template folder below the folder
     own: list[str] = []
     other: list[str] = []
     for p in sorted(inputs):
-        (own if p.startswith(ABSENT) or not p.startswith(ENTRY) and bare(p).startswith(prefix) else other).append(p)
+        (own if p.startswith(mine) else other).append(p)
     return own, other
 
 
@@ -360,10 +361,15 @@ def used(cards: Iterable[Card]) -> set[tuple[str, str, str]]:
 def template_folders(card: Card) -> set[str]:
     """The folders whose templates a card's README may use, there or not yet (``graph.DIR`` inputs): its
     own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'."""
-    folder = card.src.folder
-    out = {DIR + os.path.abspath(t) for t in card.templates}
-    out |= {DIR + os.path.abspath(folder / "templates"), DIR + os.path.abspath(folder.parent / "_templates")}
+    out = set(_template_dirs(str(card.src.folder), card.templates))
     return out | (template_folders(card.base) if card.base is not None else set())
+
+
+@lru_cache(maxsize=4096)  # a family's cards share a search path, and each names its base's again
+def _template_dirs(folder: str, templates: tuple[str, ...]) -> frozenset[str]:
+    return frozenset({DIR + os.path.abspath(t) for t in templates} | {
+        DIR + os.path.abspath(os.path.join(folder, "templates")),
+        DIR + os.path.abspath(os.path.join(os.path.dirname(folder), "_templates"))})
 
 
 def missed(card: Card) -> set[str]:

@@ -118,6 +118,8 @@ def _assign(diags: list[Diagnostic], inputs: dict[Path, set[str]], folders: list
     the folder that holds its file, else to every folder of the shard; but one in a folder loaded from
     outside the shard (``others``: the cards searched for a missing base) that none of its cards was built
     from goes to none: that folder's own record holds it, and it is no input of these."""
+    if not diags:
+        return {str(f): [] for f in folders}
     claims: dict[str, list[str]] = {}  # diagnostic file -> folders whose cards were built from it
     for f, ins in inputs.items():
         for i in {bare(i) if i.startswith(ENTRY) else i for i in ins}:  # an entry claims for its file

@@ -8,6 +8,7 @@ for `cardgen validate`, `render` and `check`). Published READMEs are checked by 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cardgen.card import Card
 from cardgen.diagnostics import Collector, Diagnostic
@@ -54,13 +55,15 @@ def validate_scope(scope: Scope, jobs: int | None = None, policy: Policy | None 
 def load_missing_bases(project: Project) -> None:
     """When only some folders were asked for, load the cards they extend (by the usual folder name,
     else every folder)."""
-    loaded = {c.folder.resolve() for c in project.cards}
     known = {repo for c in project.cards if c.model for repo, _, _ in targets(c)}
     todo = [c.model.extends for c in project.cards if c.model and c.model.extends]
+    loaded: set[Path] | None = None  # the folders loaded, resolved: asked only when a base is missing
     while todo:
         repo = todo.pop()
         if repo in known:
             continue
+        if loaded is None:
+            loaded = {c.folder.resolve() for c in project.cards}
         folder = (project.root / repo).resolve()
         candidates = [folder] if folder.is_dir() and project.root.resolve() in folder.parents else []
         candidates = candidates or card_folders(project.root)

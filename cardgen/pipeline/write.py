@@ -78,7 +78,7 @@ def _write(path: Path, text: str, mode: int) -> str | None:
     if committed(path) == text:
         return "unchanged"
     try:
-        atomic_write(path, text, mode, sync=False)
+        atomic_write(path, text, mode, sync=False, tidy=False)  # ``render_to`` cleaned the folder
     except OSError as e:
         return e.strerror or str(e)
     return None
