@@ -233,17 +233,13 @@ def _plain_part(body: str) -> PartLint | None:
     that could start another block or a tag (code spans allowed); nothing for blank lines; None for any
     other part."""
     text = body.rstrip("\n \t")
-    if not text:  # blank lines: no block
-        return (), (), ()
-    if _NOT_PLAIN.search(text):
-        return None
+    if not text or _NOT_PLAIN.search(text):
+        return None if text else ((), (), ())  # blank lines: no block
     lines = text.split("\n")
     if len(lines) == 1 and text.startswith("#"):
         m = _ATX.fullmatch(text)
-        if m is None:
-            return None
-        content = m.group(2).strip()
-        return tuple((1, c, msg) for c, msg in _inline_problems(content, False)), ((1, len(m.group(1))),), ()
+        return None if m is None else (
+            tuple((1, c, msg) for c, msg in _inline_problems(m.group(2).strip(), False)), ((1, len(m.group(1))),), ())
     if not all((ln[:1].isalnum() or ln[:2] == "**" and ln[2:3].isalnum()) and not _ORDERED.match(ln) for ln in lines):
         return None
     return tuple((1, c, msg) for c, msg in _inline_problems(text.strip(), False)), (), ()
@@ -254,11 +250,10 @@ _DELIMITER = re.compile(r"\|(?: *:?-+:? *\|)+")
 
 
 def _table_part(body: str) -> PartLint | None:
-    """The lint of a part that is one pipe table and nothing else: every line a row from a pipe at its
-    first column to a pipe at its end, a delimiter row second, every row with the header's number of
-    cells, no cell edged with whitespace other than spaces (parser versions trim it differently), and
-    no character that could escape a pipe, open a code span, start another block or hide a tag; None for
-    any other part. Each cell's inline run is checked as the parser's table cells are."""
+    """The lint of a part that is one pipe table alone: every line a row from a pipe at its first column to
+    one at its end, a delimiter row second, every row with the header's number of cells, no cell edged with
+    whitespace but spaces (parsers trim it differently), no character that could escape a pipe, open a code
+    span, start a block or hide a tag; None for any other part. Cells are checked as the parser's are."""
     text = body.rstrip("\n")
     if not text.startswith("|") or _NOT_TABLE.search(text):
         return None
@@ -355,32 +350,27 @@ _LEAD_CHARS, _DEEPEST = " -*+0123456789.)", 16  # what may stand before a line's
 
 
 def _items_part(body: str) -> PartLint | None:
-    """The lint of a part that is a bullet list whose items hold blocks of their own (paragraphs, lists,
-    fences, tables: a loose list), after a plain paragraph or ATX heading and a blank line or not: each
-    item a `*` or `-`, one space and its first line, then lines indented by two spaces or blank, up to the
-    next item. Such an item's blocks are what its text, two spaces taken off each line, parses to on its
-    own (CommonMark's list items), so each item is linted as a document of its own, its parts memoised as
-    a README's are; None for any other part (tabs, lazy continuation lines, other indentation, a
-    thematic break, a block quote, or a line nested so deep that the parser's nesting bound could be
-    near: it drops what lies deeper, and an item's own parse starts at the top)."""
+    """The lint of a part that is a bullet list whose items hold blocks (a loose list), after a plain
+    paragraph or ATX heading and a blank line or not: each item a `*` or `-`, one space, its first line,
+    then lines indented by two spaces or blank. An item's blocks are what its text, two columns off each
+    line, parses to alone (CommonMark), so each item is linted as a document; None for any other part
+    (tabs, lazy lines, other indentation, a thematic break, a block quote, nesting near the parser's bound,
+    below which it drops text and an item's own parse starts at the top)."""
     if "\t" in body or "\r" in body or "\x00" in body:
         return None
     rows = body.rstrip("\n").split("\n")
-    for r in rows:  # each list level takes two columns or more of a line's lead: 8 levels at most here
+    for r in rows:  # a list level takes two columns or more of a line's lead: 8 levels at most here
         rest = r.lstrip(_LEAD_CHARS)
         if len(r) - len(rest) > _DEEPEST or rest[:1] == ">":
             return None
-    out: list[Problem] = []
-    headings: list[tuple[int, int]] = []
-    events: list[tuple[int, bool, str]] = []
+    found: _Found = ([], [], [])
     i = 0
     if not _BULLET.match(rows[0]):  # a lead-in: one plain paragraph or heading, then a blank line
         blank = next((k for k, r in enumerate(rows) if not r.strip()), None)
         lead = _plain_part("\n".join(rows[:blank])) if blank else None
         if lead is None or blank is None:
             return None
-        out += lead[0]
-        headings += lead[1]
+        _add(found, lead, 0)
         i = blank
         while i < len(rows) and not rows[i].strip():
             i += 1
@@ -395,12 +385,9 @@ def _items_part(body: str) -> PartLint | None:
         while j < len(rows) and (rows[j].startswith("  ") or not rows[j].strip()):
             inner.append(rows[j][2:] if rows[j].strip() else "")
             j += 1
-        problems, heads, tags = _lint_doc(inner)
-        out += [(i + ln, code, msg) for ln, code, msg in problems]
-        headings += [(i + ln, level) for ln, level in heads]
-        events += [(i + ln, is_end, tag) for ln, is_end, tag in tags]
+        _add(found, _lint_doc(inner), i)
         i = j
-    return tuple(out), tuple(headings), tuple(events)
+    return tuple(found[0]), tuple(found[1]), tuple(found[2])
 
 
 #: the shortcuts worth trying on a part, by its first character (each refuses any other part)
@@ -414,18 +401,23 @@ _SHORTCUTS: dict[str, tuple[Callable[[str], PartLint | None], ...]] = {
 
 def _lint_doc(rows: list[str]) -> PartLint:
     """A document's lint, part by part (``chunks``, ``_lint_part``); lines from 1 in the document."""
-    out: list[Problem] = []
-    headings: list[tuple[int, int]] = []
-    events: list[tuple[int, bool, str]] = []
+    found: _Found = ([], [], [])
     for a, b in chunks(rows):
-        problems, heads, tags = _lint_part("\n".join(rows[a:b]))
-        if problems:
-            out += [(a + ln, code, msg) for ln, code, msg in problems]
-        if heads:
-            headings += [(a + ln, level) for ln, level in heads]
-        if tags:
-            events += [(a + ln, is_end, tag) for ln, is_end, tag in tags]
-    return tuple(out), tuple(headings), tuple(events)
+        _add(found, _lint_part("\n".join(rows[a:b])), a)
+    return tuple(found[0]), tuple(found[1]), tuple(found[2])
+
+
+_Found = tuple[list[Problem], list[tuple[int, int]], list[tuple[int, bool, str]]]
+
+
+def _add(found: _Found, part: PartLint, at: int) -> None:
+    """Add a part's lint to a document's, its lines moved down by ``at``."""
+    if part[0]:
+        found[0].extend((at + ln, code, msg) for ln, code, msg in part[0])
+    if part[1]:
+        found[1].extend((at + ln, level) for ln, level in part[1])
+    if part[2]:
+        found[2].extend((at + ln, is_end, tag) for ln, is_end, tag in part[2])
 
 
 def _parsed_part(body: str) -> PartLint:
