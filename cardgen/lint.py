@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 
 from cardgen.diagnostics import declare
 from cardgen.frontmatter import line_count, lines, split
+from cardgen.mdparts import chunks
 
 for _code, _title in (
     ("CG702", "table has inconsistent column counts"),
@@ -121,67 +122,6 @@ def _balance(events: list[tuple[int, bool, str]]) -> list[Problem]:
                     stack.pop()
                 stack.pop()
     return out + [(ln, "CG707", f"<{t}> is never closed") for t, ln in stack]
-
-
-# -- splitting a document where the block parser starts afresh -----------------------------------
-_NO_CUT = ("", " ", "\t")  # indented lines may continue a list item or an indented code block
-_FENCE_START, _RAW_START, _LIST_START = "`~ ", "< ", "-+*0123456789"  # first characters worth a look
-_LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")  # may continue a loose list
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
-_RAW_OPEN = (  # CommonMark HTML blocks 1-5, which run across blank lines until their end marker
-    (re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", re.I),
-     re.compile(r"</(?:script|pre|style|textarea)>", re.I)),
-    (re.compile(r" {0,3}<!--"), re.compile(r"-->")),
-    (re.compile(r" {0,3}<\?"), re.compile(r"\?>")),
-    (re.compile(r" {0,3}<![A-Za-z]"), re.compile(r">")),
-    (re.compile(r" {0,3}<!\[CDATA\["), re.compile(r"\]\]>")),
-)
-
-
-def chunks(lines: list[str]) -> list[tuple[int, int]]:
-    """Cut a markdown document into ``(start, end)`` line ranges that parse independently.
-
-    A cut is made before a line that starts at column 0 after a blank line and is not a list item
-    (which could continue a loose list), outside fenced code and outside the HTML blocks that run
-    across blank lines: there every container and leaf block of the previous part has ended, so
-    parsing the parts one by one gives the same blocks as parsing the whole. Where in doubt no cut
-    is made (after a line indented less than the open fence or HTML block it may end, none at all).
-    Cards share most of their sections (an organisation's boilerplate, shared citations), so the parts
-    repeat across a run and their lint is memoised.
-    """
-    cuts, fence, raw, prev_blank = [0], None, None, True
-    indent = 0  # of the open fence's or HTML block's first line
-    for i, line in enumerate(lines):
-        c = line[:1]
-        if (fence is not None or raw is not None) and indent and line.strip() \
-                and len(line) - len(line.lstrip(" ")) < indent:
-            # an indented block may sit in a list item, which a line indented less ends, and the block
-            # with it: what the rest then is, only the parser can tell, so no more cuts
-            break
-        if fence is not None:
-            if c in _FENCE_START:
-                m = _FENCE.match(line)
-                if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip():
-                    fence = None
-        elif raw is not None:
-            if raw.search(line):
-                raw = None
-        else:
-            if prev_blank and i and c not in _NO_CUT and not (c in _LIST_START and _LIST_ITEM.match(line)):
-                cuts.append(i)
-            m = _FENCE.match(line) if c in _FENCE_START else None
-            if m:
-                fence, indent = m.group(1), len(line) - len(line.lstrip(" "))
-            elif c in _RAW_START and "<" in line[:4]:
-                for opener, closer in _RAW_OPEN:
-                    m = opener.match(line)
-                    if m:
-                        raw = None if closer.search(line, m.end()) else closer
-                        indent = len(line) - len(line.lstrip(" "))
-                        break
-        prev_blank = not line or line.isspace()
-    cuts.append(len(lines))
-    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def lint(text: str) -> list[LintProblem]:
@@ -366,13 +306,13 @@ def _items_part(body: str) -> PartLint | None:
     found: _Found = ([], [], [])
     i = 0
     if not _BULLET.match(rows[0]):  # a lead-in: one plain paragraph or heading, then a blank line
-        blank = next((k for k, r in enumerate(rows) if not r.strip()), None)
+        blank = next((k for k, r in enumerate(rows) if not r.strip(" ")), None)
         lead = _plain_part("\n".join(rows[:blank])) if blank else None
         if lead is None or blank is None:
             return None
         _add(found, lead, 0)
         i = blank
-        while i < len(rows) and not rows[i].strip():
+        while i < len(rows) and not rows[i].strip(" "):
             i += 1
     if i >= len(rows):
         return None
@@ -382,8 +322,8 @@ def _items_part(body: str) -> PartLint | None:
             return None
         inner = [first[2:]]
         j = i + 1
-        while j < len(rows) and (rows[j].startswith("  ") or not rows[j].strip()):
-            inner.append(rows[j][2:] if rows[j].strip() else "")
+        while j < len(rows) and (rows[j].startswith("  ") or not rows[j].strip(" ")):  # spaces alone: blank
+            inner.append(rows[j][2:] if rows[j].strip(" ") else "")
             j += 1
         _add(found, _lint_doc(inner), i)
         i = j
@@ -422,7 +362,8 @@ def _add(found: _Found, part: PartLint, at: int) -> None:
 
 def _parsed_part(body: str) -> PartLint:
     rows = lines(body)
-    tokens = parser().parse(body)
+    # a last line that ends too, so that each line of a fence's content ends in `\n` (see below)
+    tokens = parser().parse(body if body.endswith(("\n", "\r")) else body + "\n")
     out: list[Problem] = []
     headings: list[tuple[int, int]] = []
     tags = _Tags()
@@ -442,10 +383,8 @@ def _parsed_part(body: str) -> PartLint:
         elif tok.type == "fence":
             if not tok.info.strip():
                 out.append((line, "CG703", "code fence has no language label (e.g. ```text)"))
-            end = tok.map[1] if tok.map else 0
-            closing = rows[end - 1].strip() if 0 < end <= len(rows) else ""
-            if end - (tok.map[0] if tok.map else 0) < 2 or not closing.startswith(tok.markup[0] * len(tok.markup)) \
-                    or closing.strip(tok.markup[0]):
+            # the parser's own verdict: a closed fence spans its content's lines and two fence lines
+            if tok.map and tok.content.count("\n") != tok.map[1] - tok.map[0] - 2:
                 out.append((line, "CG703", "code fence is never closed"))
         elif tok.type == "html_block":
             tags.piece(line - 1, tok.content)
@@ -478,8 +417,9 @@ def _finish(msg: str) -> str:
 @lru_cache(maxsize=4096)
 def _inline_problems(content: str, in_table: bool) -> tuple[tuple[str, str], ...]:
     """Problems in one inline run (the raw markdown of a paragraph, heading, item or cell)."""
-    if "](" not in content and "None" not in content and "{" not in content and "}" not in content:
-        return ()  # each problem below needs one of these (taking code spans out adds none)
+    if "](" not in content and "None" not in content and "{" not in content and "}" not in content \
+            and "`" not in content:
+        return ()  # each problem below needs one of these (taking a code span out may join one)
     out = []
     text = _CODE_SPAN.sub("", content)
     if _JINJA.search(text):

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("loading", ("cardgen.loading",)),
     ("resolved card", ("cardgen.card", "cardgen.sections", "cardgen.frontmatter", "cardgen.resolve")),
     ("risk", ("cardgen.risk",)),
-    ("checks", ("cardgen.lint", "cardgen.rules", "cardgen.evals")),
+    ("checks", ("cardgen.lint", "cardgen.mdparts", "cardgen.rules", "cardgen.evals")),
     ("rendering", ("cardgen.rendering",)),
     ("pipeline", ("cardgen.pipeline",)),
     ("tools", ("cardgen.importing", "cardgen.smoke", "cardgen.folder", "cardgen.evals.logs", "cardgen.evals.add",

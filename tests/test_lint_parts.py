@@ -139,7 +139,9 @@ def test_fence_and_comment_parts_lint_as_the_parser_lints_them():
                                          ("| a | b |\n|---|---|\n| [l](not a url) | 2 |\n", "CG706"),
                                          ("## A\n\n* x\n\n#### C\n", "CG704"),
                                          ("## A\n\n* [x](not a url)\n", "CG706"),
-                                         ("Run:\n```\nx\n```\n", "CG703"), ("Say {{ x }}:\n```text\nx\n```\n", "CG705")])
+                                         ("Run:\n```\nx\n```\n", "CG703"), ("Say {{ x }}:\n```text\nx\n```\n", "CG705"),
+                                         # a code span taken out joins what the check looks for
+                                         ("No`x`ne\n", "CG705"), ("See [a]`x`(b) here\n", "CG706")])
 def test_problems_in_plain_parts_are_still_found(text, code):
     _lint_part.cache_clear()
     assert code in {p.code for p in lint(text)}
@@ -156,6 +158,10 @@ ITEMS = [
     "Lead-in words:\n\n- a\n\n  b", "Lead-in\n- a\n\n  b", "# H\n\n\n- a\n\n  b", "- a\n* b\n\n  c",
     "- a\n\n  1. one\n  2. two", "- a\n\n  Para\n  ===", "- a\n\n\n\n  far", "- " + "- " * 12 + "x",
     "- a\n\n  " + "  " * 10 + "- deep", "- a\n\n  [ref]: /url\n\n  text", "- a\n\n  <!-- c -->\n- b",
+    # found by an attack: a fence the item's end closes, its last line a 4-column "closer"; a line the parser
+    # does not call blank (no-break space), which ends the item
+    "- a\n\n  ```\n      ```\n\n- b", "- a\n\n  ```\n      ```\n\n", "- a\n\n  ```\n\u00a0\n  x\n  ```",
+    "- a\n\n  b\n\x85\n  c",
 ]
 
 
