@@ -90,6 +90,8 @@ class FileView:
     both: dict[str, frozenset[str]] = field(default_factory=dict)  # path -> ``paths(path)``
     templates: dict[str, frozenset[str]] = field(default_factory=dict)  # folder -> its `*.j2`, real paths
     vocabulary: frozenset[str] | None = None  # the Hub vocabulary files cardgen carries, real paths
+    dirs: dict[tuple[str, tuple[str, ...]], frozenset[str]] = field(default_factory=dict)  # (folder, search
+    # path) -> the template folders its cards may use (``graph.template_folders``)
 
     def realpath(self, path: str) -> str:
         """``os.path.realpath``: a path that is no link (one ``lstat``) is its folder's real path and its

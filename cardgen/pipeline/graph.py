@@ -333,7 +333,7 @@ def folder_inputs(folder: Path, cards: list[Card], names: list[str], view: FileV
     that resolved to no shared entry) and its source files, there or not. A shared file the cards use
     only for its entries (no link on its path) is replaced by those entries (``entry``): a change to one
     entry reaches the cards that use it, not every card of the file."""
-    out = set().union(*(c.inputs(view) | template_folders(c) | missed(c) for c in cards))
+    out = set().union(*(c.inputs(view) | template_folders(c, view) | missed(c) for c in cards))
     out |= {p for n in names for p in view.paths(str(folder / n))}
     by_file: dict[str, set[str]] = {}
     absolute: dict[str, str] = {}  # each file's absolute path, taken once
@@ -358,18 +358,18 @@ def used(cards: Iterable[Card]) -> set[tuple[str, str, str]]:
     return out
 
 
-def template_folders(card: Card) -> set[str]:
+def template_folders(card: Card, view: FileView) -> set[str]:
     """The folders whose templates a card's README may use, there or not yet (``graph.DIR`` inputs): its
-    own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'."""
-    out = set(_template_dirs(str(card.src.folder), card.templates))
-    return out | (template_folders(card.base) if card.base is not None else set())
-
-
-@lru_cache(maxsize=4096)  # a family's cards share a search path, and each names its base's again
-def _template_dirs(folder: str, templates: tuple[str, ...]) -> frozenset[str]:
-    return frozenset({DIR + os.path.abspath(t) for t in templates} | {
-        DIR + os.path.abspath(os.path.join(folder, "templates")),
-        DIR + os.path.abspath(os.path.join(os.path.dirname(folder), "_templates"))})
+    own `templates` folder, its organisation's `_templates`, each on its search path, and its bases'. Taken
+    once per folder and search path in a run (``view.dirs``: a family's cards share them, and each names its
+    base's again)."""
+    key = (str(card.src.folder), card.templates)
+    if (dirs := view.dirs.get(key)) is None:
+        folder = key[0]
+        dirs = view.dirs[key] = frozenset({DIR + os.path.abspath(t) for t in card.templates} | {
+            DIR + os.path.abspath(os.path.join(folder, "templates")),
+            DIR + os.path.abspath(os.path.join(os.path.dirname(folder), "_templates"))})
+    return set(dirs) | (template_folders(card.base, view) if card.base is not None else set())
 
 
 def missed(card: Card) -> set[str]:
